@@ -1,0 +1,111 @@
+"""Process-wide settings: the device, the float dtype and which defaults (Keras's or torch's) apply.
+
+Nothing here probes hardware at import time; the device is chosen on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+import torch
+
+_device: Optional[torch.device] = None
+_floatx: str = "float32"
+_defaults: str = "keras"
+
+_VALID_DEFAULTS = ("keras", "torch")
+
+
+def default_device() -> torch.device:
+    """The device models train on unless `compile(device=...)` says otherwise.
+
+    CUDA when available, then Apple's MPS, else the CPU. `set_device` overrides it.
+    """
+    if _device is not None:
+        return _device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
+    """Turns a user's `device` argument into a torch.device, with a clear error."""
+    if device is None:
+        return default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(
+            f"Invalid device {device!r}: {e}. Expected 'cpu', 'cuda', 'cuda:N' or 'mps'."
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this machine. "
+            "Pass device='cpu' (or leave device unset to pick the best available device)."
+        )
+    return dev
+
+
+def set_device(device: Union[str, torch.device, None]) -> None:
+    """Sets the default device for every model compiled afterwards (None: automatic)."""
+    global _device
+    _device = None if device is None else resolve_device(device)
+
+
+def floatx() -> str:
+    """The default float dtype name, 'float32' as in Keras."""
+    return _floatx
+
+
+def set_floatx(value: str) -> None:
+    global _floatx
+    if value not in ("float16", "bfloat16", "float32", "float64"):
+        raise ValueError(
+            f"Unknown floatx {value!r}. Expected one of 'float16', 'bfloat16', 'float32', 'float64'."
+        )
+    _floatx = value
+
+
+def floatx_dtype() -> torch.dtype:
+    return getattr(torch, _floatx)
+
+
+def defaults() -> str:
+    """Which defaults apply to new objects: 'keras' (the default) or 'torch'."""
+    return _defaults
+
+
+def set_defaults(which: str) -> None:
+    """Chooses Keras's defaults (the default) or PyTorch's for objects created afterwards.
+
+    This changes: the numbers of optimizers named by string (epsilon, Adadelta's rate,
+    Adagrad's accumulator, AdamW's weight decay), the initialisation of Dense layers
+    (and other layers that honour it: torch's `reset_parameters()` instead of
+    glorot_uniform/zeros) and BatchNormalization's momentum/epsilon. See README's table.
+
+    Args:
+        which: 'keras' or 'torch'.
+    """
+    global _defaults
+    if which not in _VALID_DEFAULTS:
+        raise ValueError(
+            f"Unknown defaults {which!r}. Expected 'keras' or 'torch': "
+            "call kerasish.config.set_defaults('keras') or set_defaults('torch')."
+        )
+    _defaults = which
+
+
+def enable_determinism() -> None:
+    """Asks torch for deterministic algorithms (slower; opt-in).
+
+    Sets `torch.use_deterministic_algorithms(True)`, turns off cuDNN benchmarking and
+    sets `CUBLAS_WORKSPACE_CONFIG` so cuBLAS is deterministic on CUDA.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True

@@ -1,0 +1,1 @@
+"""Data adapters and checks used by fit/evaluate/predict."""

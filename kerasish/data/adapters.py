@@ -1,0 +1,212 @@
+"""Data adapters: turn whatever fit/evaluate/predict received into device batches.
+
+- `ArrayAdapter`: NumPy arrays / torch tensors (and lists or dicts of them). The arrays
+  go to the device once; each epoch draws one random permutation and batches are
+  gathered by index, with no DataLoader in the way.
+- `IterableAdapter`: a `torch.utils.data.Dataset` (wrapped in a DataLoader), a
+  `DataLoader`, or any iterable/generator of `(x, y)` / `(x, y, sample_weight)`.
+  Batches are copied to the device with `non_blocking=True` (pinned on CUDA).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional, Tuple
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+from kerasish import config
+
+Batch = Tuple[Any, Any, Optional[torch.Tensor]]
+
+
+def is_array(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, torch.Tensor))
+
+
+def is_array_structure(x: Any) -> bool:
+    """An array, or a list/tuple/dict whose leaves are arrays."""
+    if is_array(x):
+        return True
+    if isinstance(x, (list, tuple)) and x and all(is_array(v) for v in x):
+        return True
+    if isinstance(x, dict) and x and all(is_array(v) for v in x.values()):
+        return True
+    return False
+
+
+def map_structure(fn, x: Any) -> Any:
+    if isinstance(x, (list, tuple)):
+        return type(x)(map_structure(fn, v) for v in x)
+    if isinstance(x, dict):
+        return {k: map_structure(fn, v) for k, v in x.items()}
+    return fn(x)
+
+
+def first_leaf(x: Any) -> Any:
+    if isinstance(x, (list, tuple)):
+        return first_leaf(x[0])
+    if isinstance(x, dict):
+        return first_leaf(next(iter(x.values())))
+    return x
+
+
+def num_samples(x: Any) -> int:
+    return int(first_leaf(x).shape[0])
+
+
+def to_tensor(a: Any, *, cast_ints_to_float: bool = False, what: str = "x") -> torch.Tensor:
+    """A host tensor with kerasish's dtype rules: float64 -> floatx; ints stay ints (or float)."""
+    if isinstance(a, np.ndarray):
+        if a.dtype == object or a.dtype.kind in ("U", "S", "O"):
+            raise TypeError(
+                f"{what} has dtype {a.dtype}, which cannot be turned into a tensor. Expected numbers "
+                "(float or int). Convert strings to numbers first (e.g. with TextVectorization)."
+            )
+        if a.dtype.kind == "c":
+            raise TypeError(f"{what} has complex dtype {a.dtype}; kerasish trains on real numbers only.")
+        t = torch.from_numpy(np.ascontiguousarray(a))
+    elif isinstance(a, torch.Tensor):
+        t = a.detach()
+        if t.is_complex():
+            raise TypeError(f"{what} has complex dtype {t.dtype}; kerasish trains on real numbers only.")
+    else:
+        t = torch.as_tensor(np.asarray(a))
+    if t.dtype == torch.bool:
+        t = t.to(config.floatx_dtype())
+    elif t.is_floating_point():
+        if t.dtype != config.floatx_dtype():
+            t = t.to(config.floatx_dtype())
+    elif cast_ints_to_float:
+        t = t.to(config.floatx_dtype())
+    return t
+
+
+def move(x: Any, device: torch.device) -> Any:
+    """Copies tensors in a structure to `device` (pinned + non_blocking for CUDA)."""
+
+    def _move(t):
+        if isinstance(t, np.ndarray):
+            t = torch.from_numpy(t)
+        if not isinstance(t, torch.Tensor) or t.device == device:
+            return t
+        if device.type == "cuda" and t.device.type == "cpu":
+            if not t.is_pinned():
+                t = t.pin_memory()
+            return t.to(device, non_blocking=True)
+        return t.to(device)
+
+    return map_structure(_move, x)
+
+
+class ArrayAdapter:
+    """In-memory arrays on the device, batched by shuffled index.
+
+    Args:
+        x, y, sample_weight: host tensors (already converted), structures allowed for x.
+        batch_size: samples per batch.
+        shuffle: reshuffle every epoch. Defaults to `False`.
+        device: where the arrays live.
+        steps: cap on batches per epoch (steps_per_epoch). Defaults to `None`.
+    """
+
+    def __init__(self, x, y, sample_weight, batch_size: int, shuffle: bool, device: torch.device,
+                 steps: Optional[int] = None) -> None:
+        self.n = num_samples(x)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.device = device
+        # One copy to the device for the whole fit (pinned + async on CUDA).
+        self.x = move(x, device)
+        self.y = move(y, device) if y is not None else None
+        self.w = move(sample_weight, device) if sample_weight is not None else None
+        full = (self.n + batch_size - 1) // batch_size
+        self.steps = min(full, steps) if steps else full
+
+    def __iter__(self) -> Iterator[Batch]:
+        n, bs = self.n, self.batch_size
+        if self.shuffle:
+            # torch's global CPU generator, so set_random_seed fixes the order on every device.
+            perm = torch.randperm(n).to(self.device, non_blocking=True)
+            for i in range(self.steps):
+                idx = perm[i * bs:(i + 1) * bs]
+                yield (
+                    map_structure(lambda t: t.index_select(0, idx), self.x),
+                    None if self.y is None else map_structure(lambda t: t.index_select(0, idx), self.y),
+                    None if self.w is None else self.w.index_select(0, idx),
+                )
+        else:
+            for i in range(self.steps):
+                s = slice(i * bs, (i + 1) * bs)
+                yield (
+                    map_structure(lambda t: t[s], self.x),
+                    None if self.y is None else map_structure(lambda t: t[s], self.y),
+                    None if self.w is None else self.w[s],
+                )
+
+
+def unpack(element: Any, *, with_targets: bool = True) -> Batch:
+    """Splits a batch from a loader into (x, y, sample_weight), Keras's convention."""
+    if isinstance(element, (list, tuple)):
+        if len(element) == 1:
+            return element[0], None, None
+        if len(element) == 2:
+            return element[0], element[1], None
+        if len(element) == 3:
+            return element[0], element[1], element[2]
+        raise ValueError(
+            f"Each batch must be x, (x, y) or (x, y, sample_weight); received a {type(element).__name__} "
+            f"of {len(element)} elements. Return a tuple of 1 to 3 items from your Dataset/generator."
+        )
+    return element, None, None
+
+
+class IterableAdapter:
+    """Batches from a DataLoader, a Dataset or any iterable.
+
+    Args:
+        data: the Dataset, DataLoader, list or generator.
+        batch_size: used only to wrap a Dataset in a DataLoader.
+        shuffle: used only for a Dataset (DataLoader's shuffle). Defaults to `False`.
+        device: target device.
+        steps: batches per epoch (Keras's steps_per_epoch). A generator is then drawn
+            from across epochs without restarting. Defaults to `None` (until exhausted).
+        cast_ints_to_float: cast integer x to float (models whose first layer is not an embedding).
+    """
+
+    def __init__(self, data: Any, batch_size: int, shuffle: bool, device: torch.device,
+                 steps: Optional[int] = None, cast_ints_to_float: bool = False) -> None:
+        self.device = device
+        self.cast = cast_ints_to_float
+        if isinstance(data, Dataset) and not isinstance(data, IterableDataset):
+            data = DataLoader(data, batch_size=batch_size, shuffle=shuffle, pin_memory=device.type == "cuda")
+        elif isinstance(data, IterableDataset):
+            data = DataLoader(data, batch_size=batch_size, pin_memory=device.type == "cuda")
+        self.data = data
+        try:
+            length = len(data)  # type: ignore[arg-type]
+        except TypeError:
+            length = None
+        self.steps = min(length, steps) if (steps and length) else (steps or length)
+
+    def _convert(self, element: Any) -> Batch:
+        x, y, w = unpack(element)
+        x = map_structure(lambda a: to_tensor(a, cast_ints_to_float=self.cast), x)
+        y = None if y is None else map_structure(lambda a: to_tensor(a, what="y"), y)
+        w = None if w is None else to_tensor(w, what="sample_weight")
+        return move(x, self.device), move(y, self.device), move(w, self.device)
+
+    def __iter__(self) -> Iterator[Batch]:
+        # A one-shot iterator (a generator) is drawn from across epochs, as Keras does;
+        # a re-iterable (DataLoader, list) starts over every epoch.
+        source = self.data if hasattr(self.data, "__next__") else iter(self.data)
+        count = 0
+        for element in source:
+            try:
+                yield self._convert(element)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"Batch {count} from the data iterable is invalid: {e}") from None
+            count += 1
+            if self.steps is not None and count >= self.steps:
+                break

@@ -1,0 +1,145 @@
+"""Up-front checks of user data, raised before any weight changes.
+
+Each error says what was wrong (the received value, shape or dtype), what was
+expected, and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from kerasish.data.adapters import first_leaf, map_structure, num_samples
+
+
+def check_batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(
+            f"batch_size must be a positive integer, received batch_size={batch_size!r}. "
+            "Pass e.g. batch_size=32."
+        )
+    return int(batch_size)
+
+
+def check_validation_split(validation_split: Any) -> float:
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not (
+        0.0 <= validation_split < 1.0
+    ):
+        raise ValueError(
+            f"validation_split must be a float in [0, 1), received validation_split={validation_split!r}. "
+            "Pass e.g. validation_split=0.2 to hold out the last 20% of the samples."
+        )
+    return float(validation_split)
+
+
+def check_lengths(x: Any, y: Any, sample_weight: Any = None) -> int:
+    """Every array in x, y and sample_weight must have the same number of samples (> 0)."""
+    sizes = {}
+    for name, part in (("x", x), ("y", y), ("sample_weight", sample_weight)):
+        if part is None:
+            continue
+        leaves = []
+        map_structure(lambda a: leaves.append(a), part)
+        for i, leaf in enumerate(leaves):
+            if getattr(leaf, "ndim", 1) == 0:
+                raise ValueError(
+                    f"{name} is a scalar (shape ()); expected an array with the samples on the first axis."
+                )
+            sizes[name if len(leaves) == 1 else f"{name}[{i}]"] = int(leaf.shape[0])
+    n = sizes.get("x", next(iter(sizes.values()), 0))
+    if n == 0:
+        raise ValueError(
+            "x is empty (0 samples). Pass at least one sample; check how the data was loaded or filtered."
+        )
+    if len(set(sizes.values())) > 1:
+        detail = ", ".join(f"{k} has {v}" for k, v in sizes.items())
+        raise ValueError(
+            f"Data cardinality is ambiguous: {detail} samples. Make sure all arrays contain the same "
+            "number of samples (the first axis)."
+        )
+    return n
+
+
+def check_finite(t: Any, what: str) -> None:
+    """Rejects NaN/inf in float arrays (one pass over the data, once per call)."""
+    leaves = []
+    map_structure(lambda a: leaves.append(a), t)
+    for leaf in leaves:
+        if isinstance(leaf, torch.Tensor) and leaf.is_floating_point():
+            finite = torch.isfinite(leaf)
+            if not bool(finite.all()):  # host sync: once per fit, not per batch
+                bad = (~finite).nonzero()[0].tolist()
+                value = leaf[tuple(bad)].item()
+                raise ValueError(
+                    f"{what} contains a non-finite value ({value}) at index {tuple(bad)}. "
+                    f"Training on NaN/inf gives NaN weights. Clean {what} first, e.g. with "
+                    "np.nan_to_num or by dropping those samples."
+                )
+
+
+def check_input_shape(x: Any, expected: Optional[Sequence[Optional[int]]], model_name: str) -> None:
+    """x's per-sample shape must match the model's declared input shape."""
+    if expected is None or isinstance(x, (list, tuple, dict)):
+        return
+    got = tuple(first_leaf(x).shape[1:])
+    exp = tuple(expected[1:])
+    ok = len(got) == len(exp) and all(e is None or e == g for e, g in zip(exp, got))
+    if not ok:
+        hint = ""
+        import math
+
+        if all(e is not None for e in exp) and math.prod(got) == math.prod(exp):
+            hint = f" The sizes agree, so reshape it: x.reshape(-1, {', '.join(str(e) for e in exp)})."
+        raise ValueError(
+            f"Input of model {model_name!r} is incompatible: expected samples of shape {exp} "
+            f"(input_shape of the first layer), received x with samples of shape {got} "
+            f"(x.shape={tuple(first_leaf(x).shape)}).{hint}"
+        )
+
+
+def check_labels(y: Any, loss_name: Optional[str], output_shape: Optional[Sequence[Optional[int]]]) -> None:
+    """Label checks for the cross-entropies: range, and sparse vs one-hot encoding."""
+    if loss_name is None or output_shape is None or not isinstance(y, torch.Tensor):
+        return
+    num_classes = output_shape[-1]
+    if loss_name == "sparse_categorical_crossentropy":
+        if y.dim() == len(output_shape) and y.shape[-1] == num_classes and num_classes and num_classes > 1:
+            raise ValueError(
+                f"sparse_categorical_crossentropy expects integer class labels of shape {(y.shape[0],)}, "
+                f"but received y of shape {tuple(y.shape)}, which looks one-hot encoded. Use "
+                "loss='categorical_crossentropy' for one-hot labels, or pass y.argmax(-1)."
+            )
+        if y.is_floating_point():
+            if not bool((y == y.round()).all()):  # host sync: once per fit
+                raise ValueError(
+                    "sparse_categorical_crossentropy expects integer class labels, received float labels "
+                    "with fractional parts. Pass integer labels, or use categorical_crossentropy for "
+                    "probability targets."
+                )
+        if num_classes is not None and y.numel():
+            lo, hi = int(y.min()), int(y.max())  # host sync: once per fit
+            if lo < 0 or hi >= num_classes:
+                raise ValueError(
+                    f"Received a label value of {hi if hi >= num_classes else lo}, which is outside the valid "
+                    f"range [0, {num_classes - 1}] for a model with {num_classes} output units. "
+                    f"Check the labels, or give the last layer as many units as there are classes."
+                )
+    elif loss_name == "categorical_crossentropy":
+        if num_classes and num_classes > 1 and (y.dim() < len(output_shape) or y.shape[-1] != num_classes):
+            fix = (
+                "Use loss='sparse_categorical_crossentropy' for integer labels, or one-hot encode them "
+                "with kerasish.utils.to_categorical(y, num_classes)."
+            )
+            raise ValueError(
+                f"categorical_crossentropy expects one-hot labels of shape (n, {num_classes}), received y of "
+                f"shape {tuple(y.shape)}. {fix}"
+            )
+    elif loss_name == "binary_crossentropy" and y.numel():
+        lo, hi = float(y.min()), float(y.max())  # host sync: once per fit
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"binary_crossentropy expects labels in [0, 1], received values from {lo} to {hi}. "
+                "Map the labels to 0/1 first."
+            )

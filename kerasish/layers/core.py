@@ -1,0 +1,345 @@
+"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kerasish import activations, config, initializers, regularizers
+from kerasish.layers.layer import Layer, Shape, normalize_shape
+
+
+class InputLayer(Layer):
+    """Marks the input of a model: its shape (without batch) and dtype.
+
+    Args:
+        shape: shape of one sample, e.g. `(784,)`.
+        batch_size: fixed batch size, if any. Defaults to `None`.
+        dtype: input dtype name. Defaults to `None` (float32).
+        name: layer name. Defaults to `None`.
+    """
+
+    def __init__(
+        self,
+        shape: Optional[Sequence[Optional[int]]] = None,
+        batch_size: Optional[int] = None,
+        dtype: Optional[str] = None,
+        name: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        if shape is None and "input_shape" in kwargs:
+            shape = kwargs.pop("input_shape")
+        if shape is None:
+            raise ValueError("Input() needs shape=..., the shape of one sample such as (784,) or (28, 28, 1).")
+        super().__init__(name=name or None, input_shape=shape, dtype=dtype, **kwargs)
+        self.batch_size = batch_size
+        self.built = True
+
+    @property
+    def shape(self) -> Shape:
+        return (self.batch_size,) + tuple(self._input_shape_arg[1:])
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            "shape": list(self._input_shape_arg[1:]),
+            "batch_size": self.batch_size,
+            "dtype": self._dtype_arg,
+            "name": self.name,
+        }
+
+
+def Input(
+    shape: Optional[Sequence[Optional[int]]] = None,
+    batch_size: Optional[int] = None,
+    dtype: Optional[str] = None,
+    name: Optional[str] = None,
+) -> InputLayer:
+    """Declares a model input, e.g. `Sequential([Input(shape=(784,)), Dense(10)])`.
+
+    Args:
+        shape: shape of one sample, without the batch. Example: `(28, 28, 1)`.
+        batch_size: fixed batch size. Defaults to `None`.
+        dtype: input dtype. Defaults to `None` (float32).
+        name: a name. Defaults to `None`.
+    """
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+
+
+def _check_positive_int(value: Any, arg: str, layer: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"{layer}: {arg} must be a positive integer, received {value!r}. Example: {layer}(64)."
+        )
+    return value
+
+
+class Dense(Layer):
+    """A fully connected layer: `activation(inputs @ kernel + bias)` on the last axis.
+
+    The kernel has Keras's layout `(input_dim, units)` and Keras's initialisers
+    (glorot_uniform kernel, zero bias) unless `kerasish.config.set_defaults('torch')`.
+
+    Args:
+        units: output size.
+        activation: activation name or callable. Defaults to `None` (linear).
+        use_bias: whether to add a bias. Defaults to `True`.
+        kernel_initializer: Defaults to `'glorot_uniform'`.
+        bias_initializer: Defaults to `'zeros'`.
+        kernel_regularizer: penalty added to the loss. Defaults to `None`.
+        bias_regularizer: Defaults to `None`.
+        **kwargs: `input_shape`, `input_dim`, `name`, `dtype`, `trainable`.
+
+    Example:
+        >>> layer = Dense(3, activation="relu", input_dim=4)
+        >>> layer(torch.ones(2, 4)).shape
+        torch.Size([2, 3])
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: activations.ActivationLike = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.units = _check_positive_int(units, "units", "Dense")
+        self.activation_arg = activation
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self._kernel_init_arg = kernel_initializer
+        self._bias_init_arg = bias_initializer
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._torch_init = config.defaults() == "torch"
+        self.kernel: Optional[nn.Parameter] = None
+        self.bias: Optional[nn.Parameter] = None
+        if self._input_shape_arg is not None:
+            self.build_from_shape(self._input_shape_arg)
+
+    def build(self, input_shape: Shape) -> None:
+        in_dim = input_shape[-1]
+        if in_dim is None:
+            raise ValueError(
+                f"Dense layer {self.name!r} needs a known last input dimension, received input shape "
+                f"{input_shape}."
+            )
+        dtype = getattr(torch, self.dtype)
+        self.kernel = nn.Parameter(torch.empty(in_dim, self.units, dtype=dtype))
+        self.bias = nn.Parameter(torch.empty(self.units, dtype=dtype)) if self.use_bias else None
+        if self._torch_init:
+            # nn.Linear's reset_parameters: U(-1/sqrt(in), 1/sqrt(in)) for kernel and bias.
+            bound = 1.0 / math.sqrt(in_dim)
+            with torch.no_grad():
+                self.kernel.uniform_(-bound, bound)
+                if self.bias is not None:
+                    self.bias.uniform_(-bound, bound)
+        else:
+            # Fans are computed on torch's (out, in) layout so glorot matches Keras.
+            self.kernel_initializer(self.kernel.data.T)
+            if self.bias is not None:
+                self.bias_initializer(self.bias.data)
+
+    def call_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.dim() == 2 and self.bias is not None:
+            return torch.addmm(self.bias, inputs, self.kernel)
+        out = inputs @ self.kernel
+        return out + self.bias if self.bias is not None else out
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.call_logits(inputs))
+
+    def logits_activation(self) -> Optional[str]:
+        name = activations.serialize(self.activation_arg)
+        return name if name in ("softmax", "sigmoid") else None
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    @property
+    def losses(self):
+        out = []
+        if self.kernel_regularizer is not None and self.kernel is not None:
+            out.append(self.kernel_regularizer(self.kernel))
+        if self.bias_regularizer is not None and self.bias is not None:
+            out.append(self.bias_regularizer(self.bias))
+        return out
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.update(
+            units=self.units,
+            activation=activations.serialize(self.activation_arg),
+            use_bias=self.use_bias,
+            kernel_initializer=initializers.serialize(self._kernel_init_arg),
+            bias_initializer=initializers.serialize(self._bias_init_arg),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+        )
+        return config_
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, units={self.units}, activation={activations.serialize(self.activation_arg)!r}"
+
+
+class Activation(Layer):
+    """Applies an activation function.
+
+    Args:
+        activation: name or callable, e.g. `'relu'`.
+    """
+
+    def __init__(self, activation: activations.ActivationLike, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation_arg = activation
+        self.activation = activations.get(activation)
+        self.built = True
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def call_logits(self, inputs):
+        return inputs
+
+    def logits_activation(self):
+        name = activations.serialize(self.activation_arg)
+        return name if name in ("softmax", "sigmoid") else None
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c["activation"] = activations.serialize(self.activation_arg)
+        return c
+
+
+class Dropout(Layer):
+    """Randomly zeroes a fraction `rate` of inputs during training (scaled by 1/(1-rate)).
+
+    Args:
+        rate: fraction to drop, in [0, 1).
+        noise_shape: unsupported beyond None. Defaults to `None`.
+        seed: ignored (torch's global generator is used; seed it with set_random_seed). Defaults to `None`.
+    """
+
+    def __init__(self, rate: float, noise_shape: Any = None, seed: Optional[int] = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(
+                f"Dropout rate must be a number in [0, 1), received {rate!r}. Example: Dropout(0.5)."
+            )
+        if noise_shape is not None:
+            raise ValueError("Dropout(noise_shape=...) is not supported; use SpatialDropout layers instead.")
+        self.rate = float(rate)
+        self.seed = seed
+        self.built = True
+
+    def call(self, inputs):
+        return F.dropout(inputs, self.rate, self.training)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(rate=self.rate, seed=self.seed)
+        return c
+
+
+class Flatten(Layer):
+    """Flattens every axis but the batch, in Keras's (H, W, C) order for images."""
+
+    def __init__(self, data_format: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(
+                f"Flatten data_format must be 'channels_last' or 'channels_first', received {data_format!r}."
+            )
+        self.data_format = data_format
+        self.built = True
+
+    def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.dim() > 2:
+            # Keras flattens channels_first inputs in (C, H, W) order; our tensors
+            # arrive channels-last, so move channels to the front first.
+            inputs = inputs.movedim(-1, 1)
+        return inputs.reshape(inputs.shape[0], -1)
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        if any(d is None for d in rest):
+            return (input_shape[0], None)
+        return (input_shape[0], math.prod(rest))
+
+    def get_config(self):
+        c = super().get_config()
+        c["data_format"] = self.data_format
+        return c
+
+
+class Reshape(Layer):
+    """Reshapes each sample to `target_shape` (one entry may be -1).
+
+    Args:
+        target_shape: shape without the batch, e.g. `(28, 28, 1)`.
+    """
+
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        try:
+            target = tuple(int(d) for d in target_shape)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"Reshape target_shape must be a tuple of ints such as (28, 28, 1), received {target_shape!r}."
+            ) from None
+        if sum(d == -1 for d in target) > 1 or any(d == 0 or d < -1 for d in target):
+            raise ValueError(
+                f"Reshape target_shape {target_shape!r} is invalid: use positive sizes and at most one -1."
+            )
+        self.target_shape = target
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        if -1 not in self.target_shape:
+            if all(d is not None for d in rest) and math.prod(rest) != math.prod(self.target_shape):
+                raise ValueError(
+                    f"Reshape {self.name!r} cannot reshape input of shape {input_shape} "
+                    f"({math.prod(rest)} values per sample) to {self.target_shape} "
+                    f"({math.prod(self.target_shape)} values). Pick a target_shape with the same total size."
+                )
+            return (input_shape[0],) + self.target_shape
+        if any(d is None for d in rest):
+            return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
+        known = math.prod(d for d in self.target_shape if d != -1)
+        total = math.prod(rest)
+        if total % known:
+            raise ValueError(
+                f"Reshape {self.name!r} cannot reshape {total} values per sample to {self.target_shape}."
+            )
+        return (input_shape[0],) + tuple(total // known if d == -1 else d for d in self.target_shape)
+
+    def call(self, inputs):
+        return inputs.reshape((inputs.shape[0],) + self.target_shape)
+
+    def get_config(self):
+        c = super().get_config()
+        c["target_shape"] = list(self.target_shape)
+        return c

@@ -1,0 +1,213 @@
+"""Sequential: a linear stack of layers (kerasish layers or plain torch modules)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional
+
+import torch
+from torch import nn
+
+from kerasish.layers.core import InputLayer
+from kerasish.layers.layer import Layer, Shape, infer_output_shape, to_snake_case, unique_name
+from kerasish.models import summary as summary_mod
+from kerasish.models.model import Model
+
+
+class Sequential(Model):
+    """A stack of layers applied one after the other.
+
+    When the first layer states `input_shape`/`input_dim` (or an `Input` leads), every
+    layer is built as it is added and `summary()` works before any data is seen;
+    otherwise the model builds on its first batch. Plain `torch.nn.Module`s may be
+    mixed in; their output shapes are found by running them once on zeros.
+
+    Args:
+        layers: layers to add in order. Defaults to `None`.
+        name: the model's name. Defaults to `None` ('sequential', 'sequential_1', ...).
+
+    Example:
+        >>> model = Sequential([Dense(8, activation="relu", input_shape=(4,)), Dense(1)])
+        >>> model.output_shape
+        (None, 1)
+    """
+
+    def __init__(self, layers: Optional[Iterable[Any]] = None, name: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        # Registered directly so parameter names read 'layers.dense.kernel'; the
+        # `layers` property (a list, as in Keras) takes precedence for attribute access.
+        self._modules["layers"] = nn.ModuleDict()
+        self._input_layer: Optional[InputLayer] = None
+        self._input_spec: Optional[Shape] = None
+        self._shapes: Dict[str, Shape] = {}
+        self.built = False
+        if layers is not None:
+            if isinstance(layers, nn.Module):
+                layers = [layers]
+            for layer in layers:
+                self.add(layer)
+
+    # ----------------------------------------------------------------- structure
+    @property
+    def _layer_dict(self) -> nn.ModuleDict:
+        return self._modules["layers"]  # type: ignore[return-value]
+
+    @property
+    def layers(self) -> List[nn.Module]:  # type: ignore[override]
+        """The layers in order (the Input is not listed, as in Keras)."""
+        return list(self._layer_dict.values())
+
+    def add(self, layer: Any) -> None:
+        """Appends a layer (a kerasish layer, an `Input`, or any torch module).
+
+        Raises:
+            TypeError: if `layer` is not a torch module.
+            ValueError: if a layer with the same name is already in the model.
+        """
+        if isinstance(layer, InputLayer):
+            if self._layer_dict:
+                raise ValueError(
+                    "An Input can only be the first element of a Sequential model; received one after "
+                    f"{len(self._layer_dict)} layer(s). Put Input(shape=...) first."
+                )
+            self._input_layer = layer
+            self._input_spec = (None,) + tuple(layer.shape[1:])
+            return
+        if not isinstance(layer, nn.Module):
+            raise TypeError(
+                f"Sequential.add expects a layer (a kerasish layer or a torch.nn.Module), received {layer!r} of "
+                f"type {type(layer).__name__}. Example: model.add(Dense(10))."
+            )
+        name = layer.name if isinstance(layer, Layer) else unique_name(to_snake_case(type(layer).__name__))
+        if name in self._layer_dict:
+            raise ValueError(
+                f"All layers added to a Sequential model should have unique names. Name {name!r} is already "
+                "the name of a layer in this model. Update the `name` argument to pass a unique name."
+            )
+        if not self._layer_dict and self._input_spec is None and isinstance(layer, Layer) and layer._input_shape_arg:
+            self._input_spec = layer._input_shape_arg
+        self._layer_dict[name] = layer
+        if self._input_spec is not None:
+            shape = self._input_spec if len(self._layer_dict) == 1 else self._shapes[list(self._layer_dict)[-2]]
+            self._build_layer(name, layer, shape)
+            self.built = True
+        self._invalidate_optimizer()
+
+    def pop(self) -> nn.Module:
+        """Removes and returns the last layer."""
+        if not self._layer_dict:
+            raise ValueError("There are no layers in the model to pop: it is empty.")
+        name = list(self._layer_dict)[-1]
+        layer = self._layer_dict[name]
+        del self._layer_dict[name]
+        self._shapes.pop(name, None)
+        self._invalidate_optimizer()
+        return layer
+
+    def _invalidate_optimizer(self) -> None:
+        if self._compile_config is not None and self._compile_config.optimizer.built:
+            self._compile_config.optimizer.torch_optimizer = None
+
+    def _build_layer(self, name: str, layer: nn.Module, shape: Shape) -> None:
+        device = self._device
+        if isinstance(layer, Layer):
+            layer.build_from_shape(shape, device)
+            out = layer.compute_output_shape(shape)
+        else:
+            if device is not None:
+                layer.to(device)
+            dtype = torch.long if isinstance(layer, nn.Embedding) else torch.float32
+            out = infer_output_shape(layer, shape, dtype)
+        self._shapes[name] = tuple(out)
+        self._output_shape = tuple(out)
+
+    def build(self, input_shape: Optional[Shape] = None) -> None:
+        """Builds every layer for `input_shape` (batch first, e.g. `(None, 784)`)."""
+        if input_shape is None:
+            input_shape = self._input_spec
+        if input_shape is None:
+            raise ValueError("Sequential.build needs input_shape, e.g. model.build((None, 784)).")
+        input_shape = tuple(input_shape)
+        if self._input_spec is None:
+            self._input_spec = (None,) + input_shape[1:]
+        shape = self._input_spec
+        for name, layer in self._layer_dict.items():
+            self._build_layer(name, layer, shape)
+            shape = self._shapes[name]
+        self.built = True
+
+    def build_from_shape(self, input_shape: Shape, device: Optional[torch.device] = None) -> None:
+        if not self.built:
+            self.build(input_shape)
+            if device is not None:
+                self.to(device)
+
+    def ensure_built(self, x: Any) -> None:
+        if not self.built:
+            leaf = x
+            while isinstance(leaf, (list, tuple)):
+                leaf = leaf[0]
+            self.build((None,) + tuple(leaf.shape[1:]))
+            self.to(self.device)
+        if not self._layer_dict:
+            raise ValueError("The Sequential model has no layers. Add layers with model.add(...) before fit/predict.")
+
+    # ----------------------------------------------------------------- forward
+    def call(self, inputs: Any) -> Any:
+        for layer in self._layer_dict.values():
+            inputs = layer(inputs)
+        return inputs
+
+    def forward_logits(self, inputs: Any) -> Any:
+        layers = self.layers
+        for layer in layers[:-1]:
+            inputs = layer(inputs)
+        return layers[-1].call_logits(inputs)
+
+    def logits_activation(self) -> Optional[str]:
+        layers = self.layers
+        if layers and isinstance(layers[-1], Layer):
+            return layers[-1].logits_activation()
+        return None
+
+    def casts_integer_inputs(self) -> bool:
+        layers = self.layers
+        first = layers[0] if layers else None
+        return not (isinstance(first, nn.Embedding) or getattr(first, "integer_input", False))
+
+    def expected_input_shape(self) -> Optional[Shape]:
+        return self._input_spec
+
+    @property
+    def input_shape(self) -> Optional[Shape]:
+        return self._input_spec
+
+    def output_shape_or_none(self) -> Optional[Shape]:
+        return self._output_shape
+
+    # ----------------------------------------------------------------- inspection
+    def summary_rows(self) -> List[summary_mod.Row]:
+        rows = []
+        for name, layer in self._layer_dict.items():
+            rows.append((f"{name} ({type(layer).__name__})", summary_mod.format_shape(self._shapes.get(name)),
+                         sum(p.numel() for p in layer.parameters())))
+        return rows
+
+    def get_config(self) -> Dict[str, Any]:
+        """`{'name': ..., 'layers': [{'class_name': ..., 'config': ...}, ...]}` (kerasish layers only)."""
+        layers = []
+        if self._input_spec is not None and self._input_layer is not None:
+            layers.append({"class_name": "InputLayer", "config": self._input_layer.get_config()})
+        for layer in self.layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential.get_config cannot describe the plain torch module {type(layer).__name__}; "
+                    "only kerasish layers have configs. Save weights with save_weights() instead."
+                )
+            layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
+        return {"name": self.name, "layers": layers}
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self._layer_dict)

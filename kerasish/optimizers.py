@@ -1,0 +1,346 @@
+"""Optimizers with Keras's names and defaults, running torch.optim underneath.
+
+`Adam(learning_rate=1e-3)` holds the settings; the torch optimizer is created when the
+model's parameters are known (`build(params)`), which fit does after building the
+model. `optimizer.learning_rate` reads and writes every param group's `lr`.
+
+Keras and torch differ in a few numbers and formulas; the README's defaults table
+lists them. `kerasish.config.set_defaults('torch')` makes string-named optimizers use
+torch's numbers instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Optional, Type, Union
+
+import torch
+
+from kerasish import config
+from kerasish.registry import Registry
+
+
+class Optimizer:
+    """Base class: Keras-style settings over a lazily built `torch.optim.Optimizer`.
+
+    Args:
+        learning_rate: the step size.
+        weight_decay: passed to torch (coupled L2 except in AdamW). Defaults to `None`.
+        clipnorm: clip each parameter's gradient norm to this value. Defaults to `None`.
+        clipvalue: clip gradient values to [-v, v]. Defaults to `None`.
+        global_clipnorm: clip the global gradient norm. Defaults to `None`.
+    """
+
+    torch_class: Optional[Type[torch.optim.Optimizer]] = None
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        weight_decay: Optional[float] = None,
+        clipnorm: Optional[float] = None,
+        clipvalue: Optional[float] = None,
+        global_clipnorm: Optional[float] = None,
+        name: Optional[str] = None,
+        **torch_kwargs: Any,
+    ) -> None:
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or learning_rate < 0:
+            raise ValueError(
+                f"learning_rate must be a number >= 0, received {learning_rate!r}. Example: learning_rate=0.001."
+            )
+        self._lr = float(learning_rate)
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.name = name or type(self).__name__.lower()
+        self._torch_kwargs = torch_kwargs
+        self.torch_optimizer: Optional[torch.optim.Optimizer] = None
+        self._params: list = []
+
+    # ----------------------------------------------------------------- building
+    def torch_arguments(self) -> Dict[str, Any]:
+        """Keyword arguments for the torch optimizer class."""
+        kw = dict(self._torch_kwargs)
+        if self.weight_decay is not None:
+            kw["weight_decay"] = self.weight_decay
+        return kw
+
+    def build(self, params: Iterable[torch.nn.Parameter]) -> "Optimizer":
+        params = [p for p in params if p.requires_grad]
+        if not params:
+            raise ValueError(
+                "The model has no trainable parameters to optimize. Build the model "
+                "(give the first layer input_shape=...) or unfreeze some layers."
+            )
+        self._params = params
+        kwargs = self.torch_arguments()
+        # foreach kernels: one launch per op over all parameters, as a hand loop gets by default.
+        self.torch_optimizer = self.torch_class(params, lr=self._lr, **kwargs)
+        return self
+
+    @property
+    def built(self) -> bool:
+        return self.torch_optimizer is not None
+
+    # ----------------------------------------------------------------- lr
+    @property
+    def learning_rate(self) -> float:
+        if self.torch_optimizer is not None:
+            return float(self.torch_optimizer.param_groups[0]["lr"])
+        return self._lr
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        value = float(value)
+        if value < 0:
+            raise ValueError(f"learning_rate must be >= 0, received {value!r}.")
+        self._lr = value
+        if self.torch_optimizer is not None:
+            for group in self.torch_optimizer.param_groups:
+                group["lr"] = value
+
+    lr = learning_rate  # Keras 2 spelling
+
+    @property
+    def iterations(self) -> int:
+        """Number of steps taken (read from the torch state; costs a sync on CUDA for Adam-type)."""
+        if self.torch_optimizer is None:
+            return 0
+        for state in self.torch_optimizer.state.values():
+            step = state.get("step")
+            if step is not None:
+                return int(step)
+        return 0
+
+    # ----------------------------------------------------------------- stepping
+    def clip_gradients(self) -> None:
+        if self.global_clipnorm is not None:
+            torch.nn.utils.clip_grad_norm_(self._params, self.global_clipnorm)
+        if self.clipnorm is not None:
+            for p in self._params:
+                if p.grad is not None:
+                    torch.nn.utils.clip_grad_norm_([p], self.clipnorm)
+        if self.clipvalue is not None:
+            torch.nn.utils.clip_grad_value_(self._params, self.clipvalue)
+
+    @property
+    def clips(self) -> bool:
+        return self.global_clipnorm is not None or self.clipnorm is not None or self.clipvalue is not None
+
+    def step(self) -> None:
+        if self.clips:
+            self.clip_gradients()
+        self.torch_optimizer.step()
+
+    def zero_grad(self) -> None:
+        self.torch_optimizer.zero_grad(set_to_none=True)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return self.torch_optimizer.state_dict() if self.torch_optimizer is not None else {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.torch_optimizer.load_state_dict(state)
+
+    def get_config(self) -> Dict[str, Any]:
+        c = {"learning_rate": self.learning_rate, "name": self.name}
+        for k in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, k) is not None:
+                c[k] = getattr(self, k)
+        return c
+
+    @classmethod
+    def from_config(cls, config_: Dict[str, Any]) -> "Optimizer":
+        return cls(**config_)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(learning_rate={self.learning_rate})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent. Defaults: learning_rate 0.01, momentum 0.0, nesterov False."""
+
+    torch_class = torch.optim.SGD
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def torch_arguments(self):
+        return {**super().torch_arguments(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """RMSprop. Defaults: learning_rate 0.001, rho 0.9, momentum 0.0, epsilon 1e-7, centered False.
+
+    torch adds epsilon outside the square root, Keras inside; with epsilon 1e-7 the
+    difference is below float32 resolution for typical gradients.
+    """
+
+    torch_class = torch.optim.RMSprop
+
+    def __init__(
+        self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
+        centered: bool = False, **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+
+    def torch_arguments(self):
+        return {**super().torch_arguments(), "alpha": self.rho, "momentum": self.momentum, "eps": self.epsilon,
+                "centered": self.centered}
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """Adam. Defaults: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7, amsgrad False."""
+
+    torch_class = torch.optim.Adam
+
+    def __init__(
+        self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+        amsgrad: bool = False, **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+
+    def torch_arguments(self):
+        return {**super().torch_arguments(), "betas": (self.beta_1, self.beta_2), "eps": self.epsilon,
+                "amsgrad": self.amsgrad}
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """AdamW (decoupled weight decay). Defaults: learning_rate 0.001, weight_decay 0.004."""
+
+    torch_class = torch.optim.AdamW
+
+    def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.004, **kwargs: Any):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+
+
+class Adamax(Adam):
+    """Adamax. Defaults: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7."""
+
+    torch_class = torch.optim.Adamax
+
+    def torch_arguments(self):
+        kw = super().torch_arguments()
+        kw.pop("amsgrad")
+        return kw
+
+
+class Nadam(Adam):
+    """Nadam. Defaults: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7."""
+
+    torch_class = torch.optim.NAdam
+
+    def torch_arguments(self):
+        kw = super().torch_arguments()
+        kw.pop("amsgrad")
+        return kw
+
+
+class Adagrad(Optimizer):
+    """Adagrad. Defaults: learning_rate 0.001, initial_accumulator_value 0.1, epsilon 1e-7."""
+
+    torch_class = torch.optim.Adagrad
+
+    def __init__(
+        self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7, **kwargs: Any
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
+
+    def torch_arguments(self):
+        return {**super().torch_arguments(), "initial_accumulator_value": self.initial_accumulator_value,
+                "eps": self.epsilon}
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+class Adadelta(Optimizer):
+    """Adadelta. Defaults: learning_rate 0.001, rho 0.95, epsilon 1e-7."""
+
+    torch_class = torch.optim.Adadelta
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.95, epsilon: float = 1e-7, **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.epsilon = rho, epsilon
+
+    def torch_arguments(self):
+        return {**super().torch_arguments(), "rho": self.rho, "eps": self.epsilon}
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class TorchOptimizer(Optimizer):
+    """Wraps a torch optimizer the user built (or a torch optimizer class to build)."""
+
+    def __init__(self, optimizer: Union[torch.optim.Optimizer, Type[torch.optim.Optimizer]], **kwargs: Any):
+        if isinstance(optimizer, torch.optim.Optimizer):
+            super().__init__(optimizer.param_groups[0].get("lr", 0.0), name=type(optimizer).__name__.lower())
+            self.torch_optimizer = optimizer
+            self._params = [p for g in optimizer.param_groups for p in g["params"]]
+        else:
+            super().__init__(kwargs.pop("lr", kwargs.pop("learning_rate", 0.001)), name=optimizer.__name__.lower())
+            self.torch_class = optimizer
+            self._torch_kwargs = kwargs
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "name": self.name}
+
+
+# torch's own defaults, used when kerasish.config.set_defaults('torch') is active.
+_TORCH_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "sgd": {"learning_rate": 0.001},
+    "rmsprop": {"learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8},
+    "adam": {"epsilon": 1e-8},
+    "adamw": {"epsilon": 1e-8, "weight_decay": 0.01},
+    "adamax": {"learning_rate": 0.002, "epsilon": 1e-8},
+    "nadam": {"learning_rate": 0.002, "epsilon": 1e-8},
+    "adagrad": {"learning_rate": 0.01, "initial_accumulator_value": 0.0, "epsilon": 1e-10},
+    "adadelta": {"learning_rate": 1.0, "rho": 0.9, "epsilon": 1e-6},
+}
+
+_registry: Registry[type] = Registry("optimizer")
+for _n, _c in {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adamax": Adamax, "nadam": Nadam,
+               "adagrad": Adagrad, "adadelta": Adadelta}.items():
+    _registry.add(_n, _c)
+
+
+def get(identifier: Any) -> Optimizer:
+    """Returns a kerasish Optimizer for a name, an Optimizer, a torch optimizer or class.
+
+    Raises:
+        ValueError: unknown name (valid names listed with the closest one).
+        TypeError: anything else.
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _registry.get(identifier, fix="Or pass kerasish.optimizers.Adam(...) or a torch.optim optimizer.")
+        kwargs = _TORCH_DEFAULTS[identifier.lower()] if config.defaults() == "torch" else {}
+        return cls(**kwargs)
+    if isinstance(identifier, torch.optim.Optimizer):
+        return TorchOptimizer(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    if isinstance(identifier, type) and issubclass(identifier, torch.optim.Optimizer):
+        return TorchOptimizer(identifier)
+    raise TypeError(
+        f"optimizer must be a name such as 'adam', a kerasish.optimizers.Optimizer, a torch.optim.Optimizer "
+        f"instance or class, received {identifier!r} of type {type(identifier).__name__}."
+    )
+
+
+def names() -> list:
+    return _registry.names()

@@ -1,0 +1,1 @@
+"""Training loops (trainer), per-batch steps (step) and compile settings."""

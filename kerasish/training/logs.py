@@ -1,0 +1,52 @@
+"""Logs: lazy batch-level mappings and the once-per-epoch conversion to floats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Dict, Iterator, List, Optional
+
+import torch
+
+
+def results_to_floats(names: List[str], tensors: List[torch.Tensor], prefix: str = "") -> Dict[str, float]:
+    """Converts device results to floats with ONE host synchronisation for all of them."""
+    if not tensors:
+        return {}
+    tensors = [t.result() if hasattr(t, "result") else t for t in tensors]
+    values = torch.stack([t.detach().to(torch.float64).reshape(()) for t in tensors]).cpu().tolist()  # host sync (once)
+    return {prefix + n: float(v) for n, v in zip(names, values)}
+
+
+class LazyLogs(Mapping):
+    """Batch-end logs: the running epoch means, computed only when someone reads them.
+
+    Reading any key syncs once (all values are fetched together); a hook that never
+    reads its logs costs no synchronisation.
+    """
+
+    __slots__ = ("_names", "_trackers", "_cache")
+
+    def __init__(self, names: List[str], trackers: List[Any]) -> None:
+        self._names = names
+        self._trackers = trackers
+        self._cache: Optional[Dict[str, float]] = None
+
+    def _values(self) -> Dict[str, float]:
+        if self._cache is None:
+            self._cache = results_to_floats(self._names, [t.result() for t in self._trackers])
+        return self._cache
+
+    def __getitem__(self, key: str) -> float:
+        return self._values()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._names
+
+    def __repr__(self) -> str:
+        return f"LazyLogs({self._values()!r})"

@@ -1,0 +1,147 @@
+"""The per-batch arithmetic: train, test and predict steps.
+
+Nothing here synchronises with the host: the loss and metrics are added to device
+accumulators, batch sizes come from tensor shapes (host metadata), and no value is
+converted to a Python number. The loop reads the accumulators once per epoch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, List, Optional
+
+import torch
+
+from kerasish import activations
+from kerasish.metrics import Mean, Metric
+
+
+def call_module(module: Callable, x: Any) -> Any:
+    """Calls a model on x: lists/tuples are spread as positional arguments."""
+    if isinstance(x, (list, tuple)):
+        return module(*x)
+    return module(x)
+
+
+def batch_size_of(x: Any) -> int:
+    while isinstance(x, (list, tuple)):
+        x = x[0]
+    if isinstance(x, dict):
+        x = next(iter(x.values()))
+    return x.shape[0]
+
+
+class Steps:
+    """Holds what the steps need, resolved once per fit/evaluate call.
+
+    Args:
+        model: the kerasish Model (facade); `model.forward_logits` gives pre-activation outputs.
+        loss: a kerasish Loss or None (predict only).
+        metrics: resolved Metric objects on the device.
+        optimizer: a built kerasish Optimizer (train only).
+        loss_weight: scale of the loss.
+        fuse: activation name ('softmax'/'sigmoid') when the loss runs on logits.
+        class_weight: a 1-D tensor of per-class weights on the device, or None.
+    """
+
+    def __init__(self, model: Any, loss: Any, metrics: List[Metric], optimizer: Any = None,
+                 loss_weight: float = 1.0, fuse: Optional[str] = None,
+                 class_weight: Optional[torch.Tensor] = None, jit_compile: bool = False) -> None:
+        self.model = model
+        self.loss = loss
+        self.metrics = metrics
+        self.optimizer = optimizer
+        self.loss_weight = loss_weight
+        self.fuse = fuse
+        self.fuse_fn = activations.get(fuse) if fuse else None
+        self.metrics_need_probs = any(not m.logits_invariant for m in metrics)
+        self.class_weight = class_weight
+        self.loss_tracker = Mean(name="loss")
+        self.regularized = bool(model.regularization_losses())
+        self.forward = model.forward_logits if fuse else model
+        if jit_compile:
+            self.forward = _compiled(self.forward)
+
+    def trackers(self) -> List[Any]:
+        return [self.loss_tracker] + list(self.metrics)
+
+    def tracker_names(self) -> List[str]:
+        return ["loss"] + [m.name for m in self.metrics]
+
+    def to(self, device: torch.device) -> "Steps":
+        self.loss_tracker.to(device)
+        for m in self.metrics:
+            m.to(device)
+        return self
+
+    def reset(self) -> None:
+        for t in self.trackers():
+            t.reset_state()
+
+    def _weights(self, y: Any, w: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        if self.class_weight is None:
+            return w
+        labels = y
+        if labels.dim() > 1 and labels.shape[-1] > 1:
+            labels = labels.argmax(dim=-1)
+        elif labels.dim() > 1:
+            labels = labels.squeeze(-1)
+        cw = self.class_weight[labels.long()]
+        return cw if w is None else cw * w
+
+    def _loss_and_metrics(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> torch.Tensor:
+        out = call_module(self.forward, x)
+        w = self._weights(y, w)
+        if self.fuse:
+            loss = self.loss.reduce(self.loss.per_sample_logits(y, out), w)
+            probs = self.fuse_fn(out.detach()) if self.metrics_need_probs else None
+        else:
+            loss = self.loss(y, out, w)
+            probs = None
+        if self.loss_weight != 1.0:
+            loss = loss * self.loss_weight
+        n = batch_size_of(x)
+        # Keras's epoch loss: the batch losses weighted by batch size.
+        self.loss_tracker.merge_batch(loss.detach() * n, n)
+        if self.metrics:
+            detached = out.detach()
+            for m in self.metrics:
+                m.update_state(y, detached if (self.fuse and m.logits_invariant) else (probs if self.fuse else detached), w)
+        return loss
+
+    def train_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
+        loss = self._loss_and_metrics(x, y, w)
+        if self.regularized:
+            loss = loss + sum(self.model.regularization_losses())
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+
+    def test_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
+        self._loss_and_metrics(x, y, w)
+
+    def predict_step(self, x: Any) -> Any:
+        return call_module(self.model, x)
+
+
+def _compiled(fn: Callable) -> Callable:
+    """torch.compile(fn), falling back to eager (with a warning) if compilation fails."""
+    try:
+        compiled = torch.compile(fn)
+    except Exception as e:  # noqa: BLE001 - any backend failure means: run eagerly
+        warnings.warn(f"jit_compile=True: torch.compile is unavailable ({e}); running eagerly.", stacklevel=3)
+        return fn
+    state = {"fn": compiled}
+
+    def run(*args: Any) -> Any:
+        try:
+            return state["fn"](*args)
+        except Exception as e:  # noqa: BLE001
+            if state["fn"] is fn:
+                raise
+            warnings.warn(f"jit_compile=True: torch.compile failed ({type(e).__name__}: {e}); running eagerly.",
+                          stacklevel=2)
+            state["fn"] = fn
+            return fn(*args)
+
+    return run

@@ -1,0 +1,360 @@
+"""The fit / evaluate / predict loops.
+
+The loops drive the callbacks and the data adapters; the arithmetic lives in
+`step.py`. Host synchronisations happen once per epoch (reading the accumulators)
+plus the up-front data checks, and when a callback reads batch-level logs.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+from kerasish import metrics as metrics_mod
+from kerasish.data import checks
+from kerasish.data.adapters import (
+    ArrayAdapter, IterableAdapter, first_leaf, is_array_structure, map_structure, num_samples, to_tensor,
+)
+from kerasish.training.logs import LazyLogs, results_to_floats
+from kerasish.training.step import Steps
+
+
+def resolve_verbose(verbose: Any) -> int:
+    if verbose == "auto":
+        try:
+            in_notebook = "ipykernel" in sys.modules and type(sys.modules["IPython"].get_ipython()).__name__ == "ZMQInteractiveShell"
+        except Exception:  # noqa: BLE001 - IPython missing or not running
+            in_notebook = False
+        # A bar redrawn with carriage returns is noise in a log file: one line per epoch there.
+        return 1 if (in_notebook or sys.stderr.isatty()) else 2
+    if verbose not in (0, 1, 2, True, False):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received verbose={verbose!r}.")
+    return int(verbose)
+
+
+def _convert_arrays(model: Any, x: Any, y: Any, sample_weight: Any) -> Tuple[Any, Any, Any]:
+    cast = model.casts_integer_inputs()
+    x = map_structure(lambda a: to_tensor(a, cast_ints_to_float=cast, what="x"), x)
+    y = None if y is None else map_structure(lambda a: to_tensor(a, what="y"), y)
+    if sample_weight is not None:
+        sample_weight = to_tensor(sample_weight, what="sample_weight")
+        if sample_weight.dim() != 1:
+            raise ValueError(
+                f"sample_weight must be 1-D with one weight per sample, received shape {tuple(sample_weight.shape)}."
+            )
+    return x, y, sample_weight
+
+
+def _slice(x: Any, s: slice) -> Any:
+    return None if x is None else map_structure(lambda t: t[s], x)
+
+
+def _class_weight_tensor(class_weight: Optional[Dict[int, float]], device: torch.device) -> Optional[torch.Tensor]:
+    if class_weight is None:
+        return None
+    if not isinstance(class_weight, dict) or not class_weight:
+        raise ValueError(
+            f"class_weight must be a dict mapping class index to weight, e.g. {{0: 1.0, 1: 5.0}}, "
+            f"received {class_weight!r}."
+        )
+    keys = list(class_weight)
+    if any(not isinstance(k, (int, np.integer)) or k < 0 for k in keys):
+        raise ValueError(f"class_weight keys must be class indices >= 0, received keys {keys!r}.")
+    table = torch.ones(max(keys) + 1)
+    for k, v in class_weight.items():
+        table[int(k)] = float(v)
+    return table.to(device)
+
+
+class _Prepared:
+    """Data for one call: an adapter plus what the checks learned."""
+
+    def __init__(self, adapter: Any, y_sample: Any, n: Optional[int]) -> None:
+        self.adapter = adapter
+        self.y_sample = y_sample
+        self.n = n
+
+
+def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shuffle: bool,
+            steps: Optional[int], *, need_y: bool, check: bool = True) -> _Prepared:
+    """Checks user data up front and returns an adapter yielding device batches."""
+    device = model.device
+    if x is None:
+        raise ValueError("x is None. Pass the input data as x (arrays, a Dataset, a DataLoader or an iterable).")
+    if is_array_structure(x) or isinstance(x, (list,)) and x and not isinstance(x[0], (tuple, list)):
+        if not is_array_structure(x):
+            x = np.asarray(x)
+        if y is not None and not is_array_structure(y):
+            y = np.asarray(y)
+        if need_y and y is None:
+            raise ValueError(
+                "y is None but the model needs targets to compute the loss. Pass y=..., or pass a "
+                "Dataset/iterable that yields (x, y) pairs."
+            )
+        checks.check_lengths(x, y, sample_weight)
+        x, y, sample_weight = _convert_arrays(model, x, y, sample_weight)
+        if check:
+            checks.check_finite(x, "x")
+            if y is not None:
+                checks.check_finite(y, "y")
+        model.ensure_built(x)
+        checks.check_input_shape(x, model.expected_input_shape(), model.name)
+        adapter = ArrayAdapter(x, y, sample_weight, batch_size, shuffle, device, steps)
+        return _Prepared(adapter, y, num_samples(x))
+    if y is not None:
+        raise ValueError(
+            f"y must be None when x is a {type(x).__name__} (a Dataset, DataLoader or iterable yields "
+            "(x, y) itself). Drop the y argument."
+        )
+    if sample_weight is not None:
+        raise ValueError(
+            "sample_weight must be None when x is a Dataset/DataLoader/iterable; yield "
+            "(x, y, sample_weight) from it instead."
+        )
+    if not hasattr(x, "__iter__") and not hasattr(x, "__getitem__"):
+        raise TypeError(
+            f"Unrecognized data type x={type(x).__name__}. Expected NumPy arrays or torch tensors (or a list/dict "
+            "of them), a torch Dataset, a DataLoader, or an iterable of (x, y) batches."
+        )
+    adapter = IterableAdapter(x, batch_size, shuffle, device, steps, model.casts_integer_inputs())
+    return _Prepared(adapter, None, None)
+
+
+def _metrics_for(model: Any, y_sample: Any) -> List[Any]:
+    cfg = model._compile_config
+    out_shape = model.output_shape_or_none()
+    y_shape = tuple(y_sample.shape) if isinstance(y_sample, torch.Tensor) else None
+    return [metrics_mod.get(m, cfg.loss_name, out_shape, y_shape) for m in cfg.metric_ids]
+
+
+def _make_steps(model: Any, y_sample: Any, class_weight: Any = None, train: bool = False) -> Steps:
+    cfg = model._compile_config
+    metric_objs = _metrics_for(model, y_sample)
+    fuse = None
+    if cfg.loss is not None and cfg.loss.fuses and not getattr(cfg.loss, "from_logits", True):
+        if model.logits_activation() == cfg.loss.fuses:
+            fuse = cfg.loss.fuses
+    steps = Steps(model, cfg.loss, metric_objs, cfg.optimizer if train else None, cfg.loss_weight, fuse,
+                  _class_weight_tensor(class_weight, model.device), jit_compile=cfg.jit_compile and train)
+    return steps.to(model.device)
+
+
+def _check_first_batch_labels(model: Any, y: Any) -> None:
+    checks.check_labels(y, model._compile_config.loss_name, model.output_shape_or_none())
+
+
+def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str, float]:
+    """One pass of evaluation: on_test_* hooks, inference mode, floats at the end."""
+    steps.reset()
+    model.eval()
+    cbs.on_test_begin({})
+    want_begin = cbs.needs("on_test_batch_begin")
+    want_end = cbs.needs("on_test_batch_end")
+    names, trackers = steps.tracker_names(), steps.trackers()
+    with torch.inference_mode():
+        for i, (x, y, w) in enumerate(adapter):
+            if want_begin:
+                cbs.on_test_batch_begin(i, {})
+            steps.test_step(x, y, w)
+            if want_end:
+                cbs.on_test_batch_end(i, LazyLogs(names, trackers))
+    logs = results_to_floats(names, trackers)  # host sync: once per evaluation
+    cbs.on_test_end(logs)
+    return logs
+
+
+def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = None, epochs: int = 1,
+        verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0, validation_data: Any = None,
+        shuffle: bool = True, class_weight: Any = None, sample_weight: Any = None, initial_epoch: int = 0,
+        steps_per_epoch: Optional[int] = None, validation_steps: Optional[int] = None,
+        validation_batch_size: Optional[int] = None, validation_freq: Any = 1) -> Any:
+    from kerasish.callbacks.callback_list import CallbackList  # the one upward edge (lazy)
+
+    model.require_compiled("fit")
+    if model._compile_config.loss is None:
+        raise ValueError("fit needs a loss: call model.compile(optimizer=..., loss=...) with a loss first.")
+    batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, received epochs={epochs!r}.")
+    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or initial_epoch < 0:
+        raise ValueError(f"initial_epoch must be a non-negative integer, received {initial_epoch!r}.")
+    validation_split = checks.check_validation_split(validation_split)
+    if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int) or steps_per_epoch < 1):
+        raise ValueError(f"steps_per_epoch must be a positive integer or None, received {steps_per_epoch!r}.")
+    if not (isinstance(validation_freq, int) and validation_freq >= 1) and not isinstance(validation_freq, (list, tuple, set)):
+        raise ValueError(f"validation_freq must be a positive int or a list of epochs, received {validation_freq!r}.")
+    verbose = resolve_verbose(verbose)
+
+    val_x = val_y = val_w = None
+    if validation_split and validation_data is None:
+        if not is_array_structure(x):
+            raise ValueError(
+                f"validation_split is only supported for arrays/tensors, received x of type {type(x).__name__}. "
+                "Pass validation_data=... instead."
+            )
+        n = checks.check_lengths(x, y, sample_weight)
+        # Keras takes the LAST fraction of the samples, before any shuffling.
+        split = int(n * (1.0 - validation_split))
+        if split == 0 or split == n:
+            raise ValueError(
+                f"validation_split={validation_split} leaves {'no training' if split == 0 else 'no validation'} "
+                f"samples out of {n}. Use a fraction that keeps samples on both sides."
+            )
+        val_x, val_y, val_w = _slice(x, slice(split, None)), _slice(y, slice(split, None)), (
+            None if sample_weight is None else sample_weight[split:])
+        x, y = _slice(x, slice(0, split)), _slice(y, slice(0, split))
+        sample_weight = None if sample_weight is None else sample_weight[:split]
+    elif validation_data is not None:
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3) and not is_array(validation_data):
+            val_x, val_y = validation_data[0], validation_data[1]
+            val_w = validation_data[2] if len(validation_data) == 3 else None
+        elif isinstance(validation_data, (tuple, list)):
+            raise ValueError(
+                f"validation_data must be (x_val, y_val) or (x_val, y_val, val_sample_weight), received a "
+                f"{type(validation_data).__name__} of {len(validation_data)} items."
+            )
+        else:
+            val_x = validation_data
+
+    train = prepare(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, need_y=True)
+    model.ensure_optimizer()
+    val = None
+    if val_x is not None:
+        val = prepare(model, val_x, val_y, val_w, validation_batch_size or batch_size, False, validation_steps,
+                      need_y=True)
+    if train.y_sample is not None:
+        _check_first_batch_labels(model, train.y_sample)
+    if val is not None and val.y_sample is not None:
+        _check_first_batch_labels(model, val.y_sample)
+
+    steps = _make_steps(model, train.y_sample, class_weight, train=True)
+    val_steps = _make_steps(model, val.y_sample if val else None) if val else None
+
+    cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
+                       verbose=verbose, epochs=epochs, steps=train.adapter.steps)
+    model.stop_training = False
+    names, trackers = steps.tracker_names(), steps.trackers()
+    want_begin = cbs.needs("on_train_batch_begin")
+    want_end = cbs.needs("on_train_batch_end")
+    cbs.on_train_begin({})
+    epoch_logs: Dict[str, float] = {}
+    try:
+        for epoch in range(initial_epoch, epochs):
+            steps.reset()
+            model.train()
+            cbs.on_epoch_begin(epoch, {})
+            seen = 0
+            for i, (bx, by, bw) in enumerate(train.adapter):
+                if want_begin:
+                    cbs.on_train_batch_begin(i, {})
+                steps.train_step(bx, by, bw)
+                seen += 1
+                if want_end:
+                    cbs.on_train_batch_end(i, LazyLogs(names, trackers))
+                if model.stop_training:
+                    break
+            if seen == 0:
+                warnings.warn(
+                    "The training data ran out of batches; interrupting training. Make sure a generator "
+                    "yields at least steps_per_epoch * epochs batches.", stacklevel=3)
+                model.stop_training = True
+                break
+            epoch_logs = results_to_floats(names, trackers)  # host sync: once per epoch
+            if val is not None and _should_validate(epoch, validation_freq):
+                val_logs = run_epoch_eval(model, val_steps, val.adapter, cbs)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, epoch_logs)
+            if model.stop_training:
+                break
+    finally:
+        model.eval()
+    cbs.on_train_end(epoch_logs)
+    model.history = cbs.history
+    return cbs.history
+
+
+def num_samples_or(x: Any) -> int:
+    """The sample count of array data (used as the batch size by *_on_batch)."""
+    from kerasish.data.adapters import is_array_structure as _isa
+
+    if _isa(x):
+        return max(1, num_samples(x))
+    if isinstance(x, list):
+        return max(1, len(x))
+    return 32
+
+
+def is_array(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, torch.Tensor))
+
+
+def _should_validate(epoch: int, freq: Any) -> bool:
+    if isinstance(freq, int):
+        return (epoch + 1) % freq == 0
+    return (epoch + 1) in freq
+
+
+def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = None, verbose: Any = "auto",
+             sample_weight: Any = None, steps: Optional[int] = None, callbacks: Any = None,
+             return_dict: bool = False) -> Any:
+    from kerasish.callbacks.callback_list import CallbackList
+
+    model.require_compiled("evaluate")
+    if model._compile_config.loss is None:
+        raise ValueError("evaluate needs a loss: compile the model with loss=... first.")
+    batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
+    verbose = resolve_verbose(verbose)
+    data = prepare(model, x, y, sample_weight, batch_size, False, steps, need_y=True)
+    if data.y_sample is not None:
+        _check_first_batch_labels(model, data.y_sample)
+    st = _make_steps(model, data.y_sample)
+    cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
+                       steps=data.adapter.steps)
+    logs = run_epoch_eval(model, st, data.adapter, cbs)
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any = "auto",
+            steps: Optional[int] = None, callbacks: Any = None) -> Any:
+    from kerasish.callbacks.callback_list import CallbackList
+
+    batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
+    verbose = resolve_verbose(verbose)
+    model.ensure_device()
+    data = prepare(model, x, None, None, batch_size, False, steps, need_y=False)
+    cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
+                       steps=data.adapter.steps)
+    want_end = cbs.needs("on_predict_batch_end")
+    outputs: List[Any] = []
+    model.eval()
+    cbs.on_predict_begin({})
+    with torch.inference_mode():
+        for i, (bx, _, _) in enumerate(data.adapter):
+            if cbs.needs("on_predict_batch_begin"):
+                cbs.on_predict_batch_begin(i, {})
+            out = model(*bx) if isinstance(bx, (list, tuple)) else model(bx)
+            outputs.append(out)
+            if want_end:
+                cbs.on_predict_batch_end(i, {"outputs": out})
+    cbs.on_predict_end({})
+    if not outputs:
+        raise ValueError("predict received no batches: the data is empty.")
+    return _concat(outputs)
+
+
+def _concat(outputs: List[Any]) -> Any:
+    first = outputs[0]
+    if isinstance(first, (list, tuple)):
+        return type(first)(_concat([o[i] for o in outputs]) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: _concat([o[k] for o in outputs]) for k in first}
+    # host sync: once, copying all predictions back
+    return torch.cat(outputs).float().cpu().numpy() if first.dtype in (torch.bfloat16, torch.float16) \
+        else torch.cat(outputs).cpu().numpy()
