@@ -394,3 +394,22 @@ class Model(Layer):
 
     def get_config(self) -> Dict[str, Any]:
         return {"name": self.name}
+
+    # ----------------------------------------------------------------- saving
+    def save(self, filepath: str, overwrite: bool = True) -> None:
+        """Writes the architecture, weights and optimizer state to one `.kerasish` file."""
+        from kerasish import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        """Writes the weights to a `.safetensors` file (no pickle)."""
+        from kerasish import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str) -> None:
+        """Loads weights written by `save_weights` (or a `.kerasish` file), checking shapes."""
+        from kerasish import saving
+
+        saving.load_weights(self, filepath)

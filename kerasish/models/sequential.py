@@ -153,15 +153,46 @@ class Sequential(Model):
 
     # ----------------------------------------------------------------- forward
     def call(self, inputs: Any) -> Any:
-        for layer in self._layer_dict.values():
-            inputs = layer(inputs)
-        return inputs
+        if not self._masking:
+            for layer in self._layer_dict.values():
+                inputs = layer(inputs)
+            return inputs
+        return self._call_masked(self.layers, inputs, logits=False)
 
     def forward_logits(self, inputs: Any) -> Any:
         layers = self.layers
+        if self._masking:
+            return self._call_masked(layers, inputs, logits=True)
         for layer in layers[:-1]:
             inputs = layer(inputs)
         return layers[-1].call_logits(inputs)
+
+    @property
+    def _masking(self) -> bool:
+        # Cached per structure: does any layer produce a mask (Embedding(mask_zero=True), Masking)?
+        key = tuple(self._layer_dict)
+        if getattr(self, "_mask_key", None) != key:
+            self._mask_key = key
+            self._mask_flag = any(getattr(l, "produces_mask", False) for l in self._layer_dict.values())
+        return self._mask_flag
+
+    @staticmethod
+    def _call_masked(layers: List[nn.Module], inputs: Any, logits: bool) -> Any:
+        """Threads Keras masks: a layer with `compute_mask` produces one, layers with
+        `accepts_mask = True` receive it as `mask=`; other layers end the mask (as Keras
+        drops masks at layers that do not support them, e.g. after a recurrent layer
+        that returns only its last step)."""
+        mask = None
+        last = len(layers) - 1
+        for i, layer in enumerate(layers):
+            fn = layer.call_logits if (logits and i == last) else layer
+            new_mask = layer.compute_mask(inputs, mask) if hasattr(layer, "compute_mask") else None
+            if mask is not None and getattr(layer, "accepts_mask", False):
+                inputs = fn(inputs, mask=mask)
+            else:
+                inputs = fn(inputs)
+            mask = new_mask
+        return inputs
 
     def logits_activation(self) -> Optional[str]:
         layers = self.layers

@@ -241,9 +241,11 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     want_begin = cbs.needs("on_train_batch_begin")
     want_end = cbs.needs("on_train_batch_end")
     cbs.on_train_begin({})
+    # A callback restoring a backup (BackupAndRestore) sets where training resumes.
+    resume = model.__dict__.pop("_resume_from_epoch", None)
     epoch_logs: Dict[str, float] = {}
     try:
-        for epoch in range(initial_epoch, epochs):
+        for epoch in range(initial_epoch if resume is None else resume, epochs):
             steps.reset()
             model.train()
             cbs.on_epoch_begin(epoch, {})
