@@ -396,10 +396,8 @@ def get(identifier: Union[str, Metric, Callable], loss_name: Optional[str] = Non
         if key in _ACCURACY_NAMES:
             cls = resolve_accuracy(loss_name, output_shape, y_shape)
             return cls(name=identifier)
-        factory = _registry.get(
-            key, fix="Valid names also include 'accuracy'/'acc'. Or pass a kerasish.metrics.Metric or a callable."
-        )
-        return factory(name=identifier)
+        _check_known(identifier)
+        return _registry.get(key)(name=identifier)
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if callable(identifier):
@@ -412,10 +410,18 @@ def get(identifier: Union[str, Metric, Callable], loss_name: Optional[str] = Non
 
 def check_name(identifier: Any) -> None:
     """Validates a metric identifier at compile time (before any data is seen)."""
-    if isinstance(identifier, str) and identifier.lower() not in _ACCURACY_NAMES:
-        _registry.get(identifier.lower(), fix="Valid names also include 'accuracy'/'acc'.")
+    if isinstance(identifier, str):
+        _check_known(identifier)
     elif not isinstance(identifier, (str, Metric, type)) and not callable(identifier):
         get(identifier)
+
+
+def _check_known(name: str) -> None:
+    from kerasish.utils.text import unknown_name_message
+
+    if name.lower() not in _ACCURACY_NAMES and name.lower() not in _registry:
+        raise ValueError(unknown_name_message(
+            "metric", name, names(), "Or pass a kerasish.metrics.Metric or a callable fn(y_true, y_pred)."))
 
 
 def names() -> list:

@@ -100,6 +100,9 @@ class Steps:
             probs = None
         if self.loss_weight != 1.0:
             loss = loss * self.loss_weight
+        if self.regularized:
+            # Keras reports (and trains on) the loss including layer penalties.
+            loss = loss + sum(self.model.regularization_losses())
         n = batch_size_of(x)
         # Keras's epoch loss: the batch losses weighted by batch size.
         self.loss_tracker.merge_batch(loss.detach() * n, n)
@@ -111,8 +114,6 @@ class Steps:
 
     def train_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
         loss = self._loss_and_metrics(x, y, w)
-        if self.regularized:
-            loss = loss + sum(self.model.regularization_losses())
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad()

@@ -39,6 +39,9 @@ def resolve_verbose(verbose: Any) -> int:
 def _convert_arrays(model: Any, x: Any, y: Any, sample_weight: Any) -> Tuple[Any, Any, Any]:
     cast = model.casts_integer_inputs()
     x = map_structure(lambda a: to_tensor(a, cast_ints_to_float=cast, what="x"), x)
+    if cast and isinstance(x, torch.Tensor) and x.dim() == 1:
+        # Keras treats a 1-D x as one feature per sample: shape (n,) -> (n, 1).
+        x = x.unsqueeze(-1)
     y = None if y is None else map_structure(lambda a: to_tensor(a, what="y"), y)
     if sample_weight is not None:
         sample_weight = to_tensor(sample_weight, what="sample_weight")

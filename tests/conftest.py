@@ -1,0 +1,55 @@
+"""Shared fixtures: seeding, name counters, data folders, markers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import kerasish
+from kerasish.layers.layer import reset_names
+
+FASHION_DIR = Path(os.environ.get("KERASISH_FASHION_DIR", "/usr/share/datasets/fashion-mnist"))
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_names():
+    """Every test starts from seed 0, fresh layer names, Keras defaults and the CPU."""
+    kerasish.utils.set_random_seed(0)
+    reset_names()
+    kerasish.config.set_defaults("keras")
+    kerasish.config.set_device("cpu")
+    yield
+    kerasish.config.set_device(None)
+    kerasish.config.set_defaults("keras")
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def fashion_dir() -> Path:
+    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"Fashion-MNIST not found in {FASHION_DIR}: apt-get install dataset-fashion-mnist (.ci/run does)")
+    return FASHION_DIR
+
+
+@pytest.fixture
+def tiny_classification():
+    """200 samples, 8 features, 3 linearly separable-ish classes."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 8)).astype("float32")
+    w = rng.normal(size=(8, 3))
+    y = (x @ w).argmax(1)
+    return x, y
