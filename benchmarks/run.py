@@ -1,0 +1,194 @@
+"""kerasish fit vs a hand-written PyTorch loop, interleaved in one process.
+
+For each workload: a warm-up epoch of each, then `--reps` repetitions alternating
+kerasish / hand loop / kerasish / ... Prints the median seconds per epoch of each,
+the ratio (kerasish / hand; 1.00 = no overhead), samples per second and the final
+training accuracy of both (so a fast-but-wrong loop shows).
+
+Both sides get the same data tensors (pre-loaded, on the device), the same model
+shape and initial weights, the same optimizer numbers and the same batch size, and
+run with the same `torch.set_num_threads`. The hand loop is a competent one: it
+slices shuffled index batches, clears gradients to None, and keeps the loss on the
+device (no per-batch `.item()`).
+
+Run:
+    python benchmarks/run.py                       # all workloads
+    python benchmarks/run.py --workloads mlp linreg --reps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+import kerasish
+from kerasish.layers import Dense
+from kerasish.models import Sequential
+
+FASHION = os.environ.get("KERASISH_FASHION_DIR", "/usr/share/datasets/fashion-mnist")
+
+
+def load_images(n: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST (first n training images) if installed, else a generated stand-in."""
+    import gzip
+
+    path = os.path.join(FASHION, "train-images-idx3-ubyte.gz")
+    if os.path.exists(path):
+        with gzip.open(path) as f:
+            x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:n]
+        with gzip.open(os.path.join(FASHION, "train-labels-idx1-ubyte.gz")) as f:
+            y = np.frombuffer(f.read(), np.uint8, offset=8)[:n]
+        return x.astype("float32") / 255.0, y.astype("int64")
+    print(f"(Fashion-MNIST not found in {FASHION}; using random images)", file=sys.stderr)
+    rng = np.random.default_rng(0)
+    return rng.random((n, 28, 28), dtype=np.float32), rng.integers(0, 10, n)
+
+
+def hand_epoch(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, bs: int,
+               loss_fn: Callable) -> None:
+    net.train()
+    perm = torch.randperm(x.shape[0], device=x.device)
+    total = torch.zeros((), device=x.device)
+    for i in range(0, x.shape[0], bs):
+        idx = perm[i:i + bs]
+        loss = loss_fn(net(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        total += loss.detach() * idx.shape[0]
+    total.item()  # one sync per epoch, as kerasish does
+
+
+def accuracy(logits_fn: Callable, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.inference_mode():
+        out = logits_fn(x)
+        if out.shape[-1] == 1:
+            return float(((out.squeeze(-1) > 0).long() == y).float().mean())
+        return float((out.argmax(-1) == y).float().mean())
+
+
+# --------------------------------------------------------------------------- workloads
+def mlp_workload(device: torch.device, n: int) -> Dict:
+    x_np, y_np = load_images(n)
+    x_np = x_np.reshape(-1, 784)
+    model = Sequential([Dense(512, activation="relu", input_shape=(784,)), Dense(10, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"], device=device)
+    net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10)).to(device)
+    with torch.no_grad():
+        net[0].weight.copy_(model.layers[0].kernel.T)
+        net[0].bias.copy_(model.layers[0].bias)
+        net[2].weight.copy_(model.layers[1].kernel.T)
+        net[2].bias.copy_(model.layers[1].bias)
+    opt = torch.optim.RMSprop(net.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
+    flops = 3 * 2 * n * (784 * 512 + 512 * 10)  # forward + backward matmuls
+    return dict(model=model, x_np=x_np, y_np=y_np, bs=128,
+                hand=lambda: hand_epoch(net, opt, x, y, 128, nn.functional.cross_entropy),
+                hand_acc=lambda: accuracy(net, x, y),
+                ks_acc=lambda: accuracy(lambda t: model.forward_logits(t), x, y), flops=flops, unit="epoch")
+
+
+def linreg_workload(device: torch.device, n: int) -> Dict:
+    x_np = np.array([[1.0], [2.0], [3.0], [4.0]], "float32")
+    y_np = 2 * x_np
+    steps = 2000
+    model = Sequential([Dense(1, input_shape=(1,))])
+    model.compile(optimizer=kerasish.optimizers.SGD(learning_rate=0.01), loss="mse", device=device)
+    net = nn.Linear(1, 1).to(device)
+    with torch.no_grad():
+        net.weight.copy_(model.layers[0].kernel.T)
+        net.bias.copy_(model.layers[0].bias)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
+
+    def hand():
+        for _ in range(steps):
+            hand_epoch(net, opt, x, y, 4, nn.functional.mse_loss)
+
+    return dict(model=model, x_np=x_np, y_np=y_np, bs=4, hand=hand, epochs=steps,
+                hand_acc=lambda: float(net.weight), ks_acc=lambda: float(model.layers[0].kernel),
+                flops=None, unit="step", per=steps)
+
+
+WORKLOADS = {"mlp": mlp_workload, "linreg": linreg_workload}
+
+
+def matmul_gflops(device: torch.device) -> float:
+    a = torch.randn(1024, 1024, device=device)
+    b = torch.randn(1024, 1024, device=device)
+    for _ in range(3):
+        a @ b
+    reps = 20
+    t = time.perf_counter()
+    for _ in range(reps):
+        c = a @ b
+    c.sum().item()
+    return 2 * 1024 ** 3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def bench(name: str, device: torch.device, reps: int, n: int) -> Dict:
+    w = WORKLOADS[name](device, n)
+    model, epochs = w["model"], w.get("epochs", 1)
+
+    def ks():
+        model.fit(w["x_np"], w["y_np"], batch_size=w["bs"], epochs=epochs, verbose=0)
+
+    ks(), w["hand"]()  # warm-up (allocator, kernels)
+    times = {"kerasish": [], "hand": []}
+    for _ in range(reps):
+        for label, fn in (("kerasish", ks), ("hand", w["hand"])):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times[label].append((time.perf_counter() - t) / w.get("per", 1))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    samples = w["x_np"].shape[0] * (w.get("per", 1) if w["unit"] == "step" else 1)
+    return dict(name=name, unit=w["unit"], ks=med["kerasish"], hand=med["hand"], ratio=med["kerasish"] / med["hand"],
+                ks_sps=w["x_np"].shape[0] / med["kerasish"] if w["unit"] == "epoch" else None,
+                hand_sps=w["x_np"].shape[0] / med["hand"] if w["unit"] == "epoch" else None,
+                ks_acc=w["ks_acc"](), hand_acc=w["hand_acc"](), flops=w["flops"], samples=samples)
+
+
+def main(argv: List[str] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workloads", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS))
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--samples", type=int, default=60000, help="training samples for image workloads")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = kerasish.config.resolve_device(args.device)
+    kerasish.utils.set_random_seed(0)
+    peak = matmul_gflops(device)
+    print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} "
+          f"fp32 matmul (1024^3): {peak:.1f} GFLOP/s; reps={args.reps} (medians)")
+    print(f"{'workload':8s} {'unit':5s} {'kerasish s':>11s} {'hand s':>10s} {'ratio':>6s} "
+          f"{'ks samples/s':>13s} {'hand samples/s':>15s} {'ks acc':>7s} {'hand acc':>8s} {'ks %peak':>8s} {'hand %peak':>10s}")
+    for name in args.workloads:
+        r = bench(name, device, args.reps, args.samples)
+        scale = 1e6 if r["unit"] == "step" else 1
+        fmt = (lambda v: f"{v * 1e6:9.1f}us") if r["unit"] == "step" else (lambda v: f"{v:10.3f}s")
+        sps = lambda v: f"{v:13.0f}" if v else f"{'-':>13s}"  # noqa: E731
+        pk = lambda t: f"{r['flops'] / t / 1e9 / peak * 100:7.1f}%" if r["flops"] else f"{'-':>8s}"  # noqa: E731
+        print(f"{name:8s} {r['unit']:5s} {fmt(r['ks']):>11s} {fmt(r['hand']):>10s} {r['ratio']:6.3f} "
+              f"{sps(r['ks_sps'])} {sps(r['hand_sps']):>15s} {r['ks_acc']:7.3f} {r['hand_acc']:8.3f} "
+              f"{pk(r['ks'])} {pk(r['hand']):>10s}", flush=True)
+        del scale
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
