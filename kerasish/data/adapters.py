@@ -146,6 +146,38 @@ class ArrayAdapter:
                 )
 
 
+def is_text(x: Any) -> bool:
+    """A 1-D array or list of Python strings (for models that start with TextVectorization)."""
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in ("U", "S") or (x.dtype == object and x.size > 0 and isinstance(x.flat[0], (str, bytes)))
+    return isinstance(x, (list, tuple)) and len(x) > 0 and isinstance(x[0], (str, bytes))
+
+
+class TextArrayAdapter(ArrayAdapter):
+    """Like ArrayAdapter, but x stays a host array of strings; batches are lists of str.
+
+    The model's first layer (TextVectorization) turns each batch into ids on the CPU
+    and the model moves them to its device.
+    """
+
+    def __init__(self, x, y, sample_weight, batch_size, shuffle, device, steps=None) -> None:
+        super().__init__(torch.zeros(len(x), 0), y, sample_weight, batch_size, shuffle, device, steps)
+        self.texts = np.asarray(x, dtype=object)
+
+    def __iter__(self) -> Iterator[Batch]:
+        n, bs = self.n, self.batch_size
+        order = torch.randperm(n) if self.shuffle else torch.arange(n)
+        order_dev = order.to(self.device, non_blocking=True)
+        order_np = order.numpy()
+        for i in range(self.steps):
+            idx = order_dev[i * bs:(i + 1) * bs]
+            yield (
+                self.texts[order_np[i * bs:(i + 1) * bs]],
+                None if self.y is None else map_structure(lambda t: t.index_select(0, idx), self.y),
+                None if self.w is None else self.w.index_select(0, idx),
+            )
+
+
 def unpack(element: Any, *, with_targets: bool = True) -> Batch:
     """Splits a batch from a loader into (x, y, sample_weight), Keras's convention."""
     if isinstance(element, (list, tuple)):

@@ -110,6 +110,10 @@ class Model(Layer):
     def expected_input_shape(self) -> Optional[Shape]:
         return None
 
+    def accepts_strings(self) -> bool:
+        """Whether x may be strings (the model starts with a TextVectorization layer)."""
+        return False
+
     def output_shape_or_none(self) -> Optional[Shape]:
         return self._output_shape
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -146,21 +147,49 @@ class Sequential(Model):
             leaf = x
             while isinstance(leaf, (list, tuple)):
                 leaf = leaf[0]
-            self.build((None,) + tuple(leaf.shape[1:]))
+            if self.accepts_strings() and isinstance(x, np.ndarray) and x.dtype == object:
+                self.build((None,))
+            else:
+                self.build((None,) + tuple(leaf.shape[1:]))
             self.to(self.device)
         if not self._layer_dict:
             raise ValueError("The Sequential model has no layers. Add layers with model.add(...) before fit/predict.")
 
     # ----------------------------------------------------------------- forward
+    def accepts_strings(self) -> bool:
+        layers = self.layers
+        return bool(layers) and getattr(layers[0], "string_input", False)
+
+    def _text_to_device(self, layers: List[nn.Module], inputs: Any) -> Any:
+        # TextVectorization maps strings to ids on the CPU; the rest runs on the device.
+        return layers[0](inputs).to(self.device, non_blocking=True)
+
     def call(self, inputs: Any) -> Any:
+        if self.accepts_strings() and not isinstance(inputs, torch.Tensor):
+            layers = self.layers
+            inputs = self._text_to_device(layers, inputs)
+            return self._call_masked(layers[1:], inputs, logits=False) if self._masking else \
+                self._call_plain(layers[1:], inputs)
         if not self._masking:
             for layer in self._layer_dict.values():
                 inputs = layer(inputs)
             return inputs
         return self._call_masked(self.layers, inputs, logits=False)
 
+    @staticmethod
+    def _call_plain(layers: List[nn.Module], inputs: Any) -> Any:
+        for layer in layers:
+            inputs = layer(inputs)
+        return inputs
+
     def forward_logits(self, inputs: Any) -> Any:
         layers = self.layers
+        if self.accepts_strings() and not isinstance(inputs, torch.Tensor):
+            inputs = self._text_to_device(layers, inputs)
+            layers = layers[1:]
+            if self._masking:
+                return self._call_masked(layers, inputs, logits=True)
+            return layers[-1].call_logits(self._call_plain(layers[:-1], inputs))
         if self._masking:
             return self._call_masked(layers, inputs, logits=True)
         for layer in layers[:-1]:

@@ -17,7 +17,7 @@ import torch
 from kerasish import metrics as metrics_mod
 from kerasish.data import checks
 from kerasish.data.adapters import (
-    ArrayAdapter, IterableAdapter, first_leaf, is_array_structure, map_structure, num_samples, to_tensor,
+    ArrayAdapter, IterableAdapter, TextArrayAdapter, first_leaf, is_text, is_array_structure, map_structure, num_samples, to_tensor,
 )
 from kerasish.training.logs import LazyLogs, results_to_floats
 from kerasish.training.step import Steps
@@ -88,6 +88,16 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
     device = model.device
     if x is None:
         raise ValueError("x is None. Pass the input data as x (arrays, a Dataset, a DataLoader or an iterable).")
+    if model.accepts_strings() and is_text(x):
+        texts = np.asarray(x, dtype=object)
+        if need_y and y is None:
+            raise ValueError("y is None but the model needs targets to compute the loss. Pass y=...")
+        y = None if y is None else np.asarray(y) if not is_array(y) else y
+        checks.check_lengths(texts, y, sample_weight)
+        _, y, sample_weight = _convert_arrays(model, np.zeros((len(texts), 1), "float32"), y, sample_weight)
+        model.ensure_built(texts)
+        adapter = TextArrayAdapter(texts, y, sample_weight, batch_size, shuffle, device, steps)
+        return _Prepared(adapter, y, len(texts))
     if is_array_structure(x) or isinstance(x, (list,)) and x and not isinstance(x[0], (tuple, list)):
         if not is_array_structure(x):
             x = np.asarray(x)

@@ -1,0 +1,59 @@
+"""The training step does not synchronise with the host per batch.
+
+On the CPU there is no real sync to detect, so the test counts the calls that would
+be one on CUDA (`.item()`, `.tolist()`, `.cpu()`, `.numpy()`, `bool(t)`, `float(t)`,
+`int(t)`) during whole `fit` calls, and checks the count does not grow with the
+number of batches.
+
+Calls made from inside `torch.optim` are not counted: torch keeps non-capturable
+optimizers' `step` counters on the CPU even when training on CUDA, so their
+`.item()` reads host memory and is not a device sync (a hand-written loop pays it too).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from kerasish.layers import Dense
+from kerasish.models import Sequential
+
+SYNC_METHODS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__")
+
+
+@pytest.fixture
+def sync_counter(monkeypatch):
+    counts = {"n": 0}
+    for name in SYNC_METHODS:
+        original = getattr(torch.Tensor, name)
+
+        def wrapper(self, *args, __original=original, **kwargs):
+            caller = sys._getframe(1).f_code.co_filename
+            if "torch/optim/" not in caller.replace("\\", "/"):
+                counts["n"] += 1
+            return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, wrapper)
+    return counts
+
+
+@pytest.mark.parametrize("metrics", [["accuracy"], ["accuracy", "precision", "recall"]])
+def test_fit_host_syncs_do_not_grow_with_batches(sync_counter, metrics):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(640, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+
+    def syncs(batch_size):
+        model = Sequential([Dense(8, activation="relu", input_shape=(6,)), Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=metrics)
+        model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0)  # build + warm up
+        before = sync_counter["n"]
+        model.fit(x, y, epochs=2, batch_size=batch_size, validation_split=0.25, verbose=0)
+        return sync_counter["n"] - before
+
+    few, many = syncs(160), syncs(8)  # 3 vs 60 training batches per epoch
+    assert many == few, f"host syncs grew with the number of batches: {few} -> {many}"
+    assert few < 40
