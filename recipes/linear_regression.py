@@ -34,9 +34,7 @@ def load_data():
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = _cli.parser("Dense(1) learns y = 2x", epochs=2000, batch_size=4).parse_args(argv)
-    kerasish.utils.set_random_seed(args.seed)
-    if args.device:
-        kerasish.config.set_device(args.device)
+    _cli.setup(args)
     epochs = 50 if args.quick else args.epochs
     model = build_model()
     _cli.banner("linear_regression", str(model.device), [f"{epochs} full-batch steps"])

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
@@ -205,12 +205,22 @@ class IterableAdapter:
         steps: batches per epoch (Keras's steps_per_epoch). A generator is then drawn
             from across epochs without restarting. Defaults to `None` (until exhausted).
         cast_ints_to_float: cast integer x to float (models whose first layer is not an embedding).
+        expected_shape: the model's input shape `(None, ...)` (None: unknown, then only x's rank
+            is compared with the first batch's). Defaults to `None`.
+        check_labels: called with each batch's y while it is still on the host (a label
+            range check, so a bad label mid-epoch is named rather than failing inside the
+            loss); skipped for y already on an accelerator. Defaults to `None`.
     """
 
     def __init__(self, data: Any, batch_size: int, shuffle: bool, device: torch.device,
-                 steps: Optional[int] = None, cast_ints_to_float: bool = False) -> None:
+                 steps: Optional[int] = None, cast_ints_to_float: bool = False,
+                 expected_shape: Optional[Tuple[Optional[int], ...]] = None,
+                 check_labels: Optional[Callable[[torch.Tensor], None]] = None) -> None:
         self.device = device
         self.cast = cast_ints_to_float
+        self.expected_shape = expected_shape
+        self.check_labels = check_labels
+        self._first_ndim: Optional[int] = None
         if isinstance(data, Dataset) and not isinstance(data, IterableDataset):
             data = DataLoader(data, batch_size=batch_size, shuffle=shuffle, pin_memory=device.type == "cuda")
         elif isinstance(data, IterableDataset):
@@ -227,7 +237,48 @@ class IterableAdapter:
         x = map_structure(lambda a: to_tensor(a, cast_ints_to_float=self.cast), x)
         y = None if y is None else map_structure(lambda a: to_tensor(a, what="y"), y)
         w = None if w is None else to_tensor(w, what="sample_weight")
+        self._check_shapes(x, y, w)
+        if self.check_labels is not None and isinstance(y, torch.Tensor) and y.device.type == "cpu":
+            self.check_labels(y)  # a reduction over the host batch, not a device sync
         return move(x, self.device), move(y, self.device), move(w, self.device)
+
+    def _check_shapes(self, x: Any, y: Any, w: Any) -> None:
+        """Shape checks per batch (metadata only, no host sync), so that a generator changing
+        shapes mid-epoch gets a message naming the batch instead of an error from inside torch."""
+        sizes = []
+        for name, part in (("x", x), ("y", y), ("sample_weight", w)):
+            if part is not None:
+                leaf = first_leaf(part)
+                if leaf.dim() == 0:
+                    raise ValueError(
+                        f"{name} is a scalar; expected a batch with the samples on the first axis. "
+                        "Yield arrays of shape (batch_size, ...) (use a DataLoader to batch single samples)."
+                    )
+                sizes.append((name, int(leaf.shape[0])))
+        if len({n for _, n in sizes}) > 1:
+            detail = ", ".join(f"{name} has {n} samples" for name, n in sizes)
+            raise ValueError(
+                f"{detail}; expected the same number in each. Yield x, y (and sample_weight) with the same "
+                "first dimension."
+            )
+        if not isinstance(x, torch.Tensor):
+            return
+        got = tuple(x.shape[1:])
+        exp = None if self.expected_shape is None else tuple(self.expected_shape[1:])
+        if exp is not None and not (len(got) == len(exp) and all(e is None or e == g for e, g in zip(exp, got))):
+            raise ValueError(
+                f"x has samples of shape {got} (x.shape={tuple(x.shape)}), but the model expects samples of "
+                f"shape {exp} (the input_shape of its first layer). Make the generator/Dataset yield samples "
+                f"of shape {exp} in every batch."
+            )
+        if self._first_ndim is None:
+            self._first_ndim = x.dim()
+        elif x.dim() != self._first_ndim:
+            raise ValueError(
+                f"x has {x.dim()} dimensions (x.shape={tuple(x.shape)}), but the first batch had "
+                f"{self._first_ndim}. Make the generator/Dataset yield x with the same number of dimensions "
+                "in every batch."
+            )
 
     def __iter__(self) -> Iterator[Batch]:
         # A one-shot iterator (a generator) is drawn from across epochs, as Keras does;

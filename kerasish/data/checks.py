@@ -6,6 +6,7 @@ expected, and how to fix it.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -115,6 +116,18 @@ def check_labels(y: Any, loss_name: Optional[str], output_shape: Optional[Sequen
                 f"but received y of shape {tuple(y.shape)}, which looks one-hot encoded. Use "
                 "loss='categorical_crossentropy' for one-hot labels, or pass y.argmax(-1)."
             )
+        mid = tuple(output_shape[1:-1])  # e.g. the time axis of per-step class scores
+
+        def fits(shape: tuple) -> bool:
+            return len(shape) == len(mid) and all(m is None or m == s for m, s in zip(mid, shape))
+
+        if y.dim() > 1 and not (fits(tuple(y.shape[1:])) or (y.shape[-1] == 1 and fits(tuple(y.shape[1:-1])))):
+            raise ValueError(
+                f"sparse_categorical_crossentropy expects integer class labels of shape {(y.shape[0],) + mid} "
+                f"(or {(y.shape[0],) + mid + (1,)}), received y of shape {tuple(y.shape)}. Pass one class index "
+                "per sample (e.g. y.argmax(-1) for one-hot rows), or use loss='categorical_crossentropy' "
+                "for one-hot labels."
+            )
         if y.is_floating_point():
             if not bool((y == y.round()).all()):  # host sync: once per fit
                 raise ValueError(
@@ -140,10 +153,40 @@ def check_labels(y: Any, loss_name: Optional[str], output_shape: Optional[Sequen
                 f"categorical_crossentropy expects one-hot labels of shape (n, {num_classes}), received y of "
                 f"shape {tuple(y.shape)}. {fix}"
             )
-    elif loss_name == "binary_crossentropy" and y.numel():
+    elif loss_name in _ELEMENTWISE_LOSSES:
+        _check_target_shape(y, loss_name, output_shape)
+    if loss_name == "binary_crossentropy" and y.numel():
         lo, hi = float(y.min()), float(y.max())  # host sync: once per fit
         if lo < 0 or hi > 1:
             raise ValueError(
                 f"binary_crossentropy expects labels in [0, 1], received values from {lo} to {hi}. "
                 "Map the labels to 0/1 first."
             )
+
+
+# Losses computed value by value: y must hold one target per output value.
+_ELEMENTWISE_LOSSES = frozenset((
+    "binary_crossentropy", "mean_squared_error", "mse", "mean_absolute_error", "mae",
+    "mean_absolute_percentage_error", "mape", "mean_squared_logarithmic_error", "msle", "huber", "huber_loss",
+    "log_cosh", "logcosh", "hinge", "squared_hinge", "poisson",
+))
+
+
+def _check_target_shape(y: torch.Tensor, loss_name: str, output_shape: Sequence[Optional[int]]) -> None:
+    """y's per-sample shape must match the output's (or hold as many values, or broadcast to it)."""
+    got = tuple(y.shape[1:])
+    out = tuple(1 if d is None else d for d in output_shape[1:])  # None (any size) broadcasts like 1
+    known = None not in output_shape[1:]
+    if known and math.prod(got) == math.prod(out):
+        return  # the loss reshapes (n,) to (n, 1) and the like
+    try:
+        if loss_name == "binary_crossentropy" and known:  # torch's binary cross-entropy does not broadcast
+            raise RuntimeError
+        torch.broadcast_shapes(tuple(y.shape), (y.shape[0],) + out)  # as the loss will, on whole batches
+    except RuntimeError:
+        expected = ", ".join(str(d) for d in output_shape[1:])
+        raise ValueError(
+            f"{loss_name} compares y with the model's output value by value, but y has samples of shape {got} "
+            f"(y.shape={tuple(y.shape)}) and the output has samples of shape {tuple(output_shape[1:])}. Give the "
+            f"last layer as many units as y has targets, or pass y of shape (n, {expected})."
+        ) from None

@@ -1,6 +1,38 @@
 """Keras layers as torch nn.Modules: `from kerasish.layers import Dense, Dropout`."""
 
+from kerasish.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D
 from kerasish.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
+from kerasish.layers.embedding import Embedding, Masking
 from kerasish.layers.layer import Layer
+from kerasish.layers.normalization import BatchNormalization, LayerNormalization
+from kerasish.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
+from kerasish.layers.recurrent import GRU, LSTM, SimpleRNN
+from kerasish.layers.reshaping import SpatialDropout1D, SpatialDropout2D, UpSampling2D, ZeroPadding2D
+from kerasish.layers.text_vectorization import TextVectorization
+from kerasish.layers.wrappers import Bidirectional
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape"]
+# Keras's aliases.
+MaxPool1D, MaxPool2D = MaxPooling1D, MaxPooling2D
+AvgPool1D, AvgPool2D = AveragePooling1D, AveragePooling2D
+Convolution1D, Convolution2D = Conv1D, Conv2D
+
+__all__ = [
+    "Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
+    "Conv1D", "Conv2D", "Conv2DTranspose", "SeparableConv2D", "Convolution1D", "Convolution2D",
+    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+    "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+    "BatchNormalization", "LayerNormalization",
+    "ZeroPadding2D", "UpSampling2D", "SpatialDropout1D", "SpatialDropout2D",
+    "Embedding", "Masking",
+    "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TextVectorization",
+]

@@ -277,9 +277,9 @@ class Flatten(Layer):
 
     def call(self, inputs):
         if self.data_format == "channels_first" and inputs.dim() > 2:
-            # Keras flattens channels_first inputs in (C, H, W) order; our tensors
-            # arrive channels-last, so move channels to the front first.
-            inputs = inputs.movedim(-1, 1)
+            # Keras moves channels_first inputs to channels-last before flattening, so
+            # the weights of the next Dense do not depend on the data format.
+            inputs = inputs.movedim(1, -1)
         return inputs.reshape(inputs.shape[0], -1)
 
     def compute_output_shape(self, input_shape):

@@ -189,8 +189,19 @@ class Layer(nn.Module):
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
-        for p in self.parameters():
-            p.requires_grad_(self._trainable)
+
+        def apply(module: nn.Module) -> None:
+            for p in module.parameters(recurse=False):
+                p.requires_grad_(self._trainable)
+            for child in module.children():
+                if isinstance(child, Layer):
+                    # Child layers decide for themselves (BatchNormalization keeps its
+                    # moving statistics frozen whatever `trainable` says).
+                    child.trainable = value
+                else:
+                    apply(child)
+
+        apply(self)
 
     @property
     def weights(self) -> List[torch.Tensor]:

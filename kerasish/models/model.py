@@ -412,6 +412,20 @@ class Model(Layer):
 
         saving.save_weights(self, filepath, overwrite=overwrite)
 
+    def export(self, filepath: str, format: str = "torchscript", sample_input: Any = None) -> None:
+        """Exports the model for inference without kerasish.
+
+        Args:
+            filepath: where to write.
+            format: 'torchscript', 'onnx' (needs the onnx package) or 'torch_export'
+                (`torch.export`, a `.pt2` file). Defaults to `'torchscript'`.
+            sample_input: an example batch used for tracing. Defaults to `None` (zeros of
+                the model's input shape, batch of 1).
+        """
+        from kerasish import export as export_mod
+
+        export_mod.export_model(self, filepath, format=format, sample_input=sample_input)
+
     def load_weights(self, filepath: str) -> None:
         """Loads weights written by `save_weights` (or a `.kerasish` file), checking shapes."""
         from kerasish import saving

@@ -101,6 +101,8 @@ class Sequential(Model):
         layer = self._layer_dict[name]
         del self._layer_dict[name]
         self._shapes.pop(name, None)
+        remaining = list(self._layer_dict)
+        self._output_shape = self._shapes.get(remaining[-1]) if remaining else None
         self._invalidate_optimizer()
         return layer
 

@@ -133,7 +133,11 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
             f"Unrecognized data type x={type(x).__name__}. Expected NumPy arrays or torch tensors (or a list/dict "
             "of them), a torch Dataset, a DataLoader, or an iterable of (x, y) batches."
         )
-    adapter = IterableAdapter(x, batch_size, shuffle, device, steps, model.casts_integer_inputs())
+    check_labels = None
+    if need_y and model.compiled and model._compile_config.loss is not None:
+        check_labels = lambda batch_y: _check_first_batch_labels(model, batch_y)  # noqa: E731
+    adapter = IterableAdapter(x, batch_size, shuffle, device, steps, model.casts_integer_inputs(),
+                              expected_shape=model.expected_input_shape(), check_labels=check_labels)
     return _Prepared(adapter, None, None)
 
 
@@ -285,6 +289,14 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
             cbs.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:
                 break
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C ends training cleanly: callbacks see on_train_end (BackupAndRestore
+        # keeps its last backup), and the History so far rides on the exception.
+        model.eval()
+        cbs.on_train_end(epoch_logs)
+        model.history = cbs.history
+        interrupt.history = cbs.history  # type: ignore[attr-defined]
+        raise
     finally:
         model.eval()
     cbs.on_train_end(epoch_logs)

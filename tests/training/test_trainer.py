@@ -343,3 +343,18 @@ def test_regularizer_penalty_is_added_to_training_loss():
     model.compile(optimizer=kerasish.optimizers.SGD(learning_rate=0.0), loss="mse")
     h = model.fit(x, y, epochs=1, verbose=0)
     assert h.history["loss"][0] == pytest.approx(9.0 + 0.5 * 3)
+
+
+def test_text_vectorization_first_layer_trains_on_raw_strings():
+    from kerasish.layers import Embedding, GlobalAveragePooling1D, TextVectorization
+
+    texts = ["good movie great", "bad film awful", "great acting good", "awful plot bad"] * 25
+    y = np.array([1, 0, 1, 0] * 25, "float32")
+    vectorize = TextVectorization(max_tokens=50, output_sequence_length=4)
+    vectorize.adapt(texts)
+    model = Sequential([vectorize, Embedding(50, 8), GlobalAveragePooling1D(), Dense(1, activation="sigmoid")])
+    model.compile(optimizer=kerasish.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"])
+    h = model.fit(texts, y, epochs=5, batch_size=16, verbose=0)
+    assert h.history["accuracy"][-1] == 1.0
+    p = model.predict(["good great", "bad awful"], verbose=0).ravel()
+    assert p[0] > 0.9 and p[1] < 0.1

@@ -1,0 +1,312 @@
+"""TensorBoard: scalars, histograms, images and the graph for the TensorBoard app.
+
+Also `log_activations`, which logs a layer's outputs for a few sample inputs as images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+import warnings
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import torch
+
+from kerasish.callbacks.callback import Callback
+
+
+def _writer_class() -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:
+        raise ImportError(
+            f"The TensorBoard callback needs the tensorboard package ({e}). Install it with "
+            '`pip install "kerasish[tensorboard]"` (or `pip install tensorboard`).') from None
+    return SummaryWriter
+
+
+def _summary_writer(log_dir: str) -> Any:
+    return _writer_class()(log_dir=log_dir)
+
+
+def _find_layer(model: torch.nn.Module, layer_name: str) -> torch.nn.Module:
+    names = []
+    for path, module in model.named_modules():
+        name = getattr(module, "name", None)
+        if layer_name in (name, path) and module is not model:
+            return module
+        if module is not model:
+            names.append(name if isinstance(name, str) else path)
+    raise ValueError(
+        f"No layer named {layer_name!r} in model {getattr(model, 'name', type(model).__name__)!r}. Layers: "
+        f"{', '.join(dict.fromkeys(names))}. Pass one of these names (a kerasish layer's name or a module path).")
+
+
+def _to_image_grid(maps: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) feature maps → one (H', W') image tiling them, each scaled to [0, 1]."""
+    c, h, w = maps.shape
+    flat = maps.reshape(c, -1)
+    lo, hi = flat.min(dim=1, keepdim=True).values, flat.max(dim=1, keepdim=True).values
+    maps = ((flat - lo) / (hi - lo).clamp_min(1e-12)).reshape(c, h, w)
+    cols = int(c ** 0.5 + 0.999999)
+    rows = (c + cols - 1) // cols
+    grid = torch.zeros(rows * (h + 1) - 1, cols * (w + 1) - 1)
+    for i in range(c):
+        r, col = divmod(i, cols)
+        grid[r * (h + 1): r * (h + 1) + h, col * (w + 1): col * (w + 1) + w] = maps[i]
+    return grid
+
+
+def _activation_images(output: torch.Tensor, channels_last: bool) -> List[torch.Tensor]:
+    out = output.detach().float().cpu()
+    images = []
+    for sample in out:
+        if sample.dim() == 3:  # an image-like map: one tile per channel
+            images.append(_to_image_grid(sample.permute(2, 0, 1) if channels_last else sample))
+        elif sample.dim() == 2:  # a sequence (steps, features)
+            images.append(_to_image_grid(sample.unsqueeze(0)))
+        else:  # a vector: a one-row strip
+            images.append(_to_image_grid(sample.reshape(1, 1, -1)))
+    return images
+
+
+def log_activations(writer_or_logdir: Any, model: torch.nn.Module, layer_name: str, x: Any,
+                    step: int = 0) -> List[str]:
+    """Logs the outputs of one layer for sample inputs as images (one image per sample).
+
+    A forward hook captures the layer's output while `model` runs on `x` in eval mode
+    without gradients. 4-D outputs become a grid of feature maps, one tile per channel
+    (kerasish layers are channels-last, plain torch modules channels-first); 2-D and
+    3-D outputs become strips. Tags read `activations/<layer_name>/sample_<i>`.
+
+    Args:
+        writer_or_logdir: a `torch.utils.tensorboard.SummaryWriter` or a folder to write to.
+        model: the model (any torch module).
+        layer_name: a kerasish layer's `name` (e.g. 'conv2d') or a module path.
+        x: a few sample inputs (array or tensor, batch first).
+        step: the step shown in TensorBoard (e.g. the epoch). Defaults to `0`.
+
+    Returns:
+        The tags written.
+
+    Raises:
+        ValueError: if no layer has that name (the valid names are listed).
+
+    Example:
+        >>> import numpy as np, tempfile
+        >>> from kerasish import Sequential
+        >>> from kerasish.layers import Dense
+        >>> model = Sequential([Dense(4, input_shape=(3,), name="hidden")])
+        >>> log_activations(tempfile.mkdtemp(), model, "hidden", np.ones((2, 3), "float32"))
+        ['activations/hidden/sample_0', 'activations/hidden/sample_1']
+    """
+    layer = _find_layer(model, layer_name)
+    captured: List[torch.Tensor] = []
+    handle = layer.register_forward_hook(lambda _m, _inp, out: captured.append(out[0] if isinstance(out, tuple) else out))
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    inputs = torch.as_tensor(x).to(device)
+    if inputs.is_floating_point() is False and getattr(model, "casts_integer_inputs", lambda: True)():
+        inputs = inputs.float()
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(inputs)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    channels_last = getattr(layer, "data_format", "channels_last" if hasattr(layer, "get_config") else
+                            "channels_first") == "channels_last"
+    own = isinstance(writer_or_logdir, (str, os.PathLike))
+    writer = _summary_writer(os.fspath(writer_or_logdir)) if own else writer_or_logdir
+    tags = []
+    try:
+        for i, image in enumerate(_activation_images(captured[0], channels_last)):
+            tag = f"activations/{layer_name}/sample_{i}"
+            writer.add_image(tag, image, global_step=step, dataformats="HW")
+            tags.append(tag)
+        writer.flush()
+    finally:
+        if own:
+            writer.close()
+    return tags
+
+
+class TensorBoard(Callback):
+    """Writes logs for TensorBoard: `log_dir/train` and `log_dir/validation` runs, as Keras does.
+
+    Epoch scalars are tagged `epoch_<name>` (`epoch_loss`, `epoch_accuracy`, ...); the
+    validation run gets the `val_` values under the same tags without the prefix, and
+    the train run also gets `epoch_learning_rate`. With `update_freq='batch'` or an
+    integer N, the running means are also written every N batches as `batch_<name>`
+    (each write reads the batch logs: one host sync per write). View them with
+    `tensorboard --logdir logs`.
+
+    Args:
+        log_dir: the folder for the event files. Defaults to `'logs'`.
+        histogram_freq: write weight histograms every this many epochs (0: never). Defaults to `0`.
+        write_graph: write the model graph (traced on zeros of the input shape; skipped with a
+            warning when tracing fails or the input shape is unknown). Defaults to `True`.
+        write_images: write the weights as images (with the histograms). Defaults to `False`.
+        write_steps_per_second: log training steps per second. Defaults to `False`.
+        update_freq: 'epoch', 'batch', or an integer number of batches. Defaults to `'epoch'`.
+        profile_batch: accepted for Keras compatibility; a non-zero value is ignored with a
+            warning. Defaults to `0`.
+        embeddings_freq: as `profile_batch`. Defaults to `0`.
+        embeddings_metadata: as `profile_batch`. Defaults to `None`.
+        activation_samples: kerasish extra: a few inputs whose `activation_layers` outputs are
+            logged as images every epoch (see `log_activations`). Defaults to `None`.
+        activation_layers: names of the layers for `activation_samples`. Defaults to `None`.
+
+    Raises:
+        ImportError: when the tensorboard package is not installed.
+        ValueError: for a bad `update_freq` or `histogram_freq`, or `activation_samples`
+            without `activation_layers`.
+
+    Example:
+        >>> tensorboard_callback = TensorBoard(log_dir="logs/fit", histogram_freq=1)
+    """
+
+    def __init__(self, log_dir: Union[str, "os.PathLike[str]"] = "logs", histogram_freq: int = 0,
+                 write_graph: bool = True, write_images: bool = False, write_steps_per_second: bool = False,
+                 update_freq: Union[str, int] = "epoch", profile_batch: Any = 0, embeddings_freq: int = 0,
+                 embeddings_metadata: Any = None, *, activation_samples: Any = None,
+                 activation_layers: Optional[Sequence[str]] = None) -> None:
+        super().__init__()
+        _writer_class()  # fail here, before training, when the tensorboard package is missing
+        unsupported = {k: v for k, v in (("profile_batch", profile_batch), ("embeddings_freq", embeddings_freq),
+                                         ("embeddings_metadata", embeddings_metadata)) if v not in (0, None)}
+        if unsupported:
+            warnings.warn(
+                f"TensorBoard ignores {', '.join(f'{k}={v!r}' for k, v in unsupported.items())}: kerasish does not "
+                "write profiles or embedding projections. Remove the argument(s); profile with torch.profiler.",
+                stacklevel=2)
+        if update_freq == "batch":
+            update_freq = 1
+        if update_freq != "epoch" and (isinstance(update_freq, bool) or not isinstance(update_freq, int)
+                                       or update_freq < 1):
+            raise ValueError(
+                f"update_freq must be 'epoch', 'batch' or a positive integer, received update_freq={update_freq!r}. "
+                "Example: update_freq=100 writes batch scalars every 100 batches.")
+        if isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int) or histogram_freq < 0:
+            raise ValueError(
+                f"histogram_freq must be an integer >= 0, received histogram_freq={histogram_freq!r}. "
+                "Use 0 for no histograms or 1 for every epoch.")
+        if (activation_samples is None) != (not activation_layers):
+            raise ValueError(
+                f"activation_samples and activation_layers go together, received activation_samples="
+                f"{'None' if activation_samples is None else 'an array'} and activation_layers={activation_layers!r}. "
+                "Pass both, e.g. activation_samples=x_train[:4], activation_layers=['conv2d'].")
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = histogram_freq
+        self.write_graph = write_graph
+        self.write_images = write_images
+        self.write_steps_per_second = write_steps_per_second
+        self.update_freq = update_freq
+        self.activation_samples = activation_samples
+        self.activation_layers = list(activation_layers or [])
+        self._writers: Dict[str, Any] = {}
+        self._global_train_batch = 0
+        self._epoch_start = 0.0
+        self._batch_start = 0.0
+        self._batches_in_epoch = 0
+
+    def _writer(self, run: str) -> Any:
+        if run not in self._writers:
+            self._writers[run] = _summary_writer(os.path.join(self.log_dir, run))
+        return self._writers[run]
+
+    # ----------------------------------------------------------------- hooks
+    def on_train_begin(self, logs: Optional[Mapping[str, Any]] = None) -> None:
+        self._global_train_batch = 0
+        self._writer("train")
+        if self.write_graph:
+            self._write_graph()
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
+        self._epoch_start = self._batch_start = time.perf_counter()
+        self._batches_in_epoch = 0
+
+    def on_train_batch_end(self, batch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
+        self._global_train_batch += 1
+        self._batches_in_epoch += 1
+        if self.update_freq == "epoch" or self._global_train_batch % self.update_freq != 0:
+            return
+        writer = self._writer("train")
+        step = self._global_train_batch
+        for name, value in dict(logs or {}).items():  # host sync: every update_freq batches
+            writer.add_scalar("batch_" + name, float(value), step)
+        if self.write_steps_per_second:
+            now = time.perf_counter()
+            writer.add_scalar("batch_steps_per_second", self.update_freq / max(now - self._batch_start, 1e-9), step)
+            self._batch_start = now
+
+    def on_epoch_end(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
+        logs = dict(logs or {})
+        train, validation = self._writer("train"), None
+        for name, value in logs.items():
+            if name.startswith("val_"):
+                validation = validation or self._writer("validation")
+                validation.add_scalar("epoch_" + name[4:], float(value), epoch)
+            else:
+                train.add_scalar("epoch_" + name, float(value), epoch)
+        optimizer = getattr(self.model, "optimizer", None)
+        if "learning_rate" not in logs and optimizer is not None:
+            train.add_scalar("epoch_learning_rate", float(optimizer.learning_rate), epoch)
+        if self.write_steps_per_second:
+            elapsed = max(time.perf_counter() - self._epoch_start, 1e-9)
+            train.add_scalar("epoch_steps_per_second", self._batches_in_epoch / elapsed, epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._write_weights(epoch)
+        for layer_name in self.activation_layers:
+            log_activations(train, self.model, layer_name, self.activation_samples, step=epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs: Optional[Mapping[str, Any]] = None) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+    # ----------------------------------------------------------------- pieces
+    def _write_weights(self, epoch: int) -> None:
+        writer = self._writer("train")
+        for name, param in self.model.named_parameters():
+            for prefix in ("layers.", "module."):  # Sequential's / Model(module)'s container names
+                name = name[len(prefix):] if name.startswith(prefix) else name
+            tag = name.replace(".", "/")
+            values = param.detach().float().cpu()  # host copy: every histogram_freq epochs
+            writer.add_histogram(tag + "/histogram", values, epoch)
+            if self.write_images:
+                image = values.reshape(1, -1) if values.dim() <= 1 else values.reshape(values.shape[0], -1)
+                lo, hi = image.min(), image.max()
+                writer.add_image(tag + "/image", (image - lo) / (hi - lo).clamp_min(1e-12), epoch, dataformats="HW")
+
+    def _write_graph(self) -> None:
+        shape_fn = getattr(self.model, "expected_input_shape", None)
+        shape = shape_fn() if callable(shape_fn) else None
+        if shape is None or any(d is None for d in shape[1:]):
+            warnings.warn(
+                "TensorBoard could not write the model graph: the model's input shape is not known before training. "
+                "Give the first layer input_shape=... (or start with Input(shape=...)), or pass write_graph=False.",
+                stacklevel=2)
+            return
+        integer = not getattr(self.model, "casts_integer_inputs", lambda: True)()
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
+        sample = torch.zeros((1,) + tuple(shape[1:]), dtype=torch.long if integer else torch.float32, device=device)
+        was_training = self.model.training
+        self.model.eval()
+        captured = io.StringIO()
+        try:
+            # Tracing failures must not stop training; torch prints its own diagnosis, kept for the warning.
+            with contextlib.redirect_stdout(captured), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._writer("train").add_graph(self.model, sample)
+        except Exception as e:  # noqa: BLE001 - the tracer raises many types; the graph is optional
+            warnings.warn(
+                f"TensorBoard skipped the model graph: tracing the model failed ({type(e).__name__}: {e}). "
+                "Pass write_graph=False to silence this.", stacklevel=2)
+        finally:
+            self.model.train(was_training)

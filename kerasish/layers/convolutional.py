@@ -1,0 +1,635 @@
+"""Convolution layers: Conv1D, Conv2D, Conv2DTranspose and SeparableConv2D.
+
+Inputs and outputs are channels-last, `(batch, steps, channels)` and
+`(batch, height, width, channels)`, as in Keras. Internally an NHWC batch is permuted to
+NCHW: that permutation is a view whose strides are exactly torch's `channels_last` memory
+format, which the convolution kernels consume directly, so no copy of the batch is made, and
+the NCHW-in-channels-last output permuted back to NHWC is already contiguous.
+
+Kernels are stored in torch's layout `(filters, in_channels / groups, *kernel_size)` so that
+`torch.nn.functional.conv*d` uses them as they are; `get_weights()` returns that layout (Keras
+returns `(*kernel_size, in_channels / groups, filters)`: transpose with
+`kernel.transpose(2, 3, 1, 0)` to compare with Keras).
+
+'same' padding follows TensorFlow: the output has `ceil(size / stride)` steps and when the total
+padding is odd the extra row/column goes at the end (bottom/right); such asymmetric padding is
+done with one explicit `F.pad` (a copy), symmetric padding inside the convolution (no copy).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kerasish import activations, config, initializers, regularizers
+from kerasish.layers.layer import Layer, Shape
+
+IntOrTuple = Union[int, Sequence[int]]
+
+_PADDINGS = ("valid", "same")
+_DATA_FORMATS = ("channels_last", "channels_first")
+
+
+# --------------------------------------------------------------------------- shared helpers
+# Used by the pooling and reshaping modules as well.
+def normalize_tuple(value: Any, rank: int, arg: str, layer: str, allow_zero: bool = False) -> Tuple[int, ...]:
+    """`3` -> `(3, 3)` for rank 2; checks a tuple's length and that entries are positive ints."""
+    low = 0 if allow_zero else 1
+    if isinstance(value, int) and not isinstance(value, bool):
+        values: Tuple[Any, ...] = (value,) * rank
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            values = ()
+    if len(values) != rank or any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in values):
+        kind = "non-negative" if allow_zero else "positive"
+        example = ", ".join(["3"] * rank)
+        raise ValueError(
+            f"{layer}: {arg} must be a {kind} int or a tuple of {rank} {kind} ints, received {arg}={value!r}. "
+            f"Example: {arg}={3 if rank == 1 else '(' + example + ')'}."
+        )
+    return tuple(int(v) for v in values)
+
+
+def normalize_padding(value: Any, layer: str) -> str:
+    """Checks `padding` is 'valid' or 'same' (case-insensitive) and returns it lowercased."""
+    if isinstance(value, str) and value.lower() in _PADDINGS:
+        return value.lower()
+    raise ValueError(
+        f"{layer}: padding must be 'valid' or 'same', received padding={value!r}. "
+        "Use padding='same' to keep the spatial size (with strides 1) or 'valid' for no padding."
+    )
+
+
+def normalize_data_format(value: Any, layer: str) -> str:
+    """None -> 'channels_last'; checks the value is one of Keras's two data formats."""
+    if value is None:
+        return "channels_last"
+    if isinstance(value, str) and value.lower() in _DATA_FORMATS:
+        return value.lower()
+    raise ValueError(
+        f"{layer}: data_format must be 'channels_last' or 'channels_first', received data_format={value!r}. "
+        "Use 'channels_last' for (batch, height, width, channels) inputs, as Keras does by default."
+    )
+
+
+def check_rank(inputs: torch.Tensor, rank: int, layer: Layer, layout: str) -> None:
+    """Raises a ValueError naming the expected layout when `inputs` has the wrong rank."""
+    if inputs.dim() != rank:
+        raise ValueError(
+            f"Input of layer {layer.name!r} ({type(layer).__name__}) must have rank {rank} {layout}, "
+            f"received a tensor of shape {tuple(inputs.shape)} (rank {inputs.dim()}). Reshape the input, "
+            f"e.g. x.reshape(-1, 28, 28, 1) for one-channel 28x28 images."
+        )
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> Tuple[int, int]:
+    """TensorFlow's 'same' padding (before, after) for one spatial axis."""
+    effective = (kernel - 1) * dilation + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv_output_length(size: Optional[int], kernel: int, padding: str, stride: int, dilation: int = 1) -> Optional[int]:
+    """Output length of a convolution or pooling along one axis (None stays None)."""
+    if size is None:
+        return None
+    if padding == "same":
+        return -(-size // stride)
+    effective = (kernel - 1) * dilation + 1
+    return max((size - effective) // stride + 1, 0)
+
+
+def spatial_pads(spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                 dilation: Sequence[int], padding: str) -> List[Tuple[int, int]]:
+    """Per-axis (before, after) padding for 'same' (all zeros for 'valid')."""
+    if padding == "valid":
+        return [(0, 0)] * len(spatial)
+    return [same_padding(s, k, st, d) for s, k, st, d in zip(spatial, kernel, strides, dilation)]
+
+
+def pad_input(x: torch.Tensor, pads: Sequence[Tuple[int, int]], value: float = 0.0) -> Tuple[torch.Tensor, Tuple[int, ...]]:
+    """Splits padding into a symmetric part (for the kernel's `padding=`) and an explicit `F.pad`.
+
+    Returns the (possibly padded) channels-first tensor and the symmetric padding per axis.
+    """
+    symmetric = tuple(min(b, a) for b, a in pads)
+    extra = [(b - s, a - s) for (b, a), s in zip(pads, symmetric)]
+    if any(b or a for b, a in extra):
+        # F.pad takes the last axis first.
+        flat: List[int] = []
+        for b, a in reversed(extra):
+            flat += [b, a]
+        x = F.pad(x, flat, value=value)
+    return x, symmetric
+
+
+def to_channels_first(x: torch.Tensor, data_format: str) -> torch.Tensor:
+    """NHWC -> NCHW view (channels_last memory, no copy); NCHW passes through."""
+    if data_format == "channels_first":
+        return x
+    return x.movedim(-1, 1)
+
+
+def from_channels_first(x: torch.Tensor, data_format: str) -> torch.Tensor:
+    """NCHW -> NHWC view (contiguous when `x` is in channels_last memory)."""
+    if data_format == "channels_first":
+        return x
+    return x.movedim(1, -1)
+
+
+def _check_positive_int(value: Any, arg: str, layer: str, example: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"{layer}: {arg} must be a positive integer, received {arg}={value!r}. Example: {example}."
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- convolutions
+class _Conv(Layer):
+    """Shared body of Conv1D and Conv2D (`rank` spatial axes)."""
+
+    rank = 2
+    _layout = "(batch, height, width, channels)"
+    _layout_first = "(batch, channels, height, width)"
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: IntOrTuple,
+        strides: IntOrTuple = 1,
+        padding: str = "valid",
+        data_format: Optional[str] = None,
+        dilation_rate: IntOrTuple = 1,
+        groups: int = 1,
+        activation: activations.ActivationLike = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        self.filters = _check_positive_int(filters, "filters", cls, f"{cls}(32, 3)")
+        self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
+        self.strides = normalize_tuple(strides, self.rank, "strides", cls)
+        self.padding = normalize_padding(padding, cls)
+        self.data_format = normalize_data_format(data_format, cls)
+        self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", cls)
+        self.groups = _check_positive_int(groups, "groups", cls, f"{cls}(32, 3, groups=2)")
+        if self.filters % self.groups:
+            raise ValueError(
+                f"{cls}: filters must be divisible by groups, received filters={filters} and groups={groups}. "
+                "Pick filters as a multiple of groups."
+            )
+        self.activation_arg = activation
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self._kernel_init_arg = kernel_initializer
+        self._bias_init_arg = bias_initializer
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._torch_init = config.defaults() == "torch"
+        self.kernel: Optional[nn.Parameter] = None
+        self.bias: Optional[nn.Parameter] = None
+        if self._input_shape_arg is not None:
+            self.build_from_shape(self._input_shape_arg)
+
+    # ------------------------------------------------------------------ shapes
+    def _channel_axis(self) -> int:
+        return -1 if self.data_format == "channels_last" else 1
+
+    def _spatial(self, shape: Shape) -> Tuple[Optional[int], ...]:
+        return tuple(shape[1:-1]) if self.data_format == "channels_last" else tuple(shape[2:])
+
+    def _check_input_shape(self, input_shape: Shape) -> int:
+        layout = self._layout if self.data_format == "channels_last" else self._layout_first
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(
+                f"Input of layer {self.name!r} ({type(self).__name__}) must have rank {self.rank + 2} {layout}, "
+                f"received input shape {tuple(input_shape)} (rank {len(input_shape)}). Reshape the input, e.g. "
+                "x.reshape(-1, 28, 28, 1) for one-channel 28x28 images."
+            )
+        channels = input_shape[self._channel_axis()]
+        if channels is None:
+            raise ValueError(
+                f"Layer {self.name!r} needs a known channel dimension, received input shape {tuple(input_shape)}. "
+                "Give the model an input_shape with the number of channels."
+            )
+        if channels % self.groups:
+            raise ValueError(
+                f"Layer {self.name!r}: the input channels ({channels}) must be divisible by groups={self.groups}. "
+                "Change groups or the number of input channels."
+            )
+        return channels
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._check_input_shape(input_shape)
+        spatial = tuple(
+            conv_output_length(s, k, self.padding, st, d)
+            for s, k, st, d in zip(self._spatial(input_shape), self.kernel_size, self.strides, self.dilation_rate)
+        )
+        if self.data_format == "channels_last":
+            return (input_shape[0],) + spatial + (self.filters,)
+        return (input_shape[0], self.filters) + spatial
+
+    # ------------------------------------------------------------------ weights
+    def build(self, input_shape: Shape) -> None:
+        channels = self._check_input_shape(input_shape)
+        dtype = getattr(torch, self.dtype)
+        self.kernel = nn.Parameter(
+            torch.empty((self.filters, channels // self.groups) + self.kernel_size, dtype=dtype)
+        )
+        self.bias = nn.Parameter(torch.empty(self.filters, dtype=dtype)) if self.use_bias else None
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        if self._torch_init:
+            # torch's ConvNd.reset_parameters: kaiming_uniform(a=sqrt(5)), bias U(+-1/sqrt(fan_in)).
+            nn.init.kaiming_uniform_(self.kernel, a=math.sqrt(5))
+            if self.bias is not None:
+                bound = 1.0 / math.sqrt(self.kernel[0].numel())
+                with torch.no_grad():
+                    self.bias.uniform_(-bound, bound)
+            return
+        # The torch layout (out, in/groups, *k) gives Keras's fans directly.
+        self.kernel_initializer(self.kernel.data)
+        if self.bias is not None:
+            self.bias_initializer(self.bias.data)
+
+    # ------------------------------------------------------------------ forward
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        pads = spatial_pads(x.shape[2:], self.kernel_size, self.strides, self.dilation_rate, self.padding)
+        x, symmetric = pad_input(x, pads)
+        fn = F.conv1d if self.rank == 1 else F.conv2d
+        return fn(x, self.kernel, self.bias, self.strides, symmetric, self.dilation_rate, self.groups)
+
+    def call_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        layout = self._layout if self.data_format == "channels_last" else self._layout_first
+        check_rank(inputs, self.rank + 2, self, layout)
+        return from_channels_first(self._conv(to_channels_first(inputs, self.data_format)), self.data_format)
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.call_logits(inputs))
+
+    def logits_activation(self) -> Optional[str]:
+        # Softmax/sigmoid over the channel axis only equals the fused loss for channels_last.
+        name = activations.serialize(self.activation_arg)
+        if self.data_format == "channels_last" and name in ("softmax", "sigmoid"):
+            return name
+        return None
+
+    @property
+    def losses(self) -> List[torch.Tensor]:
+        out = []
+        if self.kernel_regularizer is not None and self.kernel is not None:
+            out.append(self.kernel_regularizer(self.kernel))
+        if self.bias_regularizer is not None and self.bias is not None:
+            out.append(self.bias_regularizer(self.bias))
+        return out
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.update(
+            filters=self.filters,
+            kernel_size=list(self.kernel_size),
+            strides=list(self.strides),
+            padding=self.padding,
+            data_format=self.data_format,
+            dilation_rate=list(self.dilation_rate),
+            groups=self.groups,
+            activation=activations.serialize(self.activation_arg),
+            use_bias=self.use_bias,
+            kernel_initializer=initializers.serialize(self._kernel_init_arg),
+            bias_initializer=initializers.serialize(self._bias_init_arg),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+        )
+        return config_
+
+    def extra_repr(self) -> str:
+        return (f"name={self.name!r}, filters={self.filters}, kernel_size={self.kernel_size}, "
+                f"strides={self.strides}, padding={self.padding!r}")
+
+
+class Conv1D(_Conv):
+    """1D convolution over `(batch, steps, channels)` inputs (temporal convolution).
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or tuple of 1 int, the window length.
+        strides: int or tuple of 1 int. Defaults to `1`.
+        padding: `'valid'` (no padding) or `'same'` (output length `ceil(steps / strides)`).
+            Defaults to `'valid'`.
+        data_format: `'channels_last'` `(batch, steps, channels)` or `'channels_first'`
+            `(batch, channels, steps)`. Defaults to `None` (`'channels_last'`).
+        dilation_rate: int or tuple of 1 int. Defaults to `1`.
+        groups: number of channel groups; `filters` and the input channels must divide by it.
+            Defaults to `1`.
+        activation: activation name or callable. Defaults to `None` (linear).
+        use_bias: whether to add a bias. Defaults to `True`.
+        kernel_initializer: Defaults to `'glorot_uniform'`.
+        bias_initializer: Defaults to `'zeros'`.
+        kernel_regularizer: penalty added to the loss. Defaults to `None`.
+        bias_regularizer: Defaults to `None`.
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Example:
+        >>> layer = Conv1D(4, 3, padding="same", input_shape=(10, 2))
+        >>> layer(torch.ones(5, 10, 2)).shape
+        torch.Size([5, 10, 4])
+    """
+
+    rank = 1
+    _layout = "(batch, steps, channels)"
+    _layout_first = "(batch, channels, steps)"
+
+
+class Conv2D(_Conv):
+    """2D convolution over `(batch, height, width, channels)` images.
+
+    The kernel is stored in torch's layout `(filters, in_channels / groups, kh, kw)` and
+    `get_weights()` returns it so; the input batch is not copied (see the module docstring).
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or tuple of 2 ints, the window height and width.
+        strides: int or tuple of 2 ints. Defaults to `1`.
+        padding: `'valid'` (no padding) or `'same'` (output size `ceil(size / strides)`,
+            TensorFlow's asymmetric padding when needed). Defaults to `'valid'`.
+        data_format: `'channels_last'` `(batch, h, w, c)` or `'channels_first'` `(batch, c, h, w)`.
+            Defaults to `None` (`'channels_last'`).
+        dilation_rate: int or tuple of 2 ints. Defaults to `1`.
+        groups: number of channel groups; `filters` and the input channels must divide by it.
+            Defaults to `1`.
+        activation: activation name or callable. Defaults to `None` (linear).
+        use_bias: whether to add a bias. Defaults to `True`.
+        kernel_initializer: Defaults to `'glorot_uniform'`.
+        bias_initializer: Defaults to `'zeros'`.
+        kernel_regularizer: penalty added to the loss. Defaults to `None`.
+        bias_regularizer: Defaults to `None`.
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Raises:
+        ValueError: for non-positive sizes, an unknown `padding` or `data_format`, channels
+            that do not divide by `groups`, or inputs that are not rank 4.
+
+    Example:
+        >>> layer = Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1))
+        >>> layer(torch.ones(2, 28, 28, 1)).shape
+        torch.Size([2, 26, 26, 32])
+        >>> layer.count_params()
+        320
+    """
+
+    rank = 2
+
+
+class Conv2DTranspose(_Conv):
+    """Transposed 2D convolution (the gradient of Conv2D), used to upsample feature maps.
+
+    The kernel has torch's transposed layout `(in_channels, filters / groups, kh, kw)`.
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or tuple of 2 ints.
+        strides: int or tuple of 2 ints. Defaults to `1`.
+        padding: `'valid'` or `'same'` (output size `size * strides`). Defaults to `'valid'`.
+        output_padding: int or tuple of 2 ints added to the output size (each smaller than the
+            stride), or None to infer it as Keras does. Defaults to `None`.
+        data_format: `'channels_last'` or `'channels_first'`. Defaults to `None` (`'channels_last'`).
+        dilation_rate: int or tuple of 2 ints. Defaults to `1`.
+        activation: activation name or callable. Defaults to `None` (linear).
+        use_bias: whether to add a bias. Defaults to `True`.
+        kernel_initializer: Defaults to `'glorot_uniform'`.
+        bias_initializer: Defaults to `'zeros'`.
+        kernel_regularizer: Defaults to `None`.
+        bias_regularizer: Defaults to `None`.
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Example:
+        >>> layer = Conv2DTranspose(8, 3, strides=2, padding="same", input_shape=(7, 7, 4))
+        >>> layer(torch.ones(2, 7, 7, 4)).shape
+        torch.Size([2, 14, 14, 8])
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: IntOrTuple,
+        strides: IntOrTuple = 1,
+        padding: str = "valid",
+        output_padding: Optional[IntOrTuple] = None,
+        data_format: Optional[str] = None,
+        dilation_rate: IntOrTuple = 1,
+        activation: activations.ActivationLike = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        strides_t = normalize_tuple(strides, 2, "strides", "Conv2DTranspose")
+        dilation_t = normalize_tuple(dilation_rate, 2, "dilation_rate", "Conv2DTranspose")
+        self.output_padding = None
+        if output_padding is not None:
+            self.output_padding = normalize_tuple(output_padding, 2, "output_padding", "Conv2DTranspose", True)
+            for op, s, d in zip(self.output_padding, strides_t, dilation_t):
+                if op >= max(s, d):
+                    raise ValueError(
+                        f"Conv2DTranspose: each output_padding must be smaller than the stride (or dilation), "
+                        f"received output_padding={output_padding!r} with strides={strides_t}. "
+                        "Lower output_padding or leave it None."
+                    )
+        super().__init__(
+            filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer, **kwargs,
+        )
+
+    def _effective(self, k: int, d: int) -> int:
+        return (k - 1) * d + 1
+
+    def _length(self, size: Optional[int], axis: int) -> Optional[int]:
+        if size is None:
+            return None
+        k, s, d = self.kernel_size[axis], self.strides[axis], self.dilation_rate[axis]
+        kd = self._effective(k, d)
+        if self.output_padding is None:
+            return size * s + max(kd - s, 0) if self.padding == "valid" else size * s
+        pad = kd // 2 if self.padding == "same" else 0
+        return (size - 1) * s + kd - 2 * pad + self.output_padding[axis]
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._check_input_shape(input_shape)
+        spatial = tuple(self._length(s, i) for i, s in enumerate(self._spatial(input_shape)))
+        if self.data_format == "channels_last":
+            return (input_shape[0],) + spatial + (self.filters,)
+        return (input_shape[0], self.filters) + spatial
+
+    def build(self, input_shape: Shape) -> None:
+        channels = self._check_input_shape(input_shape)
+        dtype = getattr(torch, self.dtype)
+        self.kernel = nn.Parameter(torch.empty((channels, self.filters) + self.kernel_size, dtype=dtype))
+        self.bias = nn.Parameter(torch.empty(self.filters, dtype=dtype)) if self.use_bias else None
+        if self._torch_init:
+            self._init_weights()
+        else:
+            # Keras's transposed kernel (kh, kw, filters, in) has fan_in = filters*k, fan_out = in*k,
+            # which is what the torch layout (in, filters, kh, kw) gives.
+            self.kernel_initializer(self.kernel.data)
+            if self.bias is not None:
+                self.bias_initializer(self.bias.data)
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        padding, output_padding, crop = [], [], []
+        for axis, size in enumerate(x.shape[2:]):
+            k, s, d = self.kernel_size[axis], self.strides[axis], self.dilation_rate[axis]
+            kd = self._effective(k, d)
+            if self.output_padding is not None:
+                padding.append(kd // 2 if self.padding == "same" else 0)
+                output_padding.append(self.output_padding[axis])
+                crop.append(0)
+            elif self.padding == "valid":
+                padding.append(0)
+                output_padding.append(max(s - kd, 0))
+                crop.append(0)
+            else:
+                # TensorFlow crops the 'same' padding of the forward convolution: total // 2 at
+                # the start, the rest at the end; torch crops symmetrically, so crop the extra.
+                total = max(kd - s, 0)
+                padding.append(total // 2)
+                output_padding.append(max(s - kd, 0))
+                crop.append(total - 2 * (total // 2))
+        out = F.conv_transpose2d(x, self.kernel, self.bias, self.strides, tuple(padding),
+                                 tuple(output_padding), 1, self.dilation_rate)
+        if any(crop):
+            out = out[:, :, : out.shape[2] - crop[0], : out.shape[3] - crop[1]]
+        return out
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.pop("groups")
+        config_["output_padding"] = None if self.output_padding is None else list(self.output_padding)
+        return config_
+
+
+class SeparableConv2D(_Conv):
+    """Depthwise separable 2D convolution: a per-channel convolution, then a 1x1 convolution.
+
+    Weights (torch layout): depthwise `(in * depth_multiplier, 1, kh, kw)`, pointwise
+    `(filters, in * depth_multiplier, 1, 1)` and the bias `(filters,)`.
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or tuple of 2 ints for the depthwise step.
+        strides: int or tuple of 2 ints. Defaults to `1`.
+        padding: `'valid'` or `'same'`. Defaults to `'valid'`.
+        data_format: `'channels_last'` or `'channels_first'`. Defaults to `None` (`'channels_last'`).
+        dilation_rate: int or tuple of 2 ints. Defaults to `1`.
+        depth_multiplier: depthwise output channels per input channel. Defaults to `1`.
+        activation: activation name or callable. Defaults to `None` (linear).
+        use_bias: whether to add a bias. Defaults to `True`.
+        depthwise_initializer: Defaults to `'glorot_uniform'`.
+        pointwise_initializer: Defaults to `'glorot_uniform'`.
+        bias_initializer: Defaults to `'zeros'`.
+        depthwise_regularizer: Defaults to `None`.
+        pointwise_regularizer: Defaults to `None`.
+        bias_regularizer: Defaults to `None`.
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Example:
+        >>> layer = SeparableConv2D(8, 3, input_shape=(10, 10, 4))
+        >>> layer.count_params()  # 3*3*4 + 4*8 + 8
+        76
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: IntOrTuple,
+        strides: IntOrTuple = 1,
+        padding: str = "valid",
+        data_format: Optional[str] = None,
+        dilation_rate: IntOrTuple = 1,
+        depth_multiplier: int = 1,
+        activation: activations.ActivationLike = None,
+        use_bias: bool = True,
+        depthwise_initializer: Any = "glorot_uniform",
+        pointwise_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        depthwise_regularizer: Any = None,
+        pointwise_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.depth_multiplier = _check_positive_int(
+            depth_multiplier, "depth_multiplier", "SeparableConv2D", "SeparableConv2D(32, 3, depth_multiplier=2)")
+        self._pointwise_init_arg = pointwise_initializer
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.pointwise_kernel: Optional[nn.Parameter] = None
+        super().__init__(
+            filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            kernel_initializer=depthwise_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer, **kwargs,
+        )
+
+    def build(self, input_shape: Shape) -> None:
+        channels = self._check_input_shape(input_shape)
+        dtype = getattr(torch, self.dtype)
+        mid = channels * self.depth_multiplier
+        self.kernel = nn.Parameter(torch.empty((mid, 1) + self.kernel_size, dtype=dtype))
+        self.pointwise_kernel = nn.Parameter(torch.empty(self.filters, mid, 1, 1, dtype=dtype))
+        self.bias = nn.Parameter(torch.empty(self.filters, dtype=dtype)) if self.use_bias else None
+        if self._torch_init:
+            nn.init.kaiming_uniform_(self.kernel, a=math.sqrt(5))
+            nn.init.kaiming_uniform_(self.pointwise_kernel, a=math.sqrt(5))
+            if self.bias is not None:
+                nn.init.zeros_(self.bias)
+        else:
+            # Keras's depthwise kernel (kh, kw, in, dm) has fan_in = k, fan_out = dm * k.
+            self.kernel_initializer(self.kernel.data.reshape(channels, self.depth_multiplier, *self.kernel_size)
+                                    .transpose(0, 1))
+            self.pointwise_initializer(self.pointwise_kernel.data)
+            if self.bias is not None:
+                self.bias_initializer(self.bias.data)
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        pads = spatial_pads(x.shape[2:], self.kernel_size, self.strides, self.dilation_rate, self.padding)
+        x, symmetric = pad_input(x, pads)
+        x = F.conv2d(x, self.kernel, None, self.strides, symmetric, self.dilation_rate, x.shape[1])
+        return F.conv2d(x, self.pointwise_kernel, self.bias)
+
+    @property
+    def losses(self) -> List[torch.Tensor]:
+        out = super().losses
+        if self.pointwise_regularizer is not None and self.pointwise_kernel is not None:
+            out.append(self.pointwise_regularizer(self.pointwise_kernel))
+        return out
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.pop("groups")
+        config_["depthwise_initializer"] = config_.pop("kernel_initializer")
+        config_["depthwise_regularizer"] = config_.pop("kernel_regularizer")
+        config_.update(
+            depth_multiplier=self.depth_multiplier,
+            pointwise_initializer=initializers.serialize(self._pointwise_init_arg),
+            pointwise_regularizer=regularizers.serialize(self.pointwise_regularizer),
+        )
+        return config_

@@ -1,0 +1,171 @@
+"""Embedding (token ids to vectors, optionally masking id 0) and Masking.
+
+Both produce a Keras mask, a bool tensor `(batch, steps)` that is True on real steps. A
+`Sequential` hands it to the layers that accept one (the recurrent layers, `Bidirectional`,
+`GlobalAveragePooling1D`), so padded steps do not change their results.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kerasish import config, initializers, regularizers
+from kerasish.layers.layer import Layer, Shape
+
+
+def _positive(value: Any, arg: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"Embedding: {arg} must be a positive integer, received {arg}={value!r}. "
+            "Example: Embedding(input_dim=10000, output_dim=100) for a 10,000-token vocabulary."
+        )
+    return value
+
+
+class Embedding(Layer):
+    """Turns integer token ids into dense vectors: `embeddings[ids]`.
+
+    The weight `embeddings` has shape `(input_dim, output_dim)` and Keras's initialiser,
+    uniform in [-0.05, 0.05] (torch's N(0, 1) with `kerasish.config.set_defaults('torch')`).
+    Integer inputs are used as they are (`fit` does not cast them to float).
+
+    Args:
+        input_dim: vocabulary size; ids must lie in `[0, input_dim)`.
+        output_dim: size of each vector.
+        embeddings_initializer: Defaults to `'uniform'`.
+        embeddings_regularizer: penalty added to the loss. Defaults to `None`.
+        mask_zero: treat id 0 as padding and emit a mask for the following layers (id 0 is then
+            reserved, so `input_dim` should be the vocabulary size + 1). Defaults to `False`.
+        input_length: Keras 2's fixed sequence length; sets `input_shape=(input_length,)` so the
+            model builds at once. Defaults to `None`.
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Example:
+        >>> layer = Embedding(1000, 8, mask_zero=True)
+        >>> ids = torch.tensor([[0, 0, 5, 7]])
+        >>> layer(ids).shape, layer.compute_mask(ids).tolist()
+        (torch.Size([1, 4, 8]), [[False, False, True, True]])
+    """
+
+    integer_input = True
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        mask_zero: bool = False,
+        input_length: Optional[int] = None,
+        **kwargs: Any,
+    ) -> None:
+        if input_length is not None and not any(k in kwargs for k in ("input_shape", "batch_input_shape")):
+            kwargs["input_shape"] = (input_length,)
+        super().__init__(**kwargs)
+        self.input_dim = _positive(input_dim, "input_dim")
+        self.output_dim = _positive(output_dim, "output_dim")
+        self._init_arg = embeddings_initializer
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.mask_zero = bool(mask_zero)
+        # Sequential threads masks only when some layer says it produces one.
+        self.produces_mask = self.mask_zero
+        self.input_length = input_length
+        self._torch_init = config.defaults() == "torch"
+        self.embeddings: Optional[nn.Parameter] = None
+        # The weight does not depend on the input shape: build now, as Keras does.
+        self.build_from_shape(self._input_shape_arg or (None, None))
+
+    def build(self, input_shape: Shape) -> None:
+        dtype = getattr(torch, self.dtype)
+        self.embeddings = nn.Parameter(torch.empty(self.input_dim, self.output_dim, dtype=dtype))
+        if self._torch_init:
+            nn.init.normal_(self.embeddings)
+        else:
+            self.embeddings_initializer(self.embeddings.data)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape) + (self.output_dim,)
+
+    def compute_mask(self, inputs: torch.Tensor, previous_mask: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+        """True where the id is not 0 (when `mask_zero`), else None."""
+        if not self.mask_zero:
+            return None
+        return inputs != 0
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.is_floating_point():
+            # Token ids that went through a float array; exact for ids below 2**24.
+            inputs = inputs.long()
+        return F.embedding(inputs, self.embeddings)
+
+    @property
+    def losses(self) -> List[torch.Tensor]:
+        if self.embeddings_regularizer is not None and self.embeddings is not None:
+            return [self.embeddings_regularizer(self.embeddings)]
+        return []
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        if self.input_length is not None and config_.get("input_shape") == [self.input_length]:
+            config_.pop("input_shape")
+        config_.update(
+            input_dim=self.input_dim,
+            output_dim=self.output_dim,
+            embeddings_initializer=initializers.serialize(self._init_arg),
+            embeddings_regularizer=regularizers.serialize(self.embeddings_regularizer),
+            mask_zero=self.mask_zero,
+            input_length=self.input_length,
+        )
+        return config_
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, input_dim={self.input_dim}, output_dim={self.output_dim}, mask_zero={self.mask_zero}"
+
+
+class Masking(Layer):
+    """Masks the time steps whose features all equal `mask_value` (and zeroes them).
+
+    Args:
+        mask_value: the padding value. Defaults to `0.0`.
+        **kwargs: `input_shape`, `name`, `dtype`.
+
+    Example:
+        >>> x = torch.tensor([[[0.0, 0.0], [1.0, 2.0]]])
+        >>> Masking().compute_mask(x).tolist()
+        [[False, True]]
+    """
+
+    produces_mask = True
+    accepts_mask = True
+
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
+            raise TypeError(
+                f"Masking: mask_value must be a number, received mask_value={mask_value!r}. "
+                "Example: Masking(mask_value=0.0)."
+            )
+        self.mask_value = float(mask_value)
+        self.built = True
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return input_shape
+
+    def compute_mask(self, inputs: torch.Tensor, previous_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """True for steps with at least one feature different from `mask_value`."""
+        mask = (inputs != self.mask_value).any(dim=-1)
+        return mask if previous_mask is None else mask & previous_mask
+
+    def call(self, inputs: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        keep = self.compute_mask(inputs, mask)
+        return inputs * keep.unsqueeze(-1).to(inputs.dtype)
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_["mask_value"] = self.mask_value
+        return config_

@@ -1,0 +1,296 @@
+"""Normalisation layers: BatchNormalization and LayerNormalization, with Keras's defaults."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kerasish import initializers, regularizers
+from kerasish.layers.layer import Layer, Shape
+
+
+def _check_epsilon(epsilon: Any, layer: str) -> float:
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon <= 0:
+        raise ValueError(
+            f"{layer}: epsilon must be a positive number, received epsilon={epsilon!r}. "
+            f"Keras's default is 1e-3, e.g. {layer}(epsilon=1e-3)."
+        )
+    return float(epsilon)
+
+
+def _resolve_axes(axis: Union[int, Sequence[int]], rank: int, layer: Layer) -> Tuple[int, ...]:
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -rank <= a < rank or a % rank == 0:
+            raise ValueError(
+                f"Layer {layer.name!r} ({type(layer).__name__}): axis={axis!r} is out of range for inputs of rank "
+                f"{rank} (or names the batch axis 0). Use axis=-1 for the channels of channels-last inputs."
+            )
+        out.append(a % rank)
+    return tuple(sorted(set(out)))
+
+
+class BatchNormalization(Layer):
+    """Normalises each feature with batch statistics in training, moving averages in inference.
+
+    Keras's conventions: `momentum=0.99` keeps 99% of the moving average at each step (torch's
+    `momentum=0.01`), `epsilon=1e-3`, the features on `axis=-1` (channels-last). The moving mean and
+    variance are non-trainable parameters, so `summary()` and `count_params()` report Keras's
+    `4 * features` (2 trainable, 2 non-trainable) and `get_weights()` returns
+    `[gamma, beta, moving_mean, moving_variance]`. As in Keras, a layer with `trainable=False` runs
+    in inference mode. The moving variance is updated with torch's unbiased batch variance.
+
+    Args:
+        axis: the feature axis. Defaults to `-1`.
+        momentum: moving-average momentum (Keras's sense). Defaults to `0.99`.
+        epsilon: added to the variance. Defaults to `1e-3`.
+        center: learn an offset `beta`. Defaults to `True`.
+        scale: learn a scale `gamma`. Defaults to `True`.
+        beta_initializer: Defaults to `'zeros'`.
+        gamma_initializer: Defaults to `'ones'`.
+        moving_mean_initializer: Defaults to `'zeros'`.
+        moving_variance_initializer: Defaults to `'ones'`.
+        beta_regularizer: Defaults to `None`.
+        gamma_regularizer: Defaults to `None`.
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Example:
+        >>> layer = BatchNormalization(input_shape=(32,))
+        >>> layer.count_params()
+        128
+    """
+
+    def __init__(
+        self,
+        axis: Union[int, Sequence[int]] = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        moving_mean_initializer: Any = "zeros",
+        moving_variance_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(axis, int) or isinstance(axis, bool):
+            raise ValueError(
+                f"BatchNormalization: axis must be one int (the feature axis), received axis={axis!r}. "
+                "Use axis=-1 for channels-last inputs or axis=1 for channels-first ones."
+            )
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+            raise ValueError(
+                f"BatchNormalization: momentum must be in [0, 1), received momentum={momentum!r}. "
+                "Keras's momentum is the share of the old moving average kept, e.g. 0.99."
+            )
+        self.axis = axis
+        self.momentum = float(momentum)
+        self.epsilon = _check_epsilon(epsilon, "BatchNormalization")
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self._init_args = {
+            "beta_initializer": beta_initializer,
+            "gamma_initializer": gamma_initializer,
+            "moving_mean_initializer": moving_mean_initializer,
+            "moving_variance_initializer": moving_variance_initializer,
+        }
+        self._inits = {k: initializers.get(v) for k, v in self._init_args.items()}
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma: Optional[nn.Parameter] = None
+        self.beta: Optional[nn.Parameter] = None
+        self.moving_mean: Optional[nn.Parameter] = None
+        self.moving_variance: Optional[nn.Parameter] = None
+        self._axis_index: Optional[int] = None
+        if self._input_shape_arg is not None:
+            self.build_from_shape(self._input_shape_arg)
+
+    def build(self, input_shape: Shape) -> None:
+        (axis,) = _resolve_axes(self.axis, len(input_shape), self)
+        features = input_shape[axis]
+        if features is None:
+            raise ValueError(
+                f"Layer {self.name!r} needs a known size on axis {self.axis}, received input shape "
+                f"{tuple(input_shape)}. Give the model a full input_shape."
+            )
+        self._axis_index = axis
+        dtype = getattr(torch, self.dtype)
+
+        def make(key: str, trainable: bool) -> nn.Parameter:
+            p = nn.Parameter(torch.empty(features, dtype=dtype), requires_grad=trainable)
+            self._inits[key](p.data)
+            return p
+
+        # Registration order gives Keras's get_weights order.
+        if self.scale:
+            self.gamma = make("gamma_initializer", self._trainable)
+        if self.center:
+            self.beta = make("beta_initializer", self._trainable)
+        self.moving_mean = make("moving_mean_initializer", False)
+        self.moving_variance = make("moving_variance_initializer", False)
+
+    @Layer.trainable.setter  # type: ignore[attr-defined]
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for p in (self.gamma, self.beta):
+            if p is not None:
+                p.requires_grad_(self._trainable)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return input_shape
+
+    def call(self, inputs: torch.Tensor, training: Optional[bool] = None) -> torch.Tensor:
+        axis = self._axis_index if self._axis_index is not None else self.axis % inputs.dim()
+        if inputs.dim() != len(self._build_input_shape or inputs.shape):
+            raise ValueError(
+                f"Layer {self.name!r} was built for inputs of rank {len(self._build_input_shape)}, received a "
+                f"tensor of shape {tuple(inputs.shape)}. Feed inputs of the rank the model was built with."
+            )
+        training = (self.training if training is None else training) and self._trainable
+        # F.batch_norm normalises axis 1: move the feature axis there (a view; for NHWC images
+        # it is the channels_last-format NCHW view, which the kernel handles without a copy).
+        x = inputs.movedim(axis, 1) if axis != 1 else inputs
+        y = F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta, training,
+                         1.0 - self.momentum, self.epsilon)
+        return y.movedim(1, axis) if axis != 1 else y
+
+    @property
+    def losses(self) -> List[torch.Tensor]:
+        out = []
+        if self.gamma_regularizer is not None and self.gamma is not None:
+            out.append(self.gamma_regularizer(self.gamma))
+        if self.beta_regularizer is not None and self.beta is not None:
+            out.append(self.beta_regularizer(self.beta))
+        return out
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.update(axis=self.axis, momentum=self.momentum, epsilon=self.epsilon, center=self.center,
+                       scale=self.scale)
+        config_.update({k: initializers.serialize(v) for k, v in self._init_args.items()})
+        config_.update(beta_regularizer=regularizers.serialize(self.beta_regularizer),
+                       gamma_regularizer=regularizers.serialize(self.gamma_regularizer))
+        return config_
+
+
+class LayerNormalization(Layer):
+    """Normalises each sample over `axis` (the features), then scales and shifts.
+
+    Args:
+        axis: int or list of ints, the axes to normalise over. Defaults to `-1`.
+        epsilon: added to the variance. Defaults to `1e-3`.
+        center: learn an offset `beta`. Defaults to `True`.
+        scale: learn a scale `gamma`. Defaults to `True`.
+        beta_initializer: Defaults to `'zeros'`.
+        gamma_initializer: Defaults to `'ones'`.
+        beta_regularizer: Defaults to `None`.
+        gamma_regularizer: Defaults to `None`.
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Example:
+        >>> layer = LayerNormalization(input_shape=(4,))
+        >>> layer(torch.arange(8.0).reshape(2, 4)).mean().abs() < 1e-6
+        tensor(True)
+    """
+
+    def __init__(
+        self,
+        axis: Union[int, Sequence[int]] = -1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        try:
+            axes = [axis] if isinstance(axis, int) else [int(a) for a in axis]
+        except (TypeError, ValueError):
+            axes = []
+        if not axes or isinstance(axis, bool):
+            raise ValueError(
+                f"LayerNormalization: axis must be an int or a list of ints, received axis={axis!r}. "
+                "Use axis=-1 to normalise over the last (feature) axis."
+            )
+        self.axis = axis if isinstance(axis, int) else list(axes)
+        self.epsilon = _check_epsilon(epsilon, "LayerNormalization")
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self._beta_init_arg = beta_initializer
+        self._gamma_init_arg = gamma_initializer
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma: Optional[nn.Parameter] = None
+        self.beta: Optional[nn.Parameter] = None
+        self._axes: Tuple[int, ...] = ()
+        if self._input_shape_arg is not None:
+            self.build_from_shape(self._input_shape_arg)
+
+    def build(self, input_shape: Shape) -> None:
+        rank = len(input_shape)
+        self._axes = _resolve_axes(self.axis, rank, self)
+        shape = tuple(input_shape[a] for a in self._axes)
+        if any(d is None for d in shape):
+            raise ValueError(
+                f"Layer {self.name!r} needs known sizes on axis {self.axis}, received input shape "
+                f"{tuple(input_shape)}. Give the model a full input_shape."
+            )
+        dtype = getattr(torch, self.dtype)
+        if self.scale:
+            self.gamma = nn.Parameter(torch.empty(shape, dtype=dtype))
+            self.gamma_initializer(self.gamma.data)
+        if self.center:
+            self.beta = nn.Parameter(torch.empty(shape, dtype=dtype))
+            self.beta_initializer(self.beta.data)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return input_shape
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        rank = inputs.dim()
+        axes = self._axes or _resolve_axes(self.axis, rank, self)
+        if axes == tuple(range(rank - len(axes), rank)):
+            # Trailing axes: torch's fused kernel.
+            return F.layer_norm(inputs, inputs.shape[rank - len(axes):], self.gamma, self.beta, self.epsilon)
+        mean = inputs.mean(dim=axes, keepdim=True)
+        var = inputs.var(dim=axes, keepdim=True, unbiased=False)
+        out = (inputs - mean) * torch.rsqrt(var + self.epsilon)
+        # Broadcast gamma/beta (shaped like the normalised axes) over the other axes.
+        view = [inputs.shape[a] if a in axes else 1 for a in range(rank)]
+        if self.gamma is not None:
+            out = out * self.gamma.reshape(view)
+        if self.beta is not None:
+            out = out + self.beta.reshape(view)
+        return out
+
+    @property
+    def losses(self) -> List[torch.Tensor]:
+        out = []
+        if self.gamma_regularizer is not None and self.gamma is not None:
+            out.append(self.gamma_regularizer(self.gamma))
+        if self.beta_regularizer is not None and self.beta is not None:
+            out.append(self.beta_regularizer(self.beta))
+        return out
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.update(
+            axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale,
+            beta_initializer=initializers.serialize(self._beta_init_arg),
+            gamma_initializer=initializers.serialize(self._gamma_init_arg),
+            beta_regularizer=regularizers.serialize(self.beta_regularizer),
+            gamma_regularizer=regularizers.serialize(self.gamma_regularizer),
+        )
+        return config_

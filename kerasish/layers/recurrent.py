@@ -1,0 +1,578 @@
+"""Recurrent layers SimpleRNN, LSTM and GRU on torch's fused RNN kernels (cuDNN on GPUs).
+
+The layers own their weights and call `torch.rnn_tanh`/`torch.lstm`/`torch.gru`, the functions
+behind `nn.RNN`/`nn.LSTM`/`nn.GRU`, so the parameter counts are Keras's: one bias per gate
+(torch's second bias, `bias_hh`, is passed as zeros and is not a weight), and for the GRU with
+`reset_after=True` the two biases Keras also has. Weights are stored in torch's layout and gate
+order, `kernel (gates * units, input)`, `recurrent_kernel (gates * units, units)`; `get_weights()`
+and `set_weights()` use Keras's layout `(input, gates * units)` and gate order (LSTM i, f, c, o is
+torch's i, f, g, o; the GRU's z, r, h is torch's r, z, n reordered).
+
+Masks (from `Embedding(mask_zero=True)` or `Masking`) are honoured exactly: each row's real steps
+are gathered to the front (so pre-padding, Keras's `pad_sequences` default, works as well as
+post-padding), run as a packed sequence, and scattered back; the last output is the state after
+the last real step. Padded positions of `return_sequences` outputs are zeros.
+
+Differences from Keras, by design of the fused kernels: `recurrent_dropout` must be 0; `dropout`
+drops input features with one mask per sequence shared by all gates (Keras draws one per gate);
+`activation`/`recurrent_activation` are tanh/sigmoid (SimpleRNN: tanh or relu); `GRU` needs
+`reset_after=True` (Keras's default); `stateful=True` is not supported.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from kerasish import activations, config, initializers, regularizers
+from kerasish.layers.layer import Layer, Shape
+
+Output = Union[torch.Tensor, List[torch.Tensor]]
+
+
+class _RNN(Layer):
+    """Shared body: weights, dropout, masking and the calls into torch's fused kernels."""
+
+    gates = 1
+    accepts_mask = True
+    _n_states = 1
+
+    def _setup(
+        self,
+        units: int,
+        activation: Any,
+        recurrent_activation: Any,
+        use_bias: bool,
+        kernel_initializer: Any,
+        recurrent_initializer: Any,
+        bias_initializer: Any,
+        kernel_regularizer: Any,
+        recurrent_regularizer: Any,
+        bias_regularizer: Any,
+        dropout: float,
+        recurrent_dropout: float,
+        seed: Optional[int],
+        return_sequences: bool,
+        return_state: bool,
+        go_backwards: bool,
+        stateful: bool,
+        unroll: bool,
+    ) -> None:
+        cls = type(self).__name__
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(
+                f"{cls}: units must be a positive integer, received units={units!r}. Example: {cls}(64)."
+            )
+        for arg, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(
+                    f"{cls}: {arg} must be a number in [0, 1), received {arg}={value!r}. Example: {arg}=0.2."
+                )
+        if recurrent_dropout:
+            raise ValueError(
+                f"{cls}: recurrent_dropout={recurrent_dropout!r} is not supported: torch's fused RNN kernels have "
+                "no dropout between time steps. Use recurrent_dropout=0 and dropout= (on the inputs) or a "
+                "Dropout layer after the recurrent layer."
+            )
+        if stateful:
+            raise ValueError(
+                f"{cls}: stateful=True is not supported, received stateful={stateful!r}. Use stateful=False and "
+                "pass initial_state= when calling the layer to carry states between batches."
+            )
+        self.units = units
+        self.activation_arg = activation
+        self.recurrent_activation_arg = recurrent_activation
+        self.use_bias = bool(use_bias)
+        self._init_args = (kernel_initializer, recurrent_initializer, bias_initializer)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.seed = seed
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)  # a speed hint in Keras; the fused kernel gives the same result
+        self._torch_init = config.defaults() == "torch"
+        self.kernel: Optional[nn.Parameter] = None
+        self.recurrent_kernel: Optional[nn.Parameter] = None
+        self.bias: Optional[nn.Parameter] = None
+
+    @staticmethod
+    def _check_activation(cls: str, arg: str, value: Any, allowed: Sequence[str]) -> str:
+        name = activations.serialize(value)
+        if name not in allowed:
+            raise ValueError(
+                f"{cls}: {arg}={name!r} is not supported by torch's fused recurrent kernels, which implement "
+                f"only {' or '.join(repr(a) for a in allowed)}. Use {arg}={allowed[0]!r} (Keras's default)."
+            )
+        return name
+
+    # ------------------------------------------------------------------ weights
+    def _bias_shape(self) -> Tuple[int, ...]:
+        return (self.gates * self.units,)
+
+    def build(self, input_shape: Shape) -> None:
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(
+                f"Input of layer {self.name!r} ({type(self).__name__}) must have rank 3 (batch, timesteps, features) "
+                f"with known features, received input shape {tuple(input_shape)}. For token ids, put an "
+                "Embedding layer first; for one feature per step, reshape to (batch, timesteps, 1)."
+            )
+        features = input_shape[-1]
+        dtype = getattr(torch, self.dtype)
+        rows = self.gates * self.units
+        self.kernel = nn.Parameter(torch.empty(rows, features, dtype=dtype))
+        self.recurrent_kernel = nn.Parameter(torch.empty(rows, self.units, dtype=dtype))
+        self.bias = nn.Parameter(torch.empty(self._bias_shape(), dtype=dtype)) if self.use_bias else None
+        if self._torch_init:
+            # nn.RNN's reset_parameters: every weight U(-1/sqrt(units), 1/sqrt(units)).
+            bound = 1.0 / math.sqrt(self.units)
+            with torch.no_grad():
+                for p in self.parameters():
+                    p.uniform_(-bound, bound)
+            return
+        # The torch layout (gates*units, features) gives Keras's fans (fan_in = features).
+        self.kernel_initializer(self.kernel.data)
+        self.recurrent_initializer(self.recurrent_kernel.data)
+        if self.bias is not None:
+            self._init_bias()
+
+    def _init_bias(self) -> None:
+        self.bias_initializer(self.bias.data)
+
+    def _gate_order(self) -> Optional[List[int]]:
+        """Torch gate blocks in Keras's order (None when they agree); self-inverse."""
+        return None
+
+    def _reorder(self, t: torch.Tensor, axis: int) -> torch.Tensor:
+        order = self._gate_order()
+        if order is None:
+            return t
+        blocks = t.chunk(self.gates, dim=axis)
+        return torch.cat([blocks[i] for i in order], dim=axis)
+
+    def get_weights(self) -> List[np.ndarray]:
+        """`[kernel (features, gates*units), recurrent_kernel (units, gates*units), bias]` as in Keras."""
+        if not self.built:
+            return []
+        out = [self._reorder(self.kernel.detach(), 0).T, self._reorder(self.recurrent_kernel.detach(), 0).T]
+        if self.bias is not None:
+            out.append(self._reorder(self.bias.detach(), self.bias.dim() - 1))
+        return [w.cpu().numpy().copy() for w in out]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Sets weights given in Keras's layout and gate order (what `get_weights` returns)."""
+        own = self.get_weights()
+        if len(weights) != len(own):
+            raise ValueError(
+                f"Layer {self.name!r} expects {len(own)} weight arrays (kernel, recurrent_kernel"
+                f"{', bias' if self.use_bias else ''}), received {len(weights)}. Pass arrays in the order "
+                "get_weights() returns them."
+            )
+        arrays = [torch.as_tensor(np.asarray(w)) for w in weights]
+        for i, (w, new) in enumerate(zip(own, arrays)):
+            if tuple(new.shape) != w.shape:
+                raise ValueError(
+                    f"Weight {i} of layer {self.name!r} has Keras shape {w.shape}, received an array of shape "
+                    f"{tuple(new.shape)}. Pass arrays shaped as get_weights() returns them."
+                )
+        with torch.no_grad():
+            self.kernel.copy_(self._reorder(arrays[0].T, 0))
+            self.recurrent_kernel.copy_(self._reorder(arrays[1].T, 0))
+            if self.bias is not None:
+                self.bias.copy_(self._reorder(arrays[2], self.bias.dim() - 1))
+
+    def _flat_weights(self) -> List[torch.Tensor]:
+        if self.bias is None:
+            return [self.kernel, self.recurrent_kernel]
+        return [self.kernel, self.recurrent_kernel, self.bias, self.bias.new_zeros(self.bias.shape)]
+
+    # ------------------------------------------------------------------ shapes and masks
+    def compute_output_shape(self, input_shape: Shape) -> Union[Shape, List[Shape]]:
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"Input of layer {self.name!r} ({type(self).__name__}) must have rank 3 (batch, timesteps, "
+                f"features), received input shape {tuple(input_shape)}. Put an Embedding layer first for token "
+                "ids, or reshape to (batch, timesteps, 1) for one feature per step."
+            )
+        out = (input_shape[0], input_shape[1], self.units) if self.return_sequences else (input_shape[0], self.units)
+        if self.return_state:
+            return [out] + [(input_shape[0], self.units)] * self._n_states
+        return out
+
+    def compute_mask(self, inputs: torch.Tensor, previous_mask: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+        """Passes the mask on when the layer returns sequences (as Keras), else ends it."""
+        return previous_mask if self.return_sequences else None
+
+    # ------------------------------------------------------------------ forward
+    def _kernel_fn(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _run(self, x: torch.Tensor, batch_sizes: Optional[torch.Tensor],
+             hx: List[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        fn = self._kernel_fn()
+        weights = self._flat_weights()
+        has_bias = self.bias is not None
+        h0: Any = hx if self._n_states > 1 else hx[0]
+        if batch_sizes is None:
+            result = fn(x, h0, weights, has_bias, 1, 0.0, self.training, False, True)
+        else:
+            result = fn(x, batch_sizes, h0, weights, has_bias, 1, 0.0, self.training, False)
+        return result[0], list(result[1:])
+
+    def _initial_states(self, inputs: torch.Tensor, initial_state: Any) -> List[torch.Tensor]:
+        n = inputs.shape[0]
+        if initial_state is None:
+            zeros = inputs.new_zeros(1, n, self.units)
+            return [zeros] * self._n_states
+        states = [initial_state] if isinstance(initial_state, torch.Tensor) else list(initial_state)
+        if len(states) != self._n_states or any(tuple(s.shape) != (n, self.units) for s in states):
+            raise ValueError(
+                f"Layer {self.name!r} expects initial_state as {self._n_states} tensor(s) of shape (batch, units) = "
+                f"{(n, self.units)}, received shapes {[tuple(s.shape) for s in states]}. "
+                f"{type(self).__name__} has {self._n_states} state(s)."
+            )
+        return [s.unsqueeze(0).contiguous() for s in states]
+
+    def call(self, inputs: torch.Tensor, mask: Optional[torch.Tensor] = None,
+             initial_state: Optional[Any] = None) -> Output:
+        if inputs.dim() != 3:
+            raise ValueError(
+                f"Input of layer {self.name!r} ({type(self).__name__}) must have rank 3 (batch, timesteps, features), "
+                f"received a tensor of shape {tuple(inputs.shape)}. Put an Embedding layer before it for token ids."
+            )
+        x = inputs
+        if self.training and self.dropout > 0:
+            # One dropout mask per sequence, shared by all time steps (as Keras's cells do).
+            keep = torch.empty(x.shape[0], 1, x.shape[2], dtype=x.dtype, device=x.device).bernoulli_(1 - self.dropout)
+            x = x * keep / (1 - self.dropout)
+        hx = self._initial_states(x, initial_state)
+        if mask is None:
+            if self.go_backwards:
+                x = x.flip(1)
+            out, states = self._run(x, None, hx)
+        else:
+            out, states = self._run_masked(x, mask, hx)
+        last = states[0][0]
+        output = out if self.return_sequences else last
+        if self.return_state:
+            return [output] + [s[0] for s in states]
+        return output
+
+    def _run_masked(self, x: torch.Tensor, mask: torch.Tensor,
+                    hx: List[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        n, steps, features = x.shape
+        mask = mask.to(torch.bool)
+        if tuple(mask.shape) != (n, steps):
+            raise ValueError(
+                f"Layer {self.name!r} received a mask of shape {tuple(mask.shape)} for inputs of shape "
+                f"{tuple(x.shape)}; expected (batch, timesteps) = {(n, steps)}. The mask is True on real steps."
+            )
+        if self.go_backwards:
+            x, mask = x.flip(1), mask.flip(1)
+        # Gather each row's real steps to the front, in order (a stable sort of "is padding"),
+        # so pre-padded, post-padded and holed masks all become post-padded packed sequences.
+        order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices
+        compact = x.gather(1, order.unsqueeze(-1).expand(n, steps, features))
+        lengths = mask.sum(dim=1)
+        # Host sync, once per batch: pack_padded_sequence needs the lengths on the CPU.
+        # Rows without a real step run one (masked-out) step and keep their initial state.
+        lengths_cpu = lengths.cpu().clamp_min(1)
+        packed = pack_padded_sequence(compact, lengths_cpu, batch_first=True, enforce_sorted=False)
+        sorted_hx = [h.index_select(1, packed.sorted_indices) for h in hx]
+        data, states = self._run(packed.data, packed.batch_sizes, sorted_hx)
+        empty = (lengths == 0).view(1, n, 1)
+        states = [torch.where(empty, h0, s.index_select(1, packed.unsorted_indices)) for s, h0 in zip(states, hx)]
+        if not self.return_sequences:
+            return data, states
+        out_packed = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        out_compact, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=steps)
+        out = torch.zeros_like(out_compact).scatter(1, order.unsqueeze(-1).expand(n, steps, self.units), out_compact)
+        # Zero the padded positions (including the stand-in step of empty rows).
+        out = out * mask.unsqueeze(-1).to(out.dtype)
+        return out, states
+
+    # ------------------------------------------------------------------ config
+    @property
+    def losses(self) -> List[torch.Tensor]:
+        out = []
+        for reg, w in ((self.kernel_regularizer, self.kernel), (self.recurrent_regularizer, self.recurrent_kernel),
+                       (self.bias_regularizer, self.bias)):
+            if reg is not None and w is not None:
+                out.append(reg(w))
+        return out
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.update(
+            units=self.units,
+            activation=activations.serialize(self.activation_arg),
+            use_bias=self.use_bias,
+            kernel_initializer=initializers.serialize(self._init_args[0]),
+            recurrent_initializer=initializers.serialize(self._init_args[1]),
+            bias_initializer=initializers.serialize(self._init_args[2]),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            recurrent_regularizer=regularizers.serialize(self.recurrent_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            seed=self.seed,
+            return_sequences=self.return_sequences,
+            return_state=self.return_state,
+            go_backwards=self.go_backwards,
+            stateful=self.stateful,
+            unroll=self.unroll,
+        )
+        return config_
+
+    def extra_repr(self) -> str:
+        return (f"name={self.name!r}, units={self.units}, return_sequences={self.return_sequences}, "
+                f"go_backwards={self.go_backwards}")
+
+
+_COMMON_ARGS = """
+        use_bias: whether to add biases. Defaults to `True`.
+        kernel_initializer: for the input kernel. Defaults to `'glorot_uniform'`.
+        recurrent_initializer: for the recurrent kernel. Defaults to `'orthogonal'`.
+        bias_initializer: Defaults to `'zeros'`."""
+
+_TAIL_ARGS = """
+        kernel_regularizer: Defaults to `None`.
+        recurrent_regularizer: Defaults to `None`.
+        bias_regularizer: Defaults to `None`.
+        dropout: fraction of input features dropped in training (one mask per sequence).
+            Defaults to `0.0`.
+        recurrent_dropout: must be 0 (the fused kernels cannot drop between steps). Defaults to `0.0`.
+        seed: ignored; seed torch's generator (kerasish.utils.set_random_seed). Defaults to `None`.
+        return_sequences: return the output of every step `(batch, timesteps, units)` instead of
+            the last one `(batch, units)`. Defaults to `False`.
+        return_state: also return the final state(s): `[output, *states]`. Defaults to `False`.
+        go_backwards: process the sequence (its real steps, with a mask) in reverse; sequence
+            outputs are then in reversed order, as in Keras. Defaults to `False`.
+        stateful: must be False. Defaults to `False`.
+        unroll: accepted for Keras compatibility; the fused kernel gives the same results.
+            Defaults to `False`."""
+
+
+class SimpleRNN(_RNN):
+    gates = 1
+    _n_states = 1
+
+    def __init__(
+        self,
+        units: int,
+        activation: activations.ActivationLike = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: Optional[int] = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._activation_name = self._check_activation("SimpleRNN", "activation", activation, ("tanh", "relu"))
+        self._setup(units, activation, None, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+                    kernel_regularizer, recurrent_regularizer, bias_regularizer, dropout, recurrent_dropout, seed,
+                    return_sequences, return_state, go_backwards, stateful, unroll)
+        if self._input_shape_arg is not None:
+            self.build_from_shape(self._input_shape_arg)
+
+    def _kernel_fn(self):
+        return torch.rnn_tanh if self._activation_name == "tanh" else torch.rnn_relu
+
+
+SimpleRNN.__doc__ = """A fully connected RNN: `h_t = activation(x_t W + h_{t-1} U + b)`.
+
+    Parameters: `units * (features + units) + units`, as in Keras.
+
+    Args:
+        units: size of the output and state.
+        activation: `'tanh'` or `'relu'`. Defaults to `'tanh'`.""" + _COMMON_ARGS + _TAIL_ARGS + """
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Example:
+        >>> layer = SimpleRNN(4, input_shape=(10, 3))
+        >>> layer(torch.ones(2, 10, 3)).shape, layer.count_params()
+        (torch.Size([2, 4]), 32)
+    """
+
+
+class LSTM(_RNN):
+    gates = 4
+    _n_states = 2
+
+    def __init__(
+        self,
+        units: int,
+        activation: activations.ActivationLike = "tanh",
+        recurrent_activation: activations.ActivationLike = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        unit_forget_bias: bool = True,
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: Optional[int] = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._check_activation("LSTM", "activation", activation, ("tanh",))
+        self._check_activation("LSTM", "recurrent_activation", recurrent_activation, ("sigmoid",))
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self._setup(units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
+                    bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer, dropout,
+                    recurrent_dropout, seed, return_sequences, return_state, go_backwards, stateful, unroll)
+        if self._input_shape_arg is not None:
+            self.build_from_shape(self._input_shape_arg)
+
+    def _init_bias(self) -> None:
+        self.bias_initializer(self.bias.data)
+        if self.unit_forget_bias:
+            # Gate order i, f, g, o: the forget gate's bias starts at 1.
+            with torch.no_grad():
+                self.bias[self.units:2 * self.units].fill_(1.0)
+
+    def _kernel_fn(self):
+        return torch.lstm
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.update(recurrent_activation=activations.serialize(self.recurrent_activation_arg),
+                       unit_forget_bias=self.unit_forget_bias)
+        return config_
+
+
+LSTM.__doc__ = """Long short-term memory, on torch's fused LSTM kernel.
+
+    Parameters: `4 * (units * (features + units) + units)`, as in Keras (one bias per gate).
+
+    Args:
+        units: size of the output and states.
+        activation: must be `'tanh'`. Defaults to `'tanh'`.
+        recurrent_activation: must be `'sigmoid'`. Defaults to `'sigmoid'`.""" + _COMMON_ARGS + """
+        unit_forget_bias: start the forget gate's bias at 1. Defaults to `True`.""" + _TAIL_ARGS + """
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Raises:
+        ValueError: for `recurrent_dropout` > 0, activations other than tanh/sigmoid,
+            `stateful=True`, or inputs that are not `(batch, timesteps, features)`.
+
+    Example:
+        >>> layer = LSTM(8, return_sequences=True, input_shape=(5, 3))
+        >>> layer(torch.ones(2, 5, 3)).shape, layer.count_params()
+        (torch.Size([2, 5, 8]), 384)
+    """
+
+
+class GRU(_RNN):
+    gates = 3
+    _n_states = 1
+
+    def __init__(
+        self,
+        units: int,
+        activation: activations.ActivationLike = "tanh",
+        recurrent_activation: activations.ActivationLike = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: Optional[int] = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        reset_after: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._check_activation("GRU", "activation", activation, ("tanh",))
+        self._check_activation("GRU", "recurrent_activation", recurrent_activation, ("sigmoid",))
+        if not reset_after:
+            raise ValueError(
+                "GRU: reset_after=False is not supported, received reset_after=False: torch's fused GRU applies "
+                "the reset gate after the recurrent matmul. Use reset_after=True (Keras's default)."
+            )
+        self.reset_after = True
+        self._setup(units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
+                    bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer, dropout,
+                    recurrent_dropout, seed, return_sequences, return_state, go_backwards, stateful, unroll)
+        if self._input_shape_arg is not None:
+            self.build_from_shape(self._input_shape_arg)
+
+    def _bias_shape(self) -> Tuple[int, ...]:
+        # Keras's reset_after GRU has an input bias and a recurrent bias: torch's bias_ih, bias_hh.
+        return (2, self.gates * self.units)
+
+    def _flat_weights(self) -> List[torch.Tensor]:
+        if self.bias is None:
+            return [self.kernel, self.recurrent_kernel]
+        return [self.kernel, self.recurrent_kernel, self.bias[0], self.bias[1]]
+
+    def _gate_order(self) -> Optional[List[int]]:
+        # torch (r, z, n) <-> Keras (z, r, h)
+        return [1, 0, 2]
+
+    def _kernel_fn(self):
+        return torch.gru
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.update(recurrent_activation=activations.serialize(self.recurrent_activation_arg),
+                       reset_after=self.reset_after)
+        return config_
+
+
+GRU.__doc__ = """Gated recurrent unit (Keras's `reset_after=True` form), on torch's fused GRU kernel.
+
+    Parameters: `3 * (units * (features + units) + 2 * units)`, as in Keras (input and recurrent biases).
+
+    Args:
+        units: size of the output and state.
+        activation: must be `'tanh'`. Defaults to `'tanh'`.
+        recurrent_activation: must be `'sigmoid'`. Defaults to `'sigmoid'`.""" + _COMMON_ARGS + _TAIL_ARGS + """
+        reset_after: must be True (the reset gate applied after the recurrent matmul, as torch
+            and cuDNN do). Defaults to `True`.
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Example:
+        >>> layer = GRU(8, input_shape=(5, 3))
+        >>> layer(torch.ones(2, 5, 3)).shape, layer.count_params()
+        (torch.Size([2, 8]), 312)
+    """
