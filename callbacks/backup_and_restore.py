@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy as np
 import torch
 
+from kerasish import distributed
 from kerasish.callbacks.callback import Callback, overrides
 from kerasish.saving.model_file import load_optimizer_state, optimizer_state_to_files
 from kerasish.saving.serialization import decode_state, encode_state
@@ -111,6 +112,9 @@ class BackupAndRestore(Callback):
                 f"BackupAndRestore comes after {', '.join(early)} in callbacks=[...], which act at epoch begin; "
                 "after a resume they would act twice on the resumed epoch. Put BackupAndRestore first.",
                 stacklevel=2)
+        # Data-parallel runs: rank 0 may still be writing or deleting the backup of the previous
+        # fit; wait for it, so that every rank restores the same file (or none does).
+        distributed.barrier()
         if os.path.isfile(self.backup_path):
             self._restore()
 
@@ -134,6 +138,8 @@ class BackupAndRestore(Callback):
         finished = self._finished_epoch
         completed = not self._in_epoch and (
             finished is None or self.model.stop_training or finished + 1 >= self.params.get("epochs", 0))
+        if not distributed.is_main_process():
+            return  # data-parallel runs: rank 0 writes and deletes; every rank restores
         if completed and self.delete_checkpoint:
             if os.path.isfile(self.backup_path):
                 os.remove(self.backup_path)
@@ -167,6 +173,8 @@ class BackupAndRestore(Callback):
                 keys[key].load_state_dict(state)
 
     def _write(self, next_epoch: int) -> None:
+        if not distributed.is_main_process():
+            return
         rng = _rng_state()
         callbacks_structure, callback_tensors = encode_state(self._callback_states(), "callbacks")
         extra = {f"rng.{k}": v for k, v in rng.pop("torch").items()}

@@ -7,6 +7,7 @@ import io
 import os
 from typing import Any, List, Mapping, Optional
 
+from kerasish import distributed
 from kerasish.callbacks.callback import Callback
 from kerasish.utils.io import atomic_write
 
@@ -52,8 +53,8 @@ class CSVLogger(Callback):
             header = next(csv.reader(io.StringIO(self._text), delimiter=self.sep), None)
             if header and header[0] == "epoch":
                 self.keys = header[1:]
-        folder = os.path.dirname(os.path.abspath(self.filename))
-        os.makedirs(folder, exist_ok=True)
+        if distributed.is_main_process():  # data-parallel runs: rank 0 writes
+            os.makedirs(os.path.dirname(os.path.abspath(self.filename)), exist_ok=True)
 
     def on_epoch_end(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         logs = dict(logs or {})
@@ -64,6 +65,8 @@ class CSVLogger(Callback):
             writer.writerow(["epoch", *self.keys])
         writer.writerow([epoch, *(logs.get(k, "NA") for k in self.keys)])
         self._text += buf.getvalue()
+        if not distributed.is_main_process():
+            return
         with atomic_write(self.filename, "w") as f:
             f.write(self._text)
 

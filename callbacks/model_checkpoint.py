@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Mapping, Optional, Union
 
-from kerasish import saving
+from kerasish import distributed, saving
 from kerasish.callbacks.monitor import MonitorCallback
 
 
@@ -105,6 +105,8 @@ class ModelCheckpoint(MonitorCallback):
 
     def _save(self, epoch: int, batch: Optional[int], logs: Optional[Mapping[str, Any]]) -> None:
         filepath = self.format_filepath(epoch, batch, logs)
+        # Every process tracks `best` (the logs are the same on all); only rank 0 prints and writes.
+        main = distributed.is_main_process()
         if self.save_best_only:
             current = (logs or {}).get(self.monitor)
             if current is None:
@@ -112,15 +114,17 @@ class ModelCheckpoint(MonitorCallback):
                 return
             current = float(current)
             if not self.is_improvement(current, self.best):
-                if self.verbose > 0:
+                if self.verbose > 0 and main:
                     print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best_text()}")
                 return
-            if self.verbose > 0:
+            if self.verbose > 0 and main:
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best_text()} to {current:.5f}, "
                       f"saving model to {filepath}")
             self.best = current
-        elif self.verbose > 0:
+        elif self.verbose > 0 and main:
             print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
+        if not main:
+            return
         folder = os.path.dirname(filepath)
         if folder:
             os.makedirs(folder, exist_ok=True)

@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any, Mapping, Optional
 
+from kerasish import distributed
 from kerasish.callbacks.callback import Callback
 
 _REFRESH_SECONDS = 0.5  # at most two reads of the (device-resident) logs per second
@@ -43,7 +44,8 @@ class ProgbarLogger(Callback):
 
     def set_params(self, params):
         super().set_params(params)
-        self.verbose = params.get("verbose", 1)
+        # In a data-parallel run only rank 0 shows progress (its own batch-level values).
+        self.verbose = params.get("verbose", 1) if distributed.is_main_process() else 0
         self.epochs = params.get("epochs", 1)
 
     def _open(self, total: Optional[int], desc: str, unit: str = "step") -> None:

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 
+from kerasish import distributed
 from kerasish.callbacks.callback import Callback
 
 
@@ -221,6 +222,8 @@ class TensorBoard(Callback):
     # ----------------------------------------------------------------- hooks
     def on_train_begin(self, logs: Optional[Mapping[str, Any]] = None) -> None:
         self._global_train_batch = 0
+        if not distributed.is_main_process():  # data-parallel runs: rank 0 writes
+            return
         self._writer("train")
         if self.write_graph:
             self._write_graph()
@@ -234,6 +237,8 @@ class TensorBoard(Callback):
         self._batches_in_epoch += 1
         if self.update_freq == "epoch" or self._global_train_batch % self.update_freq != 0:
             return
+        if not distributed.is_main_process():
+            return
         writer = self._writer("train")
         step = self._global_train_batch
         for name, value in dict(logs or {}).items():  # host sync: every update_freq batches
@@ -244,6 +249,8 @@ class TensorBoard(Callback):
             self._batch_start = now
 
     def on_epoch_end(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
+        if not distributed.is_main_process():
+            return
         logs = dict(logs or {})
         train, validation = self._writer("train"), None
         for name, value in logs.items():

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from kerasish import config
+from kerasish import config, distributed
 
 Batch = Tuple[Any, Any, Optional[torch.Tensor]]
 
@@ -109,28 +109,51 @@ class ArrayAdapter:
         shuffle: reshuffle every epoch. Defaults to `False`.
         device: where the arrays live.
         steps: cap on batches per epoch (steps_per_epoch). Defaults to `None`.
+        shard: in a data-parallel run, 'train' (this process's part of every global batch,
+            same number of batches on every process) or 'eval' (a contiguous slice, for
+            evaluate/predict); ignored in a single process. Defaults to `None` (all data).
     """
 
     def __init__(self, x, y, sample_weight, batch_size: int, shuffle: bool, device: torch.device,
-                 steps: Optional[int] = None) -> None:
-        self.n = num_samples(x)
+                 steps: Optional[int] = None, *, shard: Optional[str] = None) -> None:
+        self.n = self.total = num_samples(x)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.device = device
+        # Data-parallel runs (kerasish.distributed): 'train' gives this process its part of
+        # each global batch; 'eval' keeps only its contiguous slice (gathered back by predict).
+        self.shard = shard if shard and distributed.is_distributed() else None
+        self.sharded = self.shard is not None
+        if self.shard == "eval":
+            start, stop = distributed.shard_range(self.n)
+            x = map_structure(lambda t: t[start:stop], x)
+            y = None if y is None else map_structure(lambda t: t[start:stop], y)
+            sample_weight = None if sample_weight is None else sample_weight[start:stop]
+            self.n = stop - start
         # One copy to the device for the whole fit (pinned + async on CUDA).
         self.x = move(x, device)
         self.y = move(y, device) if y is not None else None
         self.w = move(sample_weight, device) if sample_weight is not None else None
         full = (self.n + batch_size - 1) // batch_size
+        if self.shard == "train":
+            full = distributed.train_steps(self.n, batch_size)
         self.steps = min(full, steps) if steps else full
 
     def __iter__(self) -> Iterator[Batch]:
         n, bs = self.n, self.batch_size
-        if self.shuffle:
+        if self.shuffle or self.shard == "train":
             # torch's global CPU generator, so set_random_seed fixes the order on every device.
-            perm = torch.randperm(n).to(self.device, non_blocking=True)
+            order = torch.randperm(n) if self.shuffle else torch.arange(n)
+            if self.shard == "train":
+                # Rank 0's order on every process (one broadcast per epoch), cut into this
+                # process's part of each global batch.
+                perm = distributed.broadcast_from_main(order).to(self.device, non_blocking=True)
+                batches = distributed.train_batches(perm, bs)
+            else:
+                perm = order.to(self.device, non_blocking=True)
+                batches = [perm[i * bs:(i + 1) * bs] for i in range(self.steps)]
             for i in range(self.steps):
-                idx = perm[i * bs:(i + 1) * bs]
+                idx = batches[i]
                 yield (
                     map_structure(lambda t: t.index_select(0, idx), self.x),
                     None if self.y is None else map_structure(lambda t: t.index_select(0, idx), self.y),
@@ -210,18 +233,38 @@ class IterableAdapter:
         check_labels: called with each batch's y while it is still on the host (a label
             range check, so a bad label mid-epoch is named rather than failing inside the
             loss); skipped for y already on an accelerator. Defaults to `None`.
+        shard: in a data-parallel run, 'train' (a `DistributedSampler`, reshuffled each epoch)
+            or 'eval' (a contiguous slice) for a map-style Dataset; DataLoaders, generators and
+            IterableDatasets are used as given. Defaults to `None` (all data).
     """
 
     def __init__(self, data: Any, batch_size: int, shuffle: bool, device: torch.device,
                  steps: Optional[int] = None, cast_ints_to_float: bool = False,
                  expected_shape: Optional[Tuple[Optional[int], ...]] = None,
-                 check_labels: Optional[Callable[[torch.Tensor], None]] = None) -> None:
+                 check_labels: Optional[Callable[[torch.Tensor], None]] = None, *,
+                 shard: Optional[str] = None) -> None:
         self.device = device
         self.cast = cast_ints_to_float
         self.expected_shape = expected_shape
         self.check_labels = check_labels
         self._first_ndim: Optional[int] = None
-        if isinstance(data, Dataset) and not isinstance(data, IterableDataset):
+        self._sampler: Any = None
+        self._epoch = 0
+        map_style = isinstance(data, Dataset) and not isinstance(data, IterableDataset)
+        # Data-parallel runs shard map-style Datasets only (see ArrayAdapter's `shard`).
+        self.sharded = bool(shard) and map_style and distributed.is_distributed()
+        self.total = len(data) if map_style else None
+        if self.sharded and shard == "train":
+            from torch.utils.data.distributed import DistributedSampler
+
+            self._sampler = DistributedSampler(data, num_replicas=distributed.world_size(), rank=distributed.rank(),
+                                               shuffle=shuffle, seed=distributed.shared_seed())
+            data = DataLoader(data, batch_size=batch_size, sampler=self._sampler, pin_memory=device.type == "cuda")
+        elif self.sharded:
+            start, stop = distributed.shard_range(len(data))
+            data = DataLoader(torch.utils.data.Subset(data, range(start, stop)), batch_size=batch_size,
+                              pin_memory=device.type == "cuda")
+        elif map_style:
             data = DataLoader(data, batch_size=batch_size, shuffle=shuffle, pin_memory=device.type == "cuda")
         elif isinstance(data, IterableDataset):
             data = DataLoader(data, batch_size=batch_size, pin_memory=device.type == "cuda")
@@ -283,6 +326,9 @@ class IterableAdapter:
     def __iter__(self) -> Iterator[Batch]:
         # A one-shot iterator (a generator) is drawn from across epochs, as Keras does;
         # a re-iterable (DataLoader, list) starts over every epoch.
+        if self._sampler is not None:
+            self._sampler.set_epoch(self._epoch)  # a new shuffled order each epoch, the same on every process
+            self._epoch += 1
         source = self.data if hasattr(self.data, "__next__") else iter(self.data)
         count = 0
         for element in source:

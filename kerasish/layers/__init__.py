@@ -4,6 +4,10 @@ from kerasish.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose, Separ
 from kerasish.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
 from kerasish.layers.embedding import Embedding, Masking
 from kerasish.layers.layer import Layer
+from kerasish.layers.merging import (
+    Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, multiply,
+    subtract,
+)
 from kerasish.layers.normalization import BatchNormalization, LayerNormalization
 from kerasish.layers.pooling import (
     AveragePooling1D,
@@ -35,4 +39,6 @@ __all__ = [
     "ZeroPadding2D", "UpSampling2D", "SpatialDropout1D", "SpatialDropout2D",
     "Embedding", "Masking",
     "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TextVectorization",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    "add", "subtract", "multiply", "average", "concatenate",
 ]

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from kerasish import activations, config, initializers, regularizers
-from kerasish.layers.layer import Layer, Shape, normalize_shape
+from kerasish.layers.layer import Layer, Shape, normalize_shape, unique_name
+from kerasish.layers.symbolic import KerasTensor, Node
 
 
 class InputLayer(Layer):
@@ -38,6 +39,9 @@ class InputLayer(Layer):
         super().__init__(name=name or None, input_shape=shape, dtype=dtype, **kwargs)
         self.batch_size = batch_size
         self.built = True
+        node = Node(self, [], {})
+        node.outputs = [KerasTensor(self.shape, dtype or "float32", node, 0)]
+        self._inbound_nodes.append(node)
 
     @property
     def shape(self) -> Shape:
@@ -63,16 +67,23 @@ def Input(
     batch_size: Optional[int] = None,
     dtype: Optional[str] = None,
     name: Optional[str] = None,
-) -> InputLayer:
-    """Declares a model input, e.g. `Sequential([Input(shape=(784,)), Dense(10)])`.
+) -> KerasTensor:
+    """A symbolic model input: `x = Input(shape=(28, 28, 1))`.
+
+    Use it to start a functional model (`Model(inputs=x, outputs=...)`) or as the first
+    element of a Sequential (`Sequential([Input(shape=(784,)), Dense(10)])`).
 
     Args:
         shape: shape of one sample, without the batch. Example: `(28, 28, 1)`.
         batch_size: fixed batch size. Defaults to `None`.
         dtype: input dtype. Defaults to `None` (float32).
-        name: a name. Defaults to `None`.
+        name: a name. Defaults to `None` ('input_layer', 'input_layer_1', ...).
+
+    Returns:
+        A KerasTensor of shape `(batch_size, *shape)`.
     """
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name or unique_name("input_layer"))
+    return layer.output
 
 
 def _check_positive_int(value: Any, arg: str, layer: str) -> int:

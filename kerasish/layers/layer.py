@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from kerasish.layers.symbolic import call_symbolic, is_symbolic
+
 Shape = Tuple[Optional[int], ...]
 
 _name_counts: Dict[str, int] = defaultdict(int)
@@ -128,6 +130,9 @@ class Layer(nn.Module):
         self.built: bool = False
         self._build_input_shape: Optional[Shape] = None
         self._trainable = bool(trainable)
+        # Calls on symbolic tensors (functional API), in order; plain Python objects,
+        # not submodules.
+        self._inbound_nodes: List[Any] = []
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape: Shape) -> None:
@@ -162,6 +167,9 @@ class Layer(nn.Module):
         return self._dtype_arg or config.floatx()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args and not isinstance(args[0], torch.Tensor) and is_symbolic(args[0]):
+            # Functional API: record the call on symbolic inputs, return symbolic outputs.
+            return call_symbolic(self, args[0], kwargs)
         if not self.built and args and isinstance(args[0], torch.Tensor):
             self.build_from_shape((None,) + tuple(args[0].shape[1:]), args[0].device)
         return nn.Module.__call__(self, *args, **kwargs)
@@ -171,6 +179,28 @@ class Layer(nn.Module):
 
     def call(self, inputs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement call(inputs).")
+
+    # ------------------------------------------------------------------ functional graph
+    def _single_node(self, what: str) -> Any:
+        if not self._inbound_nodes:
+            # ValueError, not AttributeError: nn.Module would swallow the message.
+            raise ValueError(
+                f"Layer {self.name!r} has never been called on a symbolic input, so it has no {what}. "
+                "Build the model first (give the first layer input_shape=..., or call the layer on Input(...))."
+            )
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input of the layer's first call (functional API / built Sequential)."""
+        node = self._single_node("input")
+        return node.inputs
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output of the layer's first call (functional API / built Sequential)."""
+        node = self._single_node("output")
+        return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
     # Activation fusion: layers whose output ends in softmax/sigmoid can hand the
     # training step the pre-activation logits (exact, stable cross-entropy).

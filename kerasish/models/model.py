@@ -20,6 +20,7 @@ from torch import nn
 from kerasish import config
 from kerasish.data.adapters import first_leaf, map_structure, move
 from kerasish.layers.layer import Layer, Shape, to_snake_case, unique_name
+from kerasish.layers.symbolic import is_symbolic
 from kerasish.models import summary as summary_mod
 from kerasish.training import trainer
 from kerasish.training.compile_config import CompileConfig, build_compile_config
@@ -41,14 +42,17 @@ class Model(Layer):
         2
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Model":
+        # Model(inputs, outputs) builds a functional model, as in Keras.
+        if cls is Model and ("outputs" in kwargs or len(args) >= 2 or (args and is_symbolic(args[0]))):
+            from kerasish.models.functional import Functional
+
+            return object.__new__(Functional)
+        return object.__new__(cls)
+
     def __init__(self, module: Optional[nn.Module] = None, *args: Any, name: Optional[str] = None,
                  **kwargs: Any) -> None:
         if module is not None and not isinstance(module, nn.Module):
-            if "outputs" in kwargs or args:
-                raise NotImplementedError(
-                    "Model(inputs, outputs) (the functional API) is not supported yet. Use Sequential, "
-                    "Model(torch_module) or subclass kerasish.Model."
-                )
             raise TypeError(
                 f"Model(module) expects a torch.nn.Module, received {module!r} of type {type(module).__name__}. "
                 "Wrap your network as Model(my_module), or build a Sequential."
@@ -188,7 +192,12 @@ class Model(Layer):
         Raises:
             ValueError: for unknown optimizer/loss/metric names (the valid names are listed).
         """
-        cfg = build_compile_config(optimizer, loss, metrics, loss_weights, jit_compile, device, steps_per_execution)
+        from kerasish import distributed
+
+        device = distributed.setup(device)  # under torchrun: join the process group, use cuda:LOCAL_RANK
+        names = getattr(self, "output_names", None)
+        cfg = build_compile_config(optimizer, loss, metrics, loss_weights, jit_compile, device, steps_per_execution,
+                                   output_names=names if names and len(names) > 1 else None)
         self._compile_config = cfg
         self._device = cfg.device
         self.to(cfg.device)

@@ -10,6 +10,7 @@ from torch import nn
 
 from kerasish.layers.core import InputLayer
 from kerasish.layers.layer import Layer, Shape, infer_output_shape, to_snake_case, unique_name
+from kerasish.layers.symbolic import KerasTensor, Node
 from kerasish.models import summary as summary_mod
 from kerasish.models.model import Model
 
@@ -40,6 +41,7 @@ class Sequential(Model):
         self._input_layer: Optional[InputLayer] = None
         self._input_spec: Optional[Shape] = None
         self._shapes: Dict[str, Shape] = {}
+        self._tips: Dict[str, Any] = {}
         self.built = False
         if layers is not None:
             if isinstance(layers, nn.Module):
@@ -64,6 +66,13 @@ class Sequential(Model):
             TypeError: if `layer` is not a torch module.
             ValueError: if a layer with the same name is already in the model.
         """
+        if isinstance(layer, KerasTensor):
+            if not isinstance(layer.layer, InputLayer):
+                raise TypeError(
+                    f"Sequential.add received the symbolic output of layer {layer.layer.name!r}; only Input(...) "
+                    "tensors and layers can be added. Use Model(inputs, outputs) for graphs."
+                )
+            layer = layer.layer
         if isinstance(layer, InputLayer):
             if self._layer_dict:
                 raise ValueError(
@@ -122,6 +131,61 @@ class Sequential(Model):
             out = infer_output_shape(layer, shape, dtype)
         self._shapes[name] = tuple(out)
         self._output_shape = tuple(out)
+        self._record_node(name, layer, shape, tuple(out))
+
+    def _record_node(self, name: str, layer: nn.Module, in_shape: Shape, out_shape: Shape) -> None:
+        """Adds the layer's call to the symbolic graph, so `layer.output`, `model.input` and
+        `model.output` exist (for sub-models such as activation models, sharing weights)."""
+        names = list(self._layer_dict)
+        index = names.index(name)
+        if index == 0:
+            source = self._input_layer
+            if source is None:
+                # Not part of the config: only an Input the user gave is saved.
+                if getattr(self, "_auto_input", None) is None or self._auto_input.shape[1:] != tuple(in_shape[1:]):
+                    self._auto_input = InputLayer(shape=in_shape[1:], name=unique_name("input_layer"))
+                source = self._auto_input
+            tip = source.output
+        else:
+            tip = self._tips.get(names[index - 1])
+        if tip is None or not isinstance(layer, Layer):
+            self._tips[name] = None  # a plain torch module ends the symbolic graph
+            return
+        node = Node(layer, tip, {})
+        node.outputs = [KerasTensor(out_shape, "float32", node, 0)]
+        layer._inbound_nodes.append(node)
+        self._tips[name] = node.outputs[0]
+
+    @property
+    def input(self) -> Any:  # type: ignore[override]
+        """The model's symbolic input (once the input shape is known)."""
+        source = self._input_layer or getattr(self, "_auto_input", None)
+        if not self.built or source is None:
+            raise ValueError(
+                f"Sequential model {self.name!r} has no input yet: give the first layer input_shape=... "
+                "(or start with Input(shape=...)), or call it on data."
+            )
+        return source.output
+
+    @property
+    def output(self) -> Any:  # type: ignore[override]
+        """The model's symbolic output (once built, for models made of kerasish layers)."""
+        names = list(self._layer_dict)
+        tip = self._tips.get(names[-1]) if names else None
+        if not self.built or tip is None:
+            raise ValueError(
+                f"Sequential model {self.name!r} has no symbolic output: it is not built yet, or it contains "
+                "plain torch modules, which cannot be traced symbolically."
+            )
+        return tip
+
+    @property
+    def inputs(self) -> List[Any]:
+        return [self.input]
+
+    @property
+    def outputs(self) -> List[Any]:
+        return [self.output]
 
     def build(self, input_shape: Optional[Shape] = None) -> None:
         """Builds every layer for `input_shape` (batch first, e.g. `(None, 784)`)."""

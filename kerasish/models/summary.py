@@ -22,15 +22,28 @@ def _fmt_bytes(n: int) -> str:
 
 
 def render(name: str, rows: List[Row], trainable: int, non_trainable: int, bytes_per_param: int = 4,
-           line_length: int = 80, print_fn: Optional[Callable[[str], Any]] = None) -> str:
-    """Renders the table; prints it through `print_fn` (default print) and returns it."""
-    widths = [int(line_length * 0.45), int(line_length * 0.33)]
-    widths.append(line_length - sum(widths))
-    lines = [f'Model: "{name}"', "_" * line_length]
-    lines.append(" Layer (type)".ljust(widths[0]) + "Output Shape".ljust(widths[1]) + "Param #".rjust(widths[2] - 1))
+           line_length: int = 80, print_fn: Optional[Callable[[str], Any]] = None,
+           connected_to: Optional[List[str]] = None) -> str:
+    """Renders the table; prints it through `print_fn` (default print) and returns it.
+
+    `connected_to` adds Keras's fourth column for functional models (inbound layers).
+    """
+    if connected_to is None:
+        widths = [int(line_length * 0.45), int(line_length * 0.33)]
+        widths.append(line_length - sum(widths))
+    else:
+        widths = [int(line_length * 0.32), int(line_length * 0.22), int(line_length * 0.12)]
+        widths.append(line_length - sum(widths))
+    header = " Layer (type)".ljust(widths[0]) + "Output Shape".ljust(widths[1]) + "Param #".rjust(widths[2] - 1)
+    if connected_to is not None:
+        header += "  Connected to"
+    lines = [f'Model: "{name}"', "_" * line_length, header]
     lines.append("=" * line_length)
     for i, (label, shape, params) in enumerate(rows):
-        lines.append((" " + label).ljust(widths[0]) + shape.ljust(widths[1]) + f"{params:,}".rjust(widths[2] - 1))
+        line = (" " + label).ljust(widths[0]) + shape.ljust(widths[1]) + f"{params:,}".rjust(widths[2] - 1)
+        if connected_to is not None:
+            line += "  " + connected_to[i]
+        lines.append(line)
         if i < len(rows) - 1:
             lines.append("")
     lines.append("=" * line_length)

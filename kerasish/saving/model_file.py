@@ -204,7 +204,7 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, type]] = Non
     compile_config: Optional[Dict[str, Any]] = config.get("compile")
     if compile and compile_config is not None:
         loss = compile_config.get("loss")
-        if isinstance(loss, dict):  # a loss object's {class_name, config} envelope
+        if isinstance(loss, dict) and "class_name" in loss:  # a loss object's {class_name, config} envelope
             from kerasish import losses
 
             loss = losses.get(loss)

@@ -151,6 +151,19 @@ def serialize_model(model: Any) -> Dict[str, Any]:
     registered = name_of(model) if type(model) not in (Model, Sequential) else None
     if registered is not None and registered in _registered:
         return {"class_name": registered, "config": model.get_config(), "build_shapes": _build_shapes(model)}
+    from kerasish.models.functional import Functional
+
+    if type(model) is Functional:
+        for layer in model.layers:
+            if type(layer).__name__ != "InputLayer" and name_of(layer) is None:
+                raise ValueError(_unsavable(
+                    model, f"its layer {getattr(layer, 'name', '?')!r} is a {type(layer).__name__}, which is not "
+                    "registered", type(layer).__name__))
+        config = model.get_config()
+        for entry, layer in zip(config["layers"], model.layers):
+            if entry["class_name"] != "InputLayer":
+                entry["class_name"] = name_of(layer)
+        return {"class_name": "Functional", "config": config}
     if type(model) is Sequential:
         for layer in model.layers:
             if name_of(layer) is None:
@@ -225,6 +238,10 @@ def deserialize_model(envelope: Mapping[str, Any], custom_objects: Optional[Mapp
         if not model.built and shape is not None:
             model.build(tuple(shape))
         return model
+    if name == "Functional" and name not in _registered:
+        from kerasish.models.functional import Functional
+
+        return Functional.from_config(dict(config), resolve=lambda n: get_registered_class(n, custom_objects))
     if name == "Model" and "module" in config and name not in _registered:
         inner = config["module"]
         module = get_registered_class(inner["class_name"], custom_objects).from_config(dict(inner["config"]))
@@ -263,6 +280,13 @@ def serialize_compile(model: Any) -> Tuple[Optional[Dict[str, Any]], list]:
         dropped.extend(f"metric {m!r}" for m in cfg.metric_ids if not isinstance(m, str))
     if optimizer is None or (loss is None and cfg.loss is not None):
         return None, dropped
+    if cfg.heads is not None:
+        # Multi-output: the per-output settings as given to compile (names only).
+        if cfg.raw.get("loss") is None or (cfg.raw.get("multi_metrics") is None and any(h.metric_ids for h in cfg.heads)):
+            dropped.append("per-output losses/metrics that are not names")
+            return None, dropped
+        return {"optimizer": optimizer, "loss": cfg.raw["loss"], "metrics": cfg.raw.get("multi_metrics"),
+                "loss_weights": cfg.raw.get("loss_weights"), "jit_compile": bool(cfg.jit_compile)}, dropped
     return {"optimizer": optimizer, "loss": loss, "metrics": metrics, "loss_weights": cfg.loss_weight,
             "jit_compile": bool(cfg.jit_compile)}, dropped
 

@@ -7,11 +7,17 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import torch
 
+from kerasish import distributed
+
 
 def results_to_floats(names: List[str], tensors: List[torch.Tensor], prefix: str = "") -> Dict[str, float]:
     """Converts device results to floats with ONE host synchronisation for all of them."""
     if not tensors:
         return {}
+    if distributed.is_distributed() and all(hasattr(t, "result") for t in tensors):
+        # Trackers, not values: sum (total, count) across processes before dividing, so every
+        # process gets the same sample-weighted numbers. A collective: every rank gets here.
+        tensors = distributed.reduced_results(tensors)
     tensors = [t.result() if hasattr(t, "result") else t for t in tensors]
     values = torch.stack([t.detach().to(torch.float64).reshape(()) for t in tensors]).cpu().tolist()  # host sync (once)
     return {prefix + n: float(v) for n, v in zip(names, values)}
@@ -33,7 +39,8 @@ class LazyLogs(Mapping):
 
     def _values(self) -> Dict[str, float]:
         if self._cache is None:
-            self._cache = results_to_floats(self._names, [t.result() for t in self._trackers])
+            # This process's running values: no collective, since only some ranks may read them.
+            self._cache = results_to_floats(self._names, distributed.local_results(self._trackers))
         return self._cache
 
     def __getitem__(self, key: str) -> float:

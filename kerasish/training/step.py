@@ -146,3 +146,65 @@ def _compiled(fn: Callable) -> Callable:
             return fn(*args)
 
     return run
+
+
+class MultiSteps(Steps):
+    """Steps for a model with several outputs (functional API).
+
+    The training loss is the weighted sum of the per-output losses (`loss_weights`);
+    logs carry `loss`, `<output>_loss` and `<output>_<metric>` as Keras names them.
+    Targets `y` are a list (output order) or a dict keyed by output name. Cross-entropy
+    heads are computed on probabilities (clipped, as Keras), not fused to logits.
+
+    Args:
+        model: a Functional model (its `flatten_outputs` orders the outputs).
+        heads: `(name, loss, weight, [Metric, ...])` per output; loss may be None.
+    """
+
+    def __init__(self, model: Any, heads: List[Any], optimizer: Any = None, jit_compile: bool = False) -> None:
+        super().__init__(model, None, [], optimizer, 1.0, None, None, jit_compile)
+        self.heads = heads
+        self.head_trackers = [Mean(name=f"{name}_loss") for name, loss, _, _ in heads]
+        for name, _, _, metrics in heads:
+            for m in metrics:
+                m.name = f"{name}_{m.name}"
+        self.metrics = [m for _, _, _, ms in heads for m in ms]
+
+    def trackers(self) -> List[Any]:
+        with_loss = [t for t, (_, loss, _, _) in zip(self.head_trackers, self.heads) if loss is not None]
+        return [self.loss_tracker] + with_loss + self.metrics
+
+    def tracker_names(self) -> List[str]:
+        return [t.name for t in self.trackers()]
+
+    def to(self, device: torch.device) -> "MultiSteps":
+        super().to(device)
+        for t in self.head_trackers:
+            t.to(device)
+        return self
+
+    def _targets(self, y: Any) -> List[Any]:
+        names = [h[0] for h in self.heads]
+        if isinstance(y, dict):
+            return [y.get(n) for n in names]
+        if isinstance(y, (list, tuple)):
+            return list(y)
+        return [y] * len(names)
+
+    def _loss_and_metrics(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> torch.Tensor:
+        outs = self.model.flatten_outputs(call_module(self.forward, x))
+        ys = self._targets(y)
+        n = batch_size_of(x)
+        total = None
+        for (name, loss_fn, weight, metrics), tracker, out, target in zip(self.heads, self.head_trackers, outs, ys):
+            if loss_fn is not None:
+                value = loss_fn(target, out, w)
+                tracker.merge_batch(value.detach() * n, n)
+                total = value * weight if total is None else total + value * weight
+            detached = out.detach()
+            for m in metrics:
+                m.update_state(target, detached, w)
+        if self.regularized:
+            total = total + sum(self.model.regularization_losses())
+        self.loss_tracker.merge_batch(total.detach() * n, n)
+        return total

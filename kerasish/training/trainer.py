@@ -14,13 +14,14 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
+from kerasish import distributed
 from kerasish import metrics as metrics_mod
 from kerasish.data import checks
 from kerasish.data.adapters import (
     ArrayAdapter, IterableAdapter, TextArrayAdapter, first_leaf, is_text, is_array_structure, map_structure, num_samples, to_tensor,
 )
 from kerasish.training.logs import LazyLogs, results_to_floats
-from kerasish.training.step import Steps
+from kerasish.training.step import MultiSteps, Steps
 
 
 def resolve_verbose(verbose: Any) -> int:
@@ -83,8 +84,11 @@ class _Prepared:
 
 
 def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shuffle: bool,
-            steps: Optional[int], *, need_y: bool, check: bool = True) -> _Prepared:
-    """Checks user data up front and returns an adapter yielding device batches."""
+            steps: Optional[int], *, need_y: bool, check: bool = True, shard: Optional[str] = None) -> _Prepared:
+    """Checks user data up front and returns an adapter yielding device batches.
+
+    `shard` ('train' or 'eval') splits the data across processes in a data-parallel run.
+    """
     device = model.device
     if x is None:
         raise ValueError("x is None. Pass the input data as x (arrays, a Dataset, a DataLoader or an iterable).")
@@ -116,7 +120,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
                 checks.check_finite(y, "y")
         model.ensure_built(x)
         checks.check_input_shape(x, model.expected_input_shape(), model.name)
-        adapter = ArrayAdapter(x, y, sample_weight, batch_size, shuffle, device, steps)
+        adapter = ArrayAdapter(x, y, sample_weight, batch_size, shuffle, device, steps, shard=shard)
         return _Prepared(adapter, y, num_samples(x))
     if y is not None:
         raise ValueError(
@@ -137,7 +141,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
     if need_y and model.compiled and model._compile_config.loss is not None:
         check_labels = lambda batch_y: _check_first_batch_labels(model, batch_y)  # noqa: E731
     adapter = IterableAdapter(x, batch_size, shuffle, device, steps, model.casts_integer_inputs(),
-                              expected_shape=model.expected_input_shape(), check_labels=check_labels)
+                              expected_shape=model.expected_input_shape(), check_labels=check_labels, shard=shard)
     return _Prepared(adapter, None, None)
 
 
@@ -150,6 +154,21 @@ def _metrics_for(model: Any, y_sample: Any) -> List[Any]:
 
 def _make_steps(model: Any, y_sample: Any, class_weight: Any = None, train: bool = False) -> Steps:
     cfg = model._compile_config
+    if cfg.heads is not None:
+        if class_weight is not None:
+            raise ValueError(
+                "class_weight is not supported for models with several outputs (as in Keras). "
+                "Pass sample_weight instead."
+            )
+        ys = _head_targets(model, y_sample)
+        shapes = [t.shape for t in model.outputs]
+        heads = []
+        for head, y_head, shape in zip(cfg.heads, ys, shapes):
+            y_shape = tuple(y_head.shape) if isinstance(y_head, torch.Tensor) else None
+            heads.append((head.name, head.loss, head.weight,
+                          [metrics_mod.get(m, head.loss_name, shape, y_shape) for m in head.metric_ids]))
+        return MultiSteps(model, heads, cfg.optimizer if train else None,
+                          jit_compile=cfg.jit_compile and train).to(model.device)
     metric_objs = _metrics_for(model, y_sample)
     fuse = None
     if cfg.loss is not None and cfg.loss.fuses and not getattr(cfg.loss, "from_logits", True):
@@ -160,8 +179,34 @@ def _make_steps(model: Any, y_sample: Any, class_weight: Any = None, train: bool
     return steps.to(model.device)
 
 
+def _head_targets(model: Any, y: Any) -> List[Any]:
+    names = [h.name for h in model._compile_config.heads]
+    if isinstance(y, dict):
+        missing = [n for n in names if n not in y and
+                   model._compile_config.heads[names.index(n)].loss is not None]
+        if missing:
+            raise ValueError(f"y is missing targets for output(s) {missing}; the model's outputs are {names}.")
+        return [y.get(n) for n in names]
+    if isinstance(y, (list, tuple)):
+        if len(y) != len(names):
+            raise ValueError(
+                f"The model has {len(names)} outputs {names} but y holds {len(y)} arrays. Pass one target per "
+                "output, as a list in output order or a dict keyed by output name."
+            )
+        return list(y)
+    return [y] * len(names)
+
+
 def _check_first_batch_labels(model: Any, y: Any) -> None:
-    checks.check_labels(y, model._compile_config.loss_name, model.output_shape_or_none())
+    cfg = model._compile_config
+    if cfg.heads is not None:
+        if y is None:
+            return
+        for head, y_head, out in zip(cfg.heads, _head_targets(model, y), model.outputs):
+            if head.loss is not None:
+                checks.check_labels(y_head, head.loss_name, out.shape)
+        return
+    checks.check_labels(y, cfg.loss_name, model.output_shape_or_none())
 
 
 def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str, float]:
@@ -192,7 +237,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     from kerasish.callbacks.callback_list import CallbackList  # the one upward edge (lazy)
 
     model.require_compiled("fit")
-    if model._compile_config.loss is None:
+    if model._compile_config.loss is None and model._compile_config.heads is None:
         raise ValueError("fit needs a loss: call model.compile(optimizer=..., loss=...) with a loss first.")
     batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
@@ -237,18 +282,27 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         else:
             val_x = validation_data
 
-    train = prepare(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, need_y=True)
+    train = prepare(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, need_y=True, shard="train")
+    distributed.announce_global_batch(batch_size, verbose)
     model.ensure_optimizer()
     val = None
     if val_x is not None:
         val = prepare(model, val_x, val_y, val_w, validation_batch_size or batch_size, False, validation_steps,
-                      need_y=True)
+                      need_y=True, shard="eval")
     if train.y_sample is not None:
         _check_first_batch_labels(model, train.y_sample)
     if val is not None and val.y_sample is not None:
         _check_first_batch_labels(model, val.y_sample)
 
     steps = _make_steps(model, train.y_sample, class_weight, train=True)
+    if distributed.is_distributed():
+        # The step's forward runs through DDP so gradients are averaged across processes; the
+        # model itself stays unwrapped (the wrapper lives for this fit call only).
+        steps.forward = distributed.wrap(model, logits=bool(steps.fuse))
+        if model._compile_config.jit_compile:
+            from kerasish.training.step import _compiled
+
+            steps.forward = _compiled(steps.forward)
     val_steps = _make_steps(model, val.y_sample if val else None) if val else None
 
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
@@ -287,6 +341,8 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
                 val_logs = run_epoch_eval(model, val_steps, val.adapter, cbs)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
+            if distributed.is_distributed():
+                model.stop_training = distributed.any_rank(model.stop_training)  # one collective per epoch
             if model.stop_training:
                 break
     except KeyboardInterrupt as interrupt:
@@ -331,11 +387,11 @@ def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int]
     from kerasish.callbacks.callback_list import CallbackList
 
     model.require_compiled("evaluate")
-    if model._compile_config.loss is None:
+    if model._compile_config.loss is None and model._compile_config.heads is None:
         raise ValueError("evaluate needs a loss: compile the model with loss=... first.")
     batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
     verbose = resolve_verbose(verbose)
-    data = prepare(model, x, y, sample_weight, batch_size, False, steps, need_y=True)
+    data = prepare(model, x, y, sample_weight, batch_size, False, steps, need_y=True, shard="eval")
     if data.y_sample is not None:
         _check_first_batch_labels(model, data.y_sample)
     st = _make_steps(model, data.y_sample)
@@ -355,7 +411,7 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
     batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
     verbose = resolve_verbose(verbose)
     model.ensure_device()
-    data = prepare(model, x, None, None, batch_size, False, steps, need_y=False)
+    data = prepare(model, x, None, None, batch_size, False, steps, need_y=False, shard="eval")
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
                        steps=data.adapter.steps)
     want_end = cbs.needs("on_predict_batch_end")
@@ -373,6 +429,8 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
     cbs.on_predict_end({})
     if not outputs:
         raise ValueError("predict received no batches: the data is empty.")
+    if getattr(data.adapter, "sharded", False):
+        outputs = [distributed.gather_predictions(outputs, data.adapter.total)]  # every sample, in order
     return _concat(outputs)
 
 

@@ -1,0 +1,206 @@
+"""Merge layers for the functional API: Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot."""
+
+from __future__ import annotations
+
+from typing import Any, List, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+
+from kerasish.layers.layer import Layer, Shape
+
+
+def _check_list(layer: Layer, shapes: Any, exactly: int = 0) -> List[Shape]:
+    if not isinstance(shapes, (list, tuple)) or not shapes or not isinstance(shapes[0], (list, tuple)):
+        raise ValueError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) must be called on a list of tensors, received one "
+            f"tensor of shape {tuple(shapes) if isinstance(shapes, (list, tuple)) else shapes}. "
+            f"Example: {type(layer).__name__}()([x1, x2])."
+        )
+    if len(shapes) < 2 or (exactly and len(shapes) != exactly):
+        want = f"exactly {exactly}" if exactly else "at least 2"
+        raise ValueError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) needs {want} inputs, received {len(shapes)}."
+        )
+    return [tuple(s) for s in shapes]
+
+
+class _Elementwise(Layer):
+    """Element-wise merge of same-shape tensors (broadcasting the batch entry)."""
+
+    exact_inputs = 0
+
+    def build(self, input_shape):
+        shapes = _check_list(self, input_shape, self.exact_inputs)
+        rest = {s[1:] for s in shapes}
+        if len(rest) > 1:
+            raise ValueError(
+                f"Layer {self.name!r} ({type(self).__name__}) needs inputs of the same shape, received "
+                f"{[tuple(s) for s in shapes]}. Reshape or project them (e.g. with Dense) to one shape first."
+            )
+
+    def compute_output_shape(self, input_shape):
+        return tuple(_check_list(self, input_shape, self.exact_inputs)[0])
+
+    def _merge(self, tensors: List[torch.Tensor]) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def call(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self._merge(list(inputs))
+
+
+class Add(_Elementwise):
+    """Sum of a list of tensors."""
+
+    def _merge(self, t):
+        out = t[0]
+        for x in t[1:]:
+            out = out + x
+        return out
+
+
+class Subtract(_Elementwise):
+    """`inputs[0] - inputs[1]` (exactly two inputs)."""
+
+    exact_inputs = 2
+
+    def _merge(self, t):
+        return t[0] - t[1]
+
+
+class Multiply(_Elementwise):
+    """Element-wise product of a list of tensors."""
+
+    def _merge(self, t):
+        out = t[0]
+        for x in t[1:]:
+            out = out * x
+        return out
+
+
+class Average(_Elementwise):
+    """Element-wise mean of a list of tensors."""
+
+    def _merge(self, t):
+        return torch.stack(t).mean(dim=0)
+
+
+class Maximum(_Elementwise):
+    def _merge(self, t):
+        return torch.stack(t).amax(dim=0)
+
+
+class Minimum(_Elementwise):
+    def _merge(self, t):
+        return torch.stack(t).amin(dim=0)
+
+
+class Concatenate(Layer):
+    """Concatenates a list of tensors along `axis`.
+
+    Args:
+        axis: the axis to join along. Defaults to `-1`.
+    """
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def compute_output_shape(self, input_shape):
+        shapes = _check_list(self, input_shape)
+        rank = len(shapes[0])
+        axis = self.axis % rank
+        for s in shapes:
+            others = [d for i, d in enumerate(s) if i != axis]
+            first = [d for i, d in enumerate(shapes[0]) if i != axis]
+            if len(s) != rank or any(a is not None and b is not None and a != b for a, b in zip(others, first)):
+                raise ValueError(
+                    f"Concatenate {self.name!r} needs inputs whose shapes match except on axis {self.axis}, "
+                    f"received {[tuple(x) for x in shapes]}."
+                )
+        sizes = [s[axis] for s in shapes]
+        out = list(shapes[0])
+        out[axis] = None if any(d is None for d in sizes) else sum(sizes)
+        return tuple(out)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+
+    def call(self, inputs):
+        return torch.cat(list(inputs), dim=self.axis)
+
+    def get_config(self):
+        c = super().get_config()
+        c["axis"] = self.axis
+        return c
+
+
+class Dot(Layer):
+    """Dot product of two tensors along `axes` (per sample).
+
+    Args:
+        axes: an int or a pair of ints (axes of each input, batch excluded counts from 1).
+        normalize: L2-normalise along the axes first (cosine similarity). Defaults to `False`.
+    """
+
+    def __init__(self, axes: Union[int, Sequence[int]], normalize: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axes = list(axes) if isinstance(axes, (list, tuple)) else [axes, axes]
+        self.normalize = bool(normalize)
+
+    def _axes(self, shapes):
+        return [a % len(s) for a, s in zip(self.axes, shapes)]
+
+    def compute_output_shape(self, input_shape):
+        shapes = _check_list(self, input_shape, 2)
+        a0, a1 = self._axes(shapes)
+        if shapes[0][a0] is not None and shapes[1][a1] is not None and shapes[0][a0] != shapes[1][a1]:
+            raise ValueError(
+                f"Dot {self.name!r}: axis {a0} of the first input ({shapes[0][a0]}) and axis {a1} of the second "
+                f"({shapes[1][a1]}) must have the same size. Received shapes {shapes}."
+            )
+        rest = [d for i, d in enumerate(shapes[0]) if i not in (0, a0)] + [
+            d for i, d in enumerate(shapes[1]) if i not in (0, a1)]
+        return (shapes[0][0],) + (tuple(rest) if rest else (1,))
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+
+    def call(self, inputs):
+        x, y = inputs
+        a0, a1 = self._axes([tuple(x.shape), tuple(y.shape)])
+        if self.normalize:
+            x, y = F.normalize(x, dim=a0), F.normalize(y, dim=a1)
+        x = x.movedim(a0, -1)
+        y = y.movedim(a1, -1)
+        if x.dim() == 2 and y.dim() == 2:
+            return (x * y).sum(-1, keepdim=True)
+        xs, ys = x.shape, y.shape
+        res = torch.einsum("bik,bjk->bij", x.reshape(xs[0], -1, xs[-1]), y.reshape(ys[0], -1, ys[-1]))
+        return res.reshape((xs[0],) + tuple(xs[1:-1]) + tuple(ys[1:-1]))
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(axes=self.axes, normalize=self.normalize)
+        return c
+
+
+def concatenate(inputs: List[Any], axis: int = -1, **kwargs: Any) -> Any:
+    """Functional form of Concatenate."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def add(inputs: List[Any], **kwargs: Any) -> Any:
+    return Add(**kwargs)(inputs)
+
+
+def multiply(inputs: List[Any], **kwargs: Any) -> Any:
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs: List[Any], **kwargs: Any) -> Any:
+    return Average(**kwargs)(inputs)
+
+
+def subtract(inputs: List[Any], **kwargs: Any) -> Any:
+    return Subtract(**kwargs)(inputs)

@@ -1,0 +1,357 @@
+"""Functional models: `Model(inputs, outputs)` over a graph of layer calls.
+
+The graph is recorded when layers are called on KerasTensors (see
+`kerasish.layers.symbolic`). The model keeps each distinct layer once (a layer called
+twice shares its weights) and replays the recorded nodes, in topological order, on
+real tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from kerasish.layers.core import Input, InputLayer
+from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.symbolic import KerasTensor, Node, flatten
+from kerasish.models import summary as summary_mod
+from kerasish.models.model import Model
+
+
+def _as_list(structure: Any, what: str) -> Tuple[List[KerasTensor], Any]:
+    if isinstance(structure, KerasTensor):
+        return [structure], "single"
+    if isinstance(structure, dict):
+        items = list(structure.values())
+        kind: Any = ("dict", list(structure))
+    elif isinstance(structure, (list, tuple)):
+        items = list(structure)
+        kind = "list"
+    else:
+        raise TypeError(
+            f"Model {what} must be KerasTensors (from Input(...) or a layer call), or a list/dict of them; "
+            f"received {structure!r} of type {type(structure).__name__}."
+        )
+    for t in items:
+        if not isinstance(t, KerasTensor):
+            raise TypeError(
+                f"Every model {what[:-1]} must be a KerasTensor, received {t!r} of type {type(t).__name__}. "
+                "Use the outputs of Input(...) and of layer calls."
+            )
+    return items, kind
+
+
+def _topological_nodes(inputs: List[KerasTensor], outputs: List[KerasTensor]) -> List[Node]:
+    """Nodes needed to compute `outputs` from `inputs`, each after the nodes it reads."""
+    input_ids = {id(t) for t in inputs}
+    order: List[Node] = []
+    state: Dict[int, int] = {}  # 1 visiting, 2 done
+
+    def visit(tensor: KerasTensor) -> None:
+        if id(tensor) in input_ids:
+            return
+        node = tensor.node
+        if node is None or isinstance(node.layer, InputLayer):
+            raise ValueError(
+                f"Graph disconnected: the tensor {tensor.name!r} (shape {tensor.shape}) is needed to compute the "
+                f"outputs but is not among the model's inputs {[t.name for t in inputs]}. Pass every Input the "
+                "outputs depend on in inputs=[...]."
+            )
+        if state.get(id(node)) == 2:
+            return
+        state[id(node)] = 1
+        for t in node.flat_inputs:
+            visit(t)
+        state[id(node)] = 2
+        order.append(node)
+
+    for t in outputs:
+        visit(t)
+    return order
+
+
+class Functional(Model):
+    """A model defined by its input and output KerasTensors.
+
+    Build it with `kerasish.Model(inputs, outputs)` (or `Model(inputs=..., outputs=...)`).
+
+    Args:
+        inputs: a KerasTensor, or a list/dict of them (from `Input(...)`).
+        outputs: KerasTensor(s) computed from the inputs by layer calls.
+        name: the model's name. Defaults to `None`.
+
+    Example:
+        >>> x = Input(shape=(4,))
+        >>> y = Dense(2, activation="softmax")(Dense(8, activation="relu")(x))
+        >>> model = Model(inputs=x, outputs=y)
+        >>> model.output_shape
+        (None, 2)
+    """
+
+    def __init__(self, inputs: Any, outputs: Any, name: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(None, name=name or None, **kwargs)
+        self._inputs, self._input_kind = _as_list(inputs, "inputs")
+        outs, kind = _as_list(outputs, "outputs")
+        # A list of one output is unwrapped, as tf.keras does (predict returns one array).
+        self._output_kind = "single" if kind == "list" and len(outs) == 1 else kind
+        self._outputs = outs
+        self._nodes = _topological_nodes(self._inputs, self._outputs)
+        self._modules["layers"] = nn.ModuleDict()
+        for t in self._inputs:
+            self._add_layer(t.layer)
+        for node in self._nodes:
+            self._add_layer(node.layer)
+        self.built = True
+        first = self._outputs[0].shape
+        self._output_shape = first if len(self._outputs) == 1 else None
+
+    def _add_layer(self, layer: Any) -> None:
+        existing = self._modules["layers"][layer.name] if layer.name in self._modules["layers"] else None
+        if existing is layer:
+            return
+        if existing is not None:
+            raise ValueError(
+                f"Two different layers in the graph are both named {layer.name!r}; layer names in a model must be "
+                "unique. Pass distinct name=... arguments."
+            )
+        self._modules["layers"][layer.name] = layer
+
+    # ----------------------------------------------------------------- structure
+    @property
+    def layers(self) -> List[nn.Module]:  # type: ignore[override]
+        return list(self._modules["layers"].values())
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> nn.Module:
+        """A layer by name or index."""
+        if name is not None:
+            if name not in self._modules["layers"]:
+                from kerasish.utils.text import unknown_name_message
+
+                raise ValueError(unknown_name_message("layer", name, list(self._modules["layers"])))
+            return self._modules["layers"][name]
+        return self.layers[index]
+
+    @property
+    def inputs(self) -> List[KerasTensor]:
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> List[KerasTensor]:
+        return list(self._outputs)
+
+    @property
+    def input(self) -> Any:  # type: ignore[override]
+        return self._inputs[0] if len(self._inputs) == 1 else list(self._inputs)
+
+    @property
+    def output(self) -> Any:  # type: ignore[override]
+        return self._outputs[0] if len(self._outputs) == 1 else list(self._outputs)
+
+    @property
+    def output_names(self) -> List[str]:
+        """Names used for per-output losses and logs (the output layers' names)."""
+        if isinstance(self._output_kind, tuple):
+            return list(self._output_kind[1])
+        return [t.name for t in self._outputs]
+
+    @property
+    def input_shape(self) -> Any:
+        return self._inputs[0].shape if len(self._inputs) == 1 else [t.shape for t in self._inputs]
+
+    def expected_input_shape(self) -> Optional[Shape]:
+        return self._inputs[0].shape if len(self._inputs) == 1 else None
+
+    def casts_integer_inputs(self) -> bool:
+        return not any(getattr(n.layer, "integer_input", False) for n in self._nodes
+                       if any(t.node is not None and isinstance(t.layer, InputLayer) for t in n.flat_inputs))
+
+    def ensure_built(self, x: Any) -> None:
+        self.to(self.device)
+
+    # ----------------------------------------------------------------- running
+    def _feed(self, args: Tuple[Any, ...]) -> Dict[int, Any]:
+        if len(self._inputs) == 1:
+            if len(args) != 1:
+                raise ValueError(f"Model {self.name!r} has 1 input, received {len(args)}.")
+            return {id(self._inputs[0]): args[0]}
+        if len(args) == 1 and isinstance(args[0], dict):
+            given = args[0]
+            names = [t.layer.name for t in self._inputs]
+            missing = [n for n in names if n not in given]
+            if missing:
+                raise ValueError(f"Model {self.name!r} expects inputs named {names}; missing {missing}.")
+            return {id(t): given[t.layer.name] for t in self._inputs}
+        if len(args) == 1 and isinstance(args[0], (list, tuple)):
+            args = tuple(args[0])
+        if len(args) != len(self._inputs):
+            raise ValueError(
+                f"Model {self.name!r} has {len(self._inputs)} inputs ({[t.layer.name for t in self._inputs]}), "
+                f"received {len(args)}. Pass x as a list in that order or a dict by input name."
+            )
+        return {id(t): a for t, a in zip(self._inputs, args)}
+
+    def _run(self, args: Tuple[Any, ...], logits_for: Optional[KerasTensor] = None) -> List[Any]:
+        values = self._feed(args)
+
+        def fetch(structure: Any) -> Any:
+            if isinstance(structure, (list, tuple)):
+                return [fetch(t) for t in structure]
+            return values[id(structure)]
+
+        for node in self._nodes:
+            layer_in = fetch(node.inputs)
+            if logits_for is not None and node is logits_for.node:
+                out = node.layer.call_logits(layer_in)
+            else:
+                out = node.layer(layer_in, **node.kwargs)
+            if len(node.outputs) == 1:
+                values[id(node.outputs[0])] = out
+            else:
+                for t, o in zip(node.outputs, out):
+                    values[id(t)] = o
+        return [values[id(t)] for t in self._outputs]
+
+    def _pack(self, outs: List[Any]) -> Any:
+        if self._output_kind == "single":
+            return outs[0]
+        if isinstance(self._output_kind, tuple):
+            return dict(zip(self._output_kind[1], outs))
+        return outs
+
+    def call(self, *args: Any) -> Any:
+        return self._pack(self._run(args))
+
+    def forward_logits(self, x: Any) -> Any:
+        args = tuple(x) if isinstance(x, (list, tuple)) else (x,)
+        return self._run(args, logits_for=self._outputs[0])[0]
+
+    def logits_activation(self) -> Optional[str]:
+        if len(self._outputs) != 1:
+            return None
+        layer = self._outputs[0].layer
+        return layer.logits_activation() if isinstance(layer, Layer) else None
+
+    def flatten_outputs(self, outputs: Any) -> List[Any]:
+        """The model's outputs (as `call` returns them) as a list in output order."""
+        if isinstance(outputs, dict):
+            return [outputs[n] for n in self.output_names]
+        if isinstance(outputs, (list, tuple)):
+            return list(outputs)
+        return [outputs]
+
+    # ----------------------------------------------------------------- inspection
+    def summary_rows(self) -> List[summary_mod.Row]:
+        rows = []
+        for layer in self.layers:
+            node = layer._inbound_nodes[0] if layer._inbound_nodes else None
+            shape = summary_mod.format_shape(node.outputs[0].shape) if node and node.outputs else "?"
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape, sum(p.numel() for p in layer.parameters())))
+        return rows
+
+    def connections(self) -> List[str]:
+        """For each layer (summary order), the layers it reads from."""
+        mine = {id(n) for n in self._nodes}
+        out = []
+        for layer in self.layers:
+            sources = []
+            for node in layer._inbound_nodes:
+                if id(node) in mine:
+                    sources += [f"{t.layer.name}[{t.node.index}][{t.index}]" for t in node.flat_inputs]
+            out.append(", ".join(sources) if sources else "-")
+        return out
+
+    def summary(self, line_length: int = 100, print_fn: Any = None, **kwargs: Any) -> None:
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        non_trainable = sum(p.numel() for p in self.parameters() if not p.requires_grad) + sum(
+            b.numel() for b in self.buffers() if b.is_floating_point())
+        summary_mod.render(self.name, self.summary_rows(), trainable, non_trainable, line_length=line_length,
+                           print_fn=print_fn, connected_to=self.connections())
+
+    # ----------------------------------------------------------------- config
+    def get_config(self) -> Dict[str, Any]:
+        """Layers with their configs and inbound calls, plus which tensors are the inputs/outputs."""
+        mine = [n for n in self._nodes]
+        local: Dict[int, int] = {}  # node id -> index among this model's calls of its layer
+        per_layer: Dict[str, int] = {}
+        for node in mine:
+            local[id(node)] = per_layer.get(node.layer.name, 0)
+            per_layer[node.layer.name] = local[id(node)] + 1
+
+        def ref(t: KerasTensor) -> List[Any]:
+            return [t.layer.name, 0 if isinstance(t.layer, InputLayer) else local[id(t.node)], t.index]
+
+        layers = []
+        for layer in self.layers:
+            calls = [n for n in mine if n.layer is layer]
+            layers.append({
+                "class_name": type(layer).__name__,
+                "name": layer.name,
+                "config": layer.get_config(),
+                "inbound_nodes": [
+                    {"inputs": [ref(t) for t in n.flat_inputs], "list": isinstance(n.inputs, (list, tuple))}
+                    for n in calls],
+            })
+        config = {
+            "name": self.name,
+            "layers": layers,
+            "input_layers": [ref(t) for t in self._inputs],
+            "output_layers": [ref(t) for t in self._outputs],
+        }
+        if isinstance(self._input_kind, tuple):
+            config["input_names"] = self._input_kind[1]
+        if isinstance(self._output_kind, tuple):
+            config["output_names"] = self._output_kind[1]
+        config["output_list"] = self._output_kind == "list"
+        return config
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any], resolve: Any = None) -> "Functional":
+        """Rebuilds the graph. `resolve(class_name)` returns a layer class (the saving registry)."""
+        if resolve is None:
+            import kerasish.layers as layers_mod
+
+            def resolve(name: str) -> type:
+                return getattr(layers_mod, name)
+
+        created: Dict[str, Any] = {}
+        tensors: Dict[Tuple[str, int, int], KerasTensor] = {}
+        for entry in config["layers"]:
+            if entry["class_name"] == "InputLayer":
+                c = entry["config"]
+                t = Input(shape=c["shape"], batch_size=c.get("batch_size"), dtype=c.get("dtype"), name=c["name"])
+                created[entry["name"]] = t.layer
+                tensors[(entry["name"], 0, 0)] = t
+            else:
+                created[entry["name"]] = resolve(entry["class_name"]).from_config(dict(entry["config"]))
+        pending = [(e["name"], i, call) for e in config["layers"] if e["class_name"] != "InputLayer"
+                   for i, call in enumerate(e["inbound_nodes"])]
+        while pending:
+            progressed = False
+            for item in list(pending):
+                name, i, call = item
+                refs = [tuple(r) for r in call["inputs"]]
+                if all(r in tensors for r in refs):
+                    args = [tensors[r] for r in refs]
+                    out = created[name](args if call["list"] else args[0])
+                    for k, t in enumerate(out if isinstance(out, list) else [out]):
+                        tensors[(name, i, k)] = t
+                    pending.remove(item)
+                    progressed = True
+            if not progressed:
+                raise ValueError(
+                    "The functional model config is inconsistent: some layer calls read tensors no layer produces "
+                    f"({[p[0] for p in pending]}). The file was edited or is corrupt."
+                )
+        inputs = [tensors[tuple(r)] for r in config["input_layers"]]
+        outputs = [tensors[tuple(r)] for r in config["output_layers"]]
+        if "input_names" in config:
+            inputs = dict(zip(config["input_names"], inputs))
+        elif len(inputs) == 1:
+            inputs = inputs[0]
+        if "output_names" in config:
+            outputs = dict(zip(config["output_names"], outputs))
+        elif len(outputs) == 1 and not config.get("output_list"):
+            outputs = outputs[0]
+        return cls(inputs, outputs, name=config.get("name"))
