@@ -59,6 +59,12 @@ class Steps:
         self.loss_tracker = Mean(name="loss")
         self.regularized = bool(model.regularization_losses())
         self.forward = model.forward_logits if fuse else model
+        from kerasish import mixed_precision
+
+        device = model.device
+        self.autocast = lambda: mixed_precision.autocast(device)
+        self.mixed = mixed_precision.global_policy().autocast_dtype is not None
+        self.scaler = mixed_precision.grad_scaler(device) if optimizer is not None else None
         if jit_compile:
             self.forward = _compiled(self.forward)
 
@@ -113,15 +119,36 @@ class Steps:
         return loss
 
     def train_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
-        loss = self._loss_and_metrics(x, y, w)
-        loss.backward()
-        self.optimizer.step()
+        if self.mixed:
+            with self.autocast():
+                loss = self._loss_and_metrics(x, y, w)
+        else:
+            loss = self._loss_and_metrics(x, y, w)
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            # float16: scale the loss so small gradients survive, unscale before clipping.
+            opt = self.optimizer
+            self.scaler.scale(loss).backward()
+            if opt.clips:
+                self.scaler.unscale_(opt.torch_optimizer)
+                opt.clip_gradients()
+            self.scaler.step(opt.torch_optimizer)  # torch reads its inf flag here (one sync)
+            self.scaler.update()
         self.optimizer.zero_grad()
 
     def test_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
-        self._loss_and_metrics(x, y, w)
+        if self.mixed:
+            with self.autocast():
+                self._loss_and_metrics(x, y, w)
+        else:
+            self._loss_and_metrics(x, y, w)
 
     def predict_step(self, x: Any) -> Any:
+        if self.mixed:
+            with self.autocast():
+                return call_module(self.model, x)
         return call_module(self.model, x)
 
 

@@ -16,6 +16,7 @@ import torch
 
 from kerasish import distributed
 from kerasish import metrics as metrics_mod
+from kerasish import mixed_precision
 from kerasish.data import checks
 from kerasish.data.adapters import (
     ArrayAdapter, IterableAdapter, TextArrayAdapter, first_leaf, is_text, is_array_structure, map_structure, num_samples, to_tensor,
@@ -422,7 +423,8 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
         for i, (bx, _, _) in enumerate(data.adapter):
             if cbs.needs("on_predict_batch_begin"):
                 cbs.on_predict_batch_begin(i, {})
-            out = model(*bx) if isinstance(bx, (list, tuple)) else model(bx)
+            with mixed_precision.autocast(model.device):
+                out = model(*bx) if isinstance(bx, (list, tuple)) else model(bx)
             outputs.append(out)
             if want_end:
                 cbs.on_predict_batch_end(i, {"outputs": out})

@@ -57,3 +57,19 @@ def test_fit_host_syncs_do_not_grow_with_batches(sync_counter, metrics):
     few, many = syncs(160), syncs(8)  # 3 vs 60 training batches per epoch
     assert many == few, f"host syncs grew with the number of batches: {few} -> {many}"
     assert few < 40
+
+
+@pytest.mark.slow
+def test_jit_compile_gives_the_same_losses_as_eager():
+    import kerasish
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 20)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    losses = {}
+    for jit in (False, True):
+        kerasish.utils.set_random_seed(0)
+        model = Sequential([Dense(32, activation="relu", input_shape=(20,)), Dense(2, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=jit)
+        losses[jit] = model.fit(x, y, epochs=2, batch_size=64, verbose=0).history["loss"]
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
