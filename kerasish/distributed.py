@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Sequence, Tuple, Union
 
 import torch
 import torch.distributed as dist

@@ -169,14 +169,74 @@ class SGD(Optimizer):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
-class RMSprop(Optimizer):
-    """RMSprop. Defaults: learning_rate 0.001, rho 0.9, momentum 0.0, epsilon 1e-7, centered False.
+class KerasRMSpropTorch(torch.optim.Optimizer):
+    """RMSprop with Keras's update, as a torch optimizer (foreach kernels).
 
-    torch adds epsilon outside the square root, Keras inside; with epsilon 1e-7 the
-    difference is below float32 resolution for typical gradients.
+    Keras puts epsilon inside the square root: `p -= lr * g / sqrt(v + eps)` with
+    `v = rho * v + (1 - rho) * g**2` (centered: `v - avg_g**2 + eps`). torch's RMSprop
+    uses `sqrt(v) + eps`; for small gradients (v near eps) the two differ a lot, so
+    kerasish runs Keras's formula. Weight decay is decoupled, as in Keras.
     """
 
-    torch_class = torch.optim.RMSprop
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, rho: float = 0.9,
+                 momentum: float = 0.0, eps: float = 1e-7, centered: bool = False, weight_decay: float = 0.0):
+        super().__init__(params, dict(lr=lr, rho=rho, momentum=momentum, eps=eps, centered=centered,
+                                      weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            states = [self.state[p] for p in params]
+            for p, st in zip(params, states):
+                if not st:
+                    st["step"] = torch.zeros((), dtype=torch.float32)
+                    st["velocity"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    if group["centered"]:
+                        st["average_gradient"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    if group["momentum"] > 0:
+                        st["momentum"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                st["step"] += 1  # a CPU scalar: no device sync
+            lr, rho, eps = group["lr"], group["rho"], group["eps"]
+            if group["weight_decay"]:
+                torch._foreach_mul_(params, 1.0 - lr * group["weight_decay"])
+            vs = [st["velocity"] for st in states]
+            torch._foreach_mul_(vs, rho)
+            torch._foreach_addcmul_(vs, grads, grads, value=1.0 - rho)
+            if group["centered"]:
+                avgs = [st["average_gradient"] for st in states]
+                torch._foreach_mul_(avgs, rho)
+                torch._foreach_add_(avgs, grads, alpha=1.0 - rho)
+                denom = torch._foreach_addcmul(vs, avgs, avgs, value=-1.0)
+                torch._foreach_add_(denom, eps)
+            else:
+                denom = torch._foreach_add(vs, eps)
+            torch._foreach_sqrt_(denom)
+            if group["momentum"] > 0:
+                ms = [st["momentum"] for st in states]
+                torch._foreach_mul_(ms, group["momentum"])
+                torch._foreach_addcdiv_(ms, grads, denom, value=lr)
+                torch._foreach_sub_(params, ms)
+            else:
+                torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+        return loss
+
+
+class RMSprop(Optimizer):
+    """RMSprop with Keras's formula. Defaults: learning_rate 0.001, rho 0.9, momentum 0.0, epsilon 1e-7,
+    centered False.
+
+    Runs `KerasRMSpropTorch` (epsilon inside the square root, as Keras). With
+    `kerasish.config.set_defaults('torch')` in effect when it is created, it runs
+    `torch.optim.RMSprop` instead (epsilon outside the root, coupled weight decay).
+    """
 
     def __init__(
         self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
@@ -184,10 +244,14 @@ class RMSprop(Optimizer):
     ):
         super().__init__(learning_rate, **kwargs)
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+        self._torch_formula = config.defaults() == "torch"
+        self.torch_class = torch.optim.RMSprop if self._torch_formula else KerasRMSpropTorch
 
     def torch_arguments(self):
-        return {**super().torch_arguments(), "alpha": self.rho, "momentum": self.momentum, "eps": self.epsilon,
-                "centered": self.centered}
+        kw = super().torch_arguments()
+        if self._torch_formula:
+            return {**kw, "alpha": self.rho, "momentum": self.momentum, "eps": self.epsilon, "centered": self.centered}
+        return {**kw, "rho": self.rho, "momentum": self.momentum, "eps": self.epsilon, "centered": self.centered}
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,

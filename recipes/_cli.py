@@ -34,6 +34,8 @@ def setup(args: argparse.Namespace) -> None:
 
 
 def banner(name: str, device: Any, extra: Optional[List[str]] = None) -> None:
+    if not kerasish.distributed.is_main_process():  # under torchrun: print once
+        return
     print(f"kerasish recipe: {name} | device: {device}" + "".join(f" | {e}" for e in extra or []), flush=True)
 
 
@@ -62,6 +64,8 @@ def callbacks(args: argparse.Namespace, name: str, monitor: str = "val_loss") ->
 
 
 def report_outputs(args: argparse.Namespace) -> None:
+    if not kerasish.distributed.is_main_process():
+        return
     if getattr(args, "resolved_logdir", None):
         print(f"TensorBoard logs: {args.resolved_logdir}   (view: tensorboard --logdir {args.resolved_logdir})")
     if args.checkpoint:

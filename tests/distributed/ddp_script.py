@@ -47,7 +47,6 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    import kerasish
     from kerasish import distributed
     from kerasish.callbacks import (BackupAndRestore, CSVLogger, EarlyStopping, LambdaCallback, ModelCheckpoint,
                                     TensorBoard)
