@@ -83,11 +83,11 @@ class EarlyStopping(MonitorCallback):
             self.best_epoch = epoch
             if self.restore_best_weights:
                 self.best_weights = self._copy_weights()
-            # The wait restarts only when the value also beats the baseline; an improving
-            # run that stays short of the baseline still runs out of patience.
+            # The wait restarts only when the value also beats the baseline; as in Keras,
+            # an epoch that improves never stops training itself.
             if self.baseline is None or self.is_improvement(current, self.baseline):
                 self.wait = 0
-                return
+            return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True

@@ -26,6 +26,9 @@ class Metric:
     #: (accuracy-type metrics), so the fused training step can skip the activation.
     logits_invariant = False
 
+    #: set on metrics given as compile(weighted_metrics=...): they see sample/class weights.
+    weighted = False
+
     def __init__(self, name: Optional[str] = None, dtype: Optional[str] = None) -> None:
         self.name = name or to_snake_case(type(self).__name__)
         self.device = torch.device("cpu")

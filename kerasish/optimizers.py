@@ -91,10 +91,14 @@ class Optimizer:
         value = float(value)
         if value < 0:
             raise ValueError(f"learning_rate must be >= 0, received {value!r}.")
-        self._lr = value
         if self.torch_optimizer is not None:
-            for group in self.torch_optimizer.param_groups:
-                group["lr"] = value
+            groups = self.torch_optimizer.param_groups
+            old = float(groups[0]["lr"])
+            # Several param groups (a torch optimizer with per-layer rates): scale them all
+            # by the same factor, so their ratios survive ReduceLROnPlateau and schedules.
+            for group in groups:
+                group["lr"] = value if old == 0 or len(groups) == 1 else float(group["lr"]) * value / old
+        self._lr = value
 
     lr = learning_rate  # Keras 2 spelling
 

@@ -138,9 +138,31 @@ class ArrayAdapter:
         if self.shard == "train":
             full = distributed.train_steps(self.n, batch_size)
         self.steps = min(full, steps) if steps else full
+        self.full = full
+        self._order: Optional[torch.Tensor] = None
+        self._cursor = 0
+
+    def _carried_over(self) -> Iterator[Batch]:
+        # steps_per_epoch shorter than one pass: like Keras, the next epoch continues
+        # where this one stopped; a new (shuffled) pass starts when one is used up.
+        bs = self.batch_size
+        for _ in range(self.steps):
+            if self._order is None or self._cursor >= self.full:
+                order = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
+                self._order, self._cursor = order.to(self.device, non_blocking=True), 0
+            idx = self._order[self._cursor * bs:(self._cursor + 1) * bs]
+            self._cursor += 1
+            yield (
+                map_structure(lambda t: t.index_select(0, idx), self.x),
+                None if self.y is None else map_structure(lambda t: t.index_select(0, idx), self.y),
+                None if self.w is None else self.w.index_select(0, idx),
+            )
 
     def __iter__(self) -> Iterator[Batch]:
         n, bs = self.n, self.batch_size
+        if self.steps < self.full and self.shard is None:
+            yield from self._carried_over()
+            return
         if self.shuffle or self.shard == "train":
             # torch's global CPU generator, so set_random_seed fixes the order on every device.
             order = torch.randperm(n) if self.shuffle else torch.arange(n)
@@ -250,6 +272,8 @@ class IterableAdapter:
         self._first_ndim: Optional[int] = None
         self._sampler: Any = None
         self._epoch = 0
+        self._peeked: Any = None
+        self._live: Optional[Iterator[Any]] = None
         map_style = isinstance(data, Dataset) and not isinstance(data, IterableDataset)
         # Data-parallel runs shard map-style Datasets only (see ArrayAdapter's `shard`).
         self.sharded = bool(shard) and map_style and distributed.is_distributed()
@@ -323,19 +347,61 @@ class IterableAdapter:
                 "in every batch."
             )
 
-    def __iter__(self) -> Iterator[Batch]:
-        # A one-shot iterator (a generator) is drawn from across epochs, as Keras does;
-        # a re-iterable (DataLoader, list) starts over every epoch.
+    def peek(self) -> Batch:
+        """The first batch (converted, on the device), kept to be yielded again.
+
+        fit uses it to build lazy models and to learn label/output shapes before
+        training starts. A one-shot generator loses nothing: the element is replayed.
+        """
+        if self._peeked is None:
+            self._live = self._source()
+            try:
+                element = next(self._live)
+            except StopIteration:
+                raise ValueError(
+                    "The data iterable yielded no batches. Pass a non-empty Dataset/DataLoader/generator."
+                ) from None
+            self._peeked = element
+        try:
+            return self._convert(self._peeked)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"Batch 0 from the data iterable is invalid: {e}") from None
+
+    def _source(self) -> Iterator[Any]:
         if self._sampler is not None:
             self._sampler.set_epoch(self._epoch)  # a new shuffled order each epoch, the same on every process
             self._epoch += 1
-        source = self.data if hasattr(self.data, "__next__") else iter(self.data)
+        return self.data if hasattr(self.data, "__next__") else iter(self.data)
+
+    def __iter__(self) -> Iterator[Batch]:
+        # A one-shot iterator (a generator) is drawn from across epochs, as Keras does.
+        # A re-iterable (DataLoader, list) starts over every epoch, unless steps_per_epoch
+        # cuts an epoch short: then, as in Keras, the next epoch continues where this one
+        # stopped and a new pass starts only when the data runs out.
+        if self._live is None:
+            self._live = self._source()
+        source = self._live
+        pending = self._peeked
+        self._peeked = None
         count = 0
-        for element in source:
+        while self.steps is None or count < self.steps:
+            if pending is not None:
+                element, pending = pending, None
+            else:
+                try:
+                    element = next(source)
+                except StopIteration:
+                    self._live = None
+                    if count == 0 and not hasattr(self.data, "__next__") and self.steps is not None:
+                        source = self._live = self._source()  # a finished pass: start the next one
+                        continue
+                    return
             try:
-                yield self._convert(element)
+                batch = self._convert(element)
             except (TypeError, ValueError) as e:
                 raise type(e)(f"Batch {count} from the data iterable is invalid: {e}") from None
+            yield batch
             count += 1
-            if self.steps is not None and count >= self.steps:
-                break
+        if self.steps is None or hasattr(self.data, "__next__"):
+            return
+        # Stopped by steps_per_epoch: keep `self._live` for the next epoch.

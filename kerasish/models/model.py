@@ -180,8 +180,9 @@ class Model(Layer):
             metrics: list of names ('accuracy', 'mae', 'precision', 'recall', 'auc',
                 'f1_score' ...), Metric objects or callables. Defaults to `None`.
             loss_weights: a scale for the loss (number or one-element list). Defaults to `None`.
-            weighted_metrics: accepted for Keras compatibility; metrics are always sample-weighted.
-                Defaults to `None`.
+            weighted_metrics: metrics that see `sample_weight`/`class_weight` (the ones in
+                `metrics` do not, as in Keras 3). A name also in `metrics` is logged as
+                `weighted_<name>`. Defaults to `None`.
             run_eagerly: accepted for Keras compatibility (kerasish always runs eagerly unless
                 `jit_compile`). Defaults to `False`.
             steps_per_execution: accepted; it has no effect (see the README). Defaults to `1`.
@@ -197,7 +198,8 @@ class Model(Layer):
         device = distributed.setup(device)  # under torchrun: join the process group, use cuda:LOCAL_RANK
         names = getattr(self, "output_names", None)
         cfg = build_compile_config(optimizer, loss, metrics, loss_weights, jit_compile, device, steps_per_execution,
-                                   output_names=names if names and len(names) > 1 else None)
+                                   output_names=names if names and len(names) > 1 else None,
+                                   weighted_metrics=weighted_metrics)
         self._compile_config = cfg
         self._device = cfg.device
         self.to(cfg.device)
@@ -324,10 +326,13 @@ class Model(Layer):
         self.ensure_optimizer()
         trainer._check_first_batch_labels(self, data.y_sample)
         st = trainer._make_steps(self, data.y_sample, class_weight, train=True)
+        was_training = self.training
         self.train()
-        for bx, by, bw in data.adapter:
-            st.train_step(bx, by, bw)
-        self.eval()
+        try:
+            for bx, by, bw in data.adapter:
+                st.train_step(bx, by, bw)
+        finally:
+            self.train(was_training)
         return self._batch_result(st, return_dict)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
@@ -335,10 +340,14 @@ class Model(Layer):
         self.require_compiled("test_on_batch")
         data = trainer.prepare(self, x, y, sample_weight, trainer.num_samples_or(x), False, None, need_y=True)
         st = trainer._make_steps(self, data.y_sample)
+        was_training = self.training
         self.eval()
-        with torch.inference_mode():
-            for bx, by, bw in data.adapter:
-                st.test_step(bx, by, bw)
+        try:
+            with torch.inference_mode():
+                for bx, by, bw in data.adapter:
+                    st.test_step(bx, by, bw)
+        finally:
+            self.train(was_training)
         return self._batch_result(st, return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:

@@ -37,6 +37,7 @@ class CompileConfig:
     steps_per_execution: int = 1
     raw: dict = field(default_factory=dict)
     heads: Optional[List[Head]] = None  # set for models with several outputs
+    weighted_metric_ids: List[Any] = field(default_factory=list)
 
 
 _CE_NAMES = {
@@ -89,7 +90,7 @@ def _per_output(value: Any, names: Sequence[str], what: str, default: Any) -> Li
 
 def build_compile_config(
     optimizer: Any, loss: Any, metrics: Any, loss_weights: Any, jit_compile: Any, device: Any,
-    steps_per_execution: int = 1, output_names: Optional[Sequence[str]] = None,
+    steps_per_execution: int = 1, output_names: Optional[Sequence[str]] = None, weighted_metrics: Any = None,
 ) -> CompileConfig:
     opt = optimizers_mod.get(optimizer)
     heads = None
@@ -160,6 +161,7 @@ def build_compile_config(
              "loss_weights": loss_weights if multi else None,
              "multi_metrics": metrics if multi and _jsonable(metrics) else None},
         heads=heads,
+        weighted_metric_ids=[] if multi else _metric_list(weighted_metrics),
     )
 
 

@@ -115,7 +115,9 @@ class Steps:
         if self.metrics:
             detached = out.detach()
             for m in self.metrics:
-                m.update_state(y, detached if (self.fuse and m.logits_invariant) else (probs if self.fuse else detached), w)
+                # Keras 3: `metrics` are unweighted; `weighted_metrics` see sample/class weights.
+                m.update_state(y, detached if (self.fuse and m.logits_invariant) else (probs if self.fuse else detached),
+                               w if m.weighted else None)
         return loss
 
     def train_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
@@ -230,7 +232,7 @@ class MultiSteps(Steps):
                 total = value * weight if total is None else total + value * weight
             detached = out.detach()
             for m in metrics:
-                m.update_state(target, detached, w)
+                m.update_state(target, detached, None)  # unweighted, as Keras's `metrics`
         if self.regularized:
             total = total + sum(self.model.regularization_losses())
         self.loss_tracker.merge_batch(total.detach() * n, n)

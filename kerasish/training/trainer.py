@@ -7,6 +7,7 @@ plus the up-front data checks, and when a callback reads batch-level logs.
 
 from __future__ import annotations
 
+import copy
 import sys
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
@@ -143,14 +144,29 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
         check_labels = lambda batch_y: _check_first_batch_labels(model, batch_y)  # noqa: E731
     adapter = IterableAdapter(x, batch_size, shuffle, device, steps, model.casts_integer_inputs(),
                               expected_shape=model.expected_input_shape(), check_labels=check_labels, shard=shard)
-    return _Prepared(adapter, None, None)
+    # The first batch (replayed later) builds a lazy model before its optimizer exists and
+    # tells 'accuracy' which kind it is, as Keras does with its first batch.
+    first_x, first_y, _ = adapter.peek()
+    model.ensure_built(first_x)
+    if adapter.expected_shape is None:
+        adapter.expected_shape = model.expected_input_shape()
+    return _Prepared(adapter, first_y, None)
 
 
 def _metrics_for(model: Any, y_sample: Any) -> List[Any]:
     cfg = model._compile_config
     out_shape = model.output_shape_or_none()
     y_shape = tuple(y_sample.shape) if isinstance(y_sample, torch.Tensor) else None
-    return [metrics_mod.get(m, cfg.loss_name, out_shape, y_shape) for m in cfg.metric_ids]
+    plain = [metrics_mod.get(m, cfg.loss_name, out_shape, y_shape) for m in cfg.metric_ids]
+    names = {m.name for m in plain}
+    weighted = []
+    for ident in cfg.weighted_metric_ids:
+        m = copy.deepcopy(metrics_mod.get(ident, cfg.loss_name, out_shape, y_shape))
+        if m.name in names:
+            m.name = "weighted_" + m.name
+        m.weighted = True  # Keras 3: only weighted_metrics see sample/class weights
+        weighted.append(m)
+    return plain + weighted
 
 
 def _make_steps(model: Any, y_sample: Any, class_weight: Any = None, train: bool = False) -> Steps:
@@ -166,8 +182,10 @@ def _make_steps(model: Any, y_sample: Any, class_weight: Any = None, train: bool
         heads = []
         for head, y_head, shape in zip(cfg.heads, ys, shapes):
             y_shape = tuple(y_head.shape) if isinstance(y_head, torch.Tensor) else None
+            # Copies: the step prefixes each metric's name with its output's name.
             heads.append((head.name, head.loss, head.weight,
-                          [metrics_mod.get(m, head.loss_name, shape, y_shape) for m in head.metric_ids]))
+                          [copy.deepcopy(metrics_mod.get(m, head.loss_name, shape, y_shape))
+                           for m in head.metric_ids]))
         return MultiSteps(model, heads, cfg.optimizer if train else None,
                           jit_compile=cfg.jit_compile and train).to(model.device)
     metric_objs = _metrics_for(model, y_sample)
@@ -213,18 +231,31 @@ def _check_first_batch_labels(model: Any, y: Any) -> None:
 def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str, float]:
     """One pass of evaluation: on_test_* hooks, inference mode, floats at the end."""
     steps.reset()
+    was_training = model.training
     model.eval()
     cbs.on_test_begin({})
     want_begin = cbs.needs("on_test_batch_begin")
     want_end = cbs.needs("on_test_batch_end")
     names, trackers = steps.tracker_names(), steps.trackers()
-    with torch.inference_mode():
-        for i, (x, y, w) in enumerate(adapter):
-            if want_begin:
-                cbs.on_test_batch_begin(i, {})
-            steps.test_step(x, y, w)
-            if want_end:
-                cbs.on_test_batch_end(i, LazyLogs(names, trackers))
+    seen = 0
+    try:
+        with torch.inference_mode():
+            for i, (x, y, w) in enumerate(adapter):
+                if want_begin:
+                    cbs.on_test_batch_begin(i, {})
+                steps.test_step(x, y, w)
+                seen += 1
+                if want_end:
+                    cbs.on_test_batch_end(i, LazyLogs(names, trackers))
+    finally:
+        # A callback may call evaluate mid-epoch: leave the model as it was found.
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError(
+            "The evaluation data yielded no batches, so there is no loss to report. A generator passed as "
+            "validation_data is used up after one epoch: pass arrays, a Dataset or a DataLoader (re-iterable), "
+            "or set validation_steps with a generator that never ends."
+        )
     logs = results_to_floats(names, trackers)  # host sync: once per evaluation
     cbs.on_test_end(logs)
     return logs
@@ -417,17 +448,21 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
                        steps=data.adapter.steps)
     want_end = cbs.needs("on_predict_batch_end")
     outputs: List[Any] = []
+    was_training = model.training
     model.eval()
     cbs.on_predict_begin({})
-    with torch.inference_mode():
-        for i, (bx, _, _) in enumerate(data.adapter):
-            if cbs.needs("on_predict_batch_begin"):
-                cbs.on_predict_batch_begin(i, {})
-            with mixed_precision.autocast(model.device):
-                out = model(*bx) if isinstance(bx, (list, tuple)) else model(bx)
-            outputs.append(out)
-            if want_end:
-                cbs.on_predict_batch_end(i, {"outputs": out})
+    try:
+        with torch.inference_mode():
+            for i, (bx, _, _) in enumerate(data.adapter):
+                if cbs.needs("on_predict_batch_begin"):
+                    cbs.on_predict_batch_begin(i, {})
+                with mixed_precision.autocast(model.device):
+                    out = model(*bx) if isinstance(bx, (list, tuple)) else model(bx)
+                outputs.append(out)
+                if want_end:
+                    cbs.on_predict_batch_end(i, {"outputs": out})
+    finally:
+        model.train(was_training)  # a callback may predict mid-epoch
     cbs.on_predict_end({})
     if not outputs:
         raise ValueError("predict received no batches: the data is empty.")

@@ -36,9 +36,12 @@ def test_mode_max_for_accuracy():
 
 
 def test_baseline_must_be_beaten():
-    # Improving epochs that never beat the baseline still count towards patience.
+    # As in Keras 3: an improving epoch never stops training, but the wait only restarts
+    # once the baseline is beaten, so a run that stalls short of it stops early.
     cb = EarlyStopping(patience=2, baseline=0.5)
-    assert drive(cb, [0.9, 0.8, 0.7, 0.6, 0.4]) == [0, 1]
+    assert drive(cb, [0.9, 0.8, 0.7, 0.6, 0.4]) == [0, 1, 2, 3, 4]
+    cb = EarlyStopping(patience=2, baseline=0.5)
+    assert drive(cb, [0.9, 0.95, 0.97, 0.99]) == [0, 1]
     # Beating the baseline resets the wait.
     assert drive(EarlyStopping(patience=2, baseline=0.5), [0.4, 0.45, 0.3, 0.35, 0.36]) == [0, 1, 2, 3, 4]
 

@@ -182,3 +182,14 @@ def test_functional_errors():
         _two_in_two_out().compile(optimizer="adam", loss={"clss": "mse"})
     with pytest.raises(ValueError, match="never been called on a symbolic input"):
         Dense(3).output
+
+
+def test_multi_output_metric_names_stay_stable_across_calls():
+    img, tab, y_cls, y_reg = _data(32)
+    model = _two_in_two_out()
+    acc = kerasish.metrics.SparseCategoricalAccuracy()
+    model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", "mse"], metrics={"cls": [acc]})
+    for _ in range(2):
+        h = model.fit([img, tab], [y_cls, y_reg], epochs=1, verbose=0)
+        assert "cls_sparse_categorical_accuracy" in h.history
+    assert "cls_sparse_categorical_accuracy" in model.evaluate([img, tab], [y_cls, y_reg], verbose=0, return_dict=True)

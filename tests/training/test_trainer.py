@@ -358,3 +358,96 @@ def test_text_vectorization_first_layer_trains_on_raw_strings():
     assert h.history["accuracy"][-1] == 1.0
     p = model.predict(["good great", "bad awful"], verbose=0).ravel()
     assert p[0] > 0.9 and p[1] < 0.1
+
+
+def test_accuracy_from_a_dataloader_matches_arrays_with_a_torch_loss(tiny_classification):
+    x, y = tiny_classification
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    model = Model(net)
+    model.compile(optimizer="adam", loss=nn.CrossEntropyLoss(reduction="none"), metrics=["accuracy"])
+    on_arrays = model.evaluate(x, y, verbose=0)
+    loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=50)
+    on_loader = model.evaluate(loader, verbose=0)
+    assert on_loader == pytest.approx(on_arrays, abs=1e-6)
+
+
+def test_predict_inside_a_callback_keeps_training_mode(tiny_classification):
+    x, y = tiny_classification
+    model = Sequential([Dense(16, input_shape=(8,)), Dropout(0.5), Dense(3, activation="softmax")])
+    modes = []
+    model.layers[1].register_forward_hook(lambda m, i, o: modes.append(m.training) and None)
+
+    class PeekMidEpoch(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                self.model.predict(x[:2], verbose=0)
+
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=50, callbacks=[PeekMidEpoch()], verbose=0)
+    # train, (predict: eval), then training continues in train mode
+    assert modes == [True, False, True, True, True]
+
+
+def test_used_up_generator_as_validation_data_is_an_error_not_a_zero_loss(tiny_classification):
+    x, y = tiny_classification
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    val = ((x[i:i + 50], y[i:i + 50]) for i in range(0, 100, 50))
+    with pytest.raises(ValueError, match="yielded no batches.*validation_steps"):
+        model.fit(x, y, epochs=2, validation_data=val, verbose=0)
+
+
+def test_steps_per_epoch_continues_where_the_last_epoch_stopped():
+    x = np.arange(100, dtype="float32").reshape(100, 1)
+    y = np.zeros((100, 1), "float32")
+    seen = []
+
+    class Record(nn.Module):
+        def forward(self, t):
+            seen.append(int(t[0, 0]))
+            return t * 0 + self.w
+
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+    model = Model(Record())
+    model.compile(optimizer="sgd", loss="mse")
+    loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=10)
+    seen.clear()
+    model.fit(loader, epochs=3, steps_per_epoch=3, verbose=0)
+    assert seen[-9:] == [0, 10, 20, 30, 40, 50, 60, 70, 80]
+    seen.clear()
+    model.fit(x, y, epochs=2, batch_size=10, steps_per_epoch=3, shuffle=False, verbose=0)
+    assert seen[-6:] == [0, 10, 20, 30, 40, 50]
+
+
+def test_metrics_are_unweighted_and_weighted_metrics_see_the_weights():
+    x = np.array([[1.0], [-1.0], [2.0], [-2.0]], "float32")
+    y = np.array([1, 1, 1, 0], "float32")  # sample 1 is misclassified by sign(x)
+    model = Sequential([Dense(1, activation="sigmoid", input_shape=(1,), kernel_initializer="ones")])
+    model.compile(optimizer=kerasish.optimizers.SGD(learning_rate=0.0), loss="binary_crossentropy",
+                  metrics=["accuracy", "precision"], weighted_metrics=["accuracy"])
+    res = model.evaluate(x, y, sample_weight=np.array([1.0, 3.0, 1.0, 1.0], "float32"), verbose=0, return_dict=True)
+    assert res["accuracy"] == pytest.approx(0.75)            # 3 of 4 samples
+    assert res["weighted_accuracy"] == pytest.approx(3 / 6)  # weights 1+1+1 of 6
+    # class_weight with a torchmetrics metric no longer fails (metrics ignore weights)
+    model.fit(x, y, class_weight={0: 1.0, 1: 5.0}, epochs=1, verbose=0)
+
+
+def test_learning_rate_change_keeps_param_group_ratios():
+    a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+    opt = torch.optim.Adam([{"params": a.parameters(), "lr": 1e-5}, {"params": b.parameters(), "lr": 1e-3}])
+    model = Model(nn.Sequential(a, b))
+    model.compile(optimizer=opt, loss="mse")
+    model.optimizer.learning_rate = model.optimizer.learning_rate * 0.5
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([5e-6, 5e-4])
+
+
+def test_sequential_without_input_shape_fits_on_a_dataloader(tiny_classification):
+    x, y = tiny_classification
+    model = Sequential([Dense(16, activation="relu"), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=32, shuffle=True)
+    h = model.fit(loader, epochs=3, verbose=0)
+    assert model.built and h.history["accuracy"][-1] > 0.4
