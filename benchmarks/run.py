@@ -23,7 +23,7 @@ import os
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -200,6 +200,42 @@ def lstm_workload(device: torch.device, n: int) -> Dict:
 WORKLOADS = {"mlp": mlp_workload, "cnn": cnn_workload, "lstm": lstm_workload, "linreg": linreg_workload}
 
 
+def keras3_model(name: str, keras: Any) -> Any:
+    """The same workload in Keras 3 (KERAS_BACKEND=torch), or None for unknown names."""
+    L = keras.layers
+    if name == "mlp":
+        m = keras.Sequential([keras.Input((784,)), L.Dense(512, activation="relu"), L.Dense(10, activation="softmax")])
+        m.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    elif name == "cnn":
+        m = keras.Sequential([keras.Input((28, 28, 1)), L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
+                              L.Conv2D(64, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)), L.Flatten(),
+                              L.Dense(128, activation="relu"), L.Dense(10, activation="softmax")])
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    elif name == "lstm":
+        m = keras.Sequential([keras.Input((64,), dtype="int64"), L.Embedding(20000, 100),
+                              L.Bidirectional(L.LSTM(128)), L.Dense(1)])
+        m.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
+    elif name == "linreg":
+        m = keras.Sequential([keras.Input((1,)), L.Dense(1)])
+        m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
+    else:
+        return None
+    return m
+
+
+def load_keras3() -> Any:
+    """Keras 3 on its torch backend, if installed (an optional third column)."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    try:
+        import keras
+    except ImportError:
+        return None
+    if keras.backend.backend() != "torch":
+        print(f"(Keras 3 is installed but uses the {keras.backend.backend()} backend; skipped)", file=sys.stderr)
+        return None
+    return keras
+
+
 def matmul_gflops(device: torch.device) -> float:
     a = torch.randn(1024, 1024, device=device)
     b = torch.randn(1024, 1024, device=device)
@@ -213,17 +249,28 @@ def matmul_gflops(device: torch.device) -> float:
     return 2 * 1024 ** 3 * reps / (time.perf_counter() - t) / 1e9
 
 
-def bench(name: str, device: torch.device, reps: int, n: int) -> Dict:
+def bench(name: str, device: torch.device, reps: int, n: int, with_keras: bool = True) -> Dict:
     w = WORKLOADS[name](device, n)
     model, epochs = w["model"], w.get("epochs", 1)
 
     def ks():
         model.fit(w["x_np"], w["y_np"], batch_size=w["bs"], epochs=epochs, verbose=0)
 
-    ks(), w["hand"]()  # warm-up (allocator, kernels)
-    times = {"kerasish": [], "hand": []}
+    runners = [("kerasish", ks), ("hand", w["hand"])]
+    keras = load_keras3() if with_keras else None
+    if keras is not None:
+        km = keras3_model(name, keras)
+        epochs_k = w.get("epochs", 1)
+
+        def k3():
+            km.fit(w["x_np"], w["y_np"], batch_size=w["bs"], epochs=epochs_k, verbose=0)
+
+        runners.append(("keras3", k3))
+    for _, fn in runners:
+        fn()  # warm-up (allocator, kernels)
+    times = {label: [] for label, _ in runners}
     for _ in range(reps):
-        for label, fn in (("kerasish", ks), ("hand", w["hand"])):
+        for label, fn in runners:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t = time.perf_counter()
@@ -234,6 +281,7 @@ def bench(name: str, device: torch.device, reps: int, n: int) -> Dict:
     med = {k: statistics.median(v) for k, v in times.items()}
     samples = w["x_np"].shape[0] * (w.get("per", 1) if w["unit"] == "step" else 1)
     return dict(name=name, unit=w["unit"], ks=med["kerasish"], hand=med["hand"], ratio=med["kerasish"] / med["hand"],
+                keras3=med.get("keras3"),
                 ks_sps=w["x_np"].shape[0] / med["kerasish"] if w["unit"] == "epoch" else None,
                 hand_sps=w["x_np"].shape[0] / med["hand"] if w["unit"] == "epoch" else None,
                 ks_acc=w["ks_acc"](), hand_acc=w["hand_acc"](), flops=w["flops"], samples=samples)
@@ -246,6 +294,7 @@ def main(argv: List[str] = None) -> int:
     p.add_argument("--samples", type=int, default=60000, help="training samples for image workloads")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-keras", action="store_true", help="skip the Keras 3 column even when keras is installed")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -257,14 +306,16 @@ def main(argv: List[str] = None) -> int:
     print(f"{'workload':8s} {'unit':5s} {'kerasish s':>11s} {'hand s':>10s} {'ratio':>6s} "
           f"{'ks samples/s':>13s} {'hand samples/s':>15s} {'ks acc':>7s} {'hand acc':>8s} {'ks %peak':>8s} {'hand %peak':>10s}")
     for name in args.workloads:
-        r = bench(name, device, args.reps, args.samples)
+        r = bench(name, device, args.reps, args.samples, with_keras=not args.no_keras)
         scale = 1e6 if r["unit"] == "step" else 1
         fmt = (lambda v: f"{v * 1e6:9.1f}us") if r["unit"] == "step" else (lambda v: f"{v:10.3f}s")
         sps = lambda v: f"{v:13.0f}" if v else f"{'-':>13s}"  # noqa: E731
         pk = lambda t: f"{r['flops'] / t / 1e9 / peak * 100:7.1f}%" if r["flops"] else f"{'-':>8s}"  # noqa: E731
+        k3 = (f"  keras3 {fmt(r['keras3']).strip()} (kerasish/keras3 {r['ks'] / r['keras3']:.3f})"
+              if r.get("keras3") else "")
         print(f"{name:8s} {r['unit']:5s} {fmt(r['ks']):>11s} {fmt(r['hand']):>10s} {r['ratio']:6.3f} "
               f"{sps(r['ks_sps'])} {sps(r['hand_sps']):>15s} {r['ks_acc']:7.3f} {r['hand_acc']:8.3f} "
-              f"{pk(r['ks'])} {pk(r['hand']):>10s}", flush=True)
+              f"{pk(r['ks'])} {pk(r['hand']):>10s}{k3}", flush=True)
         del scale
     return 0
 

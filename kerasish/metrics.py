@@ -59,6 +59,12 @@ class Mean(Metric):
     """Sample-weighted running mean of values."""
 
     def reset_state(self) -> None:
+        total = getattr(self, "total", None)
+        if total is not None and total.device == self.device:
+            # Reuse the accumulators (no allocation per epoch).
+            self.total.zero_()
+            self.count.zero_()
+            return
         self.total = torch.zeros((), dtype=torch.float64 if self.device.type == "cpu" else torch.float32, device=self.device)
         self.count = torch.zeros_like(self.total)
 
@@ -83,8 +89,13 @@ class Mean(Metric):
         return self.total / self.count.clamp_min(1e-12) if self.count.dtype.is_floating_point else self.total
 
     def merge_batch(self, batch_sum: torch.Tensor, n: Union[int, torch.Tensor]) -> None:
-        """Adds a precomputed weighted sum and weight (used for the loss tracker)."""
+        """Adds a precomputed weighted sum and weight."""
         self.total += batch_sum.detach().to(self.total.dtype)
+        self.count += n
+
+    def add_mean(self, batch_mean: torch.Tensor, n: int) -> None:
+        """Adds a batch mean over `n` samples (the loss tracker: one fused op, no allocation)."""
+        self.total.add_(batch_mean.detach(), alpha=n)
         self.count += n
 
 

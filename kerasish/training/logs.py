@@ -19,7 +19,10 @@ def results_to_floats(names: List[str], tensors: List[torch.Tensor], prefix: str
         # process gets the same sample-weighted numbers. A collective: every rank gets here.
         tensors = distributed.reduced_results(tensors)
     tensors = [t.result() if hasattr(t, "result") else t for t in tensors]
-    values = torch.stack([t.detach().to(torch.float64).reshape(()) for t in tensors]).cpu().tolist()  # host sync (once)
+    if all(t.device.type == "cpu" for t in tensors):
+        values = [t.item() for t in tensors]  # host memory already: no device sync, less overhead
+    else:
+        values = torch.stack([t.detach().to(torch.float64).reshape(()) for t in tensors]).cpu().tolist()  # host sync (once)
     return {prefix + n: float(v) for n, v in zip(names, values)}
 
 

@@ -96,8 +96,12 @@ class Steps:
         return cw if w is None else cw * w
 
     def _loss_and_metrics(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> torch.Tensor:
-        out = call_module(self.forward, x)
-        w = self._weights(y, w)
+        # The common case (one input tensor, no class weights) skips the generic helpers:
+        # this runs once per batch, and tiny models are bound by Python overhead.
+        single = type(x) is torch.Tensor
+        out = self.forward(x) if single else call_module(self.forward, x)
+        if self.class_weight is not None:
+            w = self._weights(y, w)
         if self.fuse:
             loss = self.loss.reduce(self.loss.per_sample_logits(y, out), w)
             probs = self.fuse_fn(out.detach()) if self.metrics_need_probs else None
@@ -109,9 +113,9 @@ class Steps:
         if self.regularized:
             # Keras reports (and trains on) the loss including layer penalties.
             loss = loss + sum(self.model.regularization_losses())
-        n = batch_size_of(x)
+        n = x.shape[0] if single else batch_size_of(x)
         # Keras's epoch loss: the batch losses weighted by batch size.
-        self.loss_tracker.merge_batch(loss.detach() * n, n)
+        self.loss_tracker.add_mean(loss, n)
         if self.metrics:
             detached = out.detach()
             for m in self.metrics:
@@ -228,12 +232,12 @@ class MultiSteps(Steps):
         for (name, loss_fn, weight, metrics), tracker, out, target in zip(self.heads, self.head_trackers, outs, ys):
             if loss_fn is not None:
                 value = loss_fn(target, out, w)
-                tracker.merge_batch(value.detach() * n, n)
+                tracker.add_mean(value, n)
                 total = value * weight if total is None else total + value * weight
             detached = out.detach()
             for m in metrics:
                 m.update_state(target, detached, None)  # unweighted, as Keras's `metrics`
         if self.regularized:
             total = total + sum(self.model.regularization_losses())
-        self.loss_tracker.merge_batch(total.detach() * n, n)
+        self.loss_tracker.add_mean(total, n)
         return total
