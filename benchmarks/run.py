@@ -87,7 +87,8 @@ def mlp_workload(device: torch.device, n: int) -> Dict:
         net[0].bias.copy_(model.layers[0].bias)
         net[2].weight.copy_(model.layers[1].kernel.T)
         net[2].bias.copy_(model.layers[1].bias)
-    opt = torch.optim.RMSprop(net.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    # The same optimizer as kerasish's 'rmsprop': Keras's formula as a torch optimizer.
+    opt = kerasish.optimizers.KerasRMSpropTorch(net.parameters(), lr=1e-3, rho=0.9, eps=1e-7)
     x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
     flops = 3 * 2 * n * (784 * 512 + 512 * 10)  # forward + backward matmuls
     return dict(model=model, x_np=x_np, y_np=y_np, bs=128,

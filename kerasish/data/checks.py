@@ -69,9 +69,12 @@ def check_finite(t: Any, what: str) -> None:
     map_structure(lambda a: leaves.append(a), t)
     for leaf in leaves:
         if isinstance(leaf, torch.Tensor) and leaf.is_floating_point():
-            # A sum is finite iff every value is (barring overflow, which only sends us
-            # to the exact check below): one cheap pass, no full-size mask allocated.
-            if bool(torch.isfinite(leaf.sum(dtype=torch.float64))):  # host sync: once per call
+            # min and max are finite iff every value is (NaN propagates through both):
+            # one pass, no full-size mask or float64 copy (60000x784 floats: ~4 ms).
+            if leaf.numel() == 0:
+                continue
+            lo, hi = torch.aminmax(leaf)
+            if bool(torch.isfinite(lo) & torch.isfinite(hi)):  # host sync: once per call
                 continue
             finite = torch.isfinite(leaf)
             if not bool(finite.all()):
