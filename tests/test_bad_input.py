@@ -646,3 +646,40 @@ def test_predict_works_uncompiled_but_fit_does_not():
     assert m.predict(X, verbose=0).shape == (20, 3)
     with pytest.raises(RuntimeError, match="compile"):
         m.fit(X, Y_INT)
+
+
+def _embedding_model():
+    from kerasish.layers import Embedding, GlobalAveragePooling1D
+
+    m = Sequential([Embedding(10, 4, input_length=3), GlobalAveragePooling1D(), Dense(1, activation="sigmoid")])
+    m.compile(optimizer="adam", loss="binary_crossentropy")
+    return m
+
+
+def test_token_id_out_of_range_names_the_id_and_input_dim():
+    m = _embedding_model()
+    before = [w.copy() for w in m.get_weights()]
+    with pytest.raises(ValueError, match=r"token id 12, outside \[0, 9\].*input_dim=10.*Raise input_dim"):
+        m.fit(np.array([[1, 2, 12], [0, 1, 2]]), np.array([0.0, 1.0]), verbose=0)
+    with pytest.raises(ValueError, match=r"token id -1"):
+        m.predict(np.array([[1, -1, 2]]), verbose=0)
+    for a, b in zip(before, m.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_float_token_ids_are_cast_when_whole_and_rejected_otherwise():
+    m = _embedding_model()
+    m.fit(np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 2.0]], "float32"), np.array([0.0, 1.0]), verbose=0)
+    with pytest.raises(TypeError, match="non-integer values.*integer ids"):
+        m.fit(np.array([[1.5, 2.0, 3.0]], "float32"), np.array([0.0]), verbose=0)
+
+
+def test_class_weight_with_per_timestep_labels_is_rejected():
+    from kerasish.layers import Embedding, LSTM
+
+    m = Sequential([Embedding(10, 4), LSTM(3, return_sequences=True), Dense(2, activation="softmax")])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.array([[1, 2, 3], [3, 2, 1]])
+    y = np.array([[0, 1, 0], [1, 1, 0]])
+    with pytest.raises(ValueError, match=r"class_weight needs one class label per sample.*\(2, 3\).*sample_weight"):
+        m.fit(x, y, class_weight={0: 1.0, 1: 2.0}, verbose=0)

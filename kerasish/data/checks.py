@@ -193,3 +193,32 @@ def _check_target_shape(y: torch.Tensor, loss_name: str, output_shape: Sequence[
             f"(y.shape={tuple(y.shape)}) and the output has samples of shape {tuple(output_shape[1:])}. Give the "
             f"last layer as many units as y has targets, or pass y of shape (n, {expected})."
         ) from None
+
+
+def check_token_ids(x: Any, layer: Any) -> Any:
+    """For a model that starts with an Embedding: ids must be integers in [0, input_dim).
+
+    Float arrays holding whole numbers (e.g. from pad_sequences(dtype='float32')) are
+    cast to int64, as Keras casts them; anything else is a clear error instead of
+    torch's "index out of range in self". Returns x (possibly cast).
+    """
+    if not isinstance(x, torch.Tensor) or layer is None or not hasattr(layer, "input_dim"):
+        return x
+    if x.is_floating_point():
+        if x.numel() and not bool((x == x.round()).all()):  # host sync: once per call
+            raise TypeError(
+                f"The model starts with {type(layer).__name__} {layer.name!r}, which takes integer token ids, "
+                f"but x holds non-integer values (dtype {x.dtype}). Pass integer ids, e.g. from "
+                "TextVectorization or pad_sequences."
+            )
+        x = x.long()
+    if x.numel():
+        lo, hi = int(x.min()), int(x.max())  # host sync: once per call
+        if lo < 0 or hi >= layer.input_dim:
+            bad = hi if hi >= layer.input_dim else lo
+            raise ValueError(
+                f"x holds the token id {bad}, outside [0, {layer.input_dim - 1}] for "
+                f"{type(layer).__name__} {layer.name!r} (input_dim={layer.input_dim}). Raise input_dim to the "
+                "vocabulary size (+1 when 0 is padding), or map unknown words to an OOV id below it."
+            )
+    return x

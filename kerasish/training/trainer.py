@@ -122,6 +122,9 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
                 checks.check_finite(y, "y")
         model.ensure_built(x)
         checks.check_input_shape(x, model.expected_input_shape(), model.name)
+        layers = getattr(model, "layers", None)
+        if layers and getattr(layers[0], "integer_input", False):
+            x = checks.check_token_ids(x, layers[0])
         adapter = ArrayAdapter(x, y, sample_weight, batch_size, shuffle, device, steps, shard=shard)
         return _Prepared(adapter, y, num_samples(x))
     if y is not None:
@@ -326,6 +329,14 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     if val is not None and val.y_sample is not None:
         _check_first_batch_labels(model, val.y_sample)
 
+    if class_weight is not None and isinstance(train.y_sample, torch.Tensor):
+        y0, out = train.y_sample, model.output_shape_or_none()
+        one_hot = y0.dim() == 2 and out is not None and len(out) == 2 and y0.shape[-1] == out[-1]
+        if not (y0.dim() == 1 or (y0.dim() == 2 and y0.shape[-1] == 1) or one_hot):
+            raise ValueError(
+                f"class_weight needs one class label per sample (y of shape (n,), (n, 1) or one-hot (n, classes)), "
+                f"received y of shape {tuple(y0.shape)}. For per-timestep labels pass sample_weight instead."
+            )
     steps = _make_steps(model, train.y_sample, class_weight, train=True)
     if distributed.is_distributed():
         # The step's forward runs through DDP so gradients are averaged across processes; the
