@@ -66,6 +66,11 @@ class Loss:
     def per_sample_logits(self, y_true: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no logits form.")
 
+    def reduced_logits(self, y_true: torch.Tensor, logits: torch.Tensor,
+                       sample_weight: Optional[torch.Tensor]) -> torch.Tensor:
+        """The reduced loss from logits (the fused training path)."""
+        return self.reduce(self.per_sample_logits(y_true, logits), sample_weight)
+
     def reduce(self, values: torch.Tensor, sample_weight: Optional[torch.Tensor]) -> torch.Tensor:
         if self.reduction == "none" or self.reduction is None:
             if sample_weight is None:
@@ -167,6 +172,13 @@ class SparseCategoricalCrossentropy(Loss):
             logits = logits.movedim(-1, 1)
         ignore = -100 if self.ignore_class is None else self.ignore_class
         return F.cross_entropy(logits, y_true, reduction="none", ignore_index=ignore)
+
+    def reduced_logits(self, y_true, logits, sample_weight):
+        if sample_weight is None and self.ignore_class is None and logits.dim() == 2 and \
+                self.reduction == "sum_over_batch_size":
+            # One fused kernel: the mean over the batch is Keras's reduction here.
+            return F.cross_entropy(logits, self._labels(y_true, logits))
+        return super().reduced_logits(y_true, logits, sample_weight)
 
     def per_sample(self, y_true, y_pred):
         if self.from_logits:

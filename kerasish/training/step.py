@@ -103,7 +103,7 @@ class Steps:
         if self.class_weight is not None:
             w = self._weights(y, w)
         if self.fuse:
-            loss = self.loss.reduce(self.loss.per_sample_logits(y, out), w)
+            loss = self.loss.reduced_logits(y, out, w)
             probs = self.fuse_fn(out.detach()) if self.metrics_need_probs else None
         else:
             loss = self.loss(y, out, w)
