@@ -73,3 +73,30 @@ def test_jit_compile_gives_the_same_losses_as_eager():
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=jit)
         losses[jit] = model.fit(x, y, epochs=2, batch_size=64, verbose=0).history["loss"]
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
+def test_train_step_never_synchronises_on_cuda(optimizer):
+    """With torch's sync debug mode set to 'error', any per-batch host sync in the step raises."""
+    from kerasish.training import trainer
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(640, 32)).astype("float32")
+    y = rng.integers(0, 10, 640)
+    model = Sequential([Dense(64, activation="relu", input_shape=(32,)), Dense(10, activation="softmax")])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], device="cuda")
+    data = trainer.prepare(model, x, y, None, 64, True, None, need_y=True)
+    model.ensure_optimizer()
+    steps = trainer._make_steps(model, data.y_sample, train=True)
+    batches = list(data.adapter)
+    steps.train_step(*batches[0])  # warm-up: lazy optimizer state, cuBLAS handles
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for batch in batches[1:]:
+            steps.train_step(*batch)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    torch.cuda.synchronize()
+    assert steps.loss_tracker.count.item() == 640
