@@ -221,7 +221,10 @@ class TensorBoard(Callback):
 
     # ----------------------------------------------------------------- hooks
     def on_train_begin(self, logs: Optional[Mapping[str, Any]] = None) -> None:
-        self._global_train_batch = 0
+        # Batch scalars continue from the optimizer's step count (as Keras uses
+        # optimizer.iterations), so a second fit() does not draw over the first one's curve.
+        optimizer = getattr(self.model, "optimizer", None)
+        self._global_train_batch = int(getattr(optimizer, "iterations", 0) or 0)
         if not distributed.is_main_process():  # data-parallel runs: rank 0 writes
             return
         self._writer("train")

@@ -162,3 +162,25 @@ def test_profile_and_embedding_arguments_are_ignored_with_a_warning():
     with pytest.warns(UserWarning, match=r"TensorBoard ignores profile_batch='500,520': kerasish does not write "
                                          r"profiles"):
         TensorBoard(log_dir="unused", profile_batch="500,520")
+
+
+def test_batch_scalars_continue_across_fit_calls(tmp_path):
+    import numpy as np
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from kerasish.callbacks import TensorBoard
+    from kerasish.layers import Dense
+    from kerasish.models import Sequential
+
+    x = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile(optimizer="adam", loss="mse")
+    for _ in range(2):
+        model.fit(x, x[:, :1], batch_size=10, epochs=1, verbose=0,
+                  callbacks=[TensorBoard(log_dir=str(tmp_path), update_freq="batch")])
+    steps = []
+    for events in sorted((tmp_path / "train").glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        steps += [e.step for e in acc.Scalars("batch_loss")]
+    assert sorted(steps) == list(range(1, 9))
