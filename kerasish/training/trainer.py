@@ -460,6 +460,7 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
                        steps=data.adapter.steps)
     want_end = cbs.needs("on_predict_batch_end")
     outputs: List[Any] = []
+    to_host = model.device.type == "cuda" and not getattr(data.adapter, "sharded", False)
     was_training = model.training
     model.eval()
     cbs.on_predict_begin({})
@@ -470,17 +471,26 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
                     cbs.on_predict_batch_begin(i, {})
                 with mixed_precision.autocast(model.device):
                     out = model(*bx) if isinstance(bx, (list, tuple)) else model(bx)
-                outputs.append(out)
+                # On CUDA each batch's outputs start copying to (pinned) host memory right
+                # away, so a long predict does not hold every output on the GPU.
+                outputs.append(map_structure(_to_host_async, out) if to_host else out)
                 if want_end:
                     cbs.on_predict_batch_end(i, {"outputs": out})
     finally:
         model.train(was_training)  # a callback may predict mid-epoch
+    if to_host:
+        torch.cuda.synchronize(model.device)  # host sync: once, the async copies must land first
     cbs.on_predict_end({})
     if not outputs:
         raise ValueError("predict received no batches: the data is empty.")
     if getattr(data.adapter, "sharded", False):
         outputs = [distributed.gather_predictions(outputs, data.adapter.total)]  # every sample, in order
     return _concat(outputs)
+
+
+def _to_host_async(t: Any) -> Any:
+    """Starts a device-to-host copy (non_blocking: torch allocates the target pinned)."""
+    return t.to("cpu", non_blocking=True) if isinstance(t, torch.Tensor) else t
 
 
 def _concat(outputs: List[Any]) -> Any:

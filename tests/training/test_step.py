@@ -100,3 +100,14 @@ def test_train_step_never_synchronises_on_cuda(optimizer):
         torch.cuda.set_sync_debug_mode(0)
     torch.cuda.synchronize()
     assert steps.loss_tracker.count.item() == 640
+
+
+@pytest.mark.gpu
+def test_predict_on_cuda_matches_cpu():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 8)).astype("float32")
+    model = Sequential([Dense(16, activation="relu", input_shape=(8,)), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", device="cuda")
+    on_gpu = model.predict(x, batch_size=64, verbose=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", device="cpu")
+    np.testing.assert_allclose(on_gpu, model.predict(x, batch_size=64, verbose=0), atol=1e-5)
