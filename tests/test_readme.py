@@ -1,0 +1,32 @@
+"""The README's runnable examples run as printed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def _block_after(heading: str) -> str:
+    section = README[README.index(heading):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_writing_a_callback_example_runs():
+    namespace: dict = {}
+    exec(compile(_block_after("## Writing a callback"), "README.md", "exec"), namespace)
+    history = namespace["history"]
+    assert 1 <= len(history.history["loss"]) <= 50
+    assert set(history.history) == {"loss", "mae", "val_loss", "val_mae"}
+
+
+def test_your_own_torch_module_example_runs():
+    rng = np.random.default_rng(0)
+    namespace = {"x": rng.normal(size=(64, 4)).astype("float32"), "y": rng.normal(size=(64, 1)).astype("float32")}
+    exec(compile(_block_after("## Your own torch module"), "README.md", "exec"), namespace)
+    assert isinstance(namespace["net"], torch.nn.Module)
+    assert namespace["model"].optimizer is not None
