@@ -30,3 +30,14 @@ def test_your_own_torch_module_example_runs():
     exec(compile(_block_after("## Your own torch module"), "README.md", "exec"), namespace)
     assert isinstance(namespace["net"], torch.nn.Module)
     assert namespace["model"].optimizer is not None
+
+
+def test_text_bucketing_example_runs():
+    namespace: dict = {}
+    exec(compile(_block_after("## Text: vocabulary, padding"), "README.md", "exec"), namespace)
+    history = namespace["history"]
+    assert len(history.history["loss"]) == 3
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    # bucketed batches: every batch is padded only to its own (similar) lengths
+    loader = namespace["loader"]
+    assert all(x.shape[1] <= 5 for x, _ in loader)

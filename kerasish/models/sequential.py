@@ -217,6 +217,7 @@ class Sequential(Model):
                 self.build((None,))
             else:
                 self.build((None,) + tuple(leaf.shape[1:]))
+                self._built_from_data = True
             self.to(self.device)
         if not self._layer_dict:
             raise ValueError("The Sequential model has no layers. Add layers with model.add(...) before fit/predict.")
@@ -301,7 +302,17 @@ class Sequential(Model):
         return not (isinstance(first, nn.Embedding) or getattr(first, "integer_input", False))
 
     def expected_input_shape(self) -> Optional[Shape]:
-        return self._input_spec
+        spec = self._input_spec
+        if spec is None or not getattr(self, "_built_from_data", False):
+            return spec
+        # Built from the first batch, not declared: sequence lengths may differ between
+        # batches (padded per batch, bucketed), so only the feature axis is pinned.
+        layers = self.layers
+        if layers and getattr(layers[0], "integer_input", False):
+            return (None,) * len(spec)
+        if len(spec) >= 3:
+            return (None,) * (len(spec) - 1) + (spec[-1],)
+        return spec
 
     @property
     def input_shape(self) -> Optional[Shape]:
