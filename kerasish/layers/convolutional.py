@@ -157,6 +157,7 @@ class _Conv(Layer):
     """Shared body of Conv1D and Conv2D (`rank` spatial axes)."""
 
     rank = 2
+    regularized_weights = (("kernel_regularizer", "kernel"), ("bias_regularizer", "bias"))
     _layout = "(batch, height, width, channels)"
     _layout_first = "(batch, channels, height, width)"
 
@@ -289,15 +290,6 @@ class _Conv(Layer):
         if self.data_format == "channels_last" and name in ("softmax", "sigmoid"):
             return name
         return None
-
-    @property
-    def losses(self) -> List[torch.Tensor]:
-        out = []
-        if self.kernel_regularizer is not None and self.kernel is not None:
-            out.append(self.kernel_regularizer(self.kernel))
-        if self.bias_regularizer is not None and self.bias is not None:
-            out.append(self.bias_regularizer(self.bias))
-        return out
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
@@ -557,6 +549,8 @@ class SeparableConv2D(_Conv):
         76
     """
 
+    regularized_weights = _Conv.regularized_weights + (("pointwise_regularizer", "pointwise_kernel"),)
+
     def __init__(
         self,
         filters: int,
@@ -614,13 +608,6 @@ class SeparableConv2D(_Conv):
         x, symmetric = pad_input(x, pads)
         x = F.conv2d(x, self.kernel, None, self.strides, symmetric, self.dilation_rate, x.shape[1])
         return F.conv2d(x, self.pointwise_kernel, self.bias)
-
-    @property
-    def losses(self) -> List[torch.Tensor]:
-        out = super().losses
-        if self.pointwise_regularizer is not None and self.pointwise_kernel is not None:
-            out.append(self.pointwise_regularizer(self.pointwise_kernel))
-        return out
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()

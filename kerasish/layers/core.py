@@ -116,6 +116,8 @@ class Dense(Layer):
         torch.Size([2, 3])
     """
 
+    regularized_weights = (("kernel_regularizer", "kernel"), ("bias_regularizer", "bias"))
+
     def __init__(
         self,
         units: int,
@@ -182,15 +184,6 @@ class Dense(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape[:-1]) + (self.units,)
-
-    @property
-    def losses(self):
-        out = []
-        if self.kernel_regularizer is not None and self.kernel is not None:
-            out.append(self.kernel_regularizer(self.kernel))
-        if self.bias_regularizer is not None and self.bias is not None:
-            out.append(self.bias_regularizer(self.bias))
-        return out
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()

@@ -53,6 +53,8 @@ class Embedding(Layer):
 
     integer_input = True
 
+    regularized_weights = (("embeddings_regularizer", "embeddings"),)
+
     def __init__(
         self,
         input_dim: int,
@@ -102,12 +104,6 @@ class Embedding(Layer):
             # Token ids that went through a float array; exact for ids below 2**24.
             inputs = inputs.long()
         return F.embedding(inputs, self.embeddings)
-
-    @property
-    def losses(self) -> List[torch.Tensor]:
-        if self.embeddings_regularizer is not None and self.embeddings is not None:
-            return [self.embeddings_regularizer(self.embeddings)]
-        return []
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()

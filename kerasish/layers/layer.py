@@ -278,10 +278,18 @@ class Layer(nn.Module):
             for w, new in zip(own, weights):
                 w.copy_(torch.as_tensor(np.asarray(new) if not isinstance(new, torch.Tensor) else new))
 
+    #: (regularizer attribute, weight attribute) pairs whose penalties `losses` returns.
+    regularized_weights: Tuple[Tuple[str, str], ...] = ()
+
     @property
     def losses(self) -> List[torch.Tensor]:
         """Regularisation penalties of this layer (recomputed on each access)."""
-        return []
+        out = []
+        for reg_name, weight_name in self.regularized_weights:
+            reg, weight = getattr(self, reg_name, None), getattr(self, weight_name, None)
+            if reg is not None and weight is not None:
+                out.append(reg(weight))
+        return out
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:

@@ -64,6 +64,8 @@ class BatchNormalization(Layer):
         128
     """
 
+    regularized_weights = (("gamma_regularizer", "gamma"), ("beta_regularizer", "beta"))
+
     def __init__(
         self,
         axis: Union[int, Sequence[int]] = -1,
@@ -161,15 +163,6 @@ class BatchNormalization(Layer):
                          1.0 - self.momentum, self.epsilon)
         return y.movedim(1, axis) if axis != 1 else y
 
-    @property
-    def losses(self) -> List[torch.Tensor]:
-        out = []
-        if self.gamma_regularizer is not None and self.gamma is not None:
-            out.append(self.gamma_regularizer(self.gamma))
-        if self.beta_regularizer is not None and self.beta is not None:
-            out.append(self.beta_regularizer(self.beta))
-        return out
-
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
         config_.update(axis=self.axis, momentum=self.momentum, epsilon=self.epsilon, center=self.center,
@@ -199,6 +192,8 @@ class LayerNormalization(Layer):
         >>> layer(torch.arange(8.0).reshape(2, 4)).mean().abs() < 1e-6
         tensor(True)
     """
+
+    regularized_weights = (("gamma_regularizer", "gamma"), ("beta_regularizer", "beta"))
 
     def __init__(
         self,
@@ -273,15 +268,6 @@ class LayerNormalization(Layer):
             out = out * self.gamma.reshape(view)
         if self.beta is not None:
             out = out + self.beta.reshape(view)
-        return out
-
-    @property
-    def losses(self) -> List[torch.Tensor]:
-        out = []
-        if self.gamma_regularizer is not None and self.gamma is not None:
-            out.append(self.gamma_regularizer(self.gamma))
-        if self.beta_regularizer is not None and self.beta is not None:
-            out.append(self.beta_regularizer(self.beta))
         return out
 
     def get_config(self) -> Dict[str, Any]:

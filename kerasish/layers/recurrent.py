@@ -42,6 +42,9 @@ class _RNN(Layer):
     accepts_mask = True
     _n_states = 1
 
+    regularized_weights = (("kernel_regularizer", "kernel"), ("recurrent_regularizer", "recurrent_kernel"),
+                           ("bias_regularizer", "bias"))
+
     def _setup(
         self,
         units: int,
@@ -304,15 +307,6 @@ class _RNN(Layer):
         return out, states
 
     # ------------------------------------------------------------------ config
-    @property
-    def losses(self) -> List[torch.Tensor]:
-        out = []
-        for reg, w in ((self.kernel_regularizer, self.kernel), (self.recurrent_regularizer, self.recurrent_kernel),
-                       (self.bias_regularizer, self.bias)):
-            if reg is not None and w is not None:
-                out.append(reg(w))
-        return out
-
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
         config_.update(
