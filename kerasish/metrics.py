@@ -88,11 +88,6 @@ class Mean(Metric):
     def result(self) -> torch.Tensor:
         return self.total / self.count.clamp_min(1e-12) if self.count.dtype.is_floating_point else self.total
 
-    def merge_batch(self, batch_sum: torch.Tensor, n: Union[int, torch.Tensor]) -> None:
-        """Adds a precomputed weighted sum and weight."""
-        self.total += batch_sum.detach().to(self.total.dtype)
-        self.count += n
-
     def add_mean(self, batch_mean: torch.Tensor, n: int) -> None:
         """Adds a batch mean over `n` samples (the loss tracker: one fused op, no allocation)."""
         self.total.add_(batch_mean.detach(), alpha=n)

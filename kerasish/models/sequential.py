@@ -39,6 +39,8 @@ class Sequential(Model):
         # `layers` property (a list, as in Keras) takes precedence for attribute access.
         self._modules["layers"] = nn.ModuleDict()
         self._input_layer: Optional[InputLayer] = None
+        self._auto_input: Optional[InputLayer] = None  # made for the symbolic graph, never saved
+        self._built_from_data = False  # input shape learned from a batch, not declared
         self._input_spec: Optional[Shape] = None
         self._shapes: Dict[str, Shape] = {}
         self._tips: Dict[str, Any] = {}
@@ -142,7 +144,7 @@ class Sequential(Model):
             source = self._input_layer
             if source is None:
                 # Not part of the config: only an Input the user gave is saved.
-                if getattr(self, "_auto_input", None) is None or self._auto_input.shape[1:] != tuple(in_shape[1:]):
+                if self._auto_input is None or self._auto_input.shape[1:] != tuple(in_shape[1:]):
                     self._auto_input = InputLayer(shape=in_shape[1:], name=unique_name("input_layer"))
                 source = self._auto_input
             tip = source.output
@@ -159,7 +161,7 @@ class Sequential(Model):
     @property
     def input(self) -> Any:  # type: ignore[override]
         """The model's symbolic input (once the input shape is known)."""
-        source = self._input_layer or getattr(self, "_auto_input", None)
+        source = self._input_layer or self._auto_input
         if not self.built or source is None:
             raise ValueError(
                 f"Sequential model {self.name!r} has no input yet: give the first layer input_shape=... "
@@ -303,7 +305,7 @@ class Sequential(Model):
 
     def expected_input_shape(self) -> Optional[Shape]:
         spec = self._input_spec
-        if spec is None or not getattr(self, "_built_from_data", False):
+        if spec is None or not self._built_from_data:
             return spec
         # Built from the first batch, not declared: sequence lengths may differ between
         # batches (padded per batch, bucketed), so only the feature axis is pinned.

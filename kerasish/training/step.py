@@ -151,12 +151,6 @@ class Steps:
         else:
             self._loss_and_metrics(x, y, w)
 
-    def predict_step(self, x: Any) -> Any:
-        if self.mixed:
-            with self.autocast():
-                return call_module(self.model, x)
-        return call_module(self.model, x)
-
 
 def _compiled(fn: Callable) -> Callable:
     """torch.compile(fn), falling back to eager (with a warning) if compilation fails."""
@@ -181,6 +175,30 @@ def _compiled(fn: Callable) -> Callable:
     return run
 
 
+def split_targets(y: Any, names: List[str], required: List[str]) -> List[Any]:
+    """The targets of each output, in output order.
+
+    `y` is a list/tuple (output order), a dict keyed by output name (outputs without a
+    loss may be missing), or one array used for every output.
+
+    Raises:
+        ValueError: for a list of the wrong length or a dict missing a `required` name.
+    """
+    if isinstance(y, dict):
+        missing = [n for n in required if n not in y]
+        if missing:
+            raise ValueError(f"y is missing targets for output(s) {missing}; the model's outputs are {names}.")
+        return [y.get(n) for n in names]
+    if isinstance(y, (list, tuple)):
+        if len(y) != len(names):
+            raise ValueError(
+                f"The model has {len(names)} outputs {names} but y holds {len(y)} arrays. Pass one target per "
+                "output, as a list in output order or a dict keyed by output name."
+            )
+        return list(y)
+    return [y] * len(names)
+
+
 class MultiSteps(Steps):
     """Steps for a model with several outputs (functional API).
 
@@ -202,6 +220,8 @@ class MultiSteps(Steps):
             for m in metrics:
                 m.name = f"{name}_{m.name}"
         self.metrics = [m for _, _, _, ms in heads for m in ms]
+        self.names = [name for name, _, _, _ in heads]
+        self.required = [name for name, loss, _, _ in heads if loss is not None]
 
     def trackers(self) -> List[Any]:
         with_loss = [t for t, (_, loss, _, _) in zip(self.head_trackers, self.heads) if loss is not None]
@@ -216,17 +236,9 @@ class MultiSteps(Steps):
             t.to(device)
         return self
 
-    def _targets(self, y: Any) -> List[Any]:
-        names = [h[0] for h in self.heads]
-        if isinstance(y, dict):
-            return [y.get(n) for n in names]
-        if isinstance(y, (list, tuple)):
-            return list(y)
-        return [y] * len(names)
-
     def _loss_and_metrics(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> torch.Tensor:
         outs = self.model.flatten_outputs(call_module(self.forward, x))
-        ys = self._targets(y)
+        ys = split_targets(y, self.names, self.required)
         n = batch_size_of(x)
         total = None
         for (name, loss_fn, weight, metrics), tracker, out, target in zip(self.heads, self.head_trackers, outs, ys):

@@ -20,10 +20,10 @@ from kerasish import metrics as metrics_mod
 from kerasish import mixed_precision
 from kerasish.data import checks
 from kerasish.data.adapters import (
-    ArrayAdapter, IterableAdapter, TextArrayAdapter, first_leaf, is_text, is_array_structure, map_structure, num_samples, to_tensor,
+    ArrayAdapter, IterableAdapter, TextArrayAdapter, first_leaf, is_array, is_text, is_array_structure, map_structure, num_samples, to_tensor,
 )
 from kerasish.training.logs import LazyLogs, results_to_floats
-from kerasish.training.step import MultiSteps, Steps
+from kerasish.training.step import MultiSteps, Steps, split_targets
 
 
 def resolve_verbose(verbose: Any) -> int:
@@ -45,6 +45,10 @@ def _convert_arrays(model: Any, x: Any, y: Any, sample_weight: Any) -> Tuple[Any
     if cast and isinstance(x, torch.Tensor) and x.dim() == 1:
         # Keras treats a 1-D x as one feature per sample: shape (n,) -> (n, 1).
         x = x.unsqueeze(-1)
+    return (x,) + _convert_targets(y, sample_weight)
+
+
+def _convert_targets(y: Any, sample_weight: Any) -> Tuple[Any, Any]:
     y = None if y is None else map_structure(lambda a: to_tensor(a, what="y"), y)
     if sample_weight is not None:
         sample_weight = to_tensor(sample_weight, what="sample_weight")
@@ -52,16 +56,25 @@ def _convert_arrays(model: Any, x: Any, y: Any, sample_weight: Any) -> Tuple[Any
             raise ValueError(
                 f"sample_weight must be 1-D with one weight per sample, received shape {tuple(sample_weight.shape)}."
             )
-    return x, y, sample_weight
+    return y, sample_weight
 
 
 def _slice(x: Any, s: slice) -> Any:
     return None if x is None else map_structure(lambda t: t[s], x)
 
 
-def _class_weight_tensor(class_weight: Optional[Dict[int, float]], device: torch.device) -> Optional[torch.Tensor]:
+def _class_weight_tensor(class_weight: Optional[Dict[int, float]], device: torch.device, y_sample: Any = None,
+                         output_shape: Any = None) -> Optional[torch.Tensor]:
     if class_weight is None:
         return None
+    if isinstance(y_sample, torch.Tensor):
+        one_hot = (y_sample.dim() == 2 and output_shape is not None and len(output_shape) == 2
+                   and y_sample.shape[-1] == output_shape[-1])
+        if not (y_sample.dim() == 1 or (y_sample.dim() == 2 and y_sample.shape[-1] == 1) or one_hot):
+            raise ValueError(
+                f"class_weight needs one class label per sample (y of shape (n,), (n, 1) or one-hot (n, classes)), "
+                f"received y of shape {tuple(y_sample.shape)}. For per-timestep labels pass sample_weight instead."
+            )
     if not isinstance(class_weight, dict) or not class_weight:
         raise ValueError(
             f"class_weight must be a dict mapping class index to weight, e.g. {{0: 1.0, 1: 5.0}}, "
@@ -79,10 +92,9 @@ def _class_weight_tensor(class_weight: Optional[Dict[int, float]], device: torch
 class _Prepared:
     """Data for one call: an adapter plus what the checks learned."""
 
-    def __init__(self, adapter: Any, y_sample: Any, n: Optional[int]) -> None:
+    def __init__(self, adapter: Any, y_sample: Any) -> None:
         self.adapter = adapter
         self.y_sample = y_sample
-        self.n = n
 
 
 def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shuffle: bool,
@@ -100,10 +112,10 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
             raise ValueError("y is None but the model needs targets to compute the loss. Pass y=...")
         y = None if y is None else np.asarray(y) if not is_array(y) else y
         checks.check_lengths(texts, y, sample_weight)
-        _, y, sample_weight = _convert_arrays(model, np.zeros((len(texts), 1), "float32"), y, sample_weight)
+        y, sample_weight = _convert_targets(y, sample_weight)
         model.ensure_built(texts)
         adapter = TextArrayAdapter(texts, y, sample_weight, batch_size, shuffle, device, steps)
-        return _Prepared(adapter, y, len(texts))
+        return _Prepared(adapter, y)
     if is_array_structure(x) or isinstance(x, (list,)) and x and not isinstance(x[0], (tuple, list)):
         if not is_array_structure(x):
             x = np.asarray(x)
@@ -126,7 +138,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
         if layers and getattr(layers[0], "integer_input", False):
             x = checks.check_token_ids(x, layers[0])
         adapter = ArrayAdapter(x, y, sample_weight, batch_size, shuffle, device, steps, shard=shard)
-        return _Prepared(adapter, y, num_samples(x))
+        return _Prepared(adapter, y)
     if y is not None:
         raise ValueError(
             f"y must be None when x is a {type(x).__name__} (a Dataset, DataLoader or iterable yields "
@@ -153,7 +165,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
     model.ensure_built(first_x)
     if adapter.expected_shape is None:
         adapter.expected_shape = model.expected_input_shape()
-    return _Prepared(adapter, first_y, None)
+    return _Prepared(adapter, first_y)
 
 
 def _metrics_for(model: Any, y_sample: Any) -> List[Any]:
@@ -197,26 +209,14 @@ def _make_steps(model: Any, y_sample: Any, class_weight: Any = None, train: bool
         if model.logits_activation() == cfg.loss.fuses:
             fuse = cfg.loss.fuses
     steps = Steps(model, cfg.loss, metric_objs, cfg.optimizer if train else None, cfg.loss_weight, fuse,
-                  _class_weight_tensor(class_weight, model.device), jit_compile=cfg.jit_compile and train)
+                  _class_weight_tensor(class_weight, model.device, y_sample, model.output_shape_or_none()),
+                  jit_compile=cfg.jit_compile and train)
     return steps.to(model.device)
 
 
 def _head_targets(model: Any, y: Any) -> List[Any]:
-    names = [h.name for h in model._compile_config.heads]
-    if isinstance(y, dict):
-        missing = [n for n in names if n not in y and
-                   model._compile_config.heads[names.index(n)].loss is not None]
-        if missing:
-            raise ValueError(f"y is missing targets for output(s) {missing}; the model's outputs are {names}.")
-        return [y.get(n) for n in names]
-    if isinstance(y, (list, tuple)):
-        if len(y) != len(names):
-            raise ValueError(
-                f"The model has {len(names)} outputs {names} but y holds {len(y)} arrays. Pass one target per "
-                "output, as a list in output order or a dict keyed by output name."
-            )
-        return list(y)
-    return [y] * len(names)
+    heads = model._compile_config.heads
+    return split_targets(y, [h.name for h in heads], [h.name for h in heads if h.loss is not None])
 
 
 def _check_first_batch_labels(model: Any, y: Any) -> None:
@@ -329,14 +329,6 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     if val is not None and val.y_sample is not None:
         _check_first_batch_labels(model, val.y_sample)
 
-    if class_weight is not None and isinstance(train.y_sample, torch.Tensor):
-        y0, out = train.y_sample, model.output_shape_or_none()
-        one_hot = y0.dim() == 2 and out is not None and len(out) == 2 and y0.shape[-1] == out[-1]
-        if not (y0.dim() == 1 or (y0.dim() == 2 and y0.shape[-1] == 1) or one_hot):
-            raise ValueError(
-                f"class_weight needs one class label per sample (y of shape (n,), (n, 1) or one-hot (n, classes)), "
-                f"received y of shape {tuple(y0.shape)}. For per-timestep labels pass sample_weight instead."
-            )
     steps = _make_steps(model, train.y_sample, class_weight, train=True)
     if distributed.is_distributed():
         # The step's forward runs through DDP so gradients are averaged across processes; the
@@ -413,10 +405,6 @@ def num_samples_or(x: Any) -> int:
     if isinstance(x, list):
         return max(1, len(x))
     return 32
-
-
-def is_array(x: Any) -> bool:
-    return isinstance(x, (np.ndarray, torch.Tensor))
 
 
 def _should_validate(epoch: int, freq: Any) -> bool:
