@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -19,6 +19,11 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from kerasish import config, distributed
 
 Batch = Tuple[Any, Any, Optional[torch.Tensor]]
+
+
+def shape_matches(got: Sequence[Optional[int]], expected: Sequence[Optional[int]]) -> bool:
+    """Per-sample shapes agree: same rank, and every known expected size equal."""
+    return len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected, got))
 
 
 def is_array(x: Any) -> bool:
@@ -142,6 +147,15 @@ class ArrayAdapter:
         self._order: Optional[torch.Tensor] = None
         self._cursor = 0
 
+    def _take_targets(self, idx: torch.Tensor) -> Tuple[Any, Optional[torch.Tensor]]:
+        """y and sample_weight of the samples at `idx` (a gather on the device)."""
+        return (None if self.y is None else map_structure(lambda t: t.index_select(0, idx), self.y),
+                None if self.w is None else self.w.index_select(0, idx))
+
+    def _take(self, idx: torch.Tensor) -> Batch:
+        """The batch of the samples at `idx`."""
+        return (map_structure(lambda t: t.index_select(0, idx), self.x),) + self._take_targets(idx)
+
     def _carried_over(self) -> Iterator[Batch]:
         # steps_per_epoch shorter than one pass: like Keras, the next epoch continues
         # where this one stopped; a new (shuffled) pass starts when one is used up.
@@ -152,11 +166,7 @@ class ArrayAdapter:
                 self._order, self._cursor = order.to(self.device, non_blocking=True), 0
             idx = self._order[self._cursor * bs:(self._cursor + 1) * bs]
             self._cursor += 1
-            yield (
-                map_structure(lambda t: t.index_select(0, idx), self.x),
-                None if self.y is None else map_structure(lambda t: t.index_select(0, idx), self.y),
-                None if self.w is None else self.w.index_select(0, idx),
-            )
+            yield self._take(idx)
 
     def __iter__(self) -> Iterator[Batch]:
         n, bs = self.n, self.batch_size
@@ -175,12 +185,7 @@ class ArrayAdapter:
                 perm = order.to(self.device, non_blocking=True)
                 batches = [perm[i * bs:(i + 1) * bs] for i in range(self.steps)]
             for i in range(self.steps):
-                idx = batches[i]
-                yield (
-                    map_structure(lambda t: t.index_select(0, idx), self.x),
-                    None if self.y is None else map_structure(lambda t: t.index_select(0, idx), self.y),
-                    None if self.w is None else self.w.index_select(0, idx),
-                )
+                yield self._take(batches[i])
         else:
             for i in range(self.steps):
                 s = slice(i * bs, (i + 1) * bs)
@@ -216,11 +221,7 @@ class TextArrayAdapter(ArrayAdapter):
         order_np = order.numpy()
         for i in range(self.steps):
             idx = order_dev[i * bs:(i + 1) * bs]
-            yield (
-                self.texts[order_np[i * bs:(i + 1) * bs]],
-                None if self.y is None else map_structure(lambda t: t.index_select(0, idx), self.y),
-                None if self.w is None else self.w.index_select(0, idx),
-            )
+            yield (self.texts[order_np[i * bs:(i + 1) * bs]],) + self._take_targets(idx)
 
 
 def unpack(element: Any, *, with_targets: bool = True) -> Batch:
@@ -332,7 +333,7 @@ class IterableAdapter:
             return
         got = tuple(x.shape[1:])
         exp = None if self.expected_shape is None else tuple(self.expected_shape[1:])
-        if exp is not None and not (len(got) == len(exp) and all(e is None or e == g for e, g in zip(exp, got))):
+        if exp is not None and not shape_matches(got, exp):
             raise ValueError(
                 f"x has samples of shape {got} (x.shape={tuple(x.shape)}), but the model expects samples of "
                 f"shape {exp} (the input_shape of its first layer). Make the generator/Dataset yield samples "

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from kerasish.data.adapters import first_leaf, map_structure, num_samples
+from kerasish.data.adapters import first_leaf, map_structure, num_samples, shape_matches
 
 
 def check_batch_size(batch_size: Any) -> int:
@@ -93,11 +93,8 @@ def check_input_shape(x: Any, expected: Optional[Sequence[Optional[int]]], model
         return
     got = tuple(first_leaf(x).shape[1:])
     exp = tuple(expected[1:])
-    ok = len(got) == len(exp) and all(e is None or e == g for e, g in zip(exp, got))
-    if not ok:
+    if not shape_matches(got, exp):
         hint = ""
-        import math
-
         if all(e is not None for e in exp) and math.prod(got) == math.prod(exp):
             hint = f" The sizes agree, so reshape it: x.reshape(-1, {', '.join(str(e) for e in exp)})."
         raise ValueError(
