@@ -176,10 +176,13 @@ class Model(Layer):
                 'adamax', 'nadam'), a `kerasish.optimizers` object, a `torch.optim.Optimizer`
                 instance or class. Names use Keras's defaults. Defaults to `'rmsprop'`.
             loss: a name ('categorical_crossentropy', 'mse', ...), a `kerasish.losses.Loss`,
-                a callable `fn(y_true, y_pred)` or a torch loss module. Defaults to `None`.
+                a callable `fn(y_true, y_pred)` or a torch loss module; for several outputs,
+                a dict by output name or a list in output order. Defaults to `None`.
             metrics: list of names ('accuracy', 'mae', 'precision', 'recall', 'auc',
-                'f1_score' ...), Metric objects or callables. Defaults to `None`.
-            loss_weights: a scale for the loss (number or one-element list). Defaults to `None`.
+                'f1_score' ...), Metric objects or callables; for a model with several
+                outputs, a dict by output name or a list of lists. Defaults to `None`.
+            loss_weights: a scale for the loss (a number); for several outputs, a dict by
+                output name or a list, one weight per output. Defaults to `None`.
             weighted_metrics: metrics that see `sample_weight`/`class_weight` (the ones in
                 `metrics` do not, as in Keras 3). A name also in `metrics` is logged as
                 `weighted_<name>`. Defaults to `None`.
@@ -188,7 +191,8 @@ class Model(Layer):
             steps_per_execution: accepted; it has no effect (see the README). Defaults to `1`.
             jit_compile: wrap the forward pass with `torch.compile`. Defaults to `False`.
             device: 'cpu', 'cuda', 'cuda:1', 'mps'. Defaults to `None`
-                (kerasish.config's choice: CUDA, then MPS, then CPU).
+                (kerasish.config's choice: CUDA, then MPS, then CPU; under torchrun,
+                `cuda:LOCAL_RANK`, and compile joins the process group).
 
         Raises:
             ValueError: for unknown optimizer/loss/metric names (the valid names are listed).
@@ -258,7 +262,8 @@ class Model(Layer):
             x: NumPy arrays or torch tensors (or a list/dict of them), a torch `Dataset`,
                 a `DataLoader`, or any iterable of `(x, y)` / `(x, y, sample_weight)` batches.
             y: targets when x is arrays. Defaults to `None`.
-            batch_size: samples per step for arrays/Datasets. Defaults to `None` (32).
+            batch_size: samples per step for arrays/Datasets; under torchrun, per process (the
+                global batch is batch_size × processes). Defaults to `None` (32).
             epochs: index of the epoch to stop before. Defaults to `1`.
             verbose: 0 silent, 1 progress bar, 2 one line per epoch; 'auto' is 1 in a
                 terminal or notebook and 2 otherwise. Defaults to `'auto'`.

@@ -1,8 +1,10 @@
-"""The per-batch arithmetic: train, test and predict steps.
+"""The per-batch arithmetic: the train and test steps (single- and multi-output).
 
 Nothing here synchronises with the host: the loss and metrics are added to device
 accumulators, batch sizes come from tensor shapes (host metadata), and no value is
-converted to a Python number. The loop reads the accumulators once per epoch.
+converted to a Python number. The loop reads the accumulators once per epoch. The
+exceptions are opt-in and labelled: 'mixed_float16' (the gradient scaler's inf check)
+and torchmetrics-based metrics that check values or bincount on CUDA (see metrics.py).
 """
 
 from __future__ import annotations
