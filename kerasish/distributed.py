@@ -39,6 +39,7 @@ Nothing here runs at import: the process group is created on first use.
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 from typing import Any, List, Sequence, Tuple, Union
@@ -153,6 +154,9 @@ def setup(device: Union[str, torch.device, None] = None) -> Union[str, torch.dev
         if int(os.environ["WORLD_SIZE"]) < 2 and _strategy == "auto" and not torch.cuda.is_available():
             return device  # a one-process torchrun on the CPU: nothing to coordinate
         dist.init_process_group(backend=_backend())
+        # The group kerasish opened, kerasish closes: a gloo group left open at interpreter
+        # exit can abort a process ("terminate called without an active exception").
+        atexit.register(_destroy_process_group)
     from kerasish import config
 
     try:
@@ -279,6 +283,11 @@ def local_results(trackers: Sequence[Any]) -> List[torch.Tensor]:
             tm._to_sync = to_sync
             tm._computed = None  # the epoch-end compute must sync, not return this local value
     return out
+
+
+def _destroy_process_group() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def any_rank(flag: bool) -> bool:
