@@ -11,7 +11,7 @@ torch's numbers instead.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional, Type, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Type, Union
 
 import torch
 
@@ -53,6 +53,9 @@ class Optimizer:
         self._torch_kwargs = torch_kwargs
         self.torch_optimizer: Optional[torch.optim.Optimizer] = None
         self._params: list = []
+        self._constrained: list = []
+        # A host counter: reading it costs no device sync (schedules, logs, callbacks).
+        self._iterations = 0
 
     # ----------------------------------------------------------------- building
     def torch_arguments(self) -> Dict[str, Any]:
@@ -70,6 +73,7 @@ class Optimizer:
                 "(give the first layer input_shape=...) or unfreeze some layers."
             )
         self._params = params
+        self._constrained = [p for p in params if getattr(p, "constraint", None) is not None]
         kwargs = self.torch_arguments()
         # foreach kernels: one launch per op over all parameters, as a hand loop gets by default.
         self.torch_optimizer = self.torch_class(params, lr=self._lr, **kwargs)
@@ -104,14 +108,24 @@ class Optimizer:
 
     @property
     def iterations(self) -> int:
-        """Number of steps taken (read from the torch state; costs a sync on CUDA for Adam-type)."""
+        """Number of steps taken (a host integer: reading it costs no device sync)."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        self._iterations = int(value)
+
+    @property
+    def variables(self) -> List[torch.Tensor]:
+        """The optimizer's state tensors (moments, accumulators), in parameter order."""
         if self.torch_optimizer is None:
-            return 0
-        for state in self.torch_optimizer.state.values():
-            step = state.get("step")
-            if step is not None:
-                return int(step)
-        return 0
+            return []
+        out: List[torch.Tensor] = []
+        for p in self._params:
+            for value in self.torch_optimizer.state.get(p, {}).values():
+                if isinstance(value, torch.Tensor):
+                    out.append(value)
+        return out
 
     # ----------------------------------------------------------------- stepping
     def clip_gradients(self) -> None:
@@ -132,6 +146,82 @@ class Optimizer:
         if self.clips:
             self.clip_gradients()
         self.torch_optimizer.step()
+        self.after_step()
+
+    def after_step(self) -> None:
+        """Counts the step and applies the variables' constraints (Keras applies them after each update)."""
+        self._iterations += 1
+        if self._constrained:
+            with torch.no_grad():
+                for p in self._constrained:
+                    p.copy_(p.constraint(p))
+
+    def apply(self, grads: Sequence[Any], trainable_variables: Optional[Sequence[torch.Tensor]] = None) -> None:
+        """Applies gradients to variables (Keras 3's `optimizer.apply`), usable in any torch loop.
+
+        The first call builds the optimizer for `trainable_variables`; later calls must pass
+        variables it was built for. Only the given variables change.
+
+        Args:
+            grads: one gradient per variable (None skips that variable).
+            trainable_variables: the variables, e.g. `model.trainable_weights`. Defaults to
+                `None` (the variables the optimizer was built for).
+
+        Raises:
+            ValueError: for a count mismatch, an unbuilt optimizer without variables, or a
+                variable the optimizer was not built for.
+        """
+        grads = list(grads)
+        if trainable_variables is None:
+            if self.torch_optimizer is None:
+                raise ValueError(
+                    "optimizer.apply(grads) was called before the optimizer knows its variables. Pass them: "
+                    "optimizer.apply(grads, model.trainable_weights)."
+                )
+            variables = list(self._params)
+        else:
+            variables = list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(
+                f"optimizer.apply received {len(grads)} gradients for {len(variables)} variables. Pass one gradient "
+                "per variable, in the same order (e.g. [v.value.grad for v in model.trainable_weights])."
+            )
+        if self.torch_optimizer is None:
+            self.build(variables)
+        known = self.__dict__.get("_param_ids")
+        if known is None or len(known) != len(self._params):
+            known = self.__dict__["_param_ids"] = {id(p) for p in self._params}
+        unknown = [getattr(v, "path", tuple(v.shape)) for v in variables if id(v) not in known]
+        if unknown:
+            raise ValueError(
+                f"optimizer.apply received variables this optimizer was not built for: {unknown[:5]}. An optimizer "
+                "updates the variables of its first apply() (or of model.compile); use one optimizer per set of "
+                "variables."
+            )
+        given = {id(v) for v in variables}
+        held = []
+        with torch.no_grad():
+            for g, v in zip(grads, variables):
+                if g is not None and g is not v.grad:
+                    v.grad = g.detach().to(v.dtype)
+                elif g is None:
+                    v.grad = None
+            if len(given) != len(self._params):
+                # Variables not passed keep their values: hide their gradients for this step.
+                for p in self._params:
+                    if id(p) not in given and p.grad is not None:
+                        held.append((p, p.grad))
+                        p.grad = None
+            try:
+                self.step()
+            finally:
+                for p, g in held:
+                    p.grad = g
+
+    def apply_gradients(self, grads_and_vars: Iterable[Any]) -> None:
+        """`apply` for `zip(grads, variables)` pairs (Keras's older spelling)."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def zero_grad(self) -> None:
         self.torch_optimizer.zero_grad(set_to_none=True)
@@ -141,6 +231,11 @@ class Optimizer:
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.torch_optimizer.load_state_dict(state)
+        for st in self.torch_optimizer.state.values():
+            step = st.get("step")
+            if step is not None:
+                self._iterations = int(step)  # host sync: once, when a state is loaded
+                break
 
     def get_config(self) -> Dict[str, Any]:
         c = {"learning_rate": self.learning_rate, "name": self.name}

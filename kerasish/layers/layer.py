@@ -18,7 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from kerasish.layers import call_context
+from kerasish.layers.calling import call_spec, first_device, has_symbolic, shape_tree, to_tensors
 from kerasish.layers.symbolic import call_symbolic, is_symbolic
+from kerasish.layers.layer_utils import (
+    _check_weight_shape, _fill_keras_layout, _free_key, _jsonable_shape, _resolve_dtype, _shape_from_json,
+    _torch_dtype, state_restore, state_snapshot,
+)
+from kerasish.variables import Variable, as_variable
 
 Shape = Tuple[Optional[int], ...]
 
@@ -77,11 +84,14 @@ def infer_output_shape(module: nn.Module, input_shape: Shape, dtype: torch.dtype
     device = params[0].device if params else torch.device("cpu")
     was_training = module.training
     module.eval()
+    saved = state_snapshot(module)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), call_context.training_scope(False):
             out = module(torch.zeros((2,) + tuple(input_shape[1:]), dtype=dtype, device=device))
     finally:
         module.train(was_training)
+        state_restore(saved)
+        call_context.clear_pass_losses()
     if isinstance(out, (tuple, list)):
         out = out[0]
     return (None,) + tuple(out.shape[1:])
@@ -95,8 +105,20 @@ class Layer(nn.Module):
         input_shape: shape of one sample, without the batch, for a first layer. Defaults to `None`.
         input_dim: shorthand for `input_shape=(input_dim,)`. Defaults to `None`.
         batch_input_shape: shape with the batch entry first (Keras 2 style). Defaults to `None`.
-        dtype: the parameter dtype name. Defaults to `None` (kerasish.config.floatx()).
+        dtype: the variables' dtype name ('float32', 'float64' ...) or a mixed-precision policy
+            name ('mixed_float16', 'mixed_bfloat16': float32 variables, the call computed in
+            that type under autocast). Defaults to `None` (kerasish.config.floatx()).
         trainable: whether the weights are updated by fit. Defaults to `True`.
+        autocast: accepted for Keras compatibility; kerasish casts through torch autocast.
+            Defaults to `True`.
+        activity_regularizer: a regularizer applied to the layer's output; its value
+            (divided by the batch size, as Keras 3) is added to `losses`. Defaults to `None`.
+
+    Calls (`layer(x, training=..., mask=...)`) follow Keras's call context: the layer is
+    built on its first call from the input shapes, `training` and `mask` reach `call`
+    when it declares them (an explicit value wins, otherwise `training` is inherited from
+    the enclosing call, and `fit` sets it True), NumPy inputs become tensors, and
+    KerasTensor inputs record a node of the functional graph.
     """
 
     def __init__(
@@ -108,6 +130,8 @@ class Layer(nn.Module):
         batch_input_shape: Optional[Sequence[Optional[int]]] = None,
         dtype: Optional[str] = None,
         trainable: bool = True,
+        autocast: bool = True,
+        activity_regularizer: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -126,7 +150,15 @@ class Layer(nn.Module):
             self._input_shape_arg = (None,) + normalize_shape(input_shape)
         elif input_dim is not None:
             self._input_shape_arg = (None,) + normalize_shape((input_dim,), "input_dim")
-        self._dtype_arg = dtype
+        self._dtype_config = dtype
+        self._dtype_arg, self._compute_dtype = _resolve_dtype(dtype)
+        self.autocast = bool(autocast)
+        if activity_regularizer is not None:
+            from kerasish import regularizers
+
+            activity_regularizer = regularizers.get(activity_regularizer)
+        self.activity_regularizer = activity_regularizer
+        self._call_losses: List[torch.Tensor] = []
         self.built: bool = False
         self._build_input_shape: Optional[Shape] = None
         self._trainable = bool(trainable)
@@ -150,15 +182,19 @@ class Layer(nn.Module):
         """Builds the layer for `input_shape` (batch entry first) if it is not built yet."""
         if self.built:
             return
-        input_shape = tuple(input_shape)
-        self.build(input_shape)
-        self._build_input_shape = input_shape
-        self.built = True
-        if device is not None:
-            self.to(device)
-        if not self._trainable:
-            for p in self.parameters():
-                p.requires_grad_(False)
+        input_shape = tuple(input_shape) if isinstance(input_shape, tuple) else input_shape
+        self._build_with(lambda: self.build(input_shape), input_shape, device)
+
+    def get_build_config(self) -> Optional[Dict[str, Any]]:
+        """The input shape the layer was built with, for rebuilding a saved layer."""
+        if self._build_input_shape is None:
+            return None
+        return {"input_shape": _jsonable_shape(self._build_input_shape)}
+
+    def build_from_config(self, config: Optional[Dict[str, Any]]) -> None:
+        """Builds the layer from `get_build_config()`'s dict (no-op for None)."""
+        if config and config.get("input_shape") is not None and not self.built:
+            self.build_from_shape(_shape_from_json(config["input_shape"]))
 
     @property
     def dtype(self) -> str:
@@ -167,15 +203,114 @@ class Layer(nn.Module):
         return self._dtype_arg or config.floatx()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if args and not isinstance(args[0], torch.Tensor) and is_symbolic(args[0]):
+        if has_symbolic(args, kwargs):
             # Functional API: record the call on symbolic inputs, return symbolic outputs.
-            return call_symbolic(self, args[0], kwargs)
-        if not self.built and args and isinstance(args[0], torch.Tensor):
-            self.build_from_shape((None,) + tuple(args[0].shape[1:]), args[0].device)
-        return nn.Module.__call__(self, *args, **kwargs)
+            return call_symbolic(self, args, kwargs)
+        if args and type(args[0]) is not torch.Tensor:
+            args = (to_tensors(args[0], self._input_device()),) + args[1:]
+        spec = self._call_spec
+        st = call_context.state()
+        training = kwargs.get("training")
+        if training is None:
+            training = st.training
+        if spec.training:
+            if training is not None:
+                kwargs["training"] = training
+        elif "training" in kwargs:
+            del kwargs["training"]  # not declared: it reaches nested layers through the context
+        if spec.mask:
+            if kwargs.get("mask") is None and args:
+                mask = getattr(args[0], "_keras_mask", None)
+                if mask is not None:
+                    kwargs["mask"] = mask
+        elif "mask" in kwargs:
+            mask_arg = kwargs.pop("mask")
+            if mask_arg is not None and self._passes_mask_to_layers and args and isinstance(args[0], torch.Tensor):
+                args[0]._keras_mask = mask_arg  # a model hands the mask to its first layers
+            elif mask_arg is not None and not self.supports_masking:
+                raise ValueError(
+                    f"Layer {self.name!r} ({type(self).__name__}) received mask=... but its call() does not take "
+                    "a `mask` argument. Add `mask=None` to its call signature, or do not pass a mask."
+                )
+        if not self.built:
+            self._build_on_call(args, kwargs)
+        if st.depth == 0:
+            call_context.clear_pass_losses()
+        saved = st.training
+        st.training = training
+        st.depth += 1
+        try:
+            if self._compute_dtype is not None:
+                device = first_device(args) or torch.device("cpu")
+                with torch.autocast(device.type, dtype=self._compute_dtype):
+                    out = nn.Module.__call__(self, *args, **kwargs)
+            else:
+                out = nn.Module.__call__(self, *args, **kwargs)
+        finally:
+            st.training = saved
+            st.depth -= 1
+        if self.activity_regularizer is not None:
+            self._add_activity_losses(out)
+        if args and (type(self).compute_mask is not Layer.compute_mask
+                     or getattr(args[0], "_keras_mask", None) is not None) and isinstance(out, torch.Tensor):
+            new_mask = self.compute_mask(args[0], kwargs.get("mask", getattr(args[0], "_keras_mask", None)))
+            if new_mask is not None:
+                out._keras_mask = new_mask
+        return out
+
+    @property
+    def _call_spec(self) -> Any:
+        return call_spec(type(self))
+
+    def _input_device(self) -> Optional[torch.device]:
+        for p in self.parameters():
+            return p.device
+        return None
+
+    def _build_on_call(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+        if not args:
+            return
+        if self._call_spec.build_args:
+            # build(self, a_shape, b_shape): one shape per positional argument.
+            self._build_with(lambda: self.build(*[shape_tree(a) for a in args]), shape_tree(args[0]),
+                             first_device(args))
+            return
+        shape = shape_tree(args[0])
+        if shape is None:
+            return  # strings or other objects: the layer builds itself
+        self.build_from_shape(shape, first_device(args))
+
+    def _build_with(self, build: Any, shape: Any, device: Optional[torch.device]) -> None:
+        build()
+        self._build_input_shape = shape
+        self.built = True
+        if device is not None:
+            self.to(device)
+        if not self._trainable:
+            for p in self.parameters():
+                p.requires_grad_(False)
+
+    def _add_activity_losses(self, out: Any) -> None:
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        for o in outs:
+            if isinstance(o, torch.Tensor):
+                value = self.activity_regularizer(o)
+                if o.dim() > 0 and o.shape[0] > 0:
+                    value = value / o.shape[0]  # Keras 3 divides by the batch size
+                self.add_loss(value)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.call(*args, **kwargs)
+
+    # ------------------------------------------------------------------ masking
+    #: Whether the layer passes an incoming mask through unchanged (Keras's flag).
+    supports_masking = False
+    #: Models take `mask=` and hand it to the layers that read their input.
+    _passes_mask_to_layers = False
+
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        """The mask of the output: the incoming one when `supports_masking`, else None."""
+        return previous_mask if self.supports_masking else None
 
     def call(self, inputs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement call(inputs).")
@@ -235,17 +370,40 @@ class Layer(nn.Module):
 
     @property
     def weights(self) -> List[torch.Tensor]:
-        return list(self.parameters()) + [b for b in self.buffers() if b.is_floating_point()]
+        """Every weight, in Keras's order: this layer's own (trainable first, then the rest),
+        then each sublayer's, without duplicates; float buffers of plain torch modules last."""
+        out: List[torch.Tensor] = []
+        seen = set()
+        own = list(self._parameters.values())
+        for p in [p for p in own if p is not None and p.requires_grad] + \
+                 [p for p in own if p is not None and not p.requires_grad]:
+            if id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+        for child in self.children():
+            for w in (child.weights if isinstance(child, Layer) else
+                      list(child.parameters()) + [b for b in child.buffers() if b.is_floating_point()]):
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        for b in self._buffers.values():
+            if b is not None and b.is_floating_point() and id(b) not in seen:
+                seen.add(id(b))
+                out.append(b)
+        return out
 
     @property
     def trainable_weights(self) -> List[torch.Tensor]:
-        return [p for p in self.parameters() if p.requires_grad]
+        return [p for p in self.weights if p.requires_grad]
 
     @property
     def non_trainable_weights(self) -> List[torch.Tensor]:
-        return [p for p in self.parameters() if not p.requires_grad] + [
-            b for b in self.buffers() if b.is_floating_point()
-        ]
+        return [p for p in self.weights if not p.requires_grad]
+
+    # Keras 3 spells these 'variables' too.
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
 
     def count_params(self) -> int:
         if not self.built:
@@ -281,22 +439,165 @@ class Layer(nn.Module):
     #: (regularizer attribute, weight attribute) pairs whose penalties `losses` returns.
     regularized_weights: Tuple[Tuple[str, str], ...] = ()
 
-    @property
-    def losses(self) -> List[torch.Tensor]:
-        """Regularisation penalties of this layer (recomputed on each access)."""
+    def _regularization_losses(self) -> List[torch.Tensor]:
+        """This layer's own weight penalties (not its sublayers')."""
         out = []
         for reg_name, weight_name in self.regularized_weights:
             reg, weight = getattr(self, reg_name, None), getattr(self, weight_name, None)
             if reg is not None and weight is not None:
                 out.append(reg(weight))
+        for p in self._parameters.values():
+            reg = getattr(p, "regularizer", None) if p is not None else None
+            if reg is not None:
+                out.append(reg(p))
         return out
+
+    @property
+    def losses(self) -> List[torch.Tensor]:
+        """Losses of this layer and its sublayers: values given to `add_loss` during the last
+        forward pass, then weight-regularisation penalties (recomputed on each access)."""
+        layers = [m for m in self.modules() if isinstance(m, Layer)]
+        out: List[torch.Tensor] = [t for m in layers for t in m._call_losses]
+        for m in layers:
+            out.extend(m._regularization_losses())
+        return out
+
+    def add_loss(self, loss: Any) -> None:
+        """Adds a scalar loss computed in `call` (e.g. a KL term) to this forward pass.
+
+        `fit` adds it to the training loss; `layer.losses` / `model.losses` list it until
+        the next forward pass starts.
+
+        Raises:
+            TypeError: if `loss` is not a number or tensor.
+        """
+        if not isinstance(loss, torch.Tensor):
+            if isinstance(loss, (int, float)) and not isinstance(loss, bool):
+                loss = torch.tensor(float(loss))
+            else:
+                raise TypeError(
+                    f"add_loss() expects a scalar tensor (or number), received {type(loss).__name__}. "
+                    "Pass e.g. self.add_loss(torch.mean(x ** 2)) from call()."
+                )
+        if loss.dim() > 0:
+            loss = loss.sum() if loss.numel() == 1 else loss.mean()
+        if not self._call_losses:
+            call_context.record_loss_layer(self)
+        self._call_losses.append(loss)
+
+    @property
+    def metrics(self) -> List[Any]:
+        """Metric objects held as attributes of this layer and its sublayers."""
+        from kerasish.metrics import Metric
+
+        out: List[Any] = []
+        for m in self.modules():
+            if isinstance(m, Layer):
+                # Public attributes only: the model's own trackers (_loss_tracker ...) are listed by Trainer.
+                out.extend(v for k, v in m.__dict__.items() if isinstance(v, Metric) and not k.startswith("_"))
+        return out
+
+    # ------------------------------------------------------------------ variables
+    def add_weight(
+        self,
+        shape: Any = None,
+        initializer: Any = None,
+        dtype: Any = None,
+        trainable: bool = True,
+        autocast: bool = True,
+        regularizer: Any = None,
+        constraint: Any = None,
+        aggregation: str = "none",
+        overwrite_with_gradient: bool = False,
+        name: Optional[str] = None,
+    ) -> Variable:
+        """Creates a weight of this layer (in `__init__` or `build`) and returns it.
+
+        Args:
+            shape: the variable's shape, fully known, in Keras's layout (a Dense kernel is
+                (input_dim, units)). Defaults to `None` (a scalar).
+            initializer: a name ('glorot_uniform', 'zeros', 'random_normal' ...), an
+                initializer object or a callable filling a tensor in place. Defaults to
+                `None` ('glorot_uniform' for floats, 'zeros' otherwise).
+            dtype: a dtype name. Defaults to `None` (the layer's dtype).
+            trainable: whether optimizers update it. Defaults to `True`.
+            autocast: accepted for Keras compatibility. Defaults to `True`.
+            regularizer: adds `regularizer(variable)` to `losses`. Defaults to `None`.
+            constraint: applied to the value after each optimizer step. Defaults to `None`.
+            aggregation: accepted for Keras compatibility ('none', 'mean', 'sum',
+                'only_first_replica'). Defaults to `'none'`.
+            overwrite_with_gradient: not supported; must stay False. Defaults to `False`.
+            name: the variable's name (its path is 'layer_name/name'). Defaults to `None`.
+
+        Returns:
+            A `kerasish.Variable` (a torch Parameter registered on this layer).
+
+        Raises:
+            ValueError: for a shape with unknown or negative sizes, an unknown initializer,
+                regularizer or constraint name, or an unsupported option.
+        """
+        from kerasish import initializers
+
+        shape = _check_weight_shape(shape, self.name)
+        if overwrite_with_gradient:
+            raise ValueError(
+                f"add_weight(overwrite_with_gradient=True) is not supported by kerasish (layer {self.name!r}). "
+                "Keep the default False and update the variable with assign() instead."
+            )
+        if aggregation not in ("none", "mean", "sum", "only_first_replica"):
+            raise ValueError(
+                f"add_weight received aggregation={aggregation!r}; expected one of 'none', 'mean', 'sum', "
+                "'only_first_replica'."
+            )
+        torch_dtype = _torch_dtype(dtype or self.dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if torch_dtype.is_floating_point else "zeros"
+        init = initializers.get(initializer)
+        data = torch.empty(shape, dtype=torch_dtype, device=self._input_device())
+        _fill_keras_layout(data, init)
+        if not torch_dtype.is_floating_point and trainable:
+            trainable = False  # integer variables cannot have gradients (Keras makes them non-trainable too)
+        var = Variable(data, bool(trainable), name=name)
+        if regularizer is not None:
+            from kerasish import regularizers
+
+            var.regularizer = regularizers.get(regularizer)
+        if constraint is not None:
+            from kerasish import constraints
+
+            var.constraint = constraints.get(constraint)
+        key = _free_key(self, name or "variable")
+        var._pending_key = True  # renamed to the attribute the caller assigns it to
+        self.register_parameter(key, var)
+        return var
+
+    add_variable = add_weight
+
+    def register_parameter(self, name: str, param: Optional[nn.Parameter]) -> None:
+        """Registers a parameter as a `Variable` (a plain `nn.Parameter` is converted)."""
+        if param is None:
+            return nn.Module.register_parameter(self, name, param)
+        params = self.__dict__.get("_parameters")
+        if isinstance(param, Variable) and getattr(param, "_pending_key", False) and params is not None:
+            old = next((k for k, v in params.items() if v is param), None)
+            if old is not None and old != name:
+                # `self.w = self.add_weight(...)`: the attribute name becomes the torch key, in place.
+                param._pending_key = False
+                items = [(name if k == old else k, v) for k, v in params.items()]
+                params.clear()
+                params.update(items)
+                return
+        var = as_variable(param, name)
+        var._keras_path = f"{getattr(self, 'name', type(self).__name__)}/{var.name}"
+        nn.Module.register_parameter(self, name, var)
+
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
         """Constructor arguments as a JSON-ready dict; `cls.from_config(config)` rebuilds."""
         config: Dict[str, Any] = {"name": self.name, "trainable": self._trainable}
-        if self._dtype_arg is not None:
-            config["dtype"] = self._dtype_arg
+        if self._dtype_config is not None:
+            config["dtype"] = self._dtype_config
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg[1:])
         return config
@@ -307,3 +608,4 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+

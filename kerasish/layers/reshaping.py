@@ -156,9 +156,9 @@ class _SpatialDropout(Layer):
         shape[channel] = inputs.shape[channel]
         return tuple(shape)
 
-    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+    def call(self, inputs: torch.Tensor, training: Optional[bool] = None) -> torch.Tensor:
         check_rank(inputs, self.rank + 2, self, self._layout())
-        if not self.training or self.rate == 0:
+        if not (self.training if training is None else training) or self.rate == 0:
             return inputs
         keep = torch.empty(self._noise_shape(inputs), dtype=inputs.dtype, device=inputs.device)
         keep.bernoulli_(1.0 - self.rate)

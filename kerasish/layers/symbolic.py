@@ -66,11 +66,18 @@ class Node:
         self.layer = layer
         self.inputs = inputs
         self.kwargs = dict(kwargs)
+        self.args: Tuple[Any, ...] = (inputs,)
         self.outputs: List[KerasTensor] = []
 
     @property
     def flat_inputs(self) -> List[KerasTensor]:
-        return flatten(self.inputs)
+        """Every KerasTensor the call read: positional, nested and keyword arguments."""
+        return _symbolic_leaves((self.args, self.kwargs))
+
+    @property
+    def simple(self) -> bool:
+        """One positional input structure and no tensor keyword arguments."""
+        return len(self.args) == 1 and not _symbolic_leaves(self.kwargs)
 
     @property
     def index(self) -> int:
@@ -99,19 +106,115 @@ def shapes_of(inputs: Any) -> Any:
     return inputs.shape
 
 
-def call_symbolic(layer: Any, inputs: Any, kwargs: dict) -> Any:
-    """Records `layer(inputs)` for KerasTensor inputs and returns the output KerasTensor(s)."""
-    shapes = shapes_of(inputs)
-    if not layer.built:
-        layer.build_from_shape(shapes)
-    out_shapes = layer.compute_output_shape(shapes)
+def map_symbolic(fn: Any, structure: Any) -> Any:
+    """`structure` with every KerasTensor replaced by `fn(tensor)`."""
+    if isinstance(structure, KerasTensor):
+        return fn(structure)
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(map_symbolic(fn, t) for t in structure)
+    if isinstance(structure, dict):
+        return {k: map_symbolic(fn, v) for k, v in structure.items()}
+    return structure
+
+
+def _symbolic_leaves(structure: Any) -> List[KerasTensor]:
+    out: List[KerasTensor] = []
+    map_symbolic(out.append, structure)
+    return out
+
+
+def call_symbolic(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
+    """Records `layer(*args, **kwargs)` on KerasTensors and returns the output KerasTensor(s).
+
+    The common call (one input structure, no tensor keyword arguments) uses the layer's
+    `compute_output_shape`; other calls, and layers that do not define it, are traced:
+    the layer runs once on zeros of the input shapes and its outputs' shapes are read
+    (a dimension that changes with the probe size is reported as None).
+    """
+    inputs = args[0] if args else None
+    kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+    simple = len(args) == 1 and not any(_symbolic_leaves(v) for v in kwargs.values())
+    if simple and not layer.built:
+        layer.build_from_shape(shapes_of(inputs))
+    elif not layer.built:
+        layer._build_on_call(tuple(map_symbolic(lambda t: _probe(t, 2), a) for a in args), kwargs)
+    overrides_shape = type(layer).compute_output_shape is not _layer_base().compute_output_shape
     node = Node(layer, inputs, kwargs)
+    node.args = args
+    if simple and overrides_shape and not kwargs:
+        out_shapes = layer.compute_output_shape(shapes_of(inputs))
+        dtype = flatten(inputs)[0].dtype if flatten(inputs) else "float32"
+        if getattr(layer, "integer_input", False) or getattr(layer, "string_input", False):
+            dtype = "float32"
+        specs = [(s, dtype) for s in out_shapes] if isinstance(out_shapes, list) else (out_shapes, dtype)
+    else:
+        specs = _trace(layer, args, kwargs)
     layer._inbound_nodes.append(node)
-    dtype = flatten(inputs)[0].dtype if flatten(inputs) else "float32"
-    if getattr(layer, "integer_input", False) or getattr(layer, "string_input", False):
-        dtype = "float32"
-    if isinstance(out_shapes, list):
-        node.outputs = [KerasTensor(s, dtype, node, i) for i, s in enumerate(out_shapes)]
+    if isinstance(specs, list):
+        node.outputs = [KerasTensor(shape, dtype, node, i) for i, (shape, dtype) in enumerate(specs)]
         return list(node.outputs)
-    node.outputs = [KerasTensor(out_shapes, dtype, node, 0)]
+    node.outputs = [KerasTensor(specs[0], specs[1], node, 0)]
     return node.outputs[0]
+
+
+def _layer_base() -> Any:
+    from kerasish.layers.layer import Layer
+
+    return Layer
+
+
+def _probe(t: KerasTensor, unknown: int) -> Any:
+    import torch
+
+    from kerasish import config
+
+    shape = tuple(unknown if d is None else d for d in t.shape)
+    dtype = getattr(torch, t.dtype, None) if isinstance(t.dtype, str) else None
+    if not isinstance(dtype, torch.dtype):
+        dtype = config.floatx_dtype()
+    return torch.zeros(shape, dtype=dtype)
+
+
+def _trace(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
+    """Output (shape, dtype) specs found by running the layer on zeros of two probe sizes."""
+    import torch
+
+    from kerasish.layers import call_context
+
+    runs = []
+    for unknown in (2, 3):
+        a = tuple(map_symbolic(lambda t: _probe(t, unknown), x) for x in args)
+        k = {n: map_symbolic(lambda t: _probe(t, unknown), v) for n, v in kwargs.items()}
+        was_training = layer.training
+        layer.eval()
+        from kerasish.layers.layer_utils import state_restore, state_snapshot
+
+        saved = state_snapshot(layer)
+        try:
+            with torch.no_grad(), call_context.training_scope(False):
+                out = layer(*a, **k)
+        except Exception as e:  # noqa: BLE001 - re-raised with the layer's name
+            raise ValueError(
+                f"Layer {layer.name!r} ({type(layer).__name__}) failed when called on symbolic inputs of shapes "
+                f"{[t.shape for t in _symbolic_leaves((args, kwargs))]}: {type(e).__name__}: {e}. Check the "
+                "input shapes, or define compute_output_shape(input_shape) on the layer."
+            ) from e
+        finally:
+            layer.train(was_training)
+            state_restore(saved)
+            call_context.clear_pass_losses()
+        runs.append(out)
+
+    def spec(o2: Any, o3: Any) -> Tuple[Shape, str]:
+        if not isinstance(o2, torch.Tensor):
+            raise TypeError(
+                f"Layer {layer.name!r} returned {type(o2).__name__} on symbolic inputs; a layer in a functional "
+                "model must return tensors (or a list/tuple of tensors)."
+            )
+        shape = tuple(None if i == 0 or a != b else a for i, (a, b) in enumerate(zip(o2.shape, o3.shape)))
+        return shape, str(o2.dtype).replace("torch.", "")
+
+    first, second = runs
+    if isinstance(first, (list, tuple)):
+        return [spec(a, b) for a, b in zip(first, second)]
+    return spec(first, second)

@@ -15,7 +15,7 @@ from torch import nn
 
 from kerasish.layers.core import Input, InputLayer
 from kerasish.layers.layer import Layer, Shape
-from kerasish.layers.symbolic import KerasTensor, Node, flatten
+from kerasish.layers.symbolic import KerasTensor, Node, flatten, map_symbolic
 from kerasish.models import summary as summary_mod
 from kerasish.models.model import Model
 
@@ -201,11 +201,13 @@ class Functional(Model):
             return values[id(structure)]
 
         for node in self._nodes:
-            layer_in = fetch(node.inputs)
-            if logits_for is not None and node is logits_for.node:
-                out = node.layer.call_logits(layer_in)
+            if not node.simple:
+                out = node.layer(*map_symbolic(lambda t: values[id(t)], node.args),
+                                 **map_symbolic(lambda t: values[id(t)], node.kwargs))
+            elif logits_for is not None and node is logits_for.node:
+                out = node.layer.call_logits(fetch(node.inputs))
             else:
-                out = node.layer(layer_in, **node.kwargs)
+                out = node.layer(fetch(node.inputs), **node.kwargs)
             if len(node.outputs) == 1:
                 values[id(node.outputs[0])] = out
             else:
@@ -282,6 +284,13 @@ class Functional(Model):
         def ref(t: KerasTensor) -> List[Any]:
             return [t.layer.name, 0 if isinstance(t.layer, InputLayer) else local[id(t.node)], t.index]
 
+        for node in mine:
+            if not node.simple:
+                raise ValueError(
+                    f"Layer {node.layer.name!r} is called with several tensor arguments "
+                    f"({len(node.flat_inputs)} inputs), which the .kerasish model format cannot describe yet. "
+                    "Pass the tensors as one list (layer([a, b])), or save the weights with save_weights()."
+                )
         layers = []
         for layer in self.layers:
             calls = [n for n in mine if n.layer is layer]

@@ -15,6 +15,7 @@ from typing import Any, Callable, List, Optional
 import torch
 
 from kerasish import activations
+from kerasish.layers import call_context
 from kerasish.metrics import Mean, Metric
 
 
@@ -48,7 +49,8 @@ class Steps:
 
     def __init__(self, model: Any, loss: Any, metrics: List[Metric], optimizer: Any = None,
                  loss_weight: float = 1.0, fuse: Optional[str] = None,
-                 class_weight: Optional[torch.Tensor] = None, jit_compile: bool = False) -> None:
+                 class_weight: Optional[torch.Tensor] = None, jit_compile: bool = False,
+                 loss_tracker: Optional[Mean] = None) -> None:
         self.model = model
         self.loss = loss
         self.metrics = metrics
@@ -58,8 +60,18 @@ class Steps:
         self.fuse_fn = activations.get(fuse) if fuse else None
         self.metrics_need_probs = any(not m.logits_invariant for m in metrics)
         self.class_weight = class_weight
-        self.loss_tracker = Mean(name="loss")
+        self.loss_tracker = loss_tracker if loss_tracker is not None else Mean(name="loss")
         self.regularized = bool(model.regularization_losses())
+        # A subclass's compute_loss / compute_metrics override replaces the built-in arithmetic.
+        from kerasish.training.model_trainer import Trainer
+
+        cls = type(model)
+        self.custom_loss = getattr(cls, "compute_loss", None) is not Trainer.compute_loss
+        self.custom_metrics = getattr(cls, "compute_metrics", None) is not Trainer.compute_metrics
+        if self.custom_loss or self.custom_metrics:
+            fuse = None
+            self.fuse, self.fuse_fn = None, None
+        self._lazy: Any = None
         self.forward = model.forward_logits if fuse else model
         from kerasish import mixed_precision
 
@@ -86,6 +98,12 @@ class Steps:
         for t in self.trackers():
             t.reset_state()
 
+    def lazy_logs(self) -> Any:
+        """The running results as lazy batch logs (no host sync until read)."""
+        from kerasish.training.logs import LazyLogs
+
+        return LazyLogs(self.tracker_names(), self.trackers())
+
     def _weights(self, y: Any, w: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
         if self.class_weight is None:
             return w
@@ -104,21 +122,39 @@ class Steps:
         out = self.forward(x) if single else call_module(self.forward, x)
         if self.class_weight is not None:
             w = self._weights(y, w)
-        if self.fuse:
+        probs = None
+        if self.custom_loss:
+            loss = self.model.compute_loss(x, y, out, w, training=self.optimizer is not None)
+        elif self.fuse:
             loss = self.loss.reduced_logits(y, out, w)
             probs = self.fuse_fn(out.detach()) if self.metrics_need_probs else None
-        else:
+        elif self.loss is not None:
             loss = self.loss(y, out, w)
-            probs = None
-        if self.loss_weight != 1.0:
-            loss = loss * self.loss_weight
-        if self.regularized:
-            # Keras reports (and trains on) the loss including layer penalties.
-            loss = loss + sum(self.model.regularization_losses())
+        else:
+            loss = None
+        if not self.custom_loss:
+            if loss is not None and self.loss_weight != 1.0:
+                loss = loss * self.loss_weight
+            if self.regularized:
+                # Keras reports (and trains on) the loss including layer penalties.
+                reg = sum(self.model.regularization_losses())
+                loss = reg if loss is None else loss + reg
+            added = call_context.pass_losses()
+            if added:
+                # add_loss() values of this forward pass (a VAE's KL term, activity penalties).
+                extra = added[0] if len(added) == 1 else torch.stack([a.reshape(()) for a in added]).sum()
+                loss = extra if loss is None else loss + extra
+            if loss is None:
+                raise ValueError(
+                    "No loss to compute: the model was compiled without a loss and added none with add_loss(). "
+                    "Pass loss=... to compile(), or call self.add_loss(...) in a layer's call()."
+                )
         n = x.shape[0] if single else batch_size_of(x)
         # Keras's epoch loss: the batch losses weighted by batch size.
         self.loss_tracker.add_mean(loss, n)
-        if self.metrics:
+        if self.custom_metrics:
+            self.model.compute_metrics(x, y, out, w)
+        elif self.metrics:
             detached = out.detach()
             for m in self.metrics:
                 # Keras 3: `metrics` are unweighted; `weighted_metrics` see sample/class weights.
@@ -127,11 +163,12 @@ class Steps:
         return loss
 
     def train_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
-        if self.mixed:
-            with self.autocast():
+        with call_context.training_scope(True):
+            if self.mixed:
+                with self.autocast():
+                    loss = self._loss_and_metrics(x, y, w)
+            else:
                 loss = self._loss_and_metrics(x, y, w)
-        else:
-            loss = self._loss_and_metrics(x, y, w)
         if self.scaler is None:
             loss.backward()
             self.optimizer.step()
@@ -144,14 +181,16 @@ class Steps:
                 opt.clip_gradients()
             self.scaler.step(opt.torch_optimizer)  # torch reads its inf flag here (one sync)
             self.scaler.update()
+            opt.after_step()
         self.optimizer.zero_grad()
 
     def test_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
-        if self.mixed:
-            with self.autocast():
+        with call_context.training_scope(False):
+            if self.mixed:
+                with self.autocast():
+                    self._loss_and_metrics(x, y, w)
+            else:
                 self._loss_and_metrics(x, y, w)
-        else:
-            self._loss_and_metrics(x, y, w)
 
 
 def _compiled(fn: Callable) -> Callable:
@@ -214,13 +253,11 @@ class MultiSteps(Steps):
         heads: `(name, loss, weight, [Metric, ...])` per output; loss may be None.
     """
 
-    def __init__(self, model: Any, heads: List[Any], optimizer: Any = None, jit_compile: bool = False) -> None:
-        super().__init__(model, None, [], optimizer, 1.0, None, None, jit_compile)
+    def __init__(self, model: Any, heads: List[Any], optimizer: Any = None, jit_compile: bool = False,
+                 loss_tracker: Optional[Mean] = None) -> None:
+        super().__init__(model, None, [], optimizer, 1.0, None, None, jit_compile, loss_tracker)
         self.heads = heads
         self.head_trackers = [Mean(name=f"{name}_loss") for name, loss, _, _ in heads]
-        for name, _, _, metrics in heads:
-            for m in metrics:
-                m.name = f"{name}_{m.name}"
         self.metrics = [m for _, _, _, ms in heads for m in ms]
         self.names = [name for name, _, _, _ in heads]
         self.required = [name for name, loss, _, _ in heads if loss is not None]
@@ -253,5 +290,8 @@ class MultiSteps(Steps):
                 m.update_state(target, detached, None)  # unweighted, as Keras's `metrics`
         if self.regularized:
             total = total + sum(self.model.regularization_losses())
+        added = call_context.pass_losses()
+        if added:
+            total = total + sum(added)
         self.loss_tracker.add_mean(total, n)
         return total

@@ -7,6 +7,7 @@ plus the up-front data checks, and when a callback reads batch-level logs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import warnings
@@ -22,7 +23,10 @@ from kerasish.data import checks
 from kerasish.data.adapters import (
     ArrayAdapter, IterableAdapter, TextArrayAdapter, first_leaf, is_array, is_text, is_array_structure, map_structure, num_samples, to_tensor,
 )
+from kerasish.layers import call_context
+from kerasish.training import step_logs
 from kerasish.training.logs import LazyLogs, results_to_floats
+from kerasish.utils.tree import pack_x_y_sample_weight
 from kerasish.training.step import MultiSteps, Steps, split_targets
 
 
@@ -168,50 +172,61 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
     return _Prepared(adapter, first_y)
 
 
-def _metrics_for(model: Any, y_sample: Any) -> List[Any]:
-    cfg = model._compile_config
-    out_shape = model.output_shape_or_none()
-    y_shape = tuple(y_sample.shape) if isinstance(y_sample, torch.Tensor) else None
-    plain = [metrics_mod.get(m, cfg.loss_name, out_shape, y_shape) for m in cfg.metric_ids]
-    names = {m.name for m in plain}
-    weighted = []
-    for ident in cfg.weighted_metric_ids:
-        m = copy.deepcopy(metrics_mod.get(ident, cfg.loss_name, out_shape, y_shape))
-        if m.name in names:
-            m.name = "weighted_" + m.name
-        m.weighted = True  # Keras 3: only weighted_metrics see sample/class weights
-        weighted.append(m)
-    return plain + weighted
-
-
 def _make_steps(model: Any, y_sample: Any, class_weight: Any = None, train: bool = False) -> Steps:
+    """The built-in step's state for one fit/evaluate call, sharing the model's trackers."""
     cfg = model._compile_config
+    container = model._compile_metrics_obj()
+    metric_objs = container.build(y_sample)
+    tracker = model._loss_tracker_obj()
+    tracker.to(model.device) if tracker.device != model.device else None
     if cfg.heads is not None:
         if class_weight is not None:
             raise ValueError(
                 "class_weight is not supported for models with several outputs (as in Keras). "
                 "Pass sample_weight instead."
             )
-        ys = _head_targets(model, y_sample)
-        shapes = [t.shape for t in model.outputs]
         heads = []
-        for head, y_head, shape in zip(cfg.heads, ys, shapes):
-            y_shape = tuple(y_head.shape) if isinstance(y_head, torch.Tensor) else None
-            # Copies: the step prefixes each metric's name with its output's name.
+        for i, head in enumerate(cfg.heads):
             heads.append((head.name, head.loss, head.weight,
-                          [copy.deepcopy(metrics_mod.get(m, head.loss_name, shape, y_shape))
-                           for m in head.metric_ids]))
+                          [m for m, h in zip(metric_objs, container.heads) if h == i]))
         return MultiSteps(model, heads, cfg.optimizer if train else None,
-                          jit_compile=cfg.jit_compile and train).to(model.device)
-    metric_objs = _metrics_for(model, y_sample)
+                          jit_compile=cfg.jit_compile and train, loss_tracker=tracker).to(model.device)
     fuse = None
     if cfg.loss is not None and cfg.loss.fuses and not getattr(cfg.loss, "from_logits", True):
         if model.logits_activation() == cfg.loss.fuses:
             fuse = cfg.loss.fuses
     steps = Steps(model, cfg.loss, metric_objs, cfg.optimizer if train else None, cfg.loss_weight, fuse,
                   _class_weight_tensor(class_weight, model.device, y_sample, model.output_shape_or_none()),
-                  jit_compile=cfg.jit_compile and train)
+                  jit_compile=cfg.jit_compile and train, loss_tracker=tracker)
     return steps.to(model.device)
+
+
+def compiled_loss(model: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
+    """The compiled loss (weighted sum over outputs) of one batch: `compute_loss`'s default."""
+    cfg = model._compile_config
+    if cfg.heads is None:
+        loss = cfg.loss(y, y_pred, sample_weight)
+        return loss * cfg.loss_weight if cfg.loss_weight != 1.0 else loss
+    names = [h.name for h in cfg.heads]
+    ys = split_targets(y, names, [h.name for h in cfg.heads if h.loss is not None])
+    total = None
+    for head, target, out in zip(cfg.heads, ys, model.flatten_outputs(y_pred)):
+        if head.loss is not None:
+            value = head.loss(target, out, sample_weight) * head.weight
+            total = value if total is None else total + value
+    return total
+
+
+def has_compiled_loss(model: Any) -> bool:
+    cfg = model._compile_config
+    return cfg is not None and (cfg.loss is not None or cfg.heads is not None)
+
+
+def overrides(model: Any, method: str) -> bool:
+    """Whether the model's class overrides one of Trainer's steps."""
+    from kerasish.training.model_trainer import Trainer
+
+    return getattr(type(model), method) is not getattr(Trainer, method)
 
 
 def _head_targets(model: Any, y: Any) -> List[Any]:
@@ -232,8 +247,15 @@ def _check_first_batch_labels(model: Any, y: Any) -> None:
 
 
 def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str, float]:
-    """One pass of evaluation: on_test_* hooks, inference mode, floats at the end."""
+    """One pass of evaluation: on_test_* hooks, inference mode, floats at the end.
+
+    A model that overrides `test_step` gets each batch as `data` and its returned dict
+    becomes the logs; otherwise the built-in step runs.
+    """
+    custom = overrides(model, "test_step")
     steps.reset()
+    if custom:
+        model.reset_metrics()
     was_training = model.training
     model.eval()
     cbs.on_test_begin({})
@@ -241,17 +263,25 @@ def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str
     want_end = cbs.needs("on_test_batch_end")
     names, trackers = steps.tracker_names(), steps.trackers()
     seen = 0
+    result: Any = None
+    model.__dict__["_active_test_steps"] = steps
     try:
         with torch.inference_mode():
             for i, (x, y, w) in enumerate(adapter):
                 if want_begin:
                     cbs.on_test_batch_begin(i, {})
-                steps.test_step(x, y, w)
+                if custom:
+                    with call_context.training_scope(False):
+                        result = step_logs.check_step_result(model.test_step(pack_x_y_sample_weight(x, y, w)),
+                                                             "test_step")
+                else:
+                    steps.test_step(x, y, w)
                 seen += 1
                 if want_end:
-                    cbs.on_test_batch_end(i, LazyLogs(names, trackers))
+                    cbs.on_test_batch_end(i, step_logs.StepLogs(result) if custom else LazyLogs(names, trackers))
     finally:
         # A callback may call evaluate mid-epoch: leave the model as it was found.
+        model.__dict__.pop("_active_test_steps", None)
         model.train(was_training)
     if seen == 0:
         raise ValueError(
@@ -259,7 +289,10 @@ def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str
             "validation_data is used up after one epoch: pass arrays, a Dataset or a DataLoader (re-iterable), "
             "or set validation_steps with a generator that never ends."
         )
-    logs = results_to_floats(names, trackers)  # host sync: once per evaluation
+    if custom:
+        logs = step_logs.to_floats(result)  # host sync: once per evaluation
+    else:
+        logs = results_to_floats(names, trackers)  # host sync: once per evaluation
     cbs.on_test_end(logs)
     return logs
 
@@ -272,8 +305,13 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     from kerasish.callbacks.callback_list import CallbackList  # the one upward edge (lazy)
 
     model.require_compiled("fit")
-    if model._compile_config.loss is None and model._compile_config.heads is None:
-        raise ValueError("fit needs a loss: call model.compile(optimizer=..., loss=...) with a loss first.")
+    custom = overrides(model, "train_step")
+    if custom and distributed.is_distributed():
+        raise ValueError(
+            f"{type(model).__name__} overrides train_step, which kerasish cannot yet run under torchrun: its "
+            "gradients would not be averaged across processes. Train without torchrun, or use the built-in step."
+        )
+    need_y = has_compiled_loss(model) and not custom
     batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, received epochs={epochs!r}.")
@@ -317,16 +355,16 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         else:
             val_x = validation_data
 
-    train = prepare(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, need_y=True, shard="train")
+    train = prepare(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, need_y=need_y, shard="train")
     distributed.announce_global_batch(batch_size, verbose)
     model.ensure_optimizer()
     val = None
     if val_x is not None:
         val = prepare(model, val_x, val_y, val_w, validation_batch_size or batch_size, False, validation_steps,
-                      need_y=True, shard="eval")
-    if train.y_sample is not None:
+                      need_y=need_y and not overrides(model, "test_step"), shard="eval")
+    if train.y_sample is not None and has_compiled_loss(model):
         _check_first_batch_labels(model, train.y_sample)
-    if val is not None and val.y_sample is not None:
+    if val is not None and val.y_sample is not None and has_compiled_loss(model):
         _check_first_batch_labels(model, val.y_sample)
 
     steps = _make_steps(model, train.y_sample, class_weight, train=True)
@@ -346,13 +384,18 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     names, trackers = steps.tracker_names(), steps.trackers()
     want_begin = cbs.needs("on_train_batch_begin")
     want_end = cbs.needs("on_train_batch_end")
+    train_step = model.train_step
+    result: Any = None
     cbs.on_train_begin({})
     # A callback restoring a backup (BackupAndRestore) sets where training resumes.
     resume = model.__dict__.pop("_resume_from_epoch", None)
     epoch_logs: Dict[str, float] = {}
+    model.__dict__["_active_train_steps"] = steps
     try:
         for epoch in range(initial_epoch if resume is None else resume, epochs):
             steps.reset()
+            if custom:
+                model.reset_metrics()  # every metric the model lists, as Keras resets them per epoch
             if not model.training:  # walking every module costs ~10 us per epoch; skip when already set
                 model.train()
             cbs.on_epoch_begin(epoch, {})
@@ -360,10 +403,16 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
             for i, (bx, by, bw) in enumerate(train.adapter):
                 if want_begin:
                     cbs.on_train_batch_begin(i, {})
-                steps.train_step(bx, by, bw)
+                if custom:
+                    with call_context.training_scope(True):
+                        result = train_step(pack_x_y_sample_weight(bx, by, bw))
+                    if type(result) is not dict:
+                        step_logs.check_step_result(result, "train_step")
+                else:
+                    steps.train_step(bx, by, bw)
                 seen += 1
                 if want_end:
-                    cbs.on_train_batch_end(i, LazyLogs(names, trackers))
+                    cbs.on_train_batch_end(i, step_logs.StepLogs(result) if custom else LazyLogs(names, trackers))
                 if model.stop_training:
                     break
             if seen == 0:
@@ -372,7 +421,10 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
                     "yields at least steps_per_epoch * epochs batches.", stacklevel=3)
                 model.stop_training = True
                 break
-            epoch_logs = results_to_floats(names, trackers)  # host sync: once per epoch
+            if custom:
+                epoch_logs = step_logs.to_floats(result)  # host sync: once per epoch
+            else:
+                epoch_logs = results_to_floats(names, trackers)  # host sync: once per epoch
             if val is not None and _should_validate(epoch, validation_freq):
                 val_logs = run_epoch_eval(model, val_steps, val.adapter, cbs)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -390,6 +442,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         interrupt.history = cbs.history  # type: ignore[attr-defined]
         raise
     finally:
+        model.__dict__.pop("_active_train_steps", None)
         model.eval()
     cbs.on_train_end(epoch_logs)
     model.history = cbs.history
@@ -419,12 +472,11 @@ def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int]
     from kerasish.callbacks.callback_list import CallbackList
 
     model.require_compiled("evaluate")
-    if model._compile_config.loss is None and model._compile_config.heads is None:
-        raise ValueError("evaluate needs a loss: compile the model with loss=... first.")
     batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
     verbose = resolve_verbose(verbose)
-    data = prepare(model, x, y, sample_weight, batch_size, False, steps, need_y=True, shard="eval")
-    if data.y_sample is not None:
+    need_y = has_compiled_loss(model) and not overrides(model, "test_step")
+    data = prepare(model, x, y, sample_weight, batch_size, False, steps, need_y=need_y, shard="eval")
+    if data.y_sample is not None and has_compiled_loss(model):
         _check_first_batch_labels(model, data.y_sample)
     st = _make_steps(model, data.y_sample)
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
@@ -447,6 +499,7 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
                        steps=data.adapter.steps)
     want_end = cbs.needs("on_predict_batch_end")
+    custom = overrides(model, "predict_step")
     outputs: List[Any] = []
     to_host = model.device.type == "cuda" and not getattr(data.adapter, "sharded", False)
     was_training = model.training
@@ -457,8 +510,11 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
             for i, (bx, _, _) in enumerate(data.adapter):
                 if cbs.needs("on_predict_batch_begin"):
                     cbs.on_predict_batch_begin(i, {})
-                with mixed_precision.autocast(model.device):
-                    out = model(*bx) if isinstance(bx, (list, tuple)) else model(bx)
+                with mixed_precision.autocast(model.device), call_context.training_scope(False):
+                    if custom:
+                        out = model.predict_step(pack_x_y_sample_weight(bx))
+                    else:
+                        out = model(*bx) if isinstance(bx, (list, tuple)) else model(bx)
                 # On CUDA each batch's outputs start copying to (pinned) host memory right
                 # away, so a long predict does not hold every output on the GPU.
                 outputs.append(map_structure(_to_host_async, out) if to_host else out)
@@ -490,3 +546,48 @@ def _concat(outputs: List[Any]) -> Any:
     # host sync: once, copying all predictions back
     return torch.cat(outputs).float().cpu().numpy() if first.dtype in (torch.bfloat16, torch.float16) \
         else torch.cat(outputs).cpu().numpy()
+
+
+def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_weight: Any,
+             return_dict: bool) -> Any:
+    """`train_on_batch` / `test_on_batch`: one step on one batch, through the model's step."""
+    what = f"{kind}_on_batch"
+    model.require_compiled(what)
+    custom = overrides(model, f"{kind}_step")
+    need_y = has_compiled_loss(model) and not custom
+    data = prepare(model, x, y, sample_weight, num_samples_or(x), False, None, need_y=need_y)
+    train = kind == "train"
+    if train:
+        model.ensure_optimizer()
+    if data.y_sample is not None and has_compiled_loss(model):
+        _check_first_batch_labels(model, data.y_sample)
+    st = _make_steps(model, data.y_sample, class_weight, train=train)
+    st.reset()
+    if custom:
+        model.reset_metrics()
+    was_training = model.training
+    model.train(train)
+    key = "_active_train_steps" if train else "_active_test_steps"
+    model.__dict__[key] = st
+    result: Any = None
+    try:
+        with contextlib.ExitStack() as stack:
+            if not train:
+                stack.enter_context(torch.inference_mode())
+            stack.enter_context(call_context.training_scope(train))
+            for bx, by, bw in data.adapter:
+                if custom:
+                    step = model.train_step if train else model.test_step
+                    result = step_logs.check_step_result(step(pack_x_y_sample_weight(bx, by, bw)), f"{kind}_step")
+                elif train:
+                    st.train_step(bx, by, bw)
+                else:
+                    st.test_step(bx, by, bw)
+    finally:
+        model.__dict__.pop(key, None)
+        model.train(was_training)
+    logs = step_logs.to_floats(result) if custom else results_to_floats(st.tracker_names(), st.trackers())
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values

@@ -1,0 +1,132 @@
+"""Helpers of `Layer.__call__`: what a layer's `call` declares, input conversion, build shapes.
+
+`CallSpec` is read once per class from the signature of `call` (and `build`): whether
+`call` takes `training` and `mask` (named parameters only; `**kwargs` does not count,
+as in Keras, so a wrapped torch module never receives a `training` it does not know).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+from kerasish.layers.symbolic import KerasTensor
+
+
+class CallSpec:
+    """What one Layer class's `call` and `build` declare."""
+
+    __slots__ = ("training", "mask", "build_args")
+
+    def __init__(self, cls: type) -> None:
+        params = _named_params(cls.call)
+        self.training = "training" in params
+        self.mask = "mask" in params
+        build_params = [p for p in _named_params(cls.build) if p != "self"]
+        # build(self, a_shape, b_shape): one shape per positional call argument (Keras's rule).
+        self.build_args = len(build_params) > 1 and all(p.endswith("_shape") for p in build_params)
+
+
+def _named_params(fn: Any) -> List[str]:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return []
+    return [name for name, p in sig.parameters.items()
+            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+
+
+_specs: Dict[type, CallSpec] = {}
+
+
+def call_spec(cls: type) -> CallSpec:
+    spec = _specs.get(cls)
+    if spec is None:
+        spec = _specs[cls] = CallSpec(cls)
+    return spec
+
+
+def has_symbolic(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> bool:
+    """Whether any argument (nested in lists/tuples/dicts) is a KerasTensor."""
+    for a in args:
+        if _contains_symbolic(a):
+            return True
+    for a in kwargs.values():
+        if _contains_symbolic(a):
+            return True
+    return False
+
+
+def _contains_symbolic(x: Any) -> bool:
+    if isinstance(x, KerasTensor):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_contains_symbolic(t) for t in x)
+    if isinstance(x, dict):
+        return any(_contains_symbolic(t) for t in x.values())
+    return False
+
+
+def to_tensors(x: Any, device: Optional[torch.device]) -> Any:
+    """NumPy arrays and Python numbers/lists of numbers become tensors (floats in floatx).
+
+    Strings (for text layers), tensors and other objects pass through unchanged; lists of
+    arrays (merge layers) are converted element by element.
+    """
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in "fiub":
+            from kerasish import config
+
+            t = torch.from_numpy(np.ascontiguousarray(x))
+            if t.is_floating_point():
+                t = t.to(config.floatx_dtype())
+            return t if device is None else t.to(device)
+        return x
+    if isinstance(x, (list, tuple)):
+        if x and all(isinstance(v, (int, float, list)) and not isinstance(v, bool) for v in x) \
+                and not any(isinstance(v, list) and v and isinstance(v[0], (torch.Tensor, np.ndarray)) for v in x):
+            try:
+                arr = np.asarray(x)
+            except ValueError:
+                return x
+            if arr.dtype.kind in "fi":
+                return to_tensors(arr.astype(np.float32) if arr.dtype.kind == "f" else arr, device)
+            return x
+        converted = [to_tensors(v, device) for v in x]
+        return type(x)(converted) if isinstance(x, tuple) else converted
+    if isinstance(x, dict):
+        return {k: to_tensors(v, device) for k, v in x.items()}
+    return x
+
+
+def shape_tree(x: Any) -> Any:
+    """Shapes (batch entry None) of the tensors in a structure; None for non-tensors."""
+    if isinstance(x, torch.Tensor):
+        return (None,) + tuple(x.shape[1:]) if x.dim() else ()
+    if isinstance(x, KerasTensor):
+        return tuple(x.shape)
+    if isinstance(x, (list, tuple)):
+        return [shape_tree(t) for t in x]
+    if isinstance(x, dict):
+        return {k: shape_tree(v) for k, v in x.items()}
+    if isinstance(x, np.ndarray):
+        return (None,) + tuple(x.shape[1:])
+    return None
+
+
+def first_device(x: Any) -> Optional[torch.device]:
+    if isinstance(x, torch.Tensor):
+        return x.device
+    if isinstance(x, (list, tuple)):
+        for t in x:
+            d = first_device(t)
+            if d is not None:
+                return d
+    if isinstance(x, dict):
+        return first_device(list(x.values()))
+    return None

@@ -1,0 +1,100 @@
+"""Module-level helpers of the Layer base: dtype arguments, weight shapes and layouts,
+keys for new variables, build-config shapes, and state snapshots for shape probes."""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def state_snapshot(module: nn.Module) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+    """Copies of the non-trainable state (counters, statistics) a shape probe must not change."""
+    out = [(p, p.detach().clone()) for p in module.parameters() if not p.requires_grad]
+    out += [(b, b.clone()) for b in module.buffers()]
+    return out
+
+
+def state_restore(saved: List[Tuple[torch.Tensor, torch.Tensor]]) -> None:
+    with torch.no_grad():
+        for t, copy in saved:
+            t.copy_(copy)
+
+
+def _resolve_dtype(dtype: Any) -> Tuple[Optional[str], Optional[torch.dtype]]:
+    """(variable dtype name, autocast dtype or None) for a layer's `dtype` argument."""
+    if dtype is None:
+        return None, None
+    if isinstance(dtype, torch.dtype):
+        return str(dtype).replace("torch.", ""), None
+    name = getattr(dtype, "name", dtype)  # a DTypePolicy-like object
+    if not isinstance(name, str):
+        raise TypeError(f"dtype must be a dtype name such as 'float32' or a policy name, received {dtype!r}.")
+    if name in ("mixed_float16", "mixed_bfloat16"):
+        return "float32", torch.float16 if name == "mixed_float16" else torch.bfloat16
+    if not isinstance(getattr(torch, name, None), torch.dtype):
+        raise ValueError(
+            f"Unknown dtype {name!r}. Expected a dtype name ('float32', 'float64', 'bfloat16', 'float16', "
+            "'int32' ...) or a policy name ('mixed_float16', 'mixed_bfloat16')."
+        )
+    return name, None
+
+
+def _torch_dtype(name: Any) -> torch.dtype:
+    if isinstance(name, torch.dtype):
+        return name
+    dt = getattr(torch, str(name), None)
+    if not isinstance(dt, torch.dtype):
+        raise ValueError(f"Unknown dtype {name!r}; expected a name such as 'float32', 'int32' or 'bool'.")
+    return dt
+
+
+def _check_weight_shape(shape: Any, layer_name: str) -> Tuple[int, ...]:
+    if shape is None:
+        return ()
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    if isinstance(shape, torch.Size):
+        shape = tuple(shape)
+    ok = isinstance(shape, (tuple, list)) and all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in shape)
+    if not ok:
+        raise ValueError(
+            f"add_weight on layer {layer_name!r} received shape={shape!r}; a weight's shape must be a tuple of "
+            "known non-negative ints, e.g. shape=(input_shape[-1], self.units). Create weights in build(), "
+            "where the input shape is known, instead of using None."
+        )
+    return tuple(int(d) for d in shape)
+
+
+def _fill_keras_layout(data: torch.Tensor, init: Any) -> None:
+    """Runs a kerasish initializer (which computes fans in torch's (out, in, *k) layout) on a
+    tensor in Keras's (*k, in, out) layout, so fans match Keras's."""
+    if data.dim() < 2:
+        init(data)
+        return
+    n = data.dim()
+    torch_view = data.permute(n - 1, n - 2, *range(n - 2))
+    init(torch_view)
+
+
+def _free_key(module: nn.Module, base: str) -> str:
+    key, i = base, 0
+    while key in module._parameters or key in module._buffers or key in module._modules or key in module.__dict__:
+        i += 1
+        key = f"{base}_{i}"
+    return key
+
+
+def _jsonable_shape(shape: Any) -> Any:
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [_jsonable_shape(s) for s in shape]
+    return None if shape is None else list(shape)
+
+
+def _shape_from_json(shape: Any) -> Any:
+    if isinstance(shape, list) and shape and isinstance(shape[0], list):
+        return [tuple(s) for s in shape]
+    return tuple(shape)

@@ -1,0 +1,362 @@
+"""Trainer: compile / fit / evaluate / predict and the overridable per-batch steps.
+
+`Model` inherits this class (`class Model(Trainer, Layer)`), as in Keras 3. The loops in
+`kerasish.training.trainer` only ever call the model's methods:
+
+- `train_step(data)`, `test_step(data)`, `predict_step(data)`: one batch. `data` is the
+  batch as the user's data yields it (`x`, `(x, y)` or `(x, y, sample_weight)`); the
+  dict a step returns becomes the logs that callbacks and History see. The default
+  bodies run the compiled loss and metrics without any host synchronisation.
+- `compute_loss(x, y, y_pred, sample_weight, training)`: the compiled loss plus the
+  model's `losses` (`add_loss` values and weight penalties).
+- `compute_metrics(x, y, y_pred, sample_weight)`: updates the compiled metrics and
+  returns every metric's current result.
+- `metrics`: the loss tracker, the compiled metrics and the metrics of the layers; each
+  is reset at the start of every epoch and of every evaluation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import torch
+
+from kerasish.layers import call_context
+from kerasish.metrics import Mean
+from kerasish.training import trainer
+from kerasish.training.compile_config import CompileConfig, build_compile_config
+from kerasish.training.compile_metrics import CompileMetrics
+from kerasish.utils.tree import unpack_x_y_sample_weight
+
+
+class Trainer:
+    """The training half of `Model`; see the module docstring for the contract."""
+
+    _compile_config: Optional[CompileConfig] = None
+
+    # ----------------------------------------------------------------- compile
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Any = None,
+        loss_weights: Any = None,
+        weighted_metrics: Any = None,
+        run_eagerly: bool = False,
+        steps_per_execution: int = 1,
+        jit_compile: Union[bool, str] = False,
+        *,
+        device: Union[str, torch.device, None] = None,
+    ) -> None:
+        """Configures the model for training.
+
+        Args:
+            optimizer: a name ('sgd', 'rmsprop', 'adam', 'adamw', 'adagrad', 'adadelta',
+                'adamax', 'nadam'), a `kerasish.optimizers` object, a `torch.optim.Optimizer`
+                instance or class. Names use Keras's defaults. Defaults to `'rmsprop'`.
+            loss: a name ('categorical_crossentropy', 'mse', ...), a `kerasish.losses.Loss`,
+                a callable `fn(y_true, y_pred)` or a torch loss module; for several outputs,
+                a dict by output name or a list in output order. Defaults to `None`.
+            metrics: list of names ('accuracy', 'mae', 'precision', 'recall', 'auc',
+                'f1_score' ...), Metric objects or callables; for a model with several
+                outputs, a dict by output name or a list of lists. Defaults to `None`.
+            loss_weights: a scale for the loss (a number); for several outputs, a dict by
+                output name or a list, one weight per output. Defaults to `None`.
+            weighted_metrics: metrics that see `sample_weight`/`class_weight` (the ones in
+                `metrics` do not, as in Keras 3). A name also in `metrics` is logged as
+                `weighted_<name>`. Defaults to `None`.
+            run_eagerly: accepted for Keras compatibility (kerasish always runs eagerly unless
+                `jit_compile`). Defaults to `False`.
+            steps_per_execution: accepted; it has no effect (see the README). Defaults to `1`.
+            jit_compile: wrap the forward pass with `torch.compile`. Defaults to `False`.
+            device: 'cpu', 'cuda', 'cuda:1', 'mps'. Defaults to `None`
+                (kerasish.config's choice: CUDA, then MPS, then CPU; under torchrun,
+                `cuda:LOCAL_RANK`, and compile joins the process group).
+
+        Raises:
+            ValueError: for unknown optimizer/loss/metric names (the valid names are listed).
+        """
+        from kerasish import distributed
+
+        device = distributed.setup(device)  # under torchrun: join the process group, use cuda:LOCAL_RANK
+        names = getattr(self, "output_names", None)
+        cfg = build_compile_config(optimizer, loss, metrics, loss_weights, jit_compile, device, steps_per_execution,
+                                   output_names=names if names and len(names) > 1 else None,
+                                   weighted_metrics=weighted_metrics)
+        self._compile_config = cfg
+        # Fresh trackers per compile (Keras rebuilds its compiled metrics too).
+        self.__dict__["_loss_tracker"] = Mean(name="loss")
+        self.__dict__.pop("_compile_metrics", None)
+        self._device = cfg.device
+        self.to(cfg.device)
+        if cfg.optimizer.torch_optimizer is None and self.built and not self._has_unbuilt_layers():
+            self._build_optimizer()
+
+    def _build_optimizer(self) -> None:
+        self._compile_config.optimizer.build(self.parameters())
+
+    def ensure_optimizer(self) -> None:
+        if self._compile_config.optimizer.torch_optimizer is None:
+            self._build_optimizer()
+
+    @property
+    def optimizer(self) -> Any:
+        return None if self._compile_config is None else self._compile_config.optimizer
+
+    @property
+    def loss(self) -> Any:
+        return None if self._compile_config is None else self._compile_config.loss
+
+    @property
+    def compiled(self) -> bool:
+        return self._compile_config is not None
+
+    def require_compiled(self, what: str) -> None:
+        if self._compile_config is None:
+            raise RuntimeError(
+                f"You must compile your model before calling {what}(): call "
+                "model.compile(optimizer=..., loss=...) first."
+            )
+
+    # ----------------------------------------------------------------- training API
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: Optional[int] = None,
+        epochs: int = 1,
+        verbose: Union[str, int] = "auto",
+        callbacks: Optional[Sequence[Any]] = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        class_weight: Optional[Dict[int, float]] = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        steps_per_epoch: Optional[int] = None,
+        validation_steps: Optional[int] = None,
+        validation_batch_size: Optional[int] = None,
+        validation_freq: Union[int, Sequence[int]] = 1,
+    ) -> Any:
+        """Trains the model for a number of epochs.
+
+        Args:
+            x: NumPy arrays or torch tensors (or a list/dict of them), a torch `Dataset`,
+                a `DataLoader`, or any iterable of `(x, y)` / `(x, y, sample_weight)` batches.
+            y: targets when x is arrays. Defaults to `None`.
+            batch_size: samples per step for arrays/Datasets; under torchrun, per process (the
+                global batch is batch_size × processes). Defaults to `None` (32).
+            epochs: index of the epoch to stop before. Defaults to `1`.
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch; 'auto' is 1 in a
+                terminal or notebook and 2 otherwise. Defaults to `'auto'`.
+            callbacks: list of `kerasish.callbacks.Callback`. Defaults to `None`.
+            validation_split: fraction of the arrays (the LAST samples, before shuffling)
+                held out for validation. Defaults to `0.0`.
+            validation_data: `(x_val, y_val[, w_val])` or a Dataset/iterable. Defaults to `None`.
+            shuffle: reshuffle array data every epoch. Defaults to `True`.
+            class_weight: `{class_index: weight}` multiplying each sample's loss. Defaults to `None`.
+            sample_weight: per-sample weights (1-D array). Defaults to `None`.
+            initial_epoch: epoch to start from (for resuming). Defaults to `0`.
+            steps_per_epoch: batches per epoch; a generator is then drawn across epochs. Defaults to `None`.
+            validation_steps: batches per validation. Defaults to `None`.
+            validation_batch_size: Defaults to `None` (batch_size).
+            validation_freq: validate every N epochs, or at the listed (1-based) epochs. Defaults to `1`.
+
+        Returns:
+            A `History` whose `.history` maps 'loss', each metric and their 'val_' twins to
+            per-epoch values.
+
+        Raises:
+            RuntimeError: if the model is not compiled.
+            ValueError / TypeError: for bad data, before any weight changes.
+        """
+        return trainer.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                           shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+                           validation_batch_size, validation_freq)
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: Optional[int] = None,
+        verbose: Union[str, int] = "auto",
+        sample_weight: Any = None,
+        steps: Optional[int] = None,
+        callbacks: Optional[Sequence[Any]] = None,
+        return_dict: bool = False,
+    ) -> Any:
+        """Returns the loss (and metrics) on the given data, in eval mode.
+
+        Args:
+            x, y, batch_size, sample_weight, steps, callbacks: as in `fit`.
+            verbose: as in `fit`. Defaults to `'auto'`.
+            return_dict: return `{'loss': ..., 'accuracy': ...}`. Defaults to `False`.
+
+        Returns:
+            The scalar loss when there are no metrics, else `[loss, *metrics]`, or a dict.
+        """
+        return trainer.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
+
+    def predict(self, x: Any, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
+                steps: Optional[int] = None, callbacks: Optional[Sequence[Any]] = None) -> Any:
+        """Returns the model's outputs as NumPy arrays (eval mode, no gradients).
+
+        Works on an uncompiled model. Args as in `fit`; batch_size defaults to 32.
+        """
+        return trainer.predict(self, x, batch_size, verbose, steps, callbacks)
+
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: Optional[Dict[int, float]] = None, return_dict: bool = False) -> Any:
+        """One gradient step on one batch; returns the loss (and metrics) of that batch."""
+        return trainer.on_batch(self, "train", x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
+        """Loss (and metrics) on one batch, without updating weights."""
+        return trainer.on_batch(self, "test", x, y, sample_weight, None, return_dict)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """Outputs for one batch as NumPy arrays."""
+        return self.predict(x, batch_size=trainer.num_samples_or(x), verbose=0)
+
+    # ----------------------------------------------------------------- the steps
+    def train_step(self, data: Any) -> Any:
+        """One training step on one batch; `fit` calls it once per batch.
+
+        Override it to customise training (Keras 3's torch contract): call
+        `self.zero_grad()`, `y_pred = self(x, training=True)`, `loss = self.compute_loss(
+        y=y, y_pred=y_pred)`, `loss.backward()`, `self.optimizer.apply(grads,
+        self.trainable_weights)`, update `self.metrics`, and return a dict of results.
+
+        Args:
+            data: the batch: `x`, `(x, y)` or `(x, y, sample_weight)`.
+
+        Returns:
+            A mapping of metric names to results (tensors or floats): the batch logs.
+        """
+        steps = self._require_steps("train_step", train=True)
+        x, y, w = unpack_x_y_sample_weight(data)
+        steps.train_step(x, y, w)
+        return steps.lazy_logs()
+
+    def test_step(self, data: Any) -> Any:
+        """One evaluation step on one batch (`evaluate` and validation call it per batch).
+
+        Args:
+            data: the batch: `x`, `(x, y)` or `(x, y, sample_weight)`.
+
+        Returns:
+            A mapping of metric names to results.
+        """
+        steps = self._require_steps("test_step", train=False)
+        x, y, w = unpack_x_y_sample_weight(data)
+        steps.test_step(x, y, w)
+        return steps.lazy_logs()
+
+    def predict_step(self, data: Any) -> Any:
+        """The model's outputs for one batch (`predict` calls it per batch).
+
+        Args:
+            data: the batch's inputs `x` (or `(x,)`).
+        """
+        x, _, _ = unpack_x_y_sample_weight(data)
+        if isinstance(x, (list, tuple)) and not getattr(self, "_list_input", False):
+            return self(*x, training=False)
+        return self(x, training=False)
+
+    def _require_steps(self, what: str, train: bool) -> Any:
+        steps = self.__dict__.get("_active_train_steps" if train else "_active_test_steps")
+        if steps is None:
+            raise RuntimeError(
+                f"The default {what}() runs inside fit/evaluate (or train_on_batch/test_on_batch), where the "
+                f"compiled loss and metrics are prepared. Call model.{'fit' if train else 'evaluate'}(...) instead "
+                f"of calling {what}() directly."
+            )
+        return steps
+
+    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
+                     training: bool = True) -> torch.Tensor:
+        """The compiled loss of `(y, y_pred)` plus the model's `losses`.
+
+        Args:
+            x: the inputs (unused by the default; available to overrides). Defaults to `None`.
+            y: the targets. Defaults to `None`.
+            y_pred: the model's outputs. Defaults to `None`.
+            sample_weight: per-sample weights. Defaults to `None`.
+            training: whether this is a training step. Defaults to `True`.
+
+        Returns:
+            A scalar tensor.
+
+        Raises:
+            ValueError: when there is nothing to compute: no compiled loss and no `add_loss`.
+        """
+        parts: List[torch.Tensor] = []
+        cfg = self._compile_config
+        if cfg is not None and (cfg.loss is not None or cfg.heads is not None):
+            parts.append(trainer.compiled_loss(self, y, y_pred, sample_weight))
+        parts.extend(self.losses)
+        if not parts:
+            raise ValueError(
+                "No loss to compute: the model was compiled without a loss and added none with add_loss(). "
+                "Pass loss=... to compile(), or call self.add_loss(...) in a layer's call()."
+            )
+        total = parts[0]
+        for p in parts[1:]:
+            total = total + p
+        return total
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> Dict[str, Any]:
+        """Updates the compiled metrics with a batch and returns every metric's result.
+
+        Returns:
+            `{name: result}` for each metric in `self.metrics` (tensors, no host sync).
+        """
+        self._compile_metrics_obj().update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self) -> Dict[str, Any]:
+        """`{name: result}` of `self.metrics`, with the compiled metrics listed one by one."""
+        out: Dict[str, Any] = {}
+        for m in self.metrics:
+            r = m.result()
+            if isinstance(r, dict):
+                out.update(r)
+            else:
+                out[m.name] = r
+        return out
+
+    @property
+    def metrics(self) -> List[Any]:
+        """The loss tracker (named 'loss'), the compiled metrics ('compile_metrics', whose
+        `result()` is a dict) and the metrics held by the layers."""
+        out: List[Any] = []
+        if self._compile_config is not None:
+            out.append(self._loss_tracker_obj())
+            out.append(self._compile_metrics_obj())
+        from kerasish.layers.layer import Layer
+
+        out.extend(Layer.metrics.fget(self))  # type: ignore[attr-defined]
+        return out
+
+    @property
+    def metrics_names(self) -> List[str]:
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self) -> None:
+        """Resets every metric in `self.metrics`."""
+        for m in self.metrics:
+            m.reset_state()
+
+    def _loss_tracker_obj(self) -> Mean:
+        tracker = self.__dict__.get("_loss_tracker")
+        if tracker is None:
+            tracker = self.__dict__["_loss_tracker"] = Mean(name="loss")
+        return tracker
+
+    def _compile_metrics_obj(self) -> CompileMetrics:
+        cm = self.__dict__.get("_compile_metrics")
+        if cm is None:
+            if self._compile_config is None:
+                raise RuntimeError("The model is not compiled, so it has no compiled metrics. Call compile() first.")
+            cm = self.__dict__["_compile_metrics"] = CompileMetrics(self)
+        return cm

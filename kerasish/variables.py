@@ -1,0 +1,135 @@
+"""Variable: a torch Parameter with Keras's variable surface.
+
+Every weight of a kerasish layer is a `Variable`, whether the layer made it with
+`add_weight` or assigned a plain `torch.nn.Parameter` (the layer converts it when it is
+registered). Because a Variable IS the parameter, torch tools (optimizers over
+`model.parameters()`, DDP, `state_dict`, autocast) see it unchanged, and Keras code can
+use `.value`, `.assign(...)`, `.numpy()`, `.trainable`, `.name` and `.path`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Variable(nn.Parameter):
+    """A weight: a `torch.nn.Parameter` with Keras 3's variable methods.
+
+    Create variables with `Layer.add_weight(...)`; assigning a plain `nn.Parameter` to a
+    layer attribute converts it too.
+
+    Attributes:
+        name: the variable's own name ('kernel').
+        path: the layer's name and the variable's name ('dense/kernel').
+        trainable: whether optimizers update it (the parameter's `requires_grad`).
+        constraint: a callable applied to the value after each optimizer step, or None.
+        regularizer: a callable whose value on the variable is added to the layer's losses, or None.
+
+    Example:
+        >>> v = Variable(torch.zeros(2), name="count", trainable=False)
+        >>> v.assign_add(torch.ones(2))
+        >>> v.numpy().tolist()
+        [1.0, 1.0]
+    """
+
+    def __new__(cls, data: Optional[torch.Tensor] = None, requires_grad: bool = True, *,
+                name: Optional[str] = None, trainable: Optional[bool] = None) -> "Variable":
+        if trainable is not None:
+            requires_grad = bool(trainable)
+        if data is None:
+            data = torch.empty(0)
+        var = torch.Tensor._make_subclass(cls, data, requires_grad)
+        var._keras_name = name
+        var._keras_path = None
+        var.constraint = None
+        var.regularizer = None
+        return var
+
+    def __deepcopy__(self, memo: dict) -> "Variable":
+        if id(self) in memo:
+            return memo[id(self)]
+        copy = Variable(self.data.clone(memory_format=torch.preserve_format), self.requires_grad,
+                        name=self._keras_name)
+        copy._keras_path = self._keras_path
+        copy.constraint, copy.regularizer = self.constraint, self.regularizer
+        memo[id(self)] = copy
+        return copy
+
+    def __reduce_ex__(self, proto: int) -> Any:
+        # Plain-parameter pickling (torch.save of a state_dict, DDP broadcast): keep the data.
+        return nn.Parameter.__reduce_ex__(self, proto)
+
+    def __repr__(self) -> str:
+        return (f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}, "
+                f"trainable={self.trainable}>")
+
+    # ----------------------------------------------------------------- Keras surface
+    @property
+    def value(self) -> torch.Tensor:
+        """The variable itself, as a tensor (so `v.value.grad` is the gradient)."""
+        return self
+
+    @property
+    def name(self) -> str:
+        return self._keras_name or "variable"
+
+    @property
+    def path(self) -> str:
+        return self._keras_path or self.name
+
+    @property
+    def trainable(self) -> bool:
+        return self.requires_grad
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.requires_grad_(bool(value))
+
+    def assign(self, value: Any) -> "Variable":
+        """Replaces the value in place (same shape), without recording a gradient.
+
+        Raises:
+            ValueError: if `value`'s shape differs from the variable's.
+        """
+        value = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
+        if tuple(value.shape) != tuple(self.shape):
+            raise ValueError(
+                f"Variable {self.path!r} has shape {tuple(self.shape)}; assign() received a value of shape "
+                f"{tuple(value.shape)}. Pass a value of the variable's shape."
+            )
+        with torch.no_grad():
+            self.data.copy_(value)
+        return self
+
+    def assign_add(self, value: Any) -> "Variable":
+        """Adds `value` in place, without recording a gradient."""
+        with torch.no_grad():
+            self.data.add_(torch.as_tensor(value, device=self.device, dtype=self.dtype))
+        return self
+
+    def assign_sub(self, value: Any) -> "Variable":
+        """Subtracts `value` in place, without recording a gradient."""
+        with torch.no_grad():
+            self.data.sub_(torch.as_tensor(value, device=self.device, dtype=self.dtype))
+        return self
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:  # type: ignore[override]
+        """A NumPy copy of the value (host sync)."""
+        return self.detach().cpu().numpy().copy()
+
+
+def as_variable(param: nn.Parameter, name: str) -> Variable:
+    """Converts a plain Parameter into a Variable holding the same storage."""
+    if isinstance(param, Variable):
+        if param._keras_name is None:
+            param._keras_name = name
+        return param
+    var = Variable(param.data, param.requires_grad, name=name)
+    for attr in ("constraint", "regularizer"):
+        if getattr(param, attr, None) is not None:
+            setattr(var, attr, getattr(param, attr))
+    return var
