@@ -14,6 +14,7 @@ device (no per-batch `.item()`).
 Run:
     python benchmarks/run.py                       # all workloads
     python benchmarks/run.py --workloads mlp linreg --reps 5
+    python benchmarks/run.py --workloads mlp linreg --custom-step --no-keras   # + a user's train_step
 """
 
 from __future__ import annotations
@@ -250,7 +251,39 @@ def matmul_gflops(device: torch.device) -> float:
     return 2 * 1024 ** 3 * reps / (time.perf_counter() - t) / 1e9
 
 
-def bench(name: str, device: torch.device, reps: int, n: int, with_keras: bool = True) -> Dict:
+class MirrorStep(Sequential):
+    """A Sequential whose train_step is written by hand the Keras 3 way (torch guide),
+    doing what the built-in step does: the cost of a user's own step."""
+
+    def train_step(self, data):
+        x, y = data
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        weights = self.trainable_weights
+        self.optimizer.apply([v.grad for v in weights], weights)
+        self.zero_grad()
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def mirror_of(model: Any, device: torch.device) -> Any:
+    """The same layers, weights and compile settings in a MirrorStep model."""
+    import copy
+
+    mirror = MirrorStep([copy.deepcopy(layer) for layer in model.layers])
+    cfg = model._compile_config
+    opt = type(model.optimizer)(**model.optimizer.get_config())
+    mirror.compile(optimizer=opt, loss=cfg.loss, metrics=list(cfg.metric_ids), device=device)
+    return mirror
+
+
+def bench(name: str, device: torch.device, reps: int, n: int, with_keras: bool = True,
+          custom_step: bool = False) -> Dict:
     w = WORKLOADS[name](device, n)
     model, epochs = w["model"], w.get("epochs", 1)
 
@@ -258,6 +291,13 @@ def bench(name: str, device: torch.device, reps: int, n: int, with_keras: bool =
         model.fit(w["x_np"], w["y_np"], batch_size=w["bs"], epochs=epochs, verbose=0)
 
     runners = [("kerasish", ks), ("hand", w["hand"])]
+    if custom_step:
+        mirror = mirror_of(model, device)
+
+        def custom():
+            mirror.fit(w["x_np"], w["y_np"], batch_size=w["bs"], epochs=epochs, verbose=0)
+
+        runners.append(("custom_step", custom))
     keras = load_keras3() if with_keras else None
     if keras is not None:
         km = keras3_model(name, keras)
@@ -282,7 +322,7 @@ def bench(name: str, device: torch.device, reps: int, n: int, with_keras: bool =
     med = {k: statistics.median(v) for k, v in times.items()}
     samples = w["x_np"].shape[0] * (w.get("per", 1) if w["unit"] == "step" else 1)
     return dict(name=name, unit=w["unit"], ks=med["kerasish"], hand=med["hand"], ratio=med["kerasish"] / med["hand"],
-                keras3=med.get("keras3"),
+                keras3=med.get("keras3"), custom=med.get("custom_step"),
                 ks_sps=w["x_np"].shape[0] / med["kerasish"] if w["unit"] == "epoch" else None,
                 hand_sps=w["x_np"].shape[0] / med["hand"] if w["unit"] == "epoch" else None,
                 ks_acc=w["ks_acc"](), hand_acc=w["hand_acc"](), flops=w["flops"], samples=samples)
@@ -296,6 +336,8 @@ def main(argv: List[str] = None) -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-keras", action="store_true", help="skip the Keras 3 column even when keras is installed")
+    p.add_argument("--custom-step", action="store_true",
+                   help="add a column: the same model with a hand-written Keras-style train_step")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -307,13 +349,15 @@ def main(argv: List[str] = None) -> int:
     print(f"{'workload':8s} {'unit':5s} {'kerasish s':>11s} {'hand s':>10s} {'ratio':>6s} "
           f"{'ks samples/s':>13s} {'hand samples/s':>15s} {'ks acc':>7s} {'hand acc':>8s} {'ks %peak':>8s} {'hand %peak':>10s}")
     for name in args.workloads:
-        r = bench(name, device, args.reps, args.samples, with_keras=not args.no_keras)
+        r = bench(name, device, args.reps, args.samples, with_keras=not args.no_keras, custom_step=args.custom_step)
         scale = 1e6 if r["unit"] == "step" else 1
         fmt = (lambda v: f"{v * 1e6:9.1f}us") if r["unit"] == "step" else (lambda v: f"{v:10.3f}s")
         sps = lambda v: f"{v:13.0f}" if v else f"{'-':>13s}"  # noqa: E731
         pk = lambda t: f"{r['flops'] / t / 1e9 / peak * 100:7.1f}%" if r["flops"] else f"{'-':>8s}"  # noqa: E731
         k3 = (f"  keras3 {fmt(r['keras3']).strip()} (kerasish/keras3 {r['ks'] / r['keras3']:.3f})"
               if r.get("keras3") else "")
+        if r.get("custom"):
+            k3 += f"  custom train_step {fmt(r['custom']).strip()} (custom/built-in {r['custom'] / r['ks']:.3f})"
         print(f"{name:8s} {r['unit']:5s} {fmt(r['ks']):>11s} {fmt(r['hand']):>10s} {r['ratio']:6.3f} "
               f"{sps(r['ks_sps'])} {sps(r['hand_sps']):>15s} {r['ks_acc']:7.3f} {r['hand_acc']:8.3f} "
               f"{pk(r['ks'])} {pk(r['hand']):>10s}{k3}", flush=True)

@@ -71,6 +71,10 @@ class CallbackList(Callback):
             if callable(bind):
                 bind(self.callbacks)
         self._hooks = {h: [getattr(c, h) for c in self.callbacks if overrides(c, h)] for h in _BATCH_HOOKS}
+        # Keras 2's on_batch_begin / on_batch_end: aliases of the train-batch hooks, as in Keras 3.
+        for alias, hook in (("on_batch_begin", "on_train_batch_begin"), ("on_batch_end", "on_train_batch_end")):
+            self._hooks[hook] += [getattr(c, alias) for c in self.callbacks
+                                  if callable(getattr(type(c), alias, None)) and not overrides(c, hook)]
 
     def append(self, callback: Callback) -> None:
         self.callbacks.append(callback)

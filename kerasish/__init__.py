@@ -14,17 +14,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from kerasish import activations, config, initializers, layers, losses, metrics, models, optimizers, regularizers, utils
+from kerasish import (
+    activations, config, constraints, initializers, layers, losses, metrics, models, optimizers, regularizers, utils,
+)
 from kerasish.layers import Input
 from kerasish.models import Model, Sequential
+from kerasish.variables import Variable
 
 __version__ = "0.1.0"
 
 _LAZY = ("callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed")
 
 __all__ = [
-    "Sequential", "Model", "Input", "layers", "models", "losses", "metrics", "optimizers", "activations",
-    "initializers", "regularizers", "utils", "config", "__version__", *_LAZY,
+    "Sequential", "Model", "Input", "Variable", "layers", "models", "losses", "metrics", "optimizers", "activations",
+    "initializers", "regularizers", "constraints", "utils", "config", "__version__", *_LAZY,
 ]
 
 

@@ -47,8 +47,9 @@ class Metric:
     def reset_state(self) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
-        self.update_state(y_true, y_pred, sample_weight)
+    def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        # Keras forwards everything to update_state: `Mean()(loss)` as well as `metric(y_true, y_pred)`.
+        self.update_state(*args, **kwargs)
         return self.result()
 
     def get_config(self) -> Dict[str, Any]:

@@ -68,10 +68,13 @@ class Optimizer:
     def build(self, params: Iterable[torch.nn.Parameter]) -> "Optimizer":
         params = [p for p in params if p.requires_grad]
         if not params:
-            raise ValueError(
-                "The model has no trainable parameters to optimize. Build the model "
-                "(give the first layer input_shape=...) or unfreeze some layers."
-            )
+            # A model without trainable weights (e.g. only add_loss layers) still fits, as in
+            # Keras: the torch optimizer holds one empty placeholder that never gets a gradient.
+            self._params = []
+            self._constrained = []
+            self.torch_optimizer = self.torch_class([torch.zeros(0, requires_grad=True)], lr=self._lr,
+                                                    **self.torch_arguments())
+            return self
         self._params = params
         self._constrained = [p for p in params if getattr(p, "constraint", None) is not None]
         kwargs = self.torch_arguments()

@@ -1,4 +1,5 @@
-"""Import contract: core never imports callbacks/recipes at module top; `import kerasish` is cheap."""
+"""Import contract: core never imports callbacks/recipes at module top; `import kerasish` is cheap;
+kerasish.saving never imports kerasish.models."""
 
 from __future__ import annotations
 
@@ -28,11 +29,54 @@ def test_core_has_no_top_level_import_of_callbacks_or_recipes():
     assert not offenders, "core modules must import callbacks lazily:\n" + "\n".join(offenders)
 
 
+def _all_imports(path: Path):
+    """Every module `path` imports, at any depth: import statements and importlib.import_module('...') calls."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+            yield from (f"{node.module}.{a.name}" for a in node.names)
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None))
+              in ("import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant)):
+            yield str(node.args[0].value)
+
+
+def test_saving_never_imports_models():
+    # Saved configs name classes; kerasish.layers and kerasish.models register theirs in
+    # kerasish.utils.object_registration when imported, so saving needs neither (no
+    # models <-> saving circle, not even a lazy one inside a function or via importlib).
+    offenders = []
+    for path in (ROOT / "kerasish" / "saving").rglob("*.py"):
+        for name in _all_imports(path):
+            if name == "kerasish.models" or name.startswith("kerasish.models."):
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not offenders, "kerasish.saving must find model classes through the registry:\n" + "\n".join(offenders)
+
+
+def test_object_registry_is_a_leaf():
+    path = ROOT / "kerasish" / "utils" / "object_registration.py"
+    ours = sorted(n for n in _all_imports(path) if n.startswith("kerasish"))
+    assert ours == ["kerasish.utils.text", "kerasish.utils.text.did_you_mean", "kerasish.utils.text.short_repr"]
+
+
+def test_builtin_classes_are_registered_by_their_packages():
+    code = (
+        "import kerasish.saving\n"
+        "from kerasish.utils.object_registration import builtin_classes\n"
+        "from kerasish.models import Model, Sequential\n"
+        "from kerasish.layers import Dense\n"
+        "found = builtin_classes()\n"
+        "assert (found['Model'], found['Sequential'], found['Dense']) == (Model, Sequential, Dense)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
 def test_import_kerasish_is_cheap_and_lazy():
     code = (
         "import sys, kerasish\n"
         "heavy = [m for m in ('kerasish.callbacks.tensorboard', 'tensorboard', 'torchvision', 'matplotlib',"
-        " 'kerasish.recipes', 'kerasish.datasets') if m in sys.modules]\n"
+        " 'kerasish.recipes', 'kerasish.datasets', 'kerasish.saving') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
         "from kerasish.callbacks import History\n"
         "assert kerasish.callbacks.History is History\n"

@@ -23,6 +23,7 @@ from kerasish.layers.recurrent import GRU, LSTM, SimpleRNN
 from kerasish.layers.reshaping import SpatialDropout1D, SpatialDropout2D, UpSampling2D, ZeroPadding2D
 from kerasish.layers.text_vectorization import TextVectorization
 from kerasish.layers.wrappers import Bidirectional
+from kerasish.utils.object_registration import register_builtin as _register_builtin
 
 # Keras's aliases.
 MaxPool1D, MaxPool2D = MaxPooling1D, MaxPooling2D
@@ -42,3 +43,7 @@ __all__ = [
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "add", "subtract", "multiply", "average", "concatenate",
 ]
+
+# Saved configs name layers by class; load_model finds kerasish's own in this table
+# (kerasish.saving never imports the layer modules itself).
+_register_builtin(*[obj for name, obj in list(globals().items()) if name in __all__ and isinstance(obj, type)])

@@ -41,19 +41,20 @@ def current_training() -> Optional[bool]:
 class training_scope:
     """Runs a block as if inside a call with `training=value` (used by the loops).
 
-    A scope entered outside any layer call also starts a new forward pass for
-    `add_loss`: the losses of the previous pass are cleared on entry.
+    Entered outside any layer call with a `root` layer, it also starts a new forward pass
+    of that layer for `add_loss`: the losses its layers added before are cleared.
     """
 
-    __slots__ = ("value", "saved")
+    __slots__ = ("value", "root", "saved")
 
-    def __init__(self, value: Optional[bool]) -> None:
+    def __init__(self, value: Optional[bool], root: Any = None) -> None:
         self.value = value
+        self.root = root
 
     def __enter__(self) -> None:
         st = _state
-        if st.depth == 0:
-            clear_pass_losses()
+        if st.depth == 0 and st.loss_layers and self.root is not None:
+            clear_losses_under(self.root)
         self.saved = st.training
         st.training = self.value
         st.depth += 1
@@ -64,22 +65,31 @@ class training_scope:
         st.depth -= 1
 
 
-def clear_pass_losses() -> None:
-    """Drops the losses the previous forward pass added (start of an outermost call)."""
+def clear_losses_under(root: Any) -> None:
+    """Drops the `add_loss` values that `root` and its sublayers hold (start of root's
+    outermost call, as in Keras); other layers keep theirs."""
     st = _state
-    if st.loss_layers:
-        for layer in st.loss_layers:
+    if not st.loss_layers:
+        return
+    inside = {id(m) for m in root.modules()}
+    keep = []
+    for layer in st.loss_layers:
+        if id(layer) in inside:
             layer._call_losses.clear()
-        st.loss_layers.clear()
+        else:
+            keep.append(layer)
+    st.loss_layers[:] = keep
 
 
 def record_loss_layer(layer: Any) -> None:
     _state.loss_layers.append(layer)
 
 
-def pass_losses() -> List[Any]:
-    """Every loss added by `add_loss` during the current (or last) forward pass."""
+def pass_losses(module_ids: Optional[set] = None) -> List[Any]:
+    """Losses added by `add_loss` and not cleared yet; only those of the layers whose ids are in
+    `module_ids` when given (a model's layers)."""
     out: List[Any] = []
     for layer in _state.loss_layers:
-        out.extend(layer._call_losses)
+        if module_ids is None or id(layer) in module_ids:
+            out.extend(layer._call_losses)
     return out

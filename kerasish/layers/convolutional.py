@@ -9,7 +9,8 @@ the NCHW-in-channels-last output permuted back to NHWC is already contiguous.
 Kernels are stored in torch's layout `(filters, in_channels / groups, *kernel_size)` so that
 `torch.nn.functional.conv*d` uses them as they are; `get_weights()` returns that layout (Keras
 returns `(*kernel_size, in_channels / groups, filters)`: transpose with
-`kernel.transpose(2, 3, 1, 0)` to compare with Keras).
+`kernel.transpose(2, 3, 1, 0)` to compare with Keras). Constraints (`kernel_constraint=...`)
+still see Keras's layout, so their `axis` means what it means in Keras.
 
 'same' padding follows TensorFlow: the output has `ceil(size / stride)` steps and when the total
 padding is odd the extra row/column goes at the end (bottom/right); such asymmetric padding is
@@ -25,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kerasish import activations, config, initializers, regularizers
+from kerasish import activations, config, constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.weight_layout import KerasLayout, attach_constraint, conv_layout
 
 IntOrTuple = Union[int, Sequence[int]]
 
@@ -176,9 +178,12 @@ class _Conv(Layer):
         bias_initializer: Any = "zeros",
         kernel_regularizer: Any = None,
         bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         cls = type(self).__name__
         self.filters = _check_positive_int(filters, "filters", cls, f"{cls}(32, 3)")
         self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
@@ -201,6 +206,8 @@ class _Conv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self._torch_init = config.defaults() == "torch"
         self.kernel: Optional[nn.Parameter] = None
         self.bias: Optional[nn.Parameter] = None
@@ -254,6 +261,13 @@ class _Conv(Layer):
         )
         self.bias = nn.Parameter(torch.empty(self.filters, dtype=dtype)) if self.use_bias else None
         self._init_weights()
+        self._attach_constraints()
+
+    def _attach_constraints(self) -> None:
+        # Torch's (filters, in, *k) kernel is seen in Keras's (*k, in, filters) layout (for
+        # Conv2DTranspose: torch's (in, filters, *k) as Keras's (*k, filters, in)).
+        attach_constraint(self.kernel, self.kernel_constraint, conv_layout(self.rank))
+        attach_constraint(self.bias, self.bias_constraint)
 
     def _init_weights(self) -> None:
         if self._torch_init:
@@ -307,6 +321,8 @@ class _Conv(Layer):
             bias_initializer=initializers.serialize(self._bias_init_arg),
             kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
             bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            kernel_constraint=constraints.serialize(self.kernel_constraint),
+            bias_constraint=constraints.serialize(self.bias_constraint),
         )
         return config_
 
@@ -335,6 +351,11 @@ class Conv1D(_Conv):
         bias_initializer: Defaults to `'zeros'`.
         kernel_regularizer: penalty added to the loss. Defaults to `None`.
         bias_regularizer: Defaults to `None`.
+        activity_regularizer: penalty on the output, added to the loss. Defaults to `None`.
+        kernel_constraint: applied to the kernel after each optimizer step; its `axis` refers to
+            Keras's layout `(*kernel_size, in_channels / groups, filters)`, e.g.
+            `MaxNorm(3, axis=[0, 1, 2])` for each filter of a Conv2D. Defaults to `None`.
+        bias_constraint: applied to the bias after each optimizer step. Defaults to `None`.
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Example:
@@ -371,6 +392,11 @@ class Conv2D(_Conv):
         bias_initializer: Defaults to `'zeros'`.
         kernel_regularizer: penalty added to the loss. Defaults to `None`.
         bias_regularizer: Defaults to `None`.
+        activity_regularizer: penalty on the output, added to the loss. Defaults to `None`.
+        kernel_constraint: applied to the kernel after each optimizer step; its `axis` refers to
+            Keras's layout `(*kernel_size, in_channels / groups, filters)`, e.g.
+            `MaxNorm(3, axis=[0, 1, 2])` for each filter of a Conv2D. Defaults to `None`.
+        bias_constraint: applied to the bias after each optimizer step. Defaults to `None`.
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Raises:
@@ -408,6 +434,10 @@ class Conv2DTranspose(_Conv):
         bias_initializer: Defaults to `'zeros'`.
         kernel_regularizer: Defaults to `None`.
         bias_regularizer: Defaults to `None`.
+        activity_regularizer: penalty on the output, added to the loss. Defaults to `None`.
+        kernel_constraint: applied to the kernel after each optimizer step; its `axis` refers to
+            Keras's layout `(kh, kw, filters, in_channels)`. Defaults to `None`.
+        bias_constraint: applied to the bias after each optimizer step. Defaults to `None`.
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Example:
@@ -431,6 +461,9 @@ class Conv2DTranspose(_Conv):
         bias_initializer: Any = "zeros",
         kernel_regularizer: Any = None,
         bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
         strides_t = normalize_tuple(strides, 2, "strides", "Conv2DTranspose")
@@ -449,7 +482,9 @@ class Conv2DTranspose(_Conv):
             filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
             dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
             kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer, **kwargs,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint, **kwargs,
         )
 
     def _effective(self, k: int, d: int) -> int:
@@ -485,6 +520,7 @@ class Conv2DTranspose(_Conv):
             self.kernel_initializer(self.kernel.data)
             if self.bias is not None:
                 self.bias_initializer(self.bias.data)
+        self._attach_constraints()
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         padding, output_padding, crop = [], [], []
@@ -541,6 +577,13 @@ class SeparableConv2D(_Conv):
         depthwise_regularizer: Defaults to `None`.
         pointwise_regularizer: Defaults to `None`.
         bias_regularizer: Defaults to `None`.
+        activity_regularizer: penalty on the output, added to the loss. Defaults to `None`.
+        depthwise_constraint: applied to the depthwise kernel after each optimizer step; its
+            `axis` refers to Keras's layout `(kh, kw, in_channels, depth_multiplier)`.
+            Defaults to `None`.
+        pointwise_constraint: applied to the pointwise kernel, Keras's layout
+            `(1, 1, in_channels * depth_multiplier, filters)`. Defaults to `None`.
+        bias_constraint: applied to the bias after each optimizer step. Defaults to `None`.
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Example:
@@ -568,6 +611,10 @@ class SeparableConv2D(_Conv):
         depthwise_regularizer: Any = None,
         pointwise_regularizer: Any = None,
         bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        depthwise_constraint: Any = None,
+        pointwise_constraint: Any = None,
+        bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
         self.depth_multiplier = _check_positive_int(
@@ -575,12 +622,15 @@ class SeparableConv2D(_Conv):
         self._pointwise_init_arg = pointwise_initializer
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
         self.pointwise_kernel: Optional[nn.Parameter] = None
         super().__init__(
             filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
             dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
             kernel_initializer=depthwise_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer, **kwargs,
+            kernel_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, kernel_constraint=depthwise_constraint,
+            bias_constraint=bias_constraint, **kwargs,
         )
 
     def build(self, input_shape: Shape) -> None:
@@ -602,6 +652,12 @@ class SeparableConv2D(_Conv):
             self.pointwise_initializer(self.pointwise_kernel.data)
             if self.bias is not None:
                 self.bias_initializer(self.bias.data)
+        # Torch's depthwise (in * dm, 1, kh, kw) is Keras's (kh, kw, in, dm); the pointwise
+        # (filters, in * dm, 1, 1) is Keras's (1, 1, in * dm, filters).
+        depthwise = KerasLayout((2, 3, 0, 1), grouped_shape=(channels, self.depth_multiplier) + self.kernel_size)
+        attach_constraint(self.kernel, self.kernel_constraint, depthwise)
+        attach_constraint(self.pointwise_kernel, self.pointwise_constraint, conv_layout(2))
+        attach_constraint(self.bias, self.bias_constraint)
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         pads = spatial_pads(x.shape[2:], self.kernel_size, self.strides, self.dilation_rate, self.padding)
@@ -614,9 +670,11 @@ class SeparableConv2D(_Conv):
         config_.pop("groups")
         config_["depthwise_initializer"] = config_.pop("kernel_initializer")
         config_["depthwise_regularizer"] = config_.pop("kernel_regularizer")
+        config_["depthwise_constraint"] = config_.pop("kernel_constraint")
         config_.update(
             depth_multiplier=self.depth_multiplier,
             pointwise_initializer=initializers.serialize(self._pointwise_init_arg),
             pointwise_regularizer=regularizers.serialize(self.pointwise_regularizer),
+            pointwise_constraint=constraints.serialize(self.pointwise_constraint),
         )
         return config_

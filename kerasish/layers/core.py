@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kerasish import activations, config, initializers, regularizers
+from kerasish import activations, config, constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape, normalize_shape, unique_name
 from kerasish.layers.symbolic import KerasTensor, Node
+from kerasish.layers.unsupported import reject_unsupported
+from kerasish.layers.weight_layout import attach_constraint
 
 
 class InputLayer(Layer):
     """Marks the input of a model: its shape (without batch) and dtype.
 
+    Give either `shape` (one sample) with an optional `batch_size`, or `batch_shape` (the
+    batch entry first). The config keeps Keras 2's `shape`/`batch_size` form.
+
     Args:
-        shape: shape of one sample, e.g. `(784,)`.
+        shape: shape of one sample, e.g. `(784,)`. Defaults to `None`.
         batch_size: fixed batch size, if any. Defaults to `None`.
         dtype: input dtype name. Defaults to `None` (float32).
+        sparse: must be None or False (kerasish has no sparse tensors). Defaults to `None`.
+        ragged: must be None or False (kerasish has no ragged tensors). Defaults to `None`.
+        batch_shape: the full shape, batch entry first, e.g. `(None, 784)` or `(32, 784)`.
+            Defaults to `None`.
+        input_tensor: not supported; must stay None. Defaults to `None`.
+        optional: must be False (kerasish inputs cannot be None). Defaults to `False`.
         name: layer name. Defaults to `None`.
+
+    Raises:
+        ValueError: without a shape, with both `shape` and `batch_shape` (or `batch_size`
+            and `batch_shape`), or with an unsupported argument (`sparse`, `ragged`,
+            `input_tensor`, `optional`).
     """
 
     def __init__(
@@ -29,13 +45,20 @@ class InputLayer(Layer):
         shape: Optional[Sequence[Optional[int]]] = None,
         batch_size: Optional[int] = None,
         dtype: Optional[str] = None,
+        sparse: Optional[bool] = None,
+        ragged: Optional[bool] = None,
+        batch_shape: Optional[Sequence[Optional[int]]] = None,
+        input_tensor: Any = None,
+        optional: bool = False,
         name: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
+        reject_unsupported("InputLayer", sparse=sparse, ragged=ragged, input_tensor=input_tensor, optional=optional)
         if shape is None and "input_shape" in kwargs:
             shape = kwargs.pop("input_shape")
-        if shape is None:
-            raise ValueError("Input() needs shape=..., the shape of one sample such as (784,) or (28, 28, 1).")
+        if batch_shape is None and "batch_input_shape" in kwargs:
+            batch_shape = kwargs.pop("batch_input_shape")  # Keras 2's spelling
+        shape, batch_size = _split_batch_shape(shape, batch_size, batch_shape, "InputLayer")
         super().__init__(name=name or None, input_shape=shape, dtype=dtype, **kwargs)
         self.batch_size = batch_size
         self.built = True
@@ -46,6 +69,11 @@ class InputLayer(Layer):
     @property
     def shape(self) -> Shape:
         return (self.batch_size,) + tuple(self._input_shape_arg[1:])
+
+    @property
+    def batch_shape(self) -> Shape:
+        """The full input shape, batch entry first (Keras's name for `shape`)."""
+        return self.shape
 
     def call(self, inputs):
         return inputs
@@ -62,11 +90,51 @@ class InputLayer(Layer):
         }
 
 
+def _split_batch_shape(shape: Any, batch_size: Any, batch_shape: Any, where: str) -> Tuple[Any, Any]:
+    """(shape, batch_size) from Input's arguments, where `batch_shape` may replace both."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"{where}: batch_size must be a positive int or None, received batch_size={batch_size!r}.")
+    if batch_shape is None:
+        if shape is None:
+            raise ValueError(
+                f"{where}() needs shape=..., the shape of one sample such as (784,) or (28, 28, 1), or "
+                "batch_shape=..., the same with the batch size first, such as (None, 784)."
+            )
+        return shape, batch_size
+    if shape is not None:
+        raise ValueError(
+            f"{where}: pass either shape or batch_shape, not both; received shape={shape!r} and "
+            f"batch_shape={batch_shape!r}. batch_shape=(None, *shape) is the same as shape=shape."
+        )
+    if batch_size is not None:
+        raise ValueError(
+            f"{where}: pass either batch_size or batch_shape, not both; received batch_size={batch_size!r} and "
+            f"batch_shape={batch_shape!r}. Put the batch size first in batch_shape, e.g. (32, 784)."
+        )
+    if isinstance(batch_shape, (str, bytes)) or not isinstance(batch_shape, Sequence) or len(batch_shape) < 1:
+        raise ValueError(
+            f"{where}: batch_shape must be a tuple with the batch size (or None) first, such as (None, 784), "
+            f"received batch_shape={batch_shape!r}."
+        )
+    first = batch_shape[0]
+    if first is not None and (isinstance(first, bool) or not isinstance(first, int) or first < 1):
+        raise ValueError(
+            f"{where}: the batch entry of batch_shape must be a positive int or None, received "
+            f"batch_shape={batch_shape!r}. Example: batch_shape=(None, 784)."
+        )
+    return normalize_shape(tuple(batch_shape[1:]), "batch_shape"), first
+
+
 def Input(
     shape: Optional[Sequence[Optional[int]]] = None,
     batch_size: Optional[int] = None,
     dtype: Optional[str] = None,
+    sparse: Optional[bool] = None,
+    ragged: Optional[bool] = None,
+    batch_shape: Optional[Sequence[Optional[int]]] = None,
     name: Optional[str] = None,
+    tensor: Any = None,
+    optional: bool = False,
 ) -> KerasTensor:
     """A symbolic model input: `x = Input(shape=(28, 28, 1))`.
 
@@ -74,14 +142,31 @@ def Input(
     element of a Sequential (`Sequential([Input(shape=(784,)), Dense(10)])`).
 
     Args:
-        shape: shape of one sample, without the batch. Example: `(28, 28, 1)`.
+        shape: shape of one sample, without the batch. Example: `(28, 28, 1)`. Defaults to `None`.
         batch_size: fixed batch size. Defaults to `None`.
         dtype: input dtype. Defaults to `None` (float32).
+        sparse: must be None or False (kerasish has no sparse tensors). Defaults to `None`.
+        ragged: must be None or False (kerasish has no ragged tensors). Defaults to `None`.
+        batch_shape: the full shape with the batch size first, instead of `shape` and
+            `batch_size`. Example: `(None, 28, 28, 1)`. Defaults to `None`.
         name: a name. Defaults to `None` ('input_layer', 'input_layer_1', ...).
+        tensor: not supported; must stay None (call the model on the tensor instead).
+            Defaults to `None`.
+        optional: must be False (kerasish inputs cannot be None). Defaults to `False`.
 
     Returns:
         A KerasTensor of shape `(batch_size, *shape)`.
+
+    Raises:
+        ValueError: without a shape, with both `shape` and `batch_shape`, or with `sparse`,
+            `ragged`, `tensor` or `optional` set.
+
+    Example:
+        >>> Input(batch_shape=(None, 28, 28, 1)).shape
+        (None, 28, 28, 1)
     """
+    reject_unsupported("Input", sparse=sparse, ragged=ragged, tensor=tensor, optional=optional)
+    shape, batch_size = _split_batch_shape(shape, batch_size, batch_shape, "Input")
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name or unique_name("input_layer"))
     return layer.output
 
@@ -108,7 +193,18 @@ class Dense(Layer):
         bias_initializer: Defaults to `'zeros'`.
         kernel_regularizer: penalty added to the loss. Defaults to `None`.
         bias_regularizer: Defaults to `None`.
+        activity_regularizer: penalty on the output, added to the loss. Defaults to `None`.
+        kernel_constraint: applied to the kernel `(input_dim, units)` after each optimizer
+            step, e.g. `MaxNorm(3)` (axis 0: each unit's incoming weights). Defaults to `None`.
+        bias_constraint: applied to the bias after each optimizer step. Defaults to `None`.
+        lora_rank: not supported; must stay `None`. Defaults to `None`.
+        lora_alpha: not supported; must stay `None`. Defaults to `None`.
+        quantization_config: not supported; must stay `None`. Defaults to `None`.
         **kwargs: `input_shape`, `input_dim`, `name`, `dtype`, `trainable`.
+
+    Raises:
+        ValueError: for `units` < 1, an unknown activation, initializer, regularizer or
+            constraint name, or a LoRA / quantization argument.
 
     Example:
         >>> layer = Dense(3, activation="relu", input_dim=4)
@@ -127,9 +223,17 @@ class Dense(Layer):
         bias_initializer: Any = "zeros",
         kernel_regularizer: Any = None,
         bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        lora_rank: Optional[int] = None,
+        lora_alpha: Optional[float] = None,
+        quantization_config: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        reject_unsupported("Dense", lora_rank=lora_rank, lora_alpha=lora_alpha,
+                           quantization_config=quantization_config)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = _check_positive_int(units, "units", "Dense")
         self.activation_arg = activation
         self.activation = activations.get(activation)
@@ -140,6 +244,8 @@ class Dense(Layer):
         self._bias_init_arg = bias_initializer
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self._torch_init = config.defaults() == "torch"
         self.kernel: Optional[nn.Parameter] = None
         self.bias: Optional[nn.Parameter] = None
@@ -168,6 +274,9 @@ class Dense(Layer):
             self.kernel_initializer(self.kernel.data.T)
             if self.bias is not None:
                 self.bias_initializer(self.bias.data)
+        # The kernel is in Keras's layout already: constraints apply as they are.
+        attach_constraint(self.kernel, self.kernel_constraint)
+        attach_constraint(self.bias, self.bias_constraint)
 
     def call_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.dim() == 2 and self.bias is not None:
@@ -195,6 +304,8 @@ class Dense(Layer):
             bias_initializer=initializers.serialize(self._bias_init_arg),
             kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
             bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            kernel_constraint=constraints.serialize(self.kernel_constraint),
+            bias_constraint=constraints.serialize(self.bias_constraint),
         )
         return config_
 
@@ -255,8 +366,9 @@ class Dropout(Layer):
         self.seed = seed
         self.built = True
 
-    def call(self, inputs):
-        return F.dropout(inputs, self.rate, self.training)
+    def call(self, inputs, training=None):
+        # The call context's flag (True in fit); a direct call falls back to the module's mode.
+        return F.dropout(inputs, self.rate, self.training if training is None else bool(training))
 
     def compute_output_shape(self, input_shape):
         return input_shape

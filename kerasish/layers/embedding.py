@@ -13,8 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kerasish import config, initializers, regularizers
+from kerasish import config, constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.unsupported import reject_unsupported
+from kerasish.layers.weight_layout import attach_constraint
 
 
 def _positive(value: Any, arg: str) -> int:
@@ -38,11 +40,22 @@ class Embedding(Layer):
         output_dim: size of each vector.
         embeddings_initializer: Defaults to `'uniform'`.
         embeddings_regularizer: penalty added to the loss. Defaults to `None`.
+        embeddings_constraint: applied to the embeddings `(input_dim, output_dim)` after each
+            optimizer step, e.g. `UnitNorm(axis=1)` for unit-length vectors. Defaults to `None`.
         mask_zero: treat id 0 as padding and emit a mask for the following layers (id 0 is then
             reserved, so `input_dim` should be the vocabulary size + 1). Defaults to `False`.
         input_length: Keras 2's fixed sequence length; sets `input_shape=(input_length,)` so the
             model builds at once. Defaults to `None`.
-        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+        weights: initial embeddings, an array `(input_dim, output_dim)` or a list holding it.
+            Defaults to `None` (use `embeddings_initializer`).
+        lora_rank: not supported; must stay `None`. Defaults to `None`.
+        lora_alpha: not supported; must stay `None`. Defaults to `None`.
+        quantization_config: not supported; must stay `None`. Defaults to `None`.
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`, `activity_regularizer`.
+
+    Raises:
+        ValueError: for sizes < 1, `weights` of the wrong shape, or a LoRA / quantization
+            argument.
 
     Example:
         >>> layer = Embedding(1000, 8, mask_zero=True)
@@ -61,10 +74,17 @@ class Embedding(Layer):
         output_dim: int,
         embeddings_initializer: Any = "uniform",
         embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
         mask_zero: bool = False,
+        weights: Any = None,
+        lora_rank: Optional[int] = None,
+        lora_alpha: Optional[float] = None,
+        quantization_config: Any = None,
         input_length: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
+        reject_unsupported("Embedding", lora_rank=lora_rank, lora_alpha=lora_alpha,
+                           quantization_config=quantization_config)
         if input_length is not None and not any(k in kwargs for k in ("input_shape", "batch_input_shape")):
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
@@ -73,6 +93,7 @@ class Embedding(Layer):
         self._init_arg = embeddings_initializer
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         # Sequential threads masks only when some layer says it produces one.
         self.produces_mask = self.mask_zero
@@ -81,6 +102,9 @@ class Embedding(Layer):
         self.embeddings: Optional[nn.Parameter] = None
         # The weight does not depend on the input shape: build now, as Keras does.
         self.build_from_shape(self._input_shape_arg or (None, None))
+        if weights is not None:
+            # Keras's `weights=`: one array, or a list holding it.
+            self.set_weights(weights if isinstance(weights, (list, tuple)) and len(weights) == 1 else [weights])
 
     def build(self, input_shape: Shape) -> None:
         dtype = getattr(torch, self.dtype)
@@ -89,6 +113,7 @@ class Embedding(Layer):
             nn.init.normal_(self.embeddings)
         else:
             self.embeddings_initializer(self.embeddings.data)
+        attach_constraint(self.embeddings, self.embeddings_constraint)  # Keras's layout already
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape) + (self.output_dim,)
@@ -114,6 +139,7 @@ class Embedding(Layer):
             output_dim=self.output_dim,
             embeddings_initializer=initializers.serialize(self._init_arg),
             embeddings_regularizer=regularizers.serialize(self.embeddings_regularizer),
+            embeddings_constraint=constraints.serialize(self.embeddings_constraint),
             mask_zero=self.mask_zero,
             input_length=self.input_length,
         )

@@ -91,7 +91,7 @@ def infer_output_shape(module: nn.Module, input_shape: Shape, dtype: torch.dtype
     finally:
         module.train(was_training)
         state_restore(saved)
-        call_context.clear_pass_losses()
+        call_context.clear_losses_under(module)
     if isinstance(out, (tuple, list)):
         out = out[0]
     return (None,) + tuple(out.shape[1:])
@@ -234,8 +234,8 @@ class Layer(nn.Module):
                 )
         if not self.built:
             self._build_on_call(args, kwargs)
-        if st.depth == 0:
-            call_context.clear_pass_losses()
+        if st.depth == 0 and st.loss_layers:
+            call_context.clear_losses_under(self)
         saved = st.training
         st.training = training
         st.depth += 1

@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kerasish import initializers, regularizers
+from kerasish import constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.unsupported import reject_unsupported
+from kerasish.layers.weight_layout import attach_constraint
 
 
 def _check_epsilon(epsilon: Any, layer: str) -> float:
@@ -56,7 +58,18 @@ class BatchNormalization(Layer):
         moving_variance_initializer: Defaults to `'ones'`.
         beta_regularizer: Defaults to `None`.
         gamma_regularizer: Defaults to `None`.
+        beta_constraint: applied to `beta` after each optimizer step. Defaults to `None`.
+        gamma_constraint: applied to `gamma` after each optimizer step. Defaults to `None`.
+        renorm: must be False (batch renormalization is not implemented). Defaults to `False`.
+        renorm_clipping: used only with `renorm`. Defaults to `None`.
+        renorm_momentum: used only with `renorm`. Defaults to `0.99`.
+        synchronized: must be False (each process normalises with its own batch statistics).
+            Defaults to `False`.
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Raises:
+        ValueError: for an `axis` that is not one int, `momentum` outside [0, 1), a
+            non-positive `epsilon`, `renorm=True` or `synchronized=True`.
 
     Example:
         >>> layer = BatchNormalization(input_shape=(32,))
@@ -79,8 +92,15 @@ class BatchNormalization(Layer):
         moving_variance_initializer: Any = "ones",
         beta_regularizer: Any = None,
         gamma_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
+        renorm: bool = False,
+        renorm_clipping: Optional[Dict[str, float]] = None,
+        renorm_momentum: float = 0.99,
+        synchronized: bool = False,
         **kwargs: Any,
     ) -> None:
+        reject_unsupported("BatchNormalization", renorm=renorm, synchronized=synchronized)
         super().__init__(**kwargs)
         if not isinstance(axis, int) or isinstance(axis, bool):
             raise ValueError(
@@ -106,6 +126,10 @@ class BatchNormalization(Layer):
         self._inits = {k: initializers.get(v) for k, v in self._init_args.items()}
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.renorm, self.renorm_clipping, self.renorm_momentum = False, renorm_clipping, renorm_momentum
+        self.synchronized = False
         self.gamma: Optional[nn.Parameter] = None
         self.beta: Optional[nn.Parameter] = None
         self.moving_mean: Optional[nn.Parameter] = None
@@ -137,6 +161,8 @@ class BatchNormalization(Layer):
             self.beta = make("beta_initializer", self._trainable)
         self.moving_mean = make("moving_mean_initializer", False)
         self.moving_variance = make("moving_variance_initializer", False)
+        attach_constraint(self.gamma, self.gamma_constraint)
+        attach_constraint(self.beta, self.beta_constraint)
 
     @Layer.trainable.setter  # type: ignore[attr-defined]
     def trainable(self, value: bool) -> None:
@@ -169,7 +195,11 @@ class BatchNormalization(Layer):
                        scale=self.scale)
         config_.update({k: initializers.serialize(v) for k, v in self._init_args.items()})
         config_.update(beta_regularizer=regularizers.serialize(self.beta_regularizer),
-                       gamma_regularizer=regularizers.serialize(self.gamma_regularizer))
+                       gamma_regularizer=regularizers.serialize(self.gamma_regularizer),
+                       beta_constraint=constraints.serialize(self.beta_constraint),
+                       gamma_constraint=constraints.serialize(self.gamma_constraint),
+                       renorm=self.renorm, renorm_clipping=self.renorm_clipping,
+                       renorm_momentum=self.renorm_momentum, synchronized=self.synchronized)
         return config_
 
 
@@ -185,6 +215,8 @@ class LayerNormalization(Layer):
         gamma_initializer: Defaults to `'ones'`.
         beta_regularizer: Defaults to `None`.
         gamma_regularizer: Defaults to `None`.
+        beta_constraint: applied to `beta` after each optimizer step. Defaults to `None`.
+        gamma_constraint: applied to `gamma` after each optimizer step. Defaults to `None`.
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Example:
@@ -205,8 +237,12 @@ class LayerNormalization(Layer):
         gamma_initializer: Any = "ones",
         beta_regularizer: Any = None,
         gamma_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
+        # Keras 3 takes the deprecated rms_scaling through **kwargs; only its default is supported.
+        reject_unsupported("LayerNormalization", rms_scaling=kwargs.pop("rms_scaling", False))
         super().__init__(**kwargs)
         try:
             axes = [axis] if isinstance(axis, int) else [int(a) for a in axis]
@@ -227,6 +263,8 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma: Optional[nn.Parameter] = None
         self.beta: Optional[nn.Parameter] = None
         self._axes: Tuple[int, ...] = ()
@@ -249,6 +287,8 @@ class LayerNormalization(Layer):
         if self.center:
             self.beta = nn.Parameter(torch.empty(shape, dtype=dtype))
             self.beta_initializer(self.beta.data)
+        attach_constraint(self.gamma, self.gamma_constraint)
+        attach_constraint(self.beta, self.beta_constraint)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
@@ -278,5 +318,7 @@ class LayerNormalization(Layer):
             gamma_initializer=initializers.serialize(self._gamma_init_arg),
             beta_regularizer=regularizers.serialize(self.beta_regularizer),
             gamma_regularizer=regularizers.serialize(self.gamma_regularizer),
+            beta_constraint=constraints.serialize(self.beta_constraint),
+            gamma_constraint=constraints.serialize(self.gamma_constraint),
         )
         return config_

@@ -6,7 +6,8 @@ behind `nn.RNN`/`nn.LSTM`/`nn.GRU`, so the parameter counts are Keras's: one bia
 `reset_after=True` the two biases Keras also has. Weights are stored in torch's layout and gate
 order, `kernel (gates * units, input)`, `recurrent_kernel (gates * units, units)`; `get_weights()`
 and `set_weights()` use Keras's layout `(input, gates * units)` and gate order (LSTM i, f, c, o is
-torch's i, f, g, o; the GRU's z, r, h is torch's r, z, n reordered).
+torch's i, f, g, o; the GRU's z, r, h is torch's r, z, n reordered). Constraints
+(`kernel_constraint=...`) see the weights in Keras's layout and gate order too.
 
 Masks (from `Embedding(mask_zero=True)` or `Masking`) are honoured exactly: each row's real steps
 are gathered to the front (so pre-padding, Keras's `pad_sequences` default, works as well as
@@ -21,18 +22,33 @@ drops input features with one mask per sequence shared by all gates (Keras draws
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from kerasish import activations, config, initializers, regularizers
+from kerasish import activations, config, constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.weight_layout import KerasLayout, attach_constraint
 
 Output = Union[torch.Tensor, List[torch.Tensor]]
+
+_USE_CUDNN = ("auto", True, False)
+
+
+@contextlib.contextmanager
+def _cudnn_disabled() -> Iterator[None]:
+    """Runs the block with cuDNN off (torch then uses its own fused CUDA kernel), restoring the flag."""
+    previous = torch.backends.cudnn.enabled
+    torch.backends.cudnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.enabled = previous
 
 
 class _RNN(Layer):
@@ -41,6 +57,8 @@ class _RNN(Layer):
     gates = 1
     accepts_mask = True
     _n_states = 1
+    #: Keras's `use_cudnn` (LSTM and GRU take it; SimpleRNN always runs as 'auto').
+    use_cudnn: Any = "auto"
 
     regularized_weights = (("kernel_regularizer", "kernel"), ("recurrent_regularizer", "recurrent_kernel"),
                            ("bias_regularizer", "bias"))
@@ -57,6 +75,9 @@ class _RNN(Layer):
         kernel_regularizer: Any,
         recurrent_regularizer: Any,
         bias_regularizer: Any,
+        kernel_constraint: Any,
+        recurrent_constraint: Any,
+        bias_constraint: Any,
         dropout: float,
         recurrent_dropout: float,
         seed: Optional[int],
@@ -98,6 +119,9 @@ class _RNN(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
@@ -138,6 +162,7 @@ class _RNN(Layer):
         self.kernel = nn.Parameter(torch.empty(rows, features, dtype=dtype))
         self.recurrent_kernel = nn.Parameter(torch.empty(rows, self.units, dtype=dtype))
         self.bias = nn.Parameter(torch.empty(self._bias_shape(), dtype=dtype)) if self.use_bias else None
+        self._attach_constraints()
         if self._torch_init:
             # nn.RNN's reset_parameters: every weight U(-1/sqrt(units), 1/sqrt(units)).
             bound = 1.0 / math.sqrt(self.units)
@@ -153,6 +178,18 @@ class _RNN(Layer):
 
     def _init_bias(self) -> None:
         self.bias_initializer(self.bias.data)
+
+    def _attach_constraints(self) -> None:
+        # Kernels (gates * units, n) in torch's gate order are seen as Keras's (n, gates * units);
+        # the bias keeps its shape, its gate blocks (last axis) in Keras's order.
+        order = self._gate_order()
+        kernel = KerasLayout((1, 0), gate_order=order, gate_axis=0)
+        attach_constraint(self.kernel, self.kernel_constraint, kernel)
+        attach_constraint(self.recurrent_kernel, self.recurrent_constraint, kernel)
+        if self.bias is not None:
+            bias_axes = tuple(range(self.bias.dim()))
+            bias_layout = None if order is None else KerasLayout(bias_axes, gate_order=order, gate_axis=-1)
+            attach_constraint(self.bias, self.bias_constraint, bias_layout)
 
     def _gate_order(self) -> Optional[List[int]]:
         """Torch gate blocks in Keras's order (None when they agree); self-inverse."""
@@ -222,8 +259,29 @@ class _RNN(Layer):
     def _kernel_fn(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _check_use_cudnn(self, use_cudnn: Any) -> Any:
+        if use_cudnn not in _USE_CUDNN or not isinstance(use_cudnn, (str, bool)):
+            raise ValueError(
+                f"{type(self).__name__}: use_cudnn must be 'auto', True or False, received use_cudnn={use_cudnn!r}. "
+                "Keep 'auto' (Keras's default) to use cuDNN when the inputs are on a CUDA device."
+            )
+        return use_cudnn
+
     def _run(self, x: torch.Tensor, batch_sizes: Optional[torch.Tensor],
              hx: List[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        if self.use_cudnn is False and x.is_cuda:
+            with _cudnn_disabled():
+                return self._run_fused(x, batch_sizes, hx)
+        if self.use_cudnn is True and not (x.is_cuda and torch.backends.cudnn.is_available()):
+            raise ValueError(
+                f"Layer {self.name!r} ({type(self).__name__}) has use_cudnn=True, but its inputs are on {x.device}, "
+                "where cuDNN cannot run. Pass use_cudnn='auto' to use cuDNN only when it can, or move the model "
+                "and data to a CUDA device."
+            )
+        return self._run_fused(x, batch_sizes, hx)
+
+    def _run_fused(self, x: torch.Tensor, batch_sizes: Optional[torch.Tensor],
+                   hx: List[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         fn = self._kernel_fn()
         weights = self._flat_weights()
         has_bias = self.bias is not None
@@ -249,14 +307,14 @@ class _RNN(Layer):
         return [s.unsqueeze(0).contiguous() for s in states]
 
     def call(self, inputs: torch.Tensor, mask: Optional[torch.Tensor] = None,
-             initial_state: Optional[Any] = None) -> Output:
+             initial_state: Optional[Any] = None, training: Optional[bool] = None) -> Output:
         if inputs.dim() != 3:
             raise ValueError(
                 f"Input of layer {self.name!r} ({type(self).__name__}) must have rank 3 (batch, timesteps, features), "
                 f"received a tensor of shape {tuple(inputs.shape)}. Put an Embedding layer before it for token ids."
             )
         x = inputs
-        if self.training and self.dropout > 0:
+        if (self.training if training is None else training) and self.dropout > 0:
             # One dropout mask per sequence, shared by all time steps (as Keras's cells do).
             keep = torch.empty(x.shape[0], 1, x.shape[2], dtype=x.dtype, device=x.device).bernoulli_(1 - self.dropout)
             x = x * keep / (1 - self.dropout)
@@ -319,6 +377,9 @@ class _RNN(Layer):
             kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
             recurrent_regularizer=regularizers.serialize(self.recurrent_regularizer),
             bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            kernel_constraint=constraints.serialize(self.kernel_constraint),
+            recurrent_constraint=constraints.serialize(self.recurrent_constraint),
+            bias_constraint=constraints.serialize(self.bias_constraint),
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             seed=self.seed,
@@ -345,6 +406,12 @@ _TAIL_ARGS = """
         kernel_regularizer: Defaults to `None`.
         recurrent_regularizer: Defaults to `None`.
         bias_regularizer: Defaults to `None`.
+        activity_regularizer: penalty on the output, added to the loss. Defaults to `None`.
+        kernel_constraint: applied to the input kernel after each optimizer step, in Keras's
+            layout `(features, gates * units)` and gate order. Defaults to `None`.
+        recurrent_constraint: applied to the recurrent kernel, Keras's layout
+            `(units, gates * units)`. Defaults to `None`.
+        bias_constraint: applied to the bias after each optimizer step. Defaults to `None`.
         dropout: fraction of input features dropped in training (one mask per sequence).
             Defaults to `0.0`.
         recurrent_dropout: must be 0 (the fused kernels cannot drop between steps). Defaults to `0.0`.
@@ -357,6 +424,12 @@ _TAIL_ARGS = """
         stateful: must be False. Defaults to `False`.
         unroll: accepted for Keras compatibility; the fused kernel gives the same results.
             Defaults to `False`."""
+
+
+_CUDNN_ARG = """
+        use_cudnn: `'auto'` uses cuDNN when the inputs are on a CUDA device; `False` runs torch's
+            native (non-cuDNN) CUDA kernels instead; `True` raises a ValueError when cuDNN cannot
+            run (CPU inputs). Defaults to `'auto'`."""
 
 
 class SimpleRNN(_RNN):
@@ -374,6 +447,10 @@ class SimpleRNN(_RNN):
         kernel_regularizer: Any = None,
         recurrent_regularizer: Any = None,
         bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         seed: Optional[int] = None,
@@ -384,10 +461,11 @@ class SimpleRNN(_RNN):
         unroll: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._activation_name = self._check_activation("SimpleRNN", "activation", activation, ("tanh", "relu"))
         self._setup(units, activation, None, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
-                    kernel_regularizer, recurrent_regularizer, bias_regularizer, dropout, recurrent_dropout, seed,
+                    kernel_regularizer, recurrent_regularizer, bias_regularizer, kernel_constraint,
+                    recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed,
                     return_sequences, return_state, go_backwards, stateful, unroll)
         if self._input_shape_arg is not None:
             self.build_from_shape(self._input_shape_arg)
@@ -429,6 +507,10 @@ class LSTM(_RNN):
         kernel_regularizer: Any = None,
         recurrent_regularizer: Any = None,
         bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         seed: Optional[int] = None,
@@ -437,14 +519,17 @@ class LSTM(_RNN):
         go_backwards: bool = False,
         stateful: bool = False,
         unroll: bool = False,
+        use_cudnn: Any = "auto",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.use_cudnn = self._check_use_cudnn(use_cudnn)
         self._check_activation("LSTM", "activation", activation, ("tanh",))
         self._check_activation("LSTM", "recurrent_activation", recurrent_activation, ("sigmoid",))
         self.unit_forget_bias = bool(unit_forget_bias)
         self._setup(units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
-                    bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer, dropout,
+                    bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
+                    kernel_constraint, recurrent_constraint, bias_constraint, dropout,
                     recurrent_dropout, seed, return_sequences, return_state, go_backwards, stateful, unroll)
         if self._input_shape_arg is not None:
             self.build_from_shape(self._input_shape_arg)
@@ -462,7 +547,7 @@ class LSTM(_RNN):
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
         config_.update(recurrent_activation=activations.serialize(self.recurrent_activation_arg),
-                       unit_forget_bias=self.unit_forget_bias)
+                       unit_forget_bias=self.unit_forget_bias, use_cudnn=self.use_cudnn)
         return config_
 
 
@@ -474,12 +559,13 @@ LSTM.__doc__ = """Long short-term memory, on torch's fused LSTM kernel.
         units: size of the output and states.
         activation: must be `'tanh'`. Defaults to `'tanh'`.
         recurrent_activation: must be `'sigmoid'`. Defaults to `'sigmoid'`.""" + _COMMON_ARGS + """
-        unit_forget_bias: start the forget gate's bias at 1. Defaults to `True`.""" + _TAIL_ARGS + """
+        unit_forget_bias: start the forget gate's bias at 1. Defaults to `True`.""" + _TAIL_ARGS + _CUDNN_ARG + """
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Raises:
         ValueError: for `recurrent_dropout` > 0, activations other than tanh/sigmoid,
-            `stateful=True`, or inputs that are not `(batch, timesteps, features)`.
+            `stateful=True`, an invalid `use_cudnn`, or inputs that are not
+            `(batch, timesteps, features)`.
 
     Example:
         >>> layer = LSTM(8, return_sequences=True, input_shape=(5, 3))
@@ -504,6 +590,10 @@ class GRU(_RNN):
         kernel_regularizer: Any = None,
         recurrent_regularizer: Any = None,
         bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         seed: Optional[int] = None,
@@ -513,9 +603,11 @@ class GRU(_RNN):
         stateful: bool = False,
         unroll: bool = False,
         reset_after: bool = True,
+        use_cudnn: Any = "auto",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.use_cudnn = self._check_use_cudnn(use_cudnn)
         self._check_activation("GRU", "activation", activation, ("tanh",))
         self._check_activation("GRU", "recurrent_activation", recurrent_activation, ("sigmoid",))
         if not reset_after:
@@ -525,7 +617,8 @@ class GRU(_RNN):
             )
         self.reset_after = True
         self._setup(units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
-                    bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer, dropout,
+                    bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
+                    kernel_constraint, recurrent_constraint, bias_constraint, dropout,
                     recurrent_dropout, seed, return_sequences, return_state, go_backwards, stateful, unroll)
         if self._input_shape_arg is not None:
             self.build_from_shape(self._input_shape_arg)
@@ -549,7 +642,7 @@ class GRU(_RNN):
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
         config_.update(recurrent_activation=activations.serialize(self.recurrent_activation_arg),
-                       reset_after=self.reset_after)
+                       reset_after=self.reset_after, use_cudnn=self.use_cudnn)
         return config_
 
 
@@ -562,7 +655,7 @@ GRU.__doc__ = """Gated recurrent unit (Keras's `reset_after=True` form), on torc
         activation: must be `'tanh'`. Defaults to `'tanh'`.
         recurrent_activation: must be `'sigmoid'`. Defaults to `'sigmoid'`.""" + _COMMON_ARGS + _TAIL_ARGS + """
         reset_after: must be True (the reset gate applied after the recurrent matmul, as torch
-            and cuDNN do). Defaults to `True`.
+            and cuDNN do). Defaults to `True`.""" + _CUDNN_ARG + """
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Example:

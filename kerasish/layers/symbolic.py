@@ -202,7 +202,7 @@ def _trace(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
         finally:
             layer.train(was_training)
             state_restore(saved)
-            call_context.clear_pass_losses()
+            call_context.clear_losses_under(layer)
         runs.append(out)
 
     def spec(o2: Any, o3: Any) -> Tuple[Shape, str]:

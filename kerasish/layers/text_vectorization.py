@@ -7,6 +7,7 @@ fast enough to adapt to and convert tens of thousands of short texts in a fracti
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gc
 import string
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.unsupported import reject_unsupported
 from kerasish.utils.text import did_you_mean
 
 PAD_TOKEN = ""
@@ -81,7 +83,7 @@ def _resolve(kind: str, value: Any, table: Dict[str, Callable]) -> Optional[Call
     )
 
 
-def _as_texts(data: Any, arg: str) -> List[str]:
+def _as_texts(data: Any, arg: str, encoding: str = "utf-8") -> List[str]:
     """Turns a list/tuple/array/iterable of strings (or a (n, 1) array) into a list of str."""
     if isinstance(data, np.ndarray):
         data = data.reshape(-1) if data.ndim == 2 and data.shape[1] == 1 else data
@@ -91,7 +93,7 @@ def _as_texts(data: Any, arg: str) -> List[str]:
                 "Pass a list of strings or an array of shape (n,) or (n, 1)."
             )
         data = data.tolist()
-    texts = [t.decode("utf-8") if isinstance(t, bytes) else t for t in data]
+    texts = [t.decode(encoding) if isinstance(t, bytes) else t for t in data]
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(
@@ -130,6 +132,10 @@ class TextVectorization(Layer):
             when the vocabulary is smaller. Defaults to `False`.
         vocabulary: a list of tokens (the reserved tokens may lead it) to use instead of
             `adapt`. Defaults to `None`.
+        idf_weights: must be None (`'tf_idf'` output is not supported). Defaults to `None`.
+        sparse: must be False (kerasish has no sparse tensors). Defaults to `False`.
+        ragged: must be False; pad with `output_sequence_length` instead. Defaults to `False`.
+        encoding: the text encoding of `bytes` inputs. Defaults to `'utf-8'`.
         **kwargs: `name`, `input_shape`, `trainable`, `dtype`, as for every layer.
 
     Example:
@@ -150,8 +156,18 @@ class TextVectorization(Layer):
                  split: Union[str, Callable[[str], Iterable[Any]], None] = "whitespace",
                  ngrams: Union[int, Sequence[int], None] = None, output_mode: str = "int",
                  output_sequence_length: Optional[int] = None, pad_to_max_tokens: bool = False,
-                 vocabulary: Optional[Sequence[str]] = None, **kwargs: Any) -> None:
+                 vocabulary: Optional[Sequence[str]] = None, idf_weights: Any = None, sparse: bool = False,
+                 ragged: bool = False, encoding: str = "utf-8", **kwargs: Any) -> None:
+        reject_unsupported("TextVectorization", idf_weights=idf_weights, sparse=sparse, ragged=ragged)
+        try:
+            codecs.lookup(encoding)
+        except (LookupError, TypeError):
+            raise ValueError(
+                f"TextVectorization: unknown encoding={encoding!r}. Pass a Python codec name such as 'utf-8' "
+                "(the default) or 'latin-1'; it decodes bytes inputs."
+            ) from None
         super().__init__(**kwargs)
+        self.encoding = encoding
         if output_mode not in _OUTPUT_MODES:
             raise ValueError(
                 f"Unknown output_mode {output_mode!r}. Valid output_mode values: "
@@ -238,7 +254,7 @@ class TextVectorization(Layer):
             batch_size: accepted for Keras compatibility; unused. Defaults to `None`.
             steps: accepted for Keras compatibility; unused. Defaults to `None`.
         """
-        texts = _as_texts(data, "adapt(data)")
+        texts = _as_texts(data, "adapt(data)", self.encoding)
         # Counter keeps first-seen order and most_common's sort is stable, so ties stay in
         # order of first appearance.
         with _gc_paused():
@@ -254,7 +270,7 @@ class TextVectorization(Layer):
         Raises:
             ValueError: for duplicates, misplaced reserved tokens, or more than `max_tokens`.
         """
-        terms = list(_as_texts(vocabulary, "vocabulary"))
+        terms = list(_as_texts(vocabulary, "vocabulary", self.encoding))
         if terms[:len(self._reserved)] == self._reserved:
             terms = terms[len(self._reserved):]
         misplaced = [t for t in self._reserved if t in terms]
@@ -293,7 +309,7 @@ class TextVectorization(Layer):
                 "layer.adapt(texts) first, or pass vocabulary=[...] to the constructor."
             )
         single = isinstance(inputs, (str, bytes))
-        texts = _as_texts([inputs] if single else inputs, "inputs")
+        texts = _as_texts([inputs] if single else inputs, "inputs", self.encoding)
         with _gc_paused():
             rows = list(self._tokenize(texts))
             lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
@@ -345,6 +361,7 @@ class TextVectorization(Layer):
             output_sequence_length=self.output_sequence_length,
             pad_to_max_tokens=self.pad_to_max_tokens,
             vocabulary=self.get_vocabulary(include_special_tokens=False) if self._adapted else None,
+            encoding=self.encoding,
         )
         return config
 

@@ -214,6 +214,12 @@ class Model(Trainer, Layer):
         return {"name": self.name}
 
     # ----------------------------------------------------------------- saving
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON (no weights); `kerasish.models.model_from_json` rebuilds it."""
+        from kerasish.saving.serialization import model_to_json
+
+        return model_to_json(self, **kwargs)
+
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Writes the architecture, weights and optimizer state to one `.kerasish` file."""
         from kerasish import saving

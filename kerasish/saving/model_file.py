@@ -107,14 +107,19 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
     The write is atomic: an interrupted save leaves the previous file intact.
 
     Args:
-        model: a kerasish model whose architecture can be described (Sequential, or a class
-            registered with `register_serializable`).
+        model: a kerasish model whose architecture can be described: Sequential, functional,
+            `Model(module)` around a module with get_config/from_config, or a subclass of
+            Model whose get_config() returns its constructor arguments. Custom layers and
+            models need such a get_config(); register them with
+            `@register_keras_serializable()` so that loading finds them.
         filepath: path ending in `.kerasish`.
         overwrite: replace an existing file. Defaults to `True`.
 
     Raises:
         ValueError: for another suffix, or an architecture that cannot be described (the
-            message says how: save_weights, or register the class).
+            message says how: save_weights, or a get_config() returning the constructor
+            arguments), checked before anything is written.
+        TypeError: when a custom class's get_config() holds values JSON cannot hold.
         FileExistsError: if the file exists and `overwrite` is False.
 
     Example:
@@ -146,11 +151,12 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
             "compile it again after loading, or use named losses/metrics.", stacklevel=3)
     config = {"format": "kerasish", "format_version": FORMAT_VERSION, "model": architecture,
               "compile": compile_config}
+    config_json = json.dumps(config, indent=2)  # before opening the file: nothing is written if this fails
     weights = tensors_to_bytes(model.state_dict())
     optimizer_files = optimizer_state_to_files(getattr(model, "optimizer", None))
     with atomic_write(filepath) as f:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr("config.json", json.dumps(config, indent=2))
+            zf.writestr("config.json", config_json)
             zf.writestr("model.safetensors", weights)
             if optimizer_files is not None:
                 zf.writestr("optimizer.safetensors", optimizer_files[0])
@@ -166,8 +172,10 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, type]] = Non
 
     Args:
         filepath: a `.kerasish` file.
-        custom_objects: `{class_name: class}` for classes not registered with
-            `register_serializable`. Defaults to `None`.
+        custom_objects: `{class_name: class}` for classes that are not registered. A
+            saved name is looked up here first, then in the enclosing
+            `custom_object_scope(...)`, then among the classes registered with
+            `@register_keras_serializable()`, then kerasish's own. Defaults to `None`.
         compile: compile the model with the saved settings and restore the optimizer
             state. Defaults to `True`.
         safe_mode: accepted for Keras compatibility; loading is always safe. Defaults to `True`.
@@ -179,8 +187,11 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, type]] = Non
     Raises:
         FileNotFoundError: if the file does not exist.
         ValueError: for a file that is not a valid model file (truncated, a pickle, edited),
-            an unregistered class name, or weights that do not fit the architecture.
+            a class name found nowhere (the message says how to pass it), or weights that do
+            not fit the architecture.
+        TypeError: when `custom_objects` is not a dict of names to classes.
     """
+    custom_objects = serialization.check_custom_objects(custom_objects)
     filepath = os.fspath(filepath)
     with _open(filepath) as zf:
         raw = _read(zf, filepath, "config.json")

@@ -1,9 +1,15 @@
 """Objects ↔ JSON, through a registry of classes; nothing in a file can run code.
 
-A model is described by the envelope `{'class_name': ..., 'config': ...}`. Loading
-looks `class_name` up in the registry (kerasish's own layers and models, plus what
-the user registered with `register_serializable`) and calls that class's
-`from_config`. A name that is not registered is an error, never an import.
+An object is described by Keras's envelope `{'module', 'class_name', 'config',
+'registered_name'}`, `config` being what its `get_config()` returns. Loading finds the
+class with `kerasish.utils.object_registration.resolve_class` (custom_objects, then
+custom_object_scope, then registered classes, then kerasish's own, which
+`kerasish.layers` and `kerasish.models` register when imported: this module never
+imports `kerasish.models`) and calls its `from_config`. A name found nowhere is an
+error, never an import.
+
+Saving checks a user's class before anything is written: its config must be JSON and
+hold the arguments of its constructor, so that `cls(**config)` rebuilds it.
 
 Nested state that mixes tensors and plain values (a torch optimizer's state_dict)
 is split into a flat dict of tensors (stored as safetensors) and a JSON structure
@@ -12,181 +18,280 @@ that refers to them by key: `encode_state` / `decode_state`.
 
 from __future__ import annotations
 
-import importlib
+import functools
+import inspect
+import json
+import types
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
-from kerasish.utils.text import did_you_mean
+from kerasish.utils.object_registration import (
+    CustomObjectScope, builtin_classes, check_custom_objects, get_registered_name, is_builtin,
+    register_serializable, registered_names, resolve_class,
+)
+from kerasish.utils.text import did_you_mean, short_repr
 
-_registered: Dict[str, type] = {}
-_builtins: Dict[str, type] = {}
-
-
-def _builtin_classes() -> Dict[str, type]:
-    # Imported on first use: kerasish.saving must not import models or layers at
-    # import time (they import saving lazily in Model.save; see ARCHITECTURE.md).
-    if not _builtins:
-        layers = importlib.import_module("kerasish.layers")
-        models = importlib.import_module("kerasish.models")
-        for module in (layers, models):
-            for name in getattr(module, "__all__", dir(module)):
-                obj = getattr(module, name, None)
-                if isinstance(obj, type) and hasattr(obj, "get_config"):
-                    _builtins[obj.__name__] = obj
-    return _builtins
-
-
-def register_serializable(cls: Optional[type] = None, *, name: Optional[str] = None) -> Any:
-    """Registers a class so that `save_model` can describe it and `load_model` rebuild it.
-
-    The class must provide `get_config()` (a JSON-ready dict of constructor
-    arguments) and `from_config(config)` (a classmethod that rebuilds it). Works as
-    `@register_serializable`, `@register_serializable(name='MyNet')` or as a plain call.
-
-    Args:
-        cls: the class to register. Defaults to `None` (decorator with arguments).
-        name: the name written to files. Defaults to `None` (the class name).
-
-    Returns:
-        The class, unchanged (so it works as a decorator).
-
-    Raises:
-        TypeError: if `cls` is not a class or lacks get_config/from_config.
-        ValueError: if `name` is already registered to a different class.
-
-    Example:
-        >>> import torch
-        >>> @register_serializable
-        ... class TinyNet(torch.nn.Module):
-        ...     def __init__(self, units=4):
-        ...         super().__init__()
-        ...         self.units = units
-        ...         self.fc = torch.nn.Linear(3, units)
-        ...     def forward(self, x):
-        ...         return self.fc(x)
-        ...     def get_config(self):
-        ...         return {"units": self.units}
-        ...     @classmethod
-        ...     def from_config(cls, config):
-        ...         return cls(**config)
-    """
-
-    def register(klass: type) -> type:
-        if not isinstance(klass, type):
-            raise TypeError(
-                f"register_serializable expects a class, received {klass!r} of type {type(klass).__name__}. "
-                "Decorate the class itself: @register_serializable above `class MyNet(...)`."
-            )
-        missing = [m for m in ("get_config", "from_config") if not callable(getattr(klass, m, None))]
-        if missing:
-            raise TypeError(
-                f"Class {klass.__name__} cannot be registered: it has no {' or '.join(missing)}. Add "
-                "get_config(self) returning its constructor arguments as a JSON-ready dict and a classmethod "
-                "from_config(cls, config) returning cls(**config)."
-            )
-        key = name or klass.__name__
-        current = _registered.get(key)
-        if current is not None and current is not klass and current.__qualname__ != klass.__qualname__:
-            raise ValueError(
-                f"The name {key!r} is already registered to {current.__module__}.{current.__qualname__}; "
-                f"received {klass.__module__}.{klass.__qualname__}. Pass a different name: "
-                "register_serializable(name='...')."
-            )
-        _registered[key] = klass
-        return klass
-
-    if cls is None:
-        return register
-    return register(cls)
-
-
-def registered_names() -> list:
-    """Every class name `load_model` can rebuild: kerasish's own and the user's."""
-    return sorted(set(_builtin_classes()) | set(_registered))
+__all__ = [
+    "register_serializable", "registered_names", "get_registered_class", "serialize_object", "deserialize_object",
+    "serialize_model", "deserialize_model", "model_to_json", "model_from_json", "serialize_compile",
+    "deserialize_optimizer", "encode_state", "decode_state",
+]
 
 
 def get_registered_class(name: str, custom_objects: Optional[Mapping[str, type]] = None) -> type:
-    """The class registered under `name`.
+    """The class known under `name` (a registered name or a class name).
 
     Raises:
         ValueError: for an unknown name, listing the registered ones.
     """
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if name in _registered:
-        return _registered[name]
-    builtins = _builtin_classes()
-    if name in builtins:
-        return builtins[name]
-    valid = registered_names() + sorted(custom_objects or {})
+    return resolve_class(name, custom_objects=check_custom_objects(custom_objects))
+
+
+def _builtin(name: str) -> Optional[type]:
+    # Filled by kerasish.layers / kerasish.models at import; None only before they load.
+    return builtin_classes().get(name)
+
+
+# --------------------------------------------------------------------- one object
+def _describe(obj: Any) -> str:
+    name = getattr(obj, "name", None)
+    return f"{type(obj).__name__} {name!r}" if isinstance(name, str) else type(obj).__name__
+
+
+def _owner(cls: type, attribute: str) -> Optional[type]:
+    """The class in `cls`'s MRO that defines `attribute`."""
+    return next((k for k in cls.__mro__ if attribute in vars(k)), None)
+
+
+def _is_users(cls: Optional[type]) -> bool:
+    return (cls is not None and cls is not object and not is_builtin(cls)
+            and not cls.__module__.startswith(("torch.", "kerasish.")))
+
+
+def _init_params(cls: type) -> Optional[Tuple[type, Dict[str, inspect.Parameter], bool]]:
+    """(class defining __init__, its named parameters, whether it takes **kwargs), or None."""
+    owner = _owner(cls, "__init__")
+    try:
+        params = list(inspect.signature(owner.__init__).parameters.values())[1:]  # drop self
+    except (TypeError, ValueError):  # a C-level __init__ without a signature
+        return None
+    named = {p.name: p for p in params
+             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+    return owner, named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def _with_base_config(obj: Any, config: Dict[str, Any]) -> Dict[str, Any]:
+    # The base Layer keys (name, trainable, dtype, input_shape) a constructor taking
+    # **kwargs passes on to Layer.__init__: Model.get_config returns only the name, so a
+    # subclass calling super().get_config() would otherwise lose trainable and dtype.
+    layer_cls, init = _builtin("Layer"), _init_params(type(obj))
+    if layer_cls is None or init is None or not isinstance(obj, layer_cls):
+        return config
+    _, named, takes_kwargs = init
+    extra = {k: v for k, v in layer_cls.get_config(obj).items() if k not in config and (takes_kwargs or k in named)}
+    return {**config, **extra} if extra else config
+
+
+def _check_rebuildable(obj: Any, config: Dict[str, Any]) -> None:
+    """A user's class whose from_config is `cls(**config)`: config must fit its __init__."""
+    cls = type(obj)
+    init = _init_params(cls)
+    if _is_users(_owner(cls, "from_config")) or init is None:
+        return  # the class rebuilds itself from its config in its own from_config
+    owner, named, takes_kwargs = init
+    missing = [n for n in named if n not in config] if _is_users(owner) else []
+    required = [n for n in missing if named[n].default is inspect.Parameter.empty]
+    optional = [n for n in missing if n not in required]
+    unexpected = [] if takes_kwargs else [k for k in config if k not in named]
+    if not (missing or unexpected):
+        return
+    name = cls.__name__
+    problems = []
+    if required:
+        problems.append(f"{name}.__init__ requires {required}, which the config lacks")
+    if optional:
+        problems.append(f"the config lacks the arguments {optional} (they would load as their defaults)")
+    if unexpected:
+        problems.append(f"{name}.__init__ does not accept {unexpected}")
+    inherited = _owner(cls, "get_config")
+    note = "" if _is_users(inherited) else (
+        f" {name} does not define get_config(); it inherits {getattr(inherited, '__name__', '?')}.get_config().")
+    example = ", ".join(f"'{n}': self.{n}" for n in missing[:2]) or "'units': self.units"
     raise ValueError(
-        f"The file describes an object of class {name!r}, which is not registered. Registered classes: "
-        f"{', '.join(valid)}.{did_you_mean(name, valid)} Register the class before loading, with "
-        "@kerasish.saving.register_serializable on its definition (it needs get_config/from_config), "
-        "or pass custom_objects={'" + str(name) + "': TheClass}."
+        f"Cannot save {_describe(obj)}: its config cannot rebuild it. Loading calls {name}(**config) with the dict "
+        f"get_config() returns (keys {sorted(config)}), but {'; '.join(problems)}.{note} Override get_config() in "
+        f"{name} to return its constructor arguments, e.g. `def get_config(self): return "
+        f"{{**super().get_config(), {example}}}` (with **kwargs in __init__ passed to super().__init__), and "
+        "register the class with @kerasish.saving.register_keras_serializable() so load_model finds it."
     )
 
 
-def name_of(obj: Any) -> Optional[str]:
-    """The registered name of `obj`'s exact class, or None."""
-    for key, klass in _registered.items():
-        if type(obj) is klass:
-            return key
-    klass = _builtin_classes().get(type(obj).__name__)
-    return type(obj).__name__ if klass is type(obj) else None
+def _first_non_json(value: Any, path: str) -> Optional[Tuple[str, Any]]:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None
+    if isinstance(value, (list, tuple)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    elif isinstance(value, dict):
+        bad_key = next((k for k in value if not isinstance(k, (str, int, float, bool)) and k is not None), None)
+        if bad_key is not None:
+            return f"a key of {path}", bad_key
+        items = ((f"{path}[{k!r}]", v) for k, v in value.items())
+    else:
+        return path, value
+    return next((bad for p, v in items for bad in [_first_non_json(v, p)] if bad is not None), None)
+
+
+def _check_json(obj: Any, config: Any) -> None:
+    bad = _first_non_json(config, "config")
+    if bad is not None:
+        path, value = bad
+        raise TypeError(
+            f"Cannot save {_describe(obj)}: its get_config() holds {short_repr(value)} of type "
+            f"{type(value).__name__} at {path}, which JSON cannot hold (a saved config is JSON, never a pickle). "
+            "Return only numbers, strings, booleans, None, lists and dicts: for a nested layer or object return its "
+            "get_config() and rebuild it in from_config, and turn NumPy values into Python ones with int(), float() "
+            "or .tolist()."
+        )
+
+
+def serialize_object(obj: Any) -> Dict[str, Any]:
+    """Keras's envelope `{'module', 'class_name', 'config', 'registered_name'}` for a layer, model or module.
+
+    A user's class (not one of kerasish's own) is checked first: its `get_config()` must
+    return a JSON-ready dict holding its constructor arguments, unless the class defines
+    its own `from_config`.
+
+    Raises:
+        ValueError: for a class without get_config/from_config, or a config that does not
+            fit the constructor.
+        TypeError: for a config that is not a dict or holds values JSON cannot hold.
+    """
+    cls = type(obj)
+    builtin = is_builtin(cls)
+    if not builtin and not (callable(getattr(obj, "get_config", None)) and callable(getattr(cls, "from_config", None))):
+        raise ValueError(
+            f"Cannot save {_describe(obj)}: its class has no get_config()/from_config(), so a file cannot describe "
+            f"it. Subclass kerasish.layers.Layer (or kerasish.Model), or add get_config() returning the constructor "
+            "arguments and a classmethod from_config(cls, config), then register the class with "
+            "@kerasish.saving.register_keras_serializable()."
+        )
+    config = obj.get_config()
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"Cannot save {_describe(obj)}: its get_config() returned {short_repr(config)} of type "
+            f"{type(config).__name__}, expected a dict of constructor arguments. Return a dict, e.g. "
+            "{**super().get_config(), 'units': 4}."
+        )
+    if not builtin:
+        config = _with_base_config(obj, config)
+        _check_rebuildable(obj, config)
+    _check_json(obj, config)
+    return {"module": cls.__module__, "class_name": cls.__name__, "config": config,
+            "registered_name": None if builtin else get_registered_name(cls)}
+
+
+def _from_config(cls: Any, config: Mapping[str, Any], class_name: str) -> Any:
+    if not callable(getattr(cls, "from_config", None)):
+        raise TypeError(
+            f"The saved class name {class_name!r} resolves to {short_repr(cls)}, which has no from_config(), so "
+            "the saved config cannot rebuild it. Map the name to the class that was saved, e.g. "
+            f"custom_objects={{'{class_name}': TheLayerClass}}."
+        )
+    try:
+        return cls.from_config(dict(config))
+    except TypeError as e:
+        raise TypeError(
+            f"{getattr(cls, '__name__', cls)}.from_config could not rebuild the saved object from its config "
+            f"{short_repr(dict(config), 200)}: {e}. get_config() must return exactly the constructor arguments "
+            "(from_config calls cls(**config)); otherwise override the classmethod from_config(cls, config)."
+        ) from e
+
+
+def _check_envelope(envelope: Any, what: str) -> None:
+    if not (isinstance(envelope, Mapping) and isinstance(envelope.get("class_name"), str)
+            and isinstance(envelope.get("config"), Mapping)):
+        raise ValueError(
+            f"The {what} must be {{'class_name': ..., 'config': ...}}, received {short_repr(envelope, 200)}. "
+            "The file is not a kerasish model file, or it was edited by hand."
+        )
+
+
+def _resolve(envelope: Mapping[str, Any], custom_objects: Mapping[str, Any]) -> Any:
+    return resolve_class(envelope["class_name"], envelope.get("registered_name"), envelope.get("module"),
+                         custom_objects)
+
+
+def deserialize_object(envelope: Mapping[str, Any], custom_objects: Optional[Mapping[str, Any]] = None) -> Any:
+    """Rebuilds what `serialize_object` described (weights not loaded).
+
+    Raises:
+        ValueError: for a malformed envelope or a class name found nowhere.
+        TypeError: when the class cannot rebuild itself from the config.
+    """
+    custom_objects = check_custom_objects(custom_objects)
+    _check_envelope(envelope, "object description")
+    cls = _resolve(envelope, custom_objects)
+    with CustomObjectScope(custom_objects):  # a from_config that deserializes nested objects sees them too
+        return _from_config(cls, envelope["config"], envelope["class_name"])
 
 
 # --------------------------------------------------------------------- models
 def serialize_model(model: Any) -> Dict[str, Any]:
-    """The `{'class_name', 'config'}` envelope describing `model`'s architecture.
+    """The envelope describing `model`'s architecture (Sequential, functional, wrapped or subclassed).
 
     Raises:
-        ValueError: when the architecture cannot be described (a wrapped plain torch
-            module or an unregistered subclass), saying how to save it instead.
+        ValueError / TypeError: when the architecture cannot be described (a plain torch
+            module, a bare Model, a user's class whose config cannot rebuild it), saying
+            what to change.
     """
-    from kerasish.models import Model, Sequential  # lazy: see _builtin_classes
-
-    cls_name = type(model).__name__
-    registered = name_of(model) if type(model) not in (Model, Sequential) else None
-    if registered is not None and registered in _registered:
-        return {"class_name": registered, "config": model.get_config(), "build_shapes": _build_shapes(model)}
-    from kerasish.models.functional import Functional
-
-    if type(model) is Functional:
-        for layer in model.layers:
-            if type(layer).__name__ != "InputLayer" and name_of(layer) is None:
+    cls = type(model)
+    container = _container(cls)
+    if container is not None:
+        input_layer = _builtin("InputLayer")
+        layers = [layer for layer in model.layers if type(layer) is not input_layer]
+        for layer in layers:
+            if not callable(getattr(layer, "get_config", None)):
                 raise ValueError(_unsavable(
                     model, f"its layer {getattr(layer, 'name', '?')!r} is a {type(layer).__name__}, which is not "
                     "registered", type(layer).__name__))
         config = model.get_config()
-        for entry, layer in zip(config["layers"], model.layers):
-            if entry["class_name"] != "InputLayer":
-                entry["class_name"] = name_of(layer)
-        return {"class_name": "Functional", "config": config}
-    if type(model) is Sequential:
-        for layer in model.layers:
-            if name_of(layer) is None:
-                raise ValueError(_unsavable(
-                    model, f"its layer {getattr(layer, 'name', '?')!r} is a {type(layer).__name__}, which is not "
-                    "registered", type(layer).__name__))
-        config = model.get_config()
-        offset = len(config["layers"]) - len(model.layers)  # an InputLayer entry may lead
-        for entry, layer in zip(config["layers"][offset:], model.layers):
-            entry["class_name"] = name_of(layer)
-        input_shape = model.expected_input_shape()
-        if input_shape is not None:
-            config["build_input_shape"] = list(input_shape)
-        return {"class_name": "Sequential", "config": config}
-    if type(model) is Model and getattr(model, "module", None) is not None:
-        module_name = name_of(model.module)
-        if module_name is None or module_name not in _registered:
-            raise ValueError(_unsavable(model, f"it wraps a plain torch module of class "
-                                               f"{type(model.module).__name__}", type(model.module).__name__))
-        return {"class_name": "Model", "config": {
-            "name": model.name, "module": {"class_name": module_name, "config": model.module.get_config()}},
-            "build_shapes": _build_shapes(model)}
-    raise ValueError(_unsavable(model, f"its class {cls_name} is not registered", cls_name))
+        entries = [e for e in config["layers"] if e["class_name"] != "InputLayer"]
+        for entry, layer in zip(entries, layers):
+            entry.update(serialize_object(layer))
+        if container is _builtin("Sequential"):
+            input_shape = model.expected_input_shape()
+            if input_shape is not None:
+                config["build_input_shape"] = list(input_shape)
+        _check_json(model, config)
+        return {"module": cls.__module__, "class_name": cls.__name__, "config": config,
+                "registered_name": None if is_builtin(cls) else get_registered_name(cls)}
+    if cls is _builtin("Model"):
+        module = getattr(model, "module", None)
+        if module is None:
+            raise ValueError(
+                f"Cannot save the architecture of model {model.name!r}: it is a bare kerasish.Model with no module "
+                "and no layers. Wrap a module (Model(my_module)), build a Sequential or functional model, or "
+                "subclass Model with __init__, call and get_config."
+            )
+        if not (callable(getattr(module, "get_config", None)) and callable(getattr(type(module), "from_config", None))):
+            raise ValueError(_unsavable(model, f"it wraps a plain torch module of class {type(module).__name__}",
+                                        type(module).__name__))
+        return {"module": cls.__module__, "class_name": "Model", "registered_name": None,
+                "config": {"name": model.name, "module": serialize_object(module)},
+                "build_shapes": _build_shapes(model)}
+    return {**serialize_object(model), "build_shapes": _build_shapes(model)}
+
+
+def _container(cls: Any) -> Optional[type]:
+    """Sequential or Functional when `cls` is one of them, or a subclass that keeps their
+    constructor and config (it only adds methods, e.g. a custom train_step); else None."""
+    for name in ("Sequential", "Functional"):
+        base = _builtin(name)
+        if base is not None and isinstance(cls, type) and issubclass(cls, base) and not any(
+                _is_users(_owner(cls, a)) for a in ("__init__", "get_config", "from_config")):
+            return base
+    return None
 
 
 def _build_shapes(model: Any) -> Dict[str, Any]:
@@ -212,42 +317,103 @@ def _unsavable(model: Any, why: str, cls_name: str) -> str:
         f"Cannot save the architecture of model {getattr(model, 'name', '?')!r}: {why}, so the file could not "
         f"rebuild it. Either save only the weights (model.save_weights('weights.safetensors')) and rebuild the "
         f"model in code before load_weights, or give {cls_name} get_config()/from_config() and register it "
-        f"with @kerasish.saving.register_serializable."
+        f"with @kerasish.saving.register_keras_serializable()."
     )
+
+
+def _functional_from_config(cls: type, config: Mapping[str, Any], custom_objects: Mapping[str, Any]) -> Any:
+    # Functional.from_config resolves each layer by its entry's class_name; give each
+    # entry a key that stands for the class its full envelope resolves to.
+    config, rebuilders, layers = dict(config), {}, []
+    for entry in config.get("layers", []):
+        entry = dict(entry)
+        if entry.get("class_name") != "InputLayer":
+            _check_envelope(entry, "layer description")
+            key = f"{entry.get('module')}:{entry.get('registered_name')}:{entry['class_name']}"
+            rebuilders[key] = types.SimpleNamespace(from_config=functools.partial(
+                _from_config, _resolve(entry, custom_objects), class_name=entry["class_name"]))
+            entry["class_name"] = key
+        layers.append(entry)
+    config["layers"] = layers
+    return cls.from_config(config, resolve=rebuilders.__getitem__)
 
 
 def deserialize_model(envelope: Mapping[str, Any], custom_objects: Optional[Mapping[str, type]] = None) -> Any:
     """Rebuilds a model from `serialize_model`'s envelope (weights not loaded).
 
+    Args:
+        envelope: the dict `serialize_model` returned.
+        custom_objects: `{class_name: class}` for classes that are not registered.
+            Defaults to `None`.
+
     Raises:
-        ValueError: for a malformed envelope or an unregistered class name.
+        ValueError: for a malformed envelope or a class name found nowhere.
+        TypeError: when a class cannot rebuild itself from its config.
     """
-    if not isinstance(envelope, Mapping) or "class_name" not in envelope or "config" not in envelope:
-        raise ValueError(
-            f"The model description must be {{'class_name': ..., 'config': ...}}, received {envelope!r:.200}. "
-            "The file is not a kerasish model file, or it was edited by hand."
-        )
-    name, config = envelope["class_name"], envelope["config"]
-    from kerasish.models import Model, Sequential  # lazy: see _builtin_classes
-
-    if name == "Sequential" and not (custom_objects and name in custom_objects) and name not in _registered:
-        layers = [get_registered_class(e["class_name"], custom_objects).from_config(dict(e["config"]))
-                  for e in config.get("layers", [])]
-        model = Sequential(layers, name=config.get("name"))
-        shape = config.get("build_input_shape")
-        if not model.built and shape is not None:
-            model.build(tuple(shape))
-        return model
-    if name == "Functional" and name not in _registered:
-        from kerasish.models.functional import Functional
-
-        return Functional.from_config(dict(config), resolve=lambda n: get_registered_class(n, custom_objects))
-    if name == "Model" and "module" in config and name not in _registered:
-        inner = config["module"]
-        module = get_registered_class(inner["class_name"], custom_objects).from_config(dict(inner["config"]))
-        return _build_from_shapes(Model(module, name=config.get("name")), envelope.get("build_shapes", {}))
-    model = get_registered_class(name, custom_objects).from_config(dict(config))
+    custom_objects = check_custom_objects(custom_objects)
+    _check_envelope(envelope, "model description")
+    config = envelope["config"]
+    cls = _resolve(envelope, custom_objects)
+    container = _container(cls)
+    with CustomObjectScope(custom_objects):
+        if container is _builtin("Sequential"):
+            layers = [deserialize_object(e, custom_objects) for e in config.get("layers", [])]
+            model = cls(layers, name=config.get("name"))
+            shape = config.get("build_input_shape")
+            if not model.built and shape is not None:
+                model.build(tuple(shape))
+            return model
+        if container is _builtin("Functional"):
+            return _functional_from_config(cls, config, custom_objects)
+        if cls is _builtin("Model") and "module" in config:
+            model = cls(deserialize_object(config["module"], custom_objects), name=config.get("name"))
+        else:
+            model = _from_config(cls, config, envelope["class_name"])
     return _build_from_shapes(model, envelope.get("build_shapes", {}))
+
+
+def model_to_json(model: Any, **kwargs: Any) -> str:
+    """The model's architecture as a JSON string (no weights); `model_from_json` rebuilds it.
+
+    Args:
+        model: a kerasish model.
+        **kwargs: passed to `json.dumps` (e.g. `indent=2`).
+
+    Raises:
+        ValueError / TypeError: as `serialize_model`.
+
+    Example:
+        >>> from kerasish import Sequential
+        >>> from kerasish.layers import Dense
+        >>> text = model_to_json(Sequential([Dense(2, input_shape=(3,))]))
+        >>> model_from_json(text).output_shape
+        (None, 2)
+    """
+    return json.dumps(serialize_model(model), **kwargs)
+
+
+def model_from_json(json_string: str, custom_objects: Optional[Mapping[str, type]] = None) -> Any:
+    """A new model (fresh weights) from the JSON `Model.to_json()` / `model_to_json` wrote.
+
+    Args:
+        json_string: the JSON text.
+        custom_objects: `{class_name: class}` for classes that are not registered.
+            Defaults to `None`.
+
+    Returns:
+        The model, uncompiled.
+
+    Raises:
+        ValueError: for text that is not JSON, or a class name found nowhere.
+    """
+    try:
+        envelope = json.loads(json_string)
+    except (json.JSONDecodeError, TypeError) as e:
+        raise ValueError(
+            f"model_from_json expects the JSON text model.to_json() returns, received {short_repr(json_string)} "
+            f"({type(json_string).__name__}), which is not valid JSON ({e})."
+        ) from None
+    return deserialize_model(envelope, custom_objects)
 
 
 # --------------------------------------------------------------------- compile settings

@@ -294,7 +294,15 @@ class Trainer:
         cfg = self._compile_config
         if cfg is not None and (cfg.loss is not None or cfg.heads is not None):
             parts.append(trainer.compiled_loss(self, y, y_pred, sample_weight))
-        parts.extend(self.losses)
+        steps = self.__dict__.get("_active_train_steps") or self.__dict__.get("_active_test_steps")
+        if steps is not None:
+            # Inside fit/evaluate: this pass's add_loss values, and penalties only when some layer
+            # has a regularizer (found once per call), instead of walking every layer per batch.
+            parts.extend(call_context.pass_losses(steps.module_ids))
+            if steps.regularized:
+                parts.extend(self.regularization_losses())
+        else:
+            parts.extend(self.losses)
         if not parts:
             raise ValueError(
                 "No loss to compute: the model was compiled without a loss and added none with add_loss(). "
@@ -333,9 +341,12 @@ class Trainer:
         if self._compile_config is not None:
             out.append(self._loss_tracker_obj())
             out.append(self._compile_metrics_obj())
-        from kerasish.layers.layer import Layer
+        cached = self.__dict__.get("_layer_metrics_cache")
+        if cached is None:
+            from kerasish.layers.layer import Layer
 
-        out.extend(Layer.metrics.fget(self))  # type: ignore[attr-defined]
+            cached = Layer.metrics.fget(self)  # type: ignore[attr-defined]
+        out.extend(cached)
         return out
 
     @property

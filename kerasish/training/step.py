@@ -72,6 +72,8 @@ class Steps:
             fuse = None
             self.fuse, self.fuse_fn = None, None
         self._lazy: Any = None
+        # The model's layers: add_loss values of other layers never reach this model's loss.
+        self.module_ids = {id(m) for m in model.modules()}
         self.forward = model.forward_logits if fuse else model
         from kerasish import mixed_precision
 
@@ -139,7 +141,7 @@ class Steps:
                 # Keras reports (and trains on) the loss including layer penalties.
                 reg = sum(self.model.regularization_losses())
                 loss = reg if loss is None else loss + reg
-            added = call_context.pass_losses()
+            added = call_context.pass_losses(self.module_ids)
             if added:
                 # add_loss() values of this forward pass (a VAE's KL term, activity penalties).
                 extra = added[0] if len(added) == 1 else torch.stack([a.reshape(()) for a in added]).sum()
@@ -163,13 +165,16 @@ class Steps:
         return loss
 
     def train_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
-        with call_context.training_scope(True):
+        with call_context.training_scope(True, self.model):
             if self.mixed:
                 with self.autocast():
                     loss = self._loss_and_metrics(x, y, w)
             else:
                 loss = self._loss_and_metrics(x, y, w)
-        if self.scaler is None:
+        if not loss.requires_grad:
+            # Nothing depends on a trainable weight (a model without any): no update, as in Keras.
+            self.optimizer.after_step()
+        elif self.scaler is None:
             loss.backward()
             self.optimizer.step()
         else:
@@ -185,7 +190,7 @@ class Steps:
         self.optimizer.zero_grad()
 
     def test_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
-        with call_context.training_scope(False):
+        with call_context.training_scope(False, self.model):
             if self.mixed:
                 with self.autocast():
                     self._loss_and_metrics(x, y, w)
@@ -290,7 +295,7 @@ class MultiSteps(Steps):
                 m.update_state(target, detached, None)  # unweighted, as Keras's `metrics`
         if self.regularized:
             total = total + sum(self.model.regularization_losses())
-        added = call_context.pass_losses()
+        added = call_context.pass_losses(self.module_ids)
         if added:
             total = total + sum(added)
         self.loss_tracker.add_mean(total, n)

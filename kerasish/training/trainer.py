@@ -271,7 +271,7 @@ def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str
                 if want_begin:
                     cbs.on_test_batch_begin(i, {})
                 if custom:
-                    with call_context.training_scope(False):
+                    with call_context.training_scope(False, model):
                         result = step_logs.check_step_result(model.test_step(pack_x_y_sample_weight(x, y, w)),
                                                              "test_step")
                 else:
@@ -391,6 +391,11 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     resume = model.__dict__.pop("_resume_from_epoch", None)
     epoch_logs: Dict[str, float] = {}
     model.__dict__["_active_train_steps"] = steps
+    if custom:
+        # The layers' metrics, found once per fit: `model.metrics` is read several times per batch.
+        from kerasish.layers.layer import Layer
+
+        model.__dict__["_layer_metrics_cache"] = Layer.metrics.fget(model)
     try:
         for epoch in range(initial_epoch if resume is None else resume, epochs):
             steps.reset()
@@ -404,7 +409,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
                 if want_begin:
                     cbs.on_train_batch_begin(i, {})
                 if custom:
-                    with call_context.training_scope(True):
+                    with call_context.training_scope(True, model):
                         result = train_step(pack_x_y_sample_weight(bx, by, bw))
                     if type(result) is not dict:
                         step_logs.check_step_result(result, "train_step")
@@ -443,6 +448,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         raise
     finally:
         model.__dict__.pop("_active_train_steps", None)
+        model.__dict__.pop("_layer_metrics_cache", None)
         model.eval()
     cbs.on_train_end(epoch_logs)
     model.history = cbs.history
@@ -510,7 +516,7 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
             for i, (bx, _, _) in enumerate(data.adapter):
                 if cbs.needs("on_predict_batch_begin"):
                     cbs.on_predict_batch_begin(i, {})
-                with mixed_precision.autocast(model.device), call_context.training_scope(False):
+                with mixed_precision.autocast(model.device), call_context.training_scope(False, model):
                     if custom:
                         out = model.predict_step(pack_x_y_sample_weight(bx))
                     else:
@@ -574,7 +580,7 @@ def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_we
         with contextlib.ExitStack() as stack:
             if not train:
                 stack.enter_context(torch.inference_mode())
-            stack.enter_context(call_context.training_scope(train))
+            stack.enter_context(call_context.training_scope(train, model))
             for bx, by, bw in data.adapter:
                 if custom:
                     step = model.train_step if train else model.test_step

@@ -19,3 +19,13 @@ def unknown_name_message(kind: str, name: object, valid: Iterable[str], fix: str
     if fix:
         msg += f" {fix}"
     return msg
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """`value` for an error message: a class or function by its qualified name, else its repr cut to `limit`."""
+    qualname = getattr(value, "__qualname__", None)
+    if isinstance(value, type) or (callable(value) and isinstance(qualname, str) and hasattr(value, "__code__")):
+        kind = "class" if isinstance(value, type) else "function"
+        return f"{kind} {getattr(value, '__module__', '?')}.{qualname}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
