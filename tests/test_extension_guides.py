@@ -621,8 +621,8 @@ class GAN(keras.Model):
 
 
 def _gan_parts(latent_dim=8, leaky=None):
-    # The guide uses layers.LeakyReLU(negative_slope=0.2); test_gan_guide_leaky_relu_layer
-    # checks that layer. Activation("leaky_relu") is the same function (slope 0.2).
+    # The guide uses layers.LeakyReLU(negative_slope=0.2); kerasish has no LeakyReLU layer
+    # yet. Activation("leaky_relu") is the same function (Keras's default slope, 0.2).
     leaky = leaky or (lambda: layers.Activation("leaky_relu"))
     discriminator = keras.Sequential(
         [

@@ -128,9 +128,10 @@ def test_add_weight_names_and_paths_match_keras(keras):
     k_layer, s_layer = linear_class(keras)(4), linear_class(kerasish)(4)
     k_layer(torch.ones((1, 3)))
     s_layer(torch.ones((1, 3)))
-    k_paths = [v.path for v in k_layer.weights]
-    assert k_paths == ["linear/variable", "linear/variable_1"]
-    assert [v.path for v in s_layer.weights] == k_paths
+    # Layer names depend on how many 'linear' layers earlier tests made (in both libraries).
+    k_paths = [v.path.replace(k_layer.name, "<layer>", 1) for v in k_layer.weights]
+    assert k_paths == ["<layer>/variable", "<layer>/variable_1"]
+    assert [v.path.replace(s_layer.name, "<layer>", 1) for v in s_layer.weights] == k_paths
     assert [v.name for v in s_layer.weights] == [v.name for v in k_layer.weights]
 
 

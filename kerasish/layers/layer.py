@@ -240,7 +240,7 @@ class Layer(nn.Module):
         st.training = training
         st.depth += 1
         try:
-            if self._compute_dtype is not None:
+            if self._compute_dtype is not None and self.autocast:
                 device = first_device(args) or torch.device("cpu")
                 with torch.autocast(device.type, dtype=self._compute_dtype):
                     out = nn.Module.__call__(self, *args, **kwargs)
@@ -557,6 +557,11 @@ class Layer(nn.Module):
         _fill_keras_layout(data, init)
         if not torch_dtype.is_floating_point and trainable:
             trainable = False  # integer variables cannot have gradients (Keras makes them non-trainable too)
+        if name is None:
+            # Unnamed variables are 'variable', 'variable_1', ... as in Keras: no two share a path.
+            taken = {getattr(p, "name", None) for p in self._parameters.values()}
+            name = next(n for n in (f"variable_{i}" if i else "variable" for i in range(len(taken) + 1))
+                        if n not in taken)
         var = Variable(data, bool(trainable), name=name)
         if regularizer is not None:
             from kerasish import regularizers
@@ -598,6 +603,10 @@ class Layer(nn.Module):
         config: Dict[str, Any] = {"name": self.name, "trainable": self._trainable}
         if self._dtype_config is not None:
             config["dtype"] = self._dtype_config
+        if self.activity_regularizer is not None:
+            from kerasish import regularizers
+
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg[1:])
         return config
