@@ -41,3 +41,18 @@ def test_text_bucketing_example_runs():
     # bucketed batches: every batch is padded only to its own (similar) lengths
     loader = namespace["loader"]
     assert all(x.shape[1] <= 5 for x, _ in loader)
+
+
+def test_extending_example_runs_its_train_step():
+    namespace: dict = {}
+    exec(compile(_block_after("## Extending: custom layers"), "README.md", "exec"), namespace)
+    model = namespace["model"]
+    calls = []
+    original = type(model).train_step
+    type(model).train_step = lambda self, data: (calls.append(1), original(self, data))[1]
+    try:
+        history = model.fit(torch.randn(64, 8), torch.randn(64, 1), batch_size=16, epochs=1, verbose=0)
+    finally:
+        type(model).train_step = original
+    assert len(calls) == 4
+    assert set(history.history) == {"loss", "mae"}
