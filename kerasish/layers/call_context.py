@@ -33,16 +33,12 @@ def state() -> _State:
     return _state
 
 
-def current_training() -> Optional[bool]:
-    """The `training` value a layer called now would inherit (None outside any call)."""
-    return _state.training
-
-
 class training_scope:
     """Runs a block as if inside a call with `training=value` (used by the loops).
 
-    Entered outside any layer call with a `root` layer, it also starts a new forward pass
-    of that layer for `add_loss`: the losses its layers added before are cleared.
+    Entered outside any layer call with a `root` (a layer, or the set of ids of its
+    modules, cheaper per batch), it also starts a new forward pass of that layer for
+    `add_loss`: the losses its layers added before are cleared.
     """
 
     __slots__ = ("value", "root", "saved")
@@ -67,11 +63,12 @@ class training_scope:
 
 def clear_losses_under(root: Any) -> None:
     """Drops the `add_loss` values that `root` and its sublayers hold (start of root's
-    outermost call, as in Keras); other layers keep theirs."""
+    outermost call, as in Keras); other layers keep theirs. `root` is a module or the
+    set of ids of its modules."""
     st = _state
     if not st.loss_layers:
         return
-    inside = {id(m) for m in root.modules()}
+    inside = root if isinstance(root, (set, frozenset)) else {id(m) for m in root.modules()}
     keep = []
     for layer in st.loss_layers:
         if id(layer) in inside:

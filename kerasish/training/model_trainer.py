@@ -233,10 +233,7 @@ class Trainer:
         Returns:
             A mapping of metric names to results (tensors or floats): the batch logs.
         """
-        steps = self._require_steps("train_step", train=True)
-        x, y, w = unpack_x_y_sample_weight(data)
-        steps.train_step(x, y, w)
-        return steps.lazy_logs()
+        return self._default_step("train", data)
 
     def test_step(self, data: Any) -> Any:
         """One evaluation step on one batch (`evaluate` and validation call it per batch).
@@ -247,10 +244,7 @@ class Trainer:
         Returns:
             A mapping of metric names to results.
         """
-        steps = self._require_steps("test_step", train=False)
-        x, y, w = unpack_x_y_sample_weight(data)
-        steps.test_step(x, y, w)
-        return steps.lazy_logs()
+        return self._default_step("test", data)
 
     def predict_step(self, data: Any) -> Any:
         """The model's outputs for one batch (`predict` calls it per batch).
@@ -259,19 +253,26 @@ class Trainer:
             data: the batch's inputs `x` (or `(x,)`).
         """
         x, _, _ = unpack_x_y_sample_weight(data)
-        if isinstance(x, (list, tuple)) and not getattr(self, "_list_input", False):
+        # Several inputs are spread as positional arguments, as the built-in predict loop does.
+        if isinstance(x, (list, tuple)):
             return self(*x, training=False)
         return self(x, training=False)
 
-    def _require_steps(self, what: str, train: bool) -> Any:
-        steps = self.__dict__.get("_active_train_steps" if train else "_active_test_steps")
+    def _default_step(self, kind: str, data: Any) -> Any:
+        """The built-in step's body: the compiled loss and metrics, lazy logs (no host sync)."""
+        steps = self.__dict__.get(f"_active_{kind}_steps")
         if steps is None:
             raise RuntimeError(
-                f"The default {what}() runs inside fit/evaluate (or train_on_batch/test_on_batch), where the "
-                f"compiled loss and metrics are prepared. Call model.{'fit' if train else 'evaluate'}(...) instead "
-                f"of calling {what}() directly."
+                f"The default {kind}_step() runs inside fit/evaluate (or train_on_batch/test_on_batch), where the "
+                f"compiled loss and metrics are prepared. Call model.{'fit' if kind == 'train' else 'evaluate'}(...) "
+                f"instead of calling {kind}_step() directly."
             )
-        return steps
+        x, y, w = unpack_x_y_sample_weight(data)
+        if kind == "train":
+            steps.train_step(x, y, w)
+        else:
+            steps.test_step(x, y, w)
+        return steps.lazy_logs()
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
                      training: bool = True) -> torch.Tensor:
@@ -291,8 +292,7 @@ class Trainer:
             ValueError: when there is nothing to compute: no compiled loss and no `add_loss`.
         """
         parts: List[torch.Tensor] = []
-        cfg = self._compile_config
-        if cfg is not None and (cfg.loss is not None or cfg.heads is not None):
+        if trainer.has_compiled_loss(self):
             parts.append(trainer.compiled_loss(self, y, y_pred, sample_weight))
         steps = self.__dict__.get("_active_train_steps") or self.__dict__.get("_active_test_steps")
         if steps is not None:

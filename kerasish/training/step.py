@@ -71,7 +71,6 @@ class Steps:
         if self.custom_loss or self.custom_metrics:
             fuse = None
             self.fuse, self.fuse_fn = None, None
-        self._lazy: Any = None
         # The model's layers: add_loss values of other layers never reach this model's loss.
         self.module_ids = {id(m) for m in model.modules()}
         self.forward = model.forward_logits if fuse else model
@@ -144,7 +143,7 @@ class Steps:
             added = call_context.pass_losses(self.module_ids)
             if added:
                 # add_loss() values of this forward pass (a VAE's KL term, activity penalties).
-                extra = added[0] if len(added) == 1 else torch.stack([a.reshape(()) for a in added]).sum()
+                extra = sum(added[1:], added[0])
                 loss = extra if loss is None else loss + extra
             if loss is None:
                 raise ValueError(
@@ -165,7 +164,7 @@ class Steps:
         return loss
 
     def train_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
-        with call_context.training_scope(True, self.model):
+        with call_context.training_scope(True, self.module_ids):
             if self.mixed:
                 with self.autocast():
                     loss = self._loss_and_metrics(x, y, w)
@@ -190,7 +189,7 @@ class Steps:
         self.optimizer.zero_grad()
 
     def test_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
-        with call_context.training_scope(False, self.model):
+        with call_context.training_scope(False, self.module_ids):
             if self.mixed:
                 with self.autocast():
                     self._loss_and_metrics(x, y, w)
@@ -297,6 +296,6 @@ class MultiSteps(Steps):
             total = total + sum(self.model.regularization_losses())
         added = call_context.pass_losses(self.module_ids)
         if added:
-            total = total + sum(added)
+            total = total + sum(added[1:], added[0])
         self.loss_tracker.add_mean(total, n)
         return total

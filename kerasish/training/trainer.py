@@ -24,8 +24,8 @@ from kerasish.data.adapters import (
     ArrayAdapter, IterableAdapter, TextArrayAdapter, first_leaf, is_array, is_text, is_array_structure, map_structure, num_samples, to_tensor,
 )
 from kerasish.layers import call_context
-from kerasish.training import step_logs
-from kerasish.training.logs import LazyLogs, results_to_floats
+from kerasish.training.logs import results_to_floats
+from kerasish.training.stepper import Stepper, overrides
 from kerasish.utils.tree import pack_x_y_sample_weight
 from kerasish.training.step import MultiSteps, Steps, split_targets
 
@@ -178,7 +178,8 @@ def _make_steps(model: Any, y_sample: Any, class_weight: Any = None, train: bool
     container = model._compile_metrics_obj()
     metric_objs = container.build(y_sample)
     tracker = model._loss_tracker_obj()
-    tracker.to(model.device) if tracker.device != model.device else None
+    if tracker.device != model.device:
+        tracker.to(model.device)
     if cfg.heads is not None:
         if class_weight is not None:
             raise ValueError(
@@ -222,13 +223,6 @@ def has_compiled_loss(model: Any) -> bool:
     return cfg is not None and (cfg.loss is not None or cfg.heads is not None)
 
 
-def overrides(model: Any, method: str) -> bool:
-    """Whether the model's class overrides one of Trainer's steps."""
-    from kerasish.training.model_trainer import Trainer
-
-    return getattr(type(model), method) is not getattr(Trainer, method)
-
-
 def _head_targets(model: Any, y: Any) -> List[Any]:
     heads = model._compile_config.heads
     return split_targets(y, [h.name for h in heads], [h.name for h in heads if h.loss is not None])
@@ -249,39 +243,27 @@ def _check_first_batch_labels(model: Any, y: Any) -> None:
 def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str, float]:
     """One pass of evaluation: on_test_* hooks, inference mode, floats at the end.
 
-    A model that overrides `test_step` gets each batch as `data` and its returned dict
-    becomes the logs; otherwise the built-in step runs.
+    Each batch goes through the model's `test_step` (see `Stepper`).
     """
-    custom = overrides(model, "test_step")
-    steps.reset()
-    if custom:
-        model.reset_metrics()
+    stepper = Stepper(model, steps, "test")
+    stepper.reset()
     was_training = model.training
     model.eval()
     cbs.on_test_begin({})
     want_begin = cbs.needs("on_test_batch_begin")
     want_end = cbs.needs("on_test_batch_end")
-    names, trackers = steps.tracker_names(), steps.trackers()
     seen = 0
-    result: Any = None
-    model.__dict__["_active_test_steps"] = steps
     try:
-        with torch.inference_mode():
+        with stepper, torch.inference_mode():
             for i, (x, y, w) in enumerate(adapter):
                 if want_begin:
                     cbs.on_test_batch_begin(i, {})
-                if custom:
-                    with call_context.training_scope(False, model):
-                        result = step_logs.check_step_result(model.test_step(pack_x_y_sample_weight(x, y, w)),
-                                                             "test_step")
-                else:
-                    steps.test_step(x, y, w)
+                stepper(x, y, w)
                 seen += 1
                 if want_end:
-                    cbs.on_test_batch_end(i, step_logs.StepLogs(result) if custom else LazyLogs(names, trackers))
+                    cbs.on_test_batch_end(i, stepper.batch_logs())
     finally:
         # A callback may call evaluate mid-epoch: leave the model as it was found.
-        model.__dict__.pop("_active_test_steps", None)
         model.train(was_training)
     if seen == 0:
         raise ValueError(
@@ -289,10 +271,7 @@ def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str
             "validation_data is used up after one epoch: pass arrays, a Dataset or a DataLoader (re-iterable), "
             "or set validation_steps with a generator that never ends."
         )
-    if custom:
-        logs = step_logs.to_floats(result)  # host sync: once per evaluation
-    else:
-        logs = results_to_floats(names, trackers)  # host sync: once per evaluation
+    logs = stepper.epoch_logs()  # host sync: once per evaluation
     cbs.on_test_end(logs)
     return logs
 
@@ -381,63 +360,50 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                        verbose=verbose, epochs=epochs, steps=train.adapter.steps)
     model.stop_training = False
-    names, trackers = steps.tracker_names(), steps.trackers()
+    stepper = Stepper(model, steps, "train")
     want_begin = cbs.needs("on_train_batch_begin")
     want_end = cbs.needs("on_train_batch_end")
-    train_step = model.train_step
-    result: Any = None
     cbs.on_train_begin({})
     # A callback restoring a backup (BackupAndRestore) sets where training resumes.
     resume = model.__dict__.pop("_resume_from_epoch", None)
     epoch_logs: Dict[str, float] = {}
-    model.__dict__["_active_train_steps"] = steps
-    if custom:
+    if stepper.custom:
         # The layers' metrics, found once per fit: `model.metrics` is read several times per batch.
         from kerasish.layers.layer import Layer
 
         model.__dict__["_layer_metrics_cache"] = Layer.metrics.fget(model)
     try:
-        for epoch in range(initial_epoch if resume is None else resume, epochs):
-            steps.reset()
-            if custom:
-                model.reset_metrics()  # every metric the model lists, as Keras resets them per epoch
-            if not model.training:  # walking every module costs ~10 us per epoch; skip when already set
-                model.train()
-            cbs.on_epoch_begin(epoch, {})
-            seen = 0
-            for i, (bx, by, bw) in enumerate(train.adapter):
-                if want_begin:
-                    cbs.on_train_batch_begin(i, {})
-                if custom:
-                    with call_context.training_scope(True, model):
-                        result = train_step(pack_x_y_sample_weight(bx, by, bw))
-                    if type(result) is not dict:
-                        step_logs.check_step_result(result, "train_step")
-                else:
-                    steps.train_step(bx, by, bw)
-                seen += 1
-                if want_end:
-                    cbs.on_train_batch_end(i, step_logs.StepLogs(result) if custom else LazyLogs(names, trackers))
+        with stepper:
+            for epoch in range(initial_epoch if resume is None else resume, epochs):
+                stepper.reset()  # every metric the model lists, as Keras resets them per epoch
+                if not model.training:  # walking every module costs ~10 us per epoch; skip when already set
+                    model.train()
+                cbs.on_epoch_begin(epoch, {})
+                seen = 0
+                for i, (bx, by, bw) in enumerate(train.adapter):
+                    if want_begin:
+                        cbs.on_train_batch_begin(i, {})
+                    stepper(bx, by, bw)
+                    seen += 1
+                    if want_end:
+                        cbs.on_train_batch_end(i, stepper.batch_logs())
+                    if model.stop_training:
+                        break
+                if seen == 0:
+                    warnings.warn(
+                        "The training data ran out of batches; interrupting training. Make sure a generator "
+                        "yields at least steps_per_epoch * epochs batches.", stacklevel=3)
+                    model.stop_training = True
+                    break
+                epoch_logs = stepper.epoch_logs()  # host sync: once per epoch
+                if val is not None and _should_validate(epoch, validation_freq):
+                    val_logs = run_epoch_eval(model, val_steps, val.adapter, cbs)
+                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                cbs.on_epoch_end(epoch, epoch_logs)
+                if distributed.is_distributed():
+                    model.stop_training = distributed.any_rank(model.stop_training)  # one collective per epoch
                 if model.stop_training:
                     break
-            if seen == 0:
-                warnings.warn(
-                    "The training data ran out of batches; interrupting training. Make sure a generator "
-                    "yields at least steps_per_epoch * epochs batches.", stacklevel=3)
-                model.stop_training = True
-                break
-            if custom:
-                epoch_logs = step_logs.to_floats(result)  # host sync: once per epoch
-            else:
-                epoch_logs = results_to_floats(names, trackers)  # host sync: once per epoch
-            if val is not None and _should_validate(epoch, validation_freq):
-                val_logs = run_epoch_eval(model, val_steps, val.adapter, cbs)
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, epoch_logs)
-            if distributed.is_distributed():
-                model.stop_training = distributed.any_rank(model.stop_training)  # one collective per epoch
-            if model.stop_training:
-                break
     except KeyboardInterrupt as interrupt:
         # Ctrl-C ends training cleanly: callbacks see on_train_end (BackupAndRestore
         # keeps its last backup), and the History so far rides on the exception.
@@ -447,7 +413,6 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         interrupt.history = cbs.history  # type: ignore[attr-defined]
         raise
     finally:
-        model.__dict__.pop("_active_train_steps", None)
         model.__dict__.pop("_layer_metrics_cache", None)
         model.eval()
     cbs.on_train_end(epoch_logs)
@@ -557,42 +522,25 @@ def _concat(outputs: List[Any]) -> Any:
 def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_weight: Any,
              return_dict: bool) -> Any:
     """`train_on_batch` / `test_on_batch`: one step on one batch, through the model's step."""
-    what = f"{kind}_on_batch"
-    model.require_compiled(what)
-    custom = overrides(model, f"{kind}_step")
-    need_y = has_compiled_loss(model) and not custom
-    data = prepare(model, x, y, sample_weight, num_samples_or(x), False, None, need_y=need_y)
+    model.require_compiled(f"{kind}_on_batch")
     train = kind == "train"
+    need_y = has_compiled_loss(model) and not overrides(model, f"{kind}_step")
+    data = prepare(model, x, y, sample_weight, num_samples_or(x), False, None, need_y=need_y)
     if train:
         model.ensure_optimizer()
     if data.y_sample is not None and has_compiled_loss(model):
         _check_first_batch_labels(model, data.y_sample)
-    st = _make_steps(model, data.y_sample, class_weight, train=train)
-    st.reset()
-    if custom:
-        model.reset_metrics()
+    stepper = Stepper(model, _make_steps(model, data.y_sample, class_weight, train=train), kind)
+    stepper.reset()
     was_training = model.training
     model.train(train)
-    key = "_active_train_steps" if train else "_active_test_steps"
-    model.__dict__[key] = st
-    result: Any = None
     try:
-        with contextlib.ExitStack() as stack:
-            if not train:
-                stack.enter_context(torch.inference_mode())
-            stack.enter_context(call_context.training_scope(train, model))
+        with stepper, (contextlib.nullcontext() if train else torch.inference_mode()):
             for bx, by, bw in data.adapter:
-                if custom:
-                    step = model.train_step if train else model.test_step
-                    result = step_logs.check_step_result(step(pack_x_y_sample_weight(bx, by, bw)), f"{kind}_step")
-                elif train:
-                    st.train_step(bx, by, bw)
-                else:
-                    st.test_step(bx, by, bw)
+                stepper(bx, by, bw)
     finally:
-        model.__dict__.pop(key, None)
         model.train(was_training)
-    logs = step_logs.to_floats(result) if custom else results_to_floats(st.tracker_names(), st.trackers())
+    logs = stepper.epoch_logs()  # host sync: once
     if return_dict:
         return logs
     values = list(logs.values())

@@ -1,0 +1,82 @@
+"""One step kind ('train' or 'test') as the loops run it: the model's override, or the built-in.
+
+The loops never ask which one runs: they call the stepper per batch, then ask it for
+the batch logs (lazy) and the epoch logs (one host sync). A model that overrides
+`train_step` / `test_step` receives the batch packed as Keras packs it and its returned
+dict becomes the logs; otherwise the built-in `Steps` arithmetic runs, with no detour
+through packing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping
+
+from kerasish.layers import call_context
+from kerasish.training import step_logs
+from kerasish.training.logs import LazyLogs, results_to_floats
+from kerasish.utils.tree import pack_x_y_sample_weight
+
+
+def overrides(model: Any, method: str) -> bool:
+    """Whether the model's class overrides one of Trainer's steps."""
+    from kerasish.training.model_trainer import Trainer
+
+    return getattr(type(model), method) is not getattr(Trainer, method)
+
+
+class Stepper:
+    """Runs `kind` steps of `model` for one fit/evaluate/*_on_batch call.
+
+    While active (`with stepper:`), the model's default `train_step`/`test_step` find the
+    built-in step state (`steps`), so `super().train_step(data)` works inside an override.
+
+    Args:
+        model: the model.
+        steps: the built-in step state (`Steps`), resolved for this call.
+        kind: 'train' or 'test'.
+    """
+
+    def __init__(self, model: Any, steps: Any, kind: str) -> None:
+        self.model, self.steps, self.kind = model, steps, kind
+        self.training = kind == "train"
+        self.custom = overrides(model, f"{kind}_step")
+        self.method = getattr(model, f"{kind}_step")
+        self.key = f"_active_{kind}_steps"
+        self.names, self.trackers = steps.tracker_names(), steps.trackers()
+        self.result: Any = None
+
+    def __enter__(self) -> "Stepper":
+        self.model.__dict__[self.key] = self.steps
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.model.__dict__.pop(self.key, None)
+
+    def reset(self) -> None:
+        """Start of an epoch or evaluation: the built-in trackers and every metric the model lists."""
+        self.steps.reset()
+        if self.custom:
+            self.model.reset_metrics()
+
+    def __call__(self, x: Any, y: Any, w: Any) -> None:
+        if not self.custom:
+            if self.training:
+                self.steps.train_step(x, y, w)
+            else:
+                self.steps.test_step(x, y, w)
+            return
+        with call_context.training_scope(self.training, self.steps.module_ids):
+            result = self.method(pack_x_y_sample_weight(x, y, w))
+        if type(result) is not dict:
+            step_logs.check_step_result(result, f"{self.kind}_step")
+        self.result = result
+
+    def batch_logs(self) -> Mapping[str, float]:
+        """The running results, converted only if a callback reads them."""
+        return step_logs.StepLogs(self.result) if self.custom else LazyLogs(self.names, self.trackers)
+
+    def epoch_logs(self) -> Dict[str, float]:
+        """The results as floats: host sync, once per epoch or evaluation."""
+        if self.custom:
+            return step_logs.to_floats(self.result)
+        return results_to_floats(self.names, self.trackers)
