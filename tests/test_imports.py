@@ -54,6 +54,12 @@ def test_saving_never_imports_models():
     assert not offenders, "kerasish.saving must find model classes through the registry:\n" + "\n".join(offenders)
 
 
+def test_tree_helpers_are_a_leaf():
+    # Layers, data and the trainer all use them; they import nothing of kerasish.
+    path = ROOT / "kerasish" / "utils" / "tree.py"
+    assert [n for n in _all_imports(path) if n.startswith("kerasish")] == []
+
+
 def test_object_registry_is_a_leaf():
     path = ROOT / "kerasish" / "utils" / "object_registration.py"
     ours = sorted(n for n in _all_imports(path) if n.startswith("kerasish"))

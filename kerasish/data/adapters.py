@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from kerasish import config, distributed
+from kerasish.utils.tree import first_leaf, map_structure, move
 
 Batch = Tuple[Any, Any, Optional[torch.Tensor]]
 
@@ -39,22 +40,6 @@ def is_array_structure(x: Any) -> bool:
     if isinstance(x, dict) and x and all(is_array(v) for v in x.values()):
         return True
     return False
-
-
-def map_structure(fn, x: Any) -> Any:
-    if isinstance(x, (list, tuple)):
-        return type(x)(map_structure(fn, v) for v in x)
-    if isinstance(x, dict):
-        return {k: map_structure(fn, v) for k, v in x.items()}
-    return fn(x)
-
-
-def first_leaf(x: Any) -> Any:
-    if isinstance(x, (list, tuple)):
-        return first_leaf(x[0])
-    if isinstance(x, dict):
-        return first_leaf(next(iter(x.values())))
-    return x
 
 
 def num_samples(x: Any) -> int:
@@ -86,23 +71,6 @@ def to_tensor(a: Any, *, cast_ints_to_float: bool = False, what: str = "x") -> t
     elif cast_ints_to_float:
         t = t.to(config.floatx_dtype())
     return t
-
-
-def move(x: Any, device: torch.device) -> Any:
-    """Copies tensors in a structure to `device` (pinned + non_blocking for CUDA)."""
-
-    def _move(t):
-        if isinstance(t, np.ndarray):
-            t = torch.from_numpy(t)
-        if not isinstance(t, torch.Tensor) or t.device == device:
-            return t
-        if device.type == "cuda" and t.device.type == "cpu":
-            if not t.is_pinned():
-                t = t.pin_memory()
-            return t.to(device, non_blocking=True)
-        return t.to(device)
-
-    return map_structure(_move, x)
 
 
 class ArrayAdapter:

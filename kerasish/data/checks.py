@@ -12,7 +12,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from kerasish.data.adapters import first_leaf, map_structure, num_samples, shape_matches
+from kerasish.data.adapters import num_samples, shape_matches
+from kerasish.utils.tree import first_leaf, map_structure
 
 
 def check_batch_size(batch_size: Any) -> int:

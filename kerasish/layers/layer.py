@@ -20,7 +20,7 @@ from torch import nn
 
 from kerasish.layers import call_context
 from kerasish.layers.calling import call_spec, first_device, has_symbolic, shape_tree, to_tensors
-from kerasish.layers.symbolic import call_symbolic, is_symbolic
+from kerasish.layers.symbolic import call_symbolic
 from kerasish.layers.layer_utils import (
     _check_weight_shape, _fill_keras_layout, _free_key, _jsonable_shape, _resolve_dtype, _shape_from_json,
     _torch_dtype, state_restore, state_snapshot,

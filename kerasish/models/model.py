@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from kerasish import config
-from kerasish.data.adapters import first_leaf, map_structure, move
+from kerasish.utils.tree import first_leaf, map_structure, move
 from kerasish.layers.layer import Layer, Shape, to_snake_case, unique_name
 from kerasish.layers.symbolic import is_symbolic
 from kerasish.models import summary as summary_mod

@@ -21,12 +21,12 @@ from kerasish import metrics as metrics_mod
 from kerasish import mixed_precision
 from kerasish.data import checks
 from kerasish.data.adapters import (
-    ArrayAdapter, IterableAdapter, TextArrayAdapter, first_leaf, is_array, is_text, is_array_structure, map_structure, num_samples, to_tensor,
+    ArrayAdapter, IterableAdapter, TextArrayAdapter, is_array, is_array_structure, is_text, num_samples, to_tensor,
 )
 from kerasish.layers import call_context
 from kerasish.training.logs import results_to_floats
 from kerasish.training.stepper import Stepper, overrides
-from kerasish.utils.tree import pack_x_y_sample_weight
+from kerasish.utils.tree import first_leaf, map_structure, pack_x_y_sample_weight
 from kerasish.training.step import MultiSteps, Steps, split_targets
 
 
