@@ -28,6 +28,7 @@ class Variable(nn.Parameter):
         trainable: whether optimizers update it (the parameter's `requires_grad`).
         constraint: a callable applied to the value after each optimizer step, or None.
         regularizer: a callable whose value on the variable is added to the layer's losses, or None.
+        aggregation: how replicas would combine it ('none', 'mean', 'sum', 'only_first_replica').
 
     Example:
         >>> v = Variable(torch.zeros(2), name="count", trainable=False)
@@ -47,6 +48,7 @@ class Variable(nn.Parameter):
         var._keras_path = None
         var.constraint = None
         var.regularizer = None
+        var.aggregation = "none"
         return var
 
     def __deepcopy__(self, memo: dict) -> "Variable":
@@ -55,7 +57,7 @@ class Variable(nn.Parameter):
         copy = Variable(self.data.clone(memory_format=torch.preserve_format), self.requires_grad,
                         name=self._keras_name)
         copy._keras_path = self._keras_path
-        copy.constraint, copy.regularizer = self.constraint, self.regularizer
+        copy.constraint, copy.regularizer, copy.aggregation = self.constraint, self.regularizer, self.aggregation
         memo[id(self)] = copy
         return copy
 

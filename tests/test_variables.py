@@ -50,3 +50,57 @@ def test_optimizer_apply_errors():
     other = Variable(torch.ones(2), name="other")
     with pytest.raises(ValueError, match=r"not built for: \['other'\]"):
         opt.apply([torch.ones(2)], [other])
+
+
+def _layer_with_weight(layers, init):
+    class Holder(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(2000, 20), initializer=init)
+
+        def call(self, x):
+            return x
+
+    return Holder()
+
+
+@pytest.mark.parametrize("init", ["he_normal", "lecun_uniform", "glorot_normal"])
+def test_add_weight_initializer_fans_follow_keras_layout(init):
+    # add_weight shapes are Keras's (fan_in first): the spread must match Keras's, not the
+    # transposed torch layout's (which would be sqrt(2000/20) = 10x wider for he_normal).
+    from tests.keras_parity import keras_module
+
+    keras = keras_module()
+    ours, theirs = _layer_with_weight(kerasish.layers, init), _layer_with_weight(keras.layers, init)
+    ours(np.zeros((1, 3), dtype="float32"))
+    theirs(np.zeros((1, 3), dtype="float32"))
+    ratio = np.std(ours.w.numpy()) / np.std(keras.ops.convert_to_numpy(theirs.w))
+    assert 0.95 < ratio < 1.05
+
+
+def test_add_weight_keeps_aggregation_and_refuses_autocast_false_under_a_mixed_policy():
+    class Stats(kerasish.layers.Layer):
+        def __init__(self, autocast_var, **kwargs):
+            super().__init__(**kwargs)
+            self.count = self.add_weight(shape=(), trainable=False, autocast=autocast_var, aggregation="sum")
+
+        def call(self, x):
+            return x
+
+    assert Stats(False).count.aggregation == "sum"  # float32 layer: autocast has nothing to do
+    with pytest.raises(ValueError, match=r"add_weight\(autocast=False\) .* under a mixed-precision policy"):
+        Stats(False, dtype="mixed_bfloat16")
+    with pytest.raises(ValueError, match="received aggregation='max'"):
+        kerasish.layers.Dense(1).add_weight(shape=(), aggregation="max")
+
+
+def test_mixed_policy_layer_computes_in_low_precision_unless_autocast_is_false():
+    from tests.keras_parity import keras_module
+
+    keras = keras_module()
+    x = np.ones((2, 3), dtype="float32")
+    assert kerasish.layers.Dense(2, dtype="mixed_bfloat16")(x).dtype == torch.bfloat16
+    assert keras.layers.Dense(2, dtype="mixed_bfloat16")(x).dtype == torch.bfloat16
+    assert kerasish.layers.Dense(2, dtype="mixed_bfloat16", autocast=False)(x).dtype == torch.float32
+    layer = kerasish.layers.Dense(2, dtype="mixed_bfloat16")
+    layer(x)
+    assert layer.kernel.dtype == torch.float32  # variables stay float32, as Keras's

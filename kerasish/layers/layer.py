@@ -109,8 +109,8 @@ class Layer(nn.Module):
             name ('mixed_float16', 'mixed_bfloat16': float32 variables, the call computed in
             that type under autocast). Defaults to `None` (kerasish.config.floatx()).
         trainable: whether the weights are updated by fit. Defaults to `True`.
-        autocast: accepted for Keras compatibility; kerasish casts through torch autocast.
-            Defaults to `True`.
+        autocast: under a mixed-precision `dtype` policy, `False` runs this layer's call
+            without autocast (in its variables' dtype). Defaults to `True`.
         activity_regularizer: a regularizer applied to the layer's output; its value
             (divided by the batch size, as Keras 3) is added to `losses`. Defaults to `None`.
 
@@ -289,6 +289,14 @@ class Layer(nn.Module):
         if not self._trainable:
             for p in self.parameters():
                 p.requires_grad_(False)
+
+    def _mixed_compute(self) -> bool:
+        """Whether this layer's calls run under autocast (its own policy or the global one)."""
+        if self._compute_dtype is not None:
+            return True
+        from kerasish import mixed_precision
+
+        return mixed_precision.global_policy().autocast_dtype is not None
 
     def _add_activity_losses(self, out: Any) -> None:
         outs = out if isinstance(out, (list, tuple)) else [out]
@@ -521,11 +529,15 @@ class Layer(nn.Module):
                 `None` ('glorot_uniform' for floats, 'zeros' otherwise).
             dtype: a dtype name. Defaults to `None` (the layer's dtype).
             trainable: whether optimizers update it. Defaults to `True`.
-            autocast: accepted for Keras compatibility. Defaults to `True`.
+            autocast: whether the variable is cast to the layer's compute dtype under a
+                mixed-precision policy. `False` with a mixed policy is refused: torch's
+                autocast casts the inputs of matmul/conv whatever the variable says.
+                Defaults to `True`.
             regularizer: adds `regularizer(variable)` to `losses`. Defaults to `None`.
             constraint: applied to the value after each optimizer step. Defaults to `None`.
-            aggregation: accepted for Keras compatibility ('none', 'mean', 'sum',
-                'only_first_replica'). Defaults to `'none'`.
+            aggregation: how replicas combine the variable ('none', 'mean', 'sum',
+                'only_first_replica'), kept as `variable.aggregation`; kerasish's DDP
+                averages gradients and never aggregates variables. Defaults to `'none'`.
             overwrite_with_gradient: not supported; must stay False. Defaults to `False`.
             name: the variable's name (its path is 'layer_name/name'). Defaults to `None`.
 
@@ -549,6 +561,12 @@ class Layer(nn.Module):
                 f"add_weight received aggregation={aggregation!r}; expected one of 'none', 'mean', 'sum', "
                 "'only_first_replica'."
             )
+        if not autocast and self._mixed_compute():
+            raise ValueError(
+                f"add_weight(autocast=False) on layer {self.name!r} under a mixed-precision policy: kerasish computes "
+                "with torch.autocast, which casts matmul/conv inputs regardless of the variable. Keep autocast=True "
+                "and wrap the float32 computation in `with torch.autocast(x.device.type, enabled=False):` in call()."
+            )
         torch_dtype = _torch_dtype(dtype or self.dtype)
         if initializer is None:
             initializer = "glorot_uniform" if torch_dtype.is_floating_point else "zeros"
@@ -563,6 +581,7 @@ class Layer(nn.Module):
             name = next(n for n in (f"variable_{i}" if i else "variable" for i in range(len(taken) + 1))
                         if n not in taken)
         var = Variable(data, bool(trainable), name=name)
+        var.aggregation = aggregation
         if regularizer is not None:
             from kerasish import regularizers
 
