@@ -70,6 +70,18 @@ def _contains_symbolic(x: Any) -> bool:
     return False
 
 
+def needs_conversion(x: Any) -> bool:
+    """Whether `to_tensors` could change `x` (the per-call check stays cheap for tensors
+    and for lists/dicts of tensors, which merge layers receive every batch)."""
+    if isinstance(x, torch.Tensor):
+        return False
+    if isinstance(x, (list, tuple)):
+        return not all(isinstance(t, torch.Tensor) for t in x)
+    if isinstance(x, dict):
+        return not all(isinstance(t, torch.Tensor) for t in x.values())
+    return True
+
+
 def to_tensors(x: Any, device: Optional[torch.device]) -> Any:
     """NumPy arrays and Python numbers/lists of numbers become tensors (floats in floatx).
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from kerasish.layers import call_context
-from kerasish.layers.calling import call_spec, first_device, has_symbolic, shape_tree, to_tensors
+from kerasish.layers.calling import call_spec, first_device, has_symbolic, needs_conversion, shape_tree, to_tensors
 from kerasish.layers.symbolic import call_symbolic
 from kerasish.layers.layer_utils import (
     _check_weight_shape, _fill_keras_layout, _free_key, _jsonable_shape, _resolve_dtype, _shape_from_json,
@@ -206,7 +206,7 @@ class Layer(nn.Module):
         if has_symbolic(args, kwargs):
             # Functional API: record the call on symbolic inputs, return symbolic outputs.
             return call_symbolic(self, args, kwargs)
-        if args and type(args[0]) is not torch.Tensor:
+        if args and type(args[0]) is not torch.Tensor and needs_conversion(args[0]):
             args = (to_tensors(args[0], self._input_device()),) + args[1:]
         spec = self._call_spec
         st = call_context.state()
