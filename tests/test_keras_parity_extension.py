@@ -207,3 +207,22 @@ def test_custom_train_step_history_matches_keras(keras, weighted):
     for key in k_hist:
         np.testing.assert_allclose(s_hist[key], k_hist[key], rtol=1e-5, atol=1e-5, err_msg=key)
     assert_close(s_model.get_weights(), k_model.get_weights())
+
+
+@pytest.mark.parametrize("training", [False, None])
+def test_fit_sets_training_for_a_sub_model_recorded_with_training_false_as_keras_does(keras, training):
+    # Keras 3 does not replay a `training=` given when the graph was built: the outer call's flag
+    # (True in fit) reaches the sub-model, so BatchNormalization's moving statistics move either way.
+    x = np.random.default_rng(0).random((32, 4)).astype("float32") + 5
+    y = np.zeros((32, 1), "float32")
+    moved = {}
+    for name, K in (("keras", keras), ("kerasish", kerasish)):
+        inp = K.Input((4,))
+        inner = K.Sequential([K.Input((4,)), K.layers.BatchNormalization()])
+        model = K.Model(inp, K.layers.Dense(1)(inner(inp, training=training)))
+        model.compile("sgd", "mse")
+        bn = inner.layers[0]
+        before = to_numpy(bn.moving_mean).copy()
+        model.fit(x, y, batch_size=8, verbose=0)
+        moved[name] = not np.allclose(to_numpy(bn.moving_mean), before)
+    assert moved == {"keras": True, "kerasish": True}

@@ -132,16 +132,18 @@ def call_symbolic(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
     (a dimension that changes with the probe size is reported as None).
     """
     inputs = args[0] if args else None
+    # `training` is not recorded: when the graph runs, the flag of the outer call (True in
+    # fit) reaches every layer, as in Keras 3, even for `base(x, training=False)`.
     kwargs = {k: v for k, v in kwargs.items() if k != "training"}
-    simple = len(args) == 1 and not any(_symbolic_leaves(v) for v in kwargs.values())
-    if simple and not layer.built:
-        layer.build_from_shape(shapes_of(inputs))
-    elif not layer.built:
-        layer._build_on_call(tuple(map_symbolic(lambda t: _probe(t, 2), a) for a in args), kwargs)
-    overrides_shape = type(layer).compute_output_shape is not _layer_base().compute_output_shape
     node = Node(layer, inputs, kwargs)
     node.args = args
-    if simple and overrides_shape and not kwargs:
+    if not layer.built:
+        if node.simple:
+            layer.build_from_shape(shapes_of(inputs))
+        else:
+            layer._build_on_call(tuple(map_symbolic(lambda t: _probe(t, 2), a) for a in args), kwargs)
+    overrides_shape = type(layer).compute_output_shape is not _layer_base().compute_output_shape
+    if node.simple and overrides_shape and not kwargs:
         out_shapes = layer.compute_output_shape(shapes_of(inputs))
         dtype = flatten(inputs)[0].dtype if flatten(inputs) else "float32"
         if getattr(layer, "integer_input", False) or getattr(layer, "string_input", False):

@@ -299,7 +299,7 @@ class Functional(Model):
                 "name": layer.name,
                 "config": layer.get_config(),
                 "inbound_nodes": [
-                    {"inputs": [ref(t) for t in n.flat_inputs], "list": isinstance(n.inputs, (list, tuple))}
+                    _call_entry([ref(t) for t in n.flat_inputs], isinstance(n.inputs, (list, tuple)), n)
                     for n in calls],
             })
         config = {
@@ -343,7 +343,7 @@ class Functional(Model):
                 refs = [tuple(r) for r in call["inputs"]]
                 if all(r in tensors for r in refs):
                     args = [tensors[r] for r in refs]
-                    out = created[name](args if call["list"] else args[0])
+                    out = created[name](args if call["list"] else args[0], **call.get("kwargs", {}))
                     for k, t in enumerate(out if isinstance(out, list) else [out]):
                         tensors[(name, i, k)] = t
                     pending.remove(item)
@@ -364,3 +364,22 @@ class Functional(Model):
         elif len(outputs) == 1 and not config.get("output_list"):
             outputs = outputs[0]
         return cls(inputs, outputs, name=config.get("name"))
+
+
+def _call_entry(inputs: List[Any], is_list: bool, node: Node) -> Dict[str, Any]:
+    """One recorded call in a functional config; its keyword arguments (e.g. `training=False`
+    on a frozen sub-model) are kept so a loaded model replays them."""
+    entry: Dict[str, Any] = {"inputs": inputs, "list": is_list}
+    if node.kwargs:
+        import json
+
+        try:
+            json.dumps(node.kwargs)
+        except TypeError:
+            raise ValueError(
+                f"Layer {node.layer.name!r} was called with keyword arguments {sorted(node.kwargs)} that are not "
+                "JSON values, so the model config cannot describe the call. Pass plain values (numbers, strings, "
+                "booleans), or save the weights with save_weights()."
+            ) from None
+        entry["kwargs"] = dict(node.kwargs)
+    return entry

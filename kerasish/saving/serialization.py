@@ -330,12 +330,22 @@ def _functional_from_config(cls: type, config: Mapping[str, Any], custom_objects
         if entry.get("class_name") != "InputLayer":
             _check_envelope(entry, "layer description")
             key = f"{entry.get('module')}:{entry.get('registered_name')}:{entry['class_name']}"
-            rebuilders[key] = types.SimpleNamespace(from_config=functools.partial(
-                _from_config, _resolve(entry, custom_objects), class_name=entry["class_name"]))
+            layer_cls = _resolve(entry, custom_objects)
+            if _container(layer_cls) is not None:
+                # A nested Sequential/functional model: rebuilt the way a saved model is.
+                envelope = {k: entry[k] for k in ("module", "class_name", "registered_name") if k in entry}
+                rebuild: Any = functools.partial(_nested_model, envelope, custom_objects)
+            else:
+                rebuild = functools.partial(_from_config, layer_cls, class_name=entry["class_name"])
+            rebuilders[key] = types.SimpleNamespace(from_config=rebuild)
             entry["class_name"] = key
         layers.append(entry)
     config["layers"] = layers
     return cls.from_config(config, resolve=rebuilders.__getitem__)
+
+
+def _nested_model(envelope: Mapping[str, Any], custom_objects: Mapping[str, Any], config: Mapping[str, Any]) -> Any:
+    return deserialize_model({**envelope, "config": config}, custom_objects)
 
 
 def deserialize_model(envelope: Mapping[str, Any], custom_objects: Optional[Mapping[str, type]] = None) -> Any:

@@ -193,3 +193,19 @@ def test_multi_output_metric_names_stay_stable_across_calls():
         h = model.fit([img, tab], [y_cls, y_reg], epochs=1, verbose=0)
         assert "cls_sparse_categorical_accuracy" in h.history
     assert "cls_sparse_categorical_accuracy" in model.evaluate([img, tab], [y_cls, y_reg], verbose=0, return_dict=True)
+
+
+def test_a_nested_sequential_saves_and_loads_with_its_weights(tmp_path):
+    import kerasish as keras
+
+    inp = keras.Input((4,))
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(), keras.layers.Dense(3)])
+    model = keras.Model(inp, keras.layers.Dense(1)(inner(inp)))
+    model.compile("sgd", "mse")
+    x, y = np.random.default_rng(0).random((32, 4)).astype("float32") + 5, np.zeros((32, 1), "float32")
+    model.fit(x, y, verbose=0)
+    path = str(tmp_path / "m.kerasish")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [type(layer).__name__ for layer in loaded.layers] == ["InputLayer", "Sequential", "Dense"]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
