@@ -19,12 +19,16 @@ from kerasish.layers.symbolic import KerasTensor
 class CallSpec:
     """What one Layer class's `call` and `build` declare."""
 
-    __slots__ = ("training", "mask", "build_args")
+    __slots__ = ("training", "mask", "build_args", "own_compute_mask")
 
     def __init__(self, cls: type) -> None:
         params = _named_params(cls.call)
         self.training = "training" in params
         self.mask = "mask" in params
+        from kerasish.layers.layer import Layer
+
+        # Whether the class computes its output mask itself (Embedding(mask_zero), RNNs ...).
+        self.own_compute_mask = getattr(cls, "compute_mask", None) is not Layer.compute_mask
         build_params = [p for p in _named_params(cls.build) if p != "self"]
         # build(self, a_shape, b_shape): one shape per positional call argument (Keras's rule).
         self.build_args = len(build_params) > 1 and all(p.endswith("_shape") for p in build_params)

@@ -203,27 +203,28 @@ class Layer(nn.Module):
         return self._dtype_arg or config.floatx()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if has_symbolic(args, kwargs):
+        plain = len(args) == 1 and not kwargs and type(args[0]) is torch.Tensor  # the per-batch common case
+        if not plain and has_symbolic(args, kwargs):
             # Functional API: record the call on symbolic inputs, return symbolic outputs.
             return call_symbolic(self, args, kwargs)
-        if args and type(args[0]) is not torch.Tensor and needs_conversion(args[0]):
+        if not plain and args and type(args[0]) is not torch.Tensor and needs_conversion(args[0]):
             args = (to_tensors(args[0], self._input_device()),) + args[1:]
-        spec = self._call_spec
+        spec = call_spec(type(self))
         st = call_context.state()
-        training = kwargs.get("training")
+        training = kwargs.get("training") if kwargs else None
         if training is None:
             training = st.training
         if spec.training:
             if training is not None:
                 kwargs["training"] = training
-        elif "training" in kwargs:
+        elif kwargs and "training" in kwargs:
             del kwargs["training"]  # not declared: it reaches nested layers through the context
         if spec.mask:
             if kwargs.get("mask") is None and args:
                 mask = getattr(args[0], "_keras_mask", None)
                 if mask is not None:
                     kwargs["mask"] = mask
-        elif "mask" in kwargs:
+        elif kwargs and "mask" in kwargs:
             mask_arg = kwargs.pop("mask")
             if mask_arg is not None and self._passes_mask_to_layers and args and isinstance(args[0], torch.Tensor):
                 args[0]._keras_mask = mask_arg  # a model hands the mask to its first layers
@@ -251,9 +252,10 @@ class Layer(nn.Module):
             st.depth -= 1
         if self.activity_regularizer is not None:
             self._add_activity_losses(out)
-        if args and (type(self).compute_mask is not Layer.compute_mask
-                     or getattr(args[0], "_keras_mask", None) is not None) and isinstance(out, torch.Tensor):
-            new_mask = self.compute_mask(args[0], kwargs.get("mask", getattr(args[0], "_keras_mask", None)))
+        if args and (spec.own_compute_mask or self.supports_masking) and isinstance(out, torch.Tensor):
+            # Only layers that make or pass on masks look for one (a missing tensor attribute costs).
+            in_mask = kwargs.get("mask") if spec.mask else getattr(args[0], "_keras_mask", None)
+            new_mask = self.compute_mask(args[0], in_mask)
             if new_mask is not None:
                 out._keras_mask = new_mask
         return out
