@@ -54,6 +54,7 @@ class Optimizer:
         self.torch_optimizer: Optional[torch.optim.Optimizer] = None
         self._params: list = []
         self._constrained: list = []
+        self._param_ids: Optional[set] = None
         # A host counter: reading it costs no device sync (schedules, logs, callbacks).
         self._iterations = 0
 
@@ -70,12 +71,13 @@ class Optimizer:
         if not params:
             # A model without trainable weights (e.g. only add_loss layers) still fits, as in
             # Keras: the torch optimizer holds one empty placeholder that never gets a gradient.
-            self._params = []
+            self._params, self._param_ids = [], None
             self._constrained = []
             self.torch_optimizer = self.torch_class([torch.zeros(0, requires_grad=True)], lr=self._lr,
                                                     **self.torch_arguments())
             return self
         self._params = params
+        self._param_ids = None  # the ids apply() checks against, found on first use
         self._constrained = [p for p in params if getattr(p, "constraint", None) is not None]
         kwargs = self.torch_arguments()
         # foreach kernels: one launch per op over all parameters, as a hand loop gets by default.
@@ -191,9 +193,9 @@ class Optimizer:
             )
         if self.torch_optimizer is None:
             self.build(variables)
-        known = self.__dict__.get("_param_ids")
-        if known is None or len(known) != len(self._params):
-            known = self.__dict__["_param_ids"] = {id(p) for p in self._params}
+        known = self._param_ids
+        if known is None:
+            known = self._param_ids = {id(p) for p in self._params}
         unknown = [getattr(v, "path", tuple(v.shape)) for v in variables if id(v) not in known]
         if unknown:
             raise ValueError(

@@ -61,10 +61,6 @@ class Variable(nn.Parameter):
         memo[id(self)] = copy
         return copy
 
-    def __reduce_ex__(self, proto: int) -> Any:
-        # Plain-parameter pickling (torch.save of a state_dict, DDP broadcast): keep the data.
-        return nn.Parameter.__reduce_ex__(self, proto)
-
     def __repr__(self) -> str:
         return (f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}, "
                 f"trainable={self.trainable}>")

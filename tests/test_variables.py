@@ -104,3 +104,14 @@ def test_mixed_policy_layer_computes_in_low_precision_unless_autocast_is_false()
     layer = kerasish.layers.Dense(2, dtype="mixed_bfloat16")
     layer(x)
     assert layer.kernel.dtype == torch.float32  # variables stay float32, as Keras's
+
+
+def test_optimizer_rebuilt_for_new_variables_of_the_same_count_accepts_them():
+    opt = kerasish.optimizers.SGD(learning_rate=1.0)
+    first, second = Variable(torch.ones(1), name="first"), Variable(torch.ones(1), name="second")
+    opt.apply([torch.ones(1)], [first])
+    opt.build([second])  # e.g. the model was rebuilt after compile
+    opt.apply([torch.ones(1)], [second])
+    np.testing.assert_allclose(second.numpy(), 0.0)
+    with pytest.raises(ValueError, match=r"not built for: \['first'\]"):
+        opt.apply([torch.ones(1)], [first])
