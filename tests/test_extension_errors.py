@@ -114,3 +114,28 @@ def test_add_loss_with_a_string():
 
     with pytest.raises(TypeError, match=r"add_loss\(\) expects a scalar tensor.*received str"):
         Bad()(torch.ones((2, 2)))
+
+
+@pytest.mark.parametrize("value, message", [
+    (torch.ones(3), r"result 'loss' has shape \(3,\); logs hold scalars"),
+    ("low", r"result 'loss' is 'low' of type str; logs hold numbers"),
+])
+def test_train_step_returning_a_non_scalar_value_names_the_key(value, message):
+    class Odd(keras.Model):
+        def train_step(self, data):
+            return {"loss": value, "compile_metrics": {"extra": 1.0}}
+
+    model = _functional(Odd)
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=message):
+        model.fit(*_data(), verbose=0)
+
+
+def test_train_step_logs_mix_floats_tensors_and_nested_results():
+    class Mixed(keras.Model):
+        def train_step(self, data):
+            return {"loss": torch.tensor(0.5), "compile_metrics": {"extra": 2}, "rate": 0.25}
+
+    model = _functional(Mixed)
+    model.compile("sgd", "mse")
+    assert model.fit(*_data(), verbose=0).history == {"loss": [0.5], "extra": [2.0], "rate": [0.25]}

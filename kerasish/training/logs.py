@@ -19,10 +19,13 @@ def results_to_floats(names: List[str], tensors: List[torch.Tensor], prefix: str
         # process gets the same sample-weighted numbers. A collective: every rank gets here.
         tensors = distributed.reduced_results(tensors)
     tensors = [t.result() if hasattr(t, "result") else t for t in tensors]
-    if all(t.device.type == "cpu" for t in tensors):
-        values = [t.item() for t in tensors]  # host memory already: no device sync, less overhead
-    else:
-        values = torch.stack([t.detach().to(torch.float64).reshape(()) for t in tensors]).cpu().tolist()  # host sync (once)
+    # Host memory already: no device sync, less overhead.
+    values: List[Any] = [t.item() if t.device.type == "cpu" else None for t in tensors]
+    on_device = [i for i, v in enumerate(values) if v is None]
+    if on_device:
+        stacked = torch.stack([tensors[i].detach().to(torch.float64).reshape(()) for i in on_device])
+        for i, v in zip(on_device, stacked.cpu().tolist()):  # host sync (once)
+            values[i] = v
     return {prefix + n: float(v) for n, v in zip(names, values)}
 
 

@@ -12,6 +12,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 
+from kerasish.training.logs import results_to_floats
+
 
 def check_step_result(result: Any, what: str) -> Mapping:
     """The step's result, or a clear error when it is not a dict.
@@ -44,10 +46,13 @@ def flatten(result: Mapping) -> Tuple[List[str], List[Any]]:
 
 
 def to_floats(result: Mapping) -> Dict[str, float]:
-    """Floats for every entry (host sync: once, for all device values together)."""
+    """Floats for every entry (host sync: once, for all device values together).
+
+    Raises:
+        ValueError: for a non-scalar tensor or a value that is not a number.
+    """
     names, values = flatten(result)
-    out: Dict[str, Any] = {}
-    device_vals: List[Tuple[str, torch.Tensor]] = []
+    tensors: List[torch.Tensor] = []
     for n, v in zip(names, values):
         if isinstance(v, torch.Tensor):
             if v.numel() != 1:
@@ -55,23 +60,16 @@ def to_floats(result: Mapping) -> Dict[str, float]:
                     f"The step's result {n!r} has shape {tuple(v.shape)}; logs hold scalars. Return a scalar "
                     "(e.g. metric.result() or loss.mean())."
                 )
-            if v.device.type == "cpu":
-                out[n] = float(v.detach().reshape(()).item())
-            else:
-                device_vals.append((n, v))
-        else:
-            try:
-                out[n] = float(v)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"The step's result {n!r} is {v!r} of type {type(v).__name__}; logs hold numbers. Return "
-                    "a number or a scalar tensor."
-                ) from None
-    if device_vals:
-        stacked = torch.stack([v.detach().to(torch.float64).reshape(()) for _, v in device_vals])
-        for (n, _), f in zip(device_vals, stacked.cpu().tolist()):  # host sync: once per read
-            out[n] = float(f)
-    return {n: out[n] for n in names}
+            tensors.append(v)
+            continue
+        try:
+            tensors.append(torch.tensor(float(v), dtype=torch.float64))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"The step's result {n!r} is {v!r} of type {type(v).__name__}; logs hold numbers. Return "
+                "a number or a scalar tensor."
+            ) from None
+    return results_to_floats(names, tensors)
 
 
 class StepLogs(Mapping):
