@@ -4,9 +4,13 @@ Three ways to get one:
 
 - `Sequential([...])`, a stack of layers (see `sequential.py`).
 - `Model(module)`: wraps ANY `torch.nn.Module`; its own `forward` is used as is.
-- Subclassing: define layers in `__init__` and the computation in `call` (or `forward`).
+- Subclassing: define layers in `__init__` and the computation in `call` (or `forward`);
+  or construct a subclass as `CustomModel(inputs, outputs)` (a functional model with the
+  subclass's methods).
 
-The facade owns the signatures and docstrings; the loops live in `kerasish.training`.
+`Model` is `Trainer` + `Layer`: `compile`/`fit`/`evaluate`/`predict` and the overridable
+`train_step`/`test_step`/`predict_step`/`compute_loss`/`compute_metrics` come from
+`kerasish.training.model_trainer.Trainer`; the loops live in `kerasish.training.trainer`.
 """
 
 from __future__ import annotations
