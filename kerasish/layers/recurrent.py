@@ -179,36 +179,36 @@ class _RNN(Layer):
     def _init_bias(self) -> None:
         self.bias_initializer(self.bias.data)
 
-    def _attach_constraints(self) -> None:
-        # Kernels (gates * units, n) in torch's gate order are seen as Keras's (n, gates * units);
-        # the bias keeps its shape, its gate blocks (last axis) in Keras's order.
+    def _keras_layouts(self) -> List[Optional[KerasLayout]]:
+        """How kernel, recurrent_kernel and bias map to Keras's layout: the kernels (gates * units, n)
+        in torch's gate order are Keras's (n, gates * units); the bias keeps its shape, its gate
+        blocks (last axis) in Keras's order. One mapping serves get/set_weights and constraints."""
         order = self._gate_order()
         kernel = KerasLayout((1, 0), gate_order=order, gate_axis=0)
-        attach_constraint(self.kernel, self.kernel_constraint, kernel)
-        attach_constraint(self.recurrent_kernel, self.recurrent_constraint, kernel)
+        out: List[Optional[KerasLayout]] = [kernel, kernel]
         if self.bias is not None:
-            bias_axes = tuple(range(self.bias.dim()))
-            bias_layout = None if order is None else KerasLayout(bias_axes, gate_order=order, gate_axis=-1)
-            attach_constraint(self.bias, self.bias_constraint, bias_layout)
+            out.append(None if order is None else
+                       KerasLayout(tuple(range(self.bias.dim())), gate_order=order, gate_axis=-1))
+        return out
+
+    def _weights_in_torch_layout(self) -> List[torch.Tensor]:
+        return [self.kernel, self.recurrent_kernel] + ([self.bias] if self.bias is not None else [])
+
+    def _attach_constraints(self) -> None:
+        constraints = [self.kernel_constraint, self.recurrent_constraint, self.bias_constraint]
+        for param, constraint, layout in zip(self._weights_in_torch_layout(), constraints, self._keras_layouts()):
+            attach_constraint(param, constraint, layout)
 
     def _gate_order(self) -> Optional[List[int]]:
         """Torch gate blocks in Keras's order (None when they agree); self-inverse."""
         return None
 
-    def _reorder(self, t: torch.Tensor, axis: int) -> torch.Tensor:
-        order = self._gate_order()
-        if order is None:
-            return t
-        blocks = t.chunk(self.gates, dim=axis)
-        return torch.cat([blocks[i] for i in order], dim=axis)
-
     def get_weights(self) -> List[np.ndarray]:
         """`[kernel (features, gates*units), recurrent_kernel (units, gates*units), bias]` as in Keras."""
         if not self.built:
             return []
-        out = [self._reorder(self.kernel.detach(), 0).T, self._reorder(self.recurrent_kernel.detach(), 0).T]
-        if self.bias is not None:
-            out.append(self._reorder(self.bias.detach(), self.bias.dim() - 1))
+        out = [w.detach() if layout is None else layout.to_keras(w.detach())
+               for w, layout in zip(self._weights_in_torch_layout(), self._keras_layouts())]
         return [w.cpu().numpy().copy() for w in out]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
@@ -228,10 +228,8 @@ class _RNN(Layer):
                     f"{tuple(new.shape)}. Pass arrays shaped as get_weights() returns them."
                 )
         with torch.no_grad():
-            self.kernel.copy_(self._reorder(arrays[0].T, 0))
-            self.recurrent_kernel.copy_(self._reorder(arrays[1].T, 0))
-            if self.bias is not None:
-                self.bias.copy_(self._reorder(arrays[2], self.bias.dim() - 1))
+            for param, new, layout in zip(self._weights_in_torch_layout(), arrays, self._keras_layouts()):
+                param.copy_(new if layout is None else layout.from_keras(new, tuple(param.shape)))
 
     def _flat_weights(self) -> List[torch.Tensor]:
         if self.bias is None:
