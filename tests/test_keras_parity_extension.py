@@ -226,3 +226,26 @@ def test_fit_sets_training_for_a_sub_model_recorded_with_training_false_as_keras
         model.fit(x, y, batch_size=8, verbose=0)
         moved[name] = not np.allclose(to_numpy(bn.moving_mean), before)
     assert moved == {"keras": True, "kerasish": True}
+
+
+def test_mask_argument_reaches_the_first_layer_through_a_model_and_is_refused_without_a_mask_arg(keras):
+    mask = np.array([[1, 0, 1], [1, 1, 0]], bool)
+    x = np.ones((2, 3), "float32")
+    for K in (keras, kerasish):
+        class Recorder(K.layers.Layer):
+            def call(self, inputs, mask=None):
+                self.got = mask
+                return inputs
+
+        class NoMask(K.layers.Layer):
+            def call(self, inputs):
+                return inputs
+
+        for build in ("functional", "sequential"):
+            rec = Recorder()
+            inp = K.Input((3,))
+            model = K.Model(inp, rec(inp)) if build == "functional" else K.Sequential([K.Input((3,)), rec])
+            model(x, mask=mask)
+            np.testing.assert_array_equal(to_numpy(rec.got), mask)
+        with pytest.raises(TypeError, match="mask"):
+            NoMask()(x, mask=mask)

@@ -227,9 +227,10 @@ class Layer(nn.Module):
         elif kwargs and "mask" in kwargs:
             mask_arg = kwargs.pop("mask")
             if mask_arg is not None and self._passes_mask_to_layers and args and isinstance(args[0], torch.Tensor):
-                args[0]._keras_mask = mask_arg  # a model hands the mask to its first layers
+                # A model hands the mask to its first layers.
+                args[0]._keras_mask = torch.as_tensor(mask_arg, device=args[0].device)
             elif mask_arg is not None and not self.supports_masking:
-                raise ValueError(
+                raise TypeError(
                     f"Layer {self.name!r} ({type(self).__name__}) received mask=... but its call() does not take "
                     "a `mask` argument. Add `mask=None` to its call signature, or do not pass a mask."
                 )
