@@ -296,19 +296,20 @@ def _container(cls: Any) -> Optional[type]:
 
 def _build_shapes(model: Any) -> Dict[str, Any]:
     # kerasish layers inside a subclassed model build lazily on their first input; the
-    # shapes they were built for let load_model create their weights before loading them.
+    # shapes they were built for (Keras's get_build_config) let load_model create their
+    # weights before loading them.
     shapes = {}
     for path, module in model.named_modules():
-        shape = getattr(module, "_build_input_shape", None)  # set by Layer.build_from_shape
-        if path and shape is not None:
-            shapes[path] = list(shape)
+        build_config = module.get_build_config() if path and hasattr(module, "get_build_config") else None
+        if build_config is not None:
+            shapes[path] = build_config["input_shape"]
     return shapes
 
 
 def _build_from_shapes(model: Any, shapes: Mapping[str, Any]) -> Any:
     for path, module in model.named_modules():
-        if path in shapes and getattr(module, "built", True) is False and hasattr(module, "build_from_shape"):
-            module.build_from_shape(tuple(shapes[path]))
+        if path in shapes and getattr(module, "built", True) is False and hasattr(module, "build_from_config"):
+            module.build_from_config({"input_shape": shapes[path]})
     return model
 
 
