@@ -249,3 +249,29 @@ def test_mask_argument_reaches_the_first_layer_through_a_model_and_is_refused_wi
             np.testing.assert_array_equal(to_numpy(rec.got), mask)
         with pytest.raises(TypeError, match="mask"):
             NoMask()(x, mask=mask)
+
+
+def test_model_metrics_and_keras2_batch_hooks_match_keras(keras):
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
+    seen = {}
+    for name, K in (("keras", keras), ("kerasish", kerasish)):
+        class Counting(K.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.begins = self.ends = 0
+
+            def on_batch_begin(self, batch, logs=None):
+                self.begins += 1
+
+            def on_batch_end(self, batch, logs=None):
+                self.ends += 1
+
+        inp = K.Input((3,))
+        model = K.Model(inp, K.layers.Dense(1)(inp))
+        model.compile("sgd", "mse", metrics=["mae"])
+        cb = Counting()
+        history = model.fit(x, y, batch_size=2, epochs=2, verbose=0, callbacks=[cb],
+                            validation_data=(x, y))
+        seen[name] = ([m.name for m in model.metrics], model.metrics_names, sorted(history.history),
+                      sorted(model.get_metrics_result()), cb.begins, cb.ends)
+    assert seen["kerasish"] == seen["keras"]
