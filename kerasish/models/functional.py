@@ -367,8 +367,8 @@ class Functional(Model):
 
 
 def _call_entry(inputs: List[Any], is_list: bool, node: Node) -> Dict[str, Any]:
-    """One recorded call in a functional config; its keyword arguments (e.g. `training=False`
-    on a frozen sub-model) are kept so a loaded model replays them."""
+    """One recorded call in a functional config; its keyword arguments (e.g. a layer's
+    `return_attention_scores=True`) are kept so a loaded model replays them."""
     entry: Dict[str, Any] = {"inputs": inputs, "list": is_list}
     if node.kwargs:
         import json

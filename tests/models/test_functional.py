@@ -209,3 +209,43 @@ def test_a_nested_sequential_saves_and_loads_with_its_weights(tmp_path):
     loaded = keras.saving.load_model(path)
     assert [type(layer).__name__ for layer in loaded.layers] == ["InputLayer", "Sequential", "Dense"]
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+class _Scale(layers.Layer):
+    def call(self, inputs, factor=1.0):
+        return inputs * factor
+
+
+class _Pair(layers.Layer):
+    def call(self, a, b):
+        return a + b
+
+
+def test_call_keyword_arguments_are_saved_and_replayed(tmp_path):
+    import kerasish as keras
+
+    inp = keras.Input((3,))
+    model = keras.Model(inp, _Scale()(inp, factor=3.0))
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), 3.0)
+    path = str(tmp_path / "m.kerasish")
+    model.save(path)
+    loaded = keras.saving.load_model(path, custom_objects={"_Scale": _Scale})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), 3.0)
+
+
+def test_calls_that_a_config_cannot_describe_are_refused_at_save(tmp_path):
+    import os
+
+    import kerasish as keras
+
+    a, b = keras.Input((3,)), keras.Input((3,))
+    model = keras.Model([a, b], _Pair()(a, b))
+    np.testing.assert_allclose(model.predict([np.ones((2, 3)), np.ones((2, 3))], verbose=0), 2.0)
+    with pytest.raises(ValueError, match="called with several tensor arguments .* cannot describe yet"):
+        model.save(str(tmp_path / "pair.kerasish"))
+    inp = keras.Input((3,))
+    odd = keras.Model(inp, _Scale()(inp, factor=np.float32(2.0)))
+    with pytest.raises(ValueError, match=r"keyword arguments \['factor'\] that are not JSON values"):
+        odd.save(str(tmp_path / "odd.kerasish"))
+    assert os.listdir(tmp_path) == []
