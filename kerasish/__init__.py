@@ -15,19 +15,24 @@ import importlib
 from typing import Any
 
 from kerasish import (
-    activations, config, constraints, initializers, layers, losses, metrics, models, optimizers, regularizers, utils,
+    activations, backend, config, constraints, initializers, layers, losses, metrics, models, ops, optimizers,
+    regularizers, tree, utils,
 )
-from kerasish.layers import Input
+from kerasish.layers import Input, Layer
+from kerasish.losses import Loss
+from kerasish.metrics import Metric
 from kerasish.models import Model, Sequential
+from kerasish.ops.dtypes import device_scope as device
 from kerasish.variables import Variable
 
 __version__ = "0.1.0"
 
-_LAZY = ("callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed")
+_LAZY = ("callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed", "random")
 
 __all__ = [
-    "Sequential", "Model", "Input", "Variable", "layers", "models", "losses", "metrics", "optimizers", "activations",
-    "initializers", "regularizers", "constraints", "utils", "config", "__version__", *_LAZY,
+    "Sequential", "Model", "Input", "Layer", "Loss", "Metric", "Variable", "layers", "models", "losses", "metrics", "optimizers", "activations",
+    "initializers", "regularizers", "constraints", "utils", "config", "ops", "backend", "tree", "device", "__version__",
+    *_LAZY,
 ]
 
 

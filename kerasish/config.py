@@ -13,6 +13,8 @@ import torch
 _device: Optional[torch.device] = None
 _floatx: str = "float32"
 _defaults: str = "keras"
+_epsilon: float = 1e-7
+_image_data_format: str = "channels_last"
 
 _VALID_DEFAULTS = ("keras", "torch")
 
@@ -72,6 +74,61 @@ def set_floatx(value: str) -> None:
 
 def floatx_dtype() -> torch.dtype:
     return getattr(torch, _floatx)
+
+
+def epsilon() -> float:
+    """The fuzz factor Keras code adds to denominators, 1e-7 as in Keras."""
+    return _epsilon
+
+
+def set_epsilon(value: float) -> None:
+    global _epsilon
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"epsilon must be a positive number, received {value!r}. Example: set_epsilon(1e-7).")
+    _epsilon = float(value)
+
+
+def image_data_format() -> str:
+    """'channels_last' (Keras's default) or 'channels_first': the default `data_format` of image layers and ops."""
+    return _image_data_format
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Sets the `data_format` that image layers and ops created afterwards use when given None."""
+    global _image_data_format
+    value = data_format.lower() if isinstance(data_format, str) else data_format
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(
+            f"Unknown data_format {data_format!r}. Expected 'channels_last' (batch, height, width, channels) "
+            "or 'channels_first' (batch, channels, height, width)."
+        )
+    _image_data_format = value
+
+
+def backend() -> str:
+    """The backend's name: always 'torch' (as `keras.config.backend()` under KERAS_BACKEND=torch)."""
+    return "torch"
+
+
+def enable_flash_attention() -> None:
+    """Lets torch's scaled_dot_product_attention use its flash kernel (torch's default)."""
+    torch.backends.cuda.enable_flash_sdp(True)
+
+
+def disable_flash_attention() -> None:
+    """Keeps torch's scaled_dot_product_attention off its flash kernel (other fused kernels stay)."""
+    torch.backends.cuda.enable_flash_sdp(False)
+
+
+def is_flash_attention_enabled() -> bool:
+    return bool(torch.backends.cuda.flash_sdp_enabled())
+
+
+def enable_unsafe_deserialization() -> None:
+    """Lets every later `load_model` run code saved in files (a Lambda's source). Only for trusted files."""
+    from kerasish.utils import safe_mode
+
+    safe_mode.enable_unsafe_deserialization()
 
 
 def defaults() -> str:

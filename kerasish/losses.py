@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kerasish.config import floatx
 from kerasish.registry import Registry
 
 EPSILON = 1e-7
@@ -42,26 +43,40 @@ def reduce_weighted(values: torch.Tensor, sample_weight: Optional[torch.Tensor])
 
 
 class Loss:
-    """Base class. Subclasses implement `per_sample(y_true, y_pred)`.
+    """Base class. Subclasses implement `call(y_true, y_pred)` (Keras 3's name) or `per_sample`.
+
+    Either returns the unreduced loss values (one per sample, or per entry); `__call__`
+    converts NumPy/list inputs to tensors, applies `sample_weight` and the reduction.
 
     Args:
         name: the loss's name. Defaults to the snake_case class name.
         reduction: 'sum_over_batch_size' (Keras's default), 'sum', 'mean' or 'none'.
+        dtype: the dtype the inputs are converted to. Defaults to `None` (floatx).
     """
 
     #: 'softmax' or 'sigmoid' when the loss has a logits form the step may fuse.
     fuses: Optional[str] = None
 
-    def __init__(self, name: Optional[str] = None, reduction: str = "sum_over_batch_size") -> None:
+    def __init__(self, name: Optional[str] = None, reduction: str = "sum_over_batch_size",
+                 dtype: Optional[str] = None) -> None:
         if reduction not in ("sum_over_batch_size", "sum", "mean", "none", None):
             raise ValueError(
                 f"Unknown reduction {reduction!r}. Expected 'sum_over_batch_size', 'sum', 'mean' or 'none'."
             )
         self.name = name or _default_name(type(self).__name__)
         self.reduction = reduction
+        self.dtype = dtype
 
-    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:  # pragma: no cover
-        raise NotImplementedError
+    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        if type(self).call is Loss.call:
+            raise NotImplementedError(
+                f"{type(self).__name__} must implement call(self, y_true, y_pred) returning the unreduced losses."
+            )
+        return self.call(y_true, y_pred)
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        """The unreduced losses (Keras 3's method name); the built-in losses define `per_sample`."""
+        return self.per_sample(y_true, y_pred)
 
     def per_sample_logits(self, y_true: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no logits form.")
@@ -91,10 +106,28 @@ class Loss:
     def __call__(
         self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
+        if not isinstance(y_pred, torch.Tensor) or not isinstance(y_true, torch.Tensor) or (
+                sample_weight is not None and not isinstance(sample_weight, torch.Tensor)):
+            y_true, y_pred, sample_weight = self._to_tensors(y_true, y_pred, sample_weight)
         return self.reduce(self.per_sample(y_true, y_pred), sample_weight)
 
+    def _to_tensors(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
+        from kerasish.ops.dtypes import convert_to_tensor
+
+        dtype = self.dtype or floatx()
+        y_pred = convert_to_tensor(y_pred, dtype=None if isinstance(y_pred, torch.Tensor) else dtype)
+        y_true = convert_to_tensor(y_true, device=y_pred.device)
+        if y_true.is_floating_point() and y_true.dtype != y_pred.dtype:
+            y_true = y_true.to(y_pred.dtype)
+        if sample_weight is not None:
+            sample_weight = convert_to_tensor(sample_weight, dtype=y_pred.dtype, device=y_pred.device)
+        return y_true, y_pred, sample_weight
+
     def get_config(self) -> Dict[str, Any]:
-        return {"name": self.name, "reduction": self.reduction}
+        config = {"name": self.name, "reduction": self.reduction}
+        if self.dtype is not None:
+            config["dtype"] = self.dtype
+        return config
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Loss":

@@ -1,13 +1,16 @@
 """Keras layers as torch nn.Modules: `from kerasish.layers import Dense, Dropout`."""
 
+from kerasish.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from kerasish.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D
 from kerasish.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
 from kerasish.layers.embedding import Embedding, Masking
+from kerasish.layers.lambda_layer import Lambda
 from kerasish.layers.layer import Layer
 from kerasish.layers.merging import (
     Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, multiply,
     subtract,
 )
+from kerasish.layers.op_layer import OpLayer
 from kerasish.layers.normalization import BatchNormalization, LayerNormalization
 from kerasish.layers.pooling import (
     AveragePooling1D,
@@ -41,7 +44,8 @@ __all__ = [
     "Embedding", "Masking",
     "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TextVectorization",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-    "add", "subtract", "multiply", "average", "concatenate",
+    "add", "subtract", "multiply", "average", "concatenate", "OpLayer",
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Lambda",
 ]
 
 # Saved configs name layers by class; load_model finds kerasish's own in this table

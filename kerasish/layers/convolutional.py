@@ -69,9 +69,11 @@ def normalize_padding(value: Any, layer: str) -> str:
 
 
 def normalize_data_format(value: Any, layer: str) -> str:
-    """None -> 'channels_last'; checks the value is one of Keras's two data formats."""
+    """None -> `config.image_data_format()`; checks the value is one of Keras's two data formats."""
     if value is None:
-        return "channels_last"
+        from kerasish import config
+
+        return config.image_data_format()
     if isinstance(value, str) and value.lower() in _DATA_FORMATS:
         return value.lower()
     raise ValueError(

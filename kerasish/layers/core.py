@@ -388,6 +388,10 @@ class Flatten(Layer):
             raise ValueError(
                 f"Flatten data_format must be 'channels_last' or 'channels_first', received {data_format!r}."
             )
+        if data_format is None:
+            from kerasish import config
+
+            data_format = config.image_data_format()
         self.data_format = data_format
         self.built = True
 

@@ -10,6 +10,8 @@ Subclasses implement:
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -97,6 +99,24 @@ def infer_output_shape(module: nn.Module, input_shape: Shape, dtype: torch.dtype
     return (None,) + tuple(out.shape[1:])
 
 
+def _marking_built(build: Any) -> Any:
+    """`build` that leaves the layer built, as Keras's: `layer.build(shape)` called directly counts."""
+
+    @functools.wraps(build)
+    def wrapped(self: "Layer", *args: Any, **kwargs: Any) -> Any:
+        out = build(self, *args, **kwargs)
+        if self._build_input_shape is None and (args or "input_shape" in kwargs):
+            self._build_input_shape = args[0] if args else kwargs["input_shape"]
+        self.built = True
+        if not self._trainable:
+            for p in self.parameters():
+                p.requires_grad_(False)
+        return out
+
+    wrapped._marks_built = True  # type: ignore[attr-defined]
+    return wrapped
+
+
 class Layer(nn.Module):
     """Base class of kerasish layers: an `nn.Module` built lazily from its input shape.
 
@@ -165,6 +185,12 @@ class Layer(nn.Module):
         # Calls on symbolic tensors (functional API), in order; plain Python objects,
         # not submodules.
         self._inbound_nodes: List[Any] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_marks_built", False):
+            cls.build = _marking_built(build)  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape: Shape) -> None:

@@ -8,119 +8,18 @@ nodes back from the outputs to run the same computation on real tensors.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Tuple
 
-Shape = Tuple[Optional[int], ...]
-
-
-class KerasTensor:
-    """A placeholder with a shape (batch entry None) that remembers the layer that made it.
-
-    Attributes:
-        shape: e.g. `(None, 28, 28, 1)`.
-        dtype: a dtype name, 'float32' unless the Input said otherwise.
-        node: the Node that produced it; `node.layer` is the layer.
-        index: which output of that node it is.
-    """
-
-    def __init__(self, shape: Shape, dtype: str = "float32", node: Optional["Node"] = None, index: int = 0) -> None:
-        self.shape = tuple(shape)
-        self.dtype = dtype
-        self.node = node
-        self.index = index
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def layer(self) -> Any:
-        return self.node.layer if self.node is not None else None
-
-    @property
-    def name(self) -> str:
-        layer = self.layer
-        return getattr(layer, "name", "tensor") if self.index == 0 else f"{getattr(layer, 'name', 'tensor')}_{self.index}"
-
-    def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
-
-    def __bool__(self) -> bool:
-        raise TypeError(
-            "A KerasTensor is a symbolic placeholder without values, so it has no truth value. "
-            "Build the model with Model(inputs, outputs) and call it on real data."
-        )
-
-
-class Node:
-    """One call of a layer in a graph: `outputs = layer(inputs)`.
-
-    Attributes:
-        layer: the layer called.
-        inputs: the call's input structure (a KerasTensor or a list of them).
-        outputs: the output KerasTensors, in order.
-        kwargs: keyword arguments of the call (kept for re-running the graph).
-    """
-
-    def __init__(self, layer: Any, inputs: Any, kwargs: dict) -> None:
-        self.layer = layer
-        self.inputs = inputs
-        self.kwargs = dict(kwargs)
-        self.args: Tuple[Any, ...] = (inputs,)
-        self.outputs: List[KerasTensor] = []
-
-    @property
-    def flat_inputs(self) -> List[KerasTensor]:
-        """Every KerasTensor the call read: positional, nested and keyword arguments."""
-        return _symbolic_leaves((self.args, self.kwargs))
-
-    @property
-    def simple(self) -> bool:
-        """One positional input structure and no tensor keyword arguments."""
-        return len(self.args) == 1 and not _symbolic_leaves(self.kwargs)
-
-    @property
-    def index(self) -> int:
-        return self.layer._inbound_nodes.index(self)
-
-
-def flatten(structure: Any) -> List[Any]:
-    if isinstance(structure, (list, tuple)):
-        return [t for item in structure for t in flatten(item)]
-    if isinstance(structure, dict):
-        return [t for key in structure for t in flatten(structure[key])]
-    return [structure]
-
-
-def is_symbolic(x: Any) -> bool:
-    if isinstance(x, KerasTensor):
-        return True
-    if isinstance(x, (list, tuple)) and x:
-        return all(isinstance(t, KerasTensor) for t in x)
-    return False
-
-
-def shapes_of(inputs: Any) -> Any:
-    if isinstance(inputs, (list, tuple)):
-        return [shapes_of(t) for t in inputs]
-    return inputs.shape
-
-
-def map_symbolic(fn: Any, structure: Any) -> Any:
-    """`structure` with every KerasTensor replaced by `fn(tensor)`."""
-    if isinstance(structure, KerasTensor):
-        return fn(structure)
-    if isinstance(structure, (list, tuple)):
-        return type(structure)(map_symbolic(fn, t) for t in structure)
-    if isinstance(structure, dict):
-        return {k: map_symbolic(fn, v) for k, v in structure.items()}
-    return structure
-
-
-def _symbolic_leaves(structure: Any) -> List[KerasTensor]:
-    out: List[KerasTensor] = []
-    map_symbolic(out.append, structure)
-    return out
+from kerasish.ops.keras_tensor import (  # noqa: F401 - re-exported for the layers and models
+    KerasTensor,
+    Node,
+    Shape,
+    _symbolic_leaves,
+    flatten,
+    is_symbolic,
+    map_symbolic,
+    shapes_of,
+)
 
 
 def call_symbolic(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
@@ -142,7 +41,8 @@ def call_symbolic(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
             layer.build_from_shape(shapes_of(inputs))
         else:
             layer._build_on_call(tuple(map_symbolic(lambda t: _probe(t, 2), a) for a in args), kwargs)
-    overrides_shape = type(layer).compute_output_shape is not _layer_base().compute_output_shape
+    overrides_shape = type(layer).compute_output_shape is not _layer_base().compute_output_shape and not getattr(
+        layer, "_infer_by_tracing", False)
     if node.simple and overrides_shape and not kwargs:
         out_shapes = layer.compute_output_shape(shapes_of(inputs))
         dtype = flatten(inputs)[0].dtype if flatten(inputs) else "float32"

@@ -16,6 +16,7 @@ from torch import nn
 from kerasish.layers.core import Input, InputLayer
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.symbolic import KerasTensor, Node, flatten, map_symbolic
+from kerasish.models import call_args
 from kerasish.models import summary as summary_mod
 from kerasish.models.model import Model
 
@@ -284,13 +285,6 @@ class Functional(Model):
         def ref(t: KerasTensor) -> List[Any]:
             return [t.layer.name, 0 if isinstance(t.layer, InputLayer) else local[id(t.node)], t.index]
 
-        for node in mine:
-            if not node.simple:
-                raise ValueError(
-                    f"Layer {node.layer.name!r} is called with several tensor arguments "
-                    f"({len(node.flat_inputs)} inputs), which the .kerasish model format cannot describe yet. "
-                    "Pass the tensors as one list (layer([a, b])), or save the weights with save_weights()."
-                )
         layers = []
         for layer in self.layers:
             calls = [n for n in mine if n.layer is layer]
@@ -300,7 +294,7 @@ class Functional(Model):
                 "config": layer.get_config(),
                 "inbound_nodes": [
                     _call_entry([ref(t) for t in n.flat_inputs], isinstance(n.inputs, (list, tuple)), n)
-                    for n in calls],
+                    if n.simple else call_args.encode_call(n, ref) for n in calls],
             })
         config = {
             "name": self.name,
@@ -340,10 +334,14 @@ class Functional(Model):
             progressed = False
             for item in list(pending):
                 name, i, call = item
-                refs = [tuple(r) for r in call["inputs"]]
+                refs = call_args.refs(call)
                 if all(r in tensors for r in refs):
-                    args = [tensors[r] for r in refs]
-                    out = created[name](args if call["list"] else args[0], **call.get("kwargs", {}))
+                    if "args" in call:
+                        args, kwargs = call_args.decode_call(call, tensors)
+                        out = created[name](*args, **kwargs)
+                    else:
+                        args = [tensors[r] for r in refs]
+                        out = created[name](args if call["list"] else args[0], **call.get("kwargs", {}))
                     for k, t in enumerate(out if isinstance(out, list) else [out]):
                         tensors[(name, i, k)] = t
                     pending.remove(item)

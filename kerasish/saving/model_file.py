@@ -25,6 +25,7 @@ from kerasish.saving.weights import (
     MODEL_SUFFIX, assign_weights, tensors_from_bytes, tensors_to_bytes,
 )
 from kerasish.utils.io import atomic_write
+from kerasish.utils.safe_mode import SafeModeScope
 
 FORMAT_VERSION = 1
 
@@ -178,7 +179,9 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, type]] = Non
             `@register_keras_serializable()`, then kerasish's own. Defaults to `None`.
         compile: compile the model with the saved settings and restore the optimizer
             state. Defaults to `True`.
-        safe_mode: accepted for Keras compatibility; loading is always safe. Defaults to `True`.
+        safe_mode: refuse to run code stored in the file. The only such code is the Python
+            source of a `Lambda` layer's function; pass `False` only for files you trust.
+            Defaults to `True`.
         device: where to put the model (as in `compile`). Defaults to `None` (kerasish's choice).
 
     Returns:
@@ -211,7 +214,8 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, type]] = Non
         if {"optimizer.safetensors", "optimizer.json"} <= names:
             optimizer_files = (_read(zf, filepath, "optimizer.safetensors"),
                                _read(zf, filepath, "optimizer.json").decode("utf-8"))
-    model = serialization.deserialize_model(config["model"], custom_objects)
+    with SafeModeScope(safe_mode):
+        model = serialization.deserialize_model(config["model"], custom_objects)
     compile_config: Optional[Dict[str, Any]] = config.get("compile")
     if compile and compile_config is not None:
         loss = compile_config.get("loss")

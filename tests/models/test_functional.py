@@ -217,8 +217,8 @@ class _Scale(layers.Layer):
 
 
 class _Pair(layers.Layer):
-    def call(self, a, b):
-        return a + b
+    def call(self, a, b, bias=0.0):
+        return a + b + bias
 
 
 def test_call_keyword_arguments_are_saved_and_replayed(tmp_path):
@@ -234,18 +234,30 @@ def test_call_keyword_arguments_are_saved_and_replayed(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), 3.0)
 
 
+def test_calls_with_several_tensor_arguments_round_trip(tmp_path):
+    import kerasish as keras
+
+    a, b = keras.Input((3,)), keras.Input((3,))
+    model = keras.Model([a, b], _Pair()(a, b))
+    x = [np.ones((2, 3)), 2 * np.ones((2, 3))]
+    np.testing.assert_allclose(model.predict(x, verbose=0), 3.0)
+    path = str(tmp_path / "pair.kerasish")
+    model.save(path)
+    loaded = keras.saving.load_model(path, custom_objects={"_Pair": _Pair})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), 3.0)
+
+
 def test_calls_that_a_config_cannot_describe_are_refused_at_save(tmp_path):
     import os
 
     import kerasish as keras
 
-    a, b = keras.Input((3,)), keras.Input((3,))
-    model = keras.Model([a, b], _Pair()(a, b))
-    np.testing.assert_allclose(model.predict([np.ones((2, 3)), np.ones((2, 3))], verbose=0), 2.0)
-    with pytest.raises(ValueError, match="called with several tensor arguments .* cannot describe yet"):
-        model.save(str(tmp_path / "pair.kerasish"))
     inp = keras.Input((3,))
     odd = keras.Model(inp, _Scale()(inp, factor=np.float32(2.0)))
     with pytest.raises(ValueError, match=r"keyword arguments \['factor'\] that are not JSON values"):
         odd.save(str(tmp_path / "odd.kerasish"))
+    a, b = keras.Input((3,)), keras.Input((3,))
+    odd_pair = keras.Model([a, b], _Pair()(a, b, bias=np.float32(1.0)))
+    with pytest.raises(ValueError, match="argument of type float32 .* a model config cannot describe"):
+        odd_pair.save(str(tmp_path / "odd_pair.kerasish"))
     assert os.listdir(tmp_path) == []

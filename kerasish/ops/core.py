@@ -1,0 +1,1 @@
+"""Keras ops: the core namespace (being built)."""

@@ -1,0 +1,1 @@
+"""Keras ops: the image namespace (being built)."""

@@ -1,0 +1,1 @@
+"""Keras ops: the linalg namespace (being built)."""

@@ -1,0 +1,1 @@
+"""Keras ops: the math namespace (being built)."""

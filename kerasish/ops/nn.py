@@ -1,0 +1,1 @@
+"""Keras ops: the nn namespace (being built)."""

@@ -1,0 +1,1 @@
+"""Keras ops: the numpy namespace (being built)."""
