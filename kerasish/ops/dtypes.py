@@ -46,11 +46,11 @@ _ALIASES = {"float": "float32", "int": "int32", "double": "float64", "half": "fl
 FLOAT_TYPES = ("bfloat16", "float16", "float32", "float64")
 INT_TYPES = ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
 
-# Keras's promotion lattice: each dtype and the dtypes directly above it. "int", "float"
-# and "complex" are the weak types of Python scalars.
+# Keras's promotion lattice: each dtype and the dtypes directly above it. "int" and
+# "float" are the weak types of Python scalars.
 _LATTICE: Dict[str, Tuple[str, ...]] = {
     "bool": ("int",),
-    "int": ("uint8", "int8"),
+    "int": ("uint8", "int8", "complex64"),
     "uint8": ("uint16", "int16"),
     "uint16": ("uint32", "int32"),
     "uint32": ("uint64", "int64"),
@@ -59,12 +59,11 @@ _LATTICE: Dict[str, Tuple[str, ...]] = {
     "int16": ("int32",),
     "int32": ("int64",),
     "int64": ("float",),
-    "float": ("bfloat16", "float16", "complex"),
+    "float": ("bfloat16", "float16"),
     "bfloat16": ("float32",),
     "float16": ("float32",),
     "float32": ("float64", "complex64"),
     "float64": ("complex128",),
-    "complex": ("complex64",),
     "complex64": ("complex128",),
     "complex128": (),
 }
@@ -130,28 +129,40 @@ def _weak_or_name(dtype: Any) -> str:
         return "int"
     if dtype is float:
         return "float"
-    if dtype is complex:
-        return "complex"
     if dtype is bool:
         return "bool"
     return standardize_dtype(dtype)
 
 
-def result_type(*dtypes: Any) -> str:
-    """The dtype Keras gives an op on inputs of these dtypes (Python types are weak).
+_TO_32 = {"int64": "int32", "uint64": "uint32", "float64": "float32", "complex128": "complex64"}
 
-    `result_type('int32', float)` is floatx, `result_type('bfloat16', int)` bfloat16,
-    `result_type('int8', 'uint8')` int16, and `result_type()` floatx.
+
+def result_type(*dtypes: Any) -> str:
+    """The dtype Keras's `backend.result_type` gives inputs of these dtypes (Python types are weak).
+
+    As Keras on torch: `result_type('int32', float)` is floatx, `result_type('bfloat16', int)`
+    bfloat16, `result_type('int8', 'uint8')` int16, `result_type()` floatx, and a 64-bit
+    result is reported as its 32-bit type (`result_type('int64')` is int32). Ops that keep
+    64-bit inputs 64-bit do so themselves, as Keras's do.
     """
     if not dtypes:
         return config.floatx()
     names = [_weak_or_name(config.floatx() if d is None else d) for d in dtypes]
-    common = set.intersection(*(_UPPER[n] for n in names))
-    # The least upper bound: the common dtype every other common dtype lies above.
-    for candidate in common:
-        if all(c in _UPPER[candidate] for c in common):
-            return {"int": "int32", "float": config.floatx(), "complex": "complex64"}.get(candidate, candidate)
-    raise ValueError(f"No common dtype for {dtypes!r}.")  # unreachable: complex128 tops the lattice
+    strong = [n for n in names if n not in ("int", "float")]
+    if len(set(names)) == 1 or (strong and len(set(strong)) == 1 and len(strong) == len(names)):
+        out = names[0]
+    else:
+        if not strong:  # only weak types: promote their strong forms, keep the result weak
+            names = ["int32" if n == "int" else "float32" if n == "float" else n for n in names]
+        common = set.intersection(*(_UPPER[n] for n in names))
+        # The least upper bound: the common dtype every other common dtype lies above.
+        out = next(c for c in common if all(o in _UPPER[c] for o in common))
+        if not strong:
+            out = {"int32": "int", "float32": "float"}.get(out, out)
+    if out in ("int", "float"):
+        bits = config.floatx()[-2:]
+        out = f"int{bits}" if out == "int" else f"float{bits}"
+    return _TO_32.get(out, out)
 
 
 def dtype_of(x: Any) -> Any:
