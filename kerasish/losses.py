@@ -151,8 +151,9 @@ class CategoricalCrossentropy(Loss):
 
     fuses = "softmax"
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str = "sum_over_batch_size", name: Optional[str] = None, dtype: Optional[str] = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
         if not 0 <= label_smoothing <= 1:
             raise ValueError(f"label_smoothing must be in [0, 1], received {label_smoothing!r}.")
         self.from_logits, self.label_smoothing, self.axis = bool(from_logits), float(label_smoothing), axis
@@ -190,9 +191,18 @@ class SparseCategoricalCrossentropy(Loss):
 
     fuses = "softmax"
 
-    def __init__(self, from_logits: bool = False, ignore_class: Optional[int] = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.from_logits, self.ignore_class = bool(from_logits), ignore_class
+    def __init__(self, from_logits: bool = False, ignore_class: Optional[int] = None,
+                 reduction: str = "sum_over_batch_size", axis: int = -1, name: Optional[str] = None,
+                 dtype: Optional[str] = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise ValueError(f"SparseCategoricalCrossentropy: axis must be an int (the class axis), received {axis!r}.")
+        self.from_logits, self.ignore_class, self.axis = bool(from_logits), ignore_class, axis
+
+    def _classes_last(self, y_pred):
+        if self.axis != -1 and self.axis != y_pred.dim() - 1:
+            return y_pred.movedim(self.axis, -1)
+        return y_pred
 
     def _labels(self, y_true, y_pred):
         if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
@@ -200,6 +210,7 @@ class SparseCategoricalCrossentropy(Loss):
         return y_true.long()
 
     def per_sample_logits(self, y_true, logits):
+        logits = self._classes_last(logits)
         y_true = self._labels(y_true, logits)
         if logits.dim() > 2:
             logits = logits.movedim(-1, 1)
@@ -208,7 +219,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     def reduced_logits(self, y_true, logits, sample_weight):
         if sample_weight is None and self.ignore_class is None and logits.dim() == 2 and \
-                self.reduction == "sum_over_batch_size":
+                self.reduction == "sum_over_batch_size" and self.axis in (-1, 1):
             # One fused kernel: the mean over the batch is Keras's reduction here.
             return F.cross_entropy(logits, self._labels(y_true, logits))
         return super().reduced_logits(y_true, logits, sample_weight)
@@ -216,6 +227,7 @@ class SparseCategoricalCrossentropy(Loss):
     def per_sample(self, y_true, y_pred):
         if self.from_logits:
             return self.per_sample_logits(y_true, y_pred)
+        y_pred = self._classes_last(y_pred)
         y_true = self._labels(y_true, y_pred)
         p = y_pred / y_pred.sum(dim=-1, keepdim=True)
         logp = torch.log(p.clamp(EPSILON, 1.0 - EPSILON))
@@ -226,7 +238,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     def get_config(self):
         c = super().get_config()
-        c.update(from_logits=self.from_logits, ignore_class=self.ignore_class)
+        c.update(from_logits=self.from_logits, ignore_class=self.ignore_class, axis=self.axis)
         return c
 
 
@@ -240,11 +252,12 @@ class BinaryCrossentropy(Loss):
 
     fuses = "sigmoid"
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str = "sum_over_batch_size", name: Optional[str] = None, dtype: Optional[str] = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
         if not 0 <= label_smoothing <= 1:
             raise ValueError(f"label_smoothing must be in [0, 1], received {label_smoothing!r}.")
-        self.from_logits, self.label_smoothing = bool(from_logits), float(label_smoothing)
+        self.from_logits, self.label_smoothing, self.axis = bool(from_logits), float(label_smoothing), axis
 
     def _prep(self, y_true, y_pred):
         y_true = _match(y_true, y_pred)
@@ -255,7 +268,7 @@ class BinaryCrossentropy(Loss):
     def per_sample_logits(self, y_true, logits):
         y_true = self._prep(y_true, logits)
         v = F.binary_cross_entropy_with_logits(logits, y_true, reduction="none")
-        return v.mean(dim=-1) if v.dim() > 1 else v
+        return v.mean(dim=self.axis) if v.dim() > 1 else v
 
     def per_sample(self, y_true, y_pred):
         if self.from_logits:
@@ -263,15 +276,22 @@ class BinaryCrossentropy(Loss):
         y_true = self._prep(y_true, y_pred)
         p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
         v = -(y_true * torch.log(p) + (1.0 - y_true) * torch.log1p(-p))
-        return v.mean(dim=-1) if v.dim() > 1 else v
+        return v.mean(dim=self.axis) if v.dim() > 1 else v
 
     def get_config(self):
         c = super().get_config()
-        c.update(from_logits=self.from_logits, label_smoothing=self.label_smoothing)
+        c.update(from_logits=self.from_logits, label_smoothing=self.label_smoothing, axis=self.axis)
         return c
 
 
-class _Elementwise(Loss):
+class _KerasOrder(Loss):
+    """Keras 3's positional order for losses without options: (reduction, name, dtype)."""
+
+    def __init__(self, reduction: str = "sum_over_batch_size", name: Optional[str] = None, dtype: Optional[str] = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+
+class _Elementwise(_KerasOrder):
     """A loss that is an element-wise function averaged over the last axis."""
 
     def _fn(self, y_true, y_pred):  # pragma: no cover - abstract
@@ -305,8 +325,8 @@ class MeanSquaredLogarithmicError(_Elementwise):
 class Huber(_Elementwise):
     """Huber loss. Args: delta: Defaults to `1.0`."""
 
-    def __init__(self, delta: float = 1.0, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, delta: float = 1.0, reduction: str = "sum_over_batch_size", name: str = "huber_loss", dtype: Optional[str] = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.delta = float(delta)
 
     def _fn(self, t, p):
@@ -342,14 +362,14 @@ class Poisson(_Elementwise):
         return p - t * torch.log(p + EPSILON)
 
 
-class KLDivergence(Loss):
+class KLDivergence(_KerasOrder):
     def per_sample(self, y_true, y_pred):
         t = _match(y_true, y_pred).clamp(EPSILON, 1.0)
         p = y_pred.clamp(EPSILON, 1.0)
         return (t * torch.log(t / p)).sum(dim=-1)
 
 
-class CategoricalHinge(Loss):
+class CategoricalHinge(_KerasOrder):
     def per_sample(self, y_true, y_pred):
         t = _match(y_true, y_pred)
         pos = (t * y_pred).sum(dim=-1)
@@ -358,8 +378,17 @@ class CategoricalHinge(Loss):
 
 
 class CosineSimilarity(Loss):
+    """Negative cosine similarity along `axis`."""
+
+    def __init__(self, axis: int = -1, reduction: str = "sum_over_batch_size", name: Optional[str] = None, dtype: Optional[str] = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.axis = axis
+
     def per_sample(self, y_true, y_pred):
-        return -F.cosine_similarity(_match(y_true, y_pred), y_pred, dim=-1)
+        return -F.cosine_similarity(_match(y_true, y_pred), y_pred, dim=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
 
 
 _registry: Registry[type] = Registry("loss")

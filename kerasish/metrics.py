@@ -32,9 +32,49 @@ class Metric:
     def __init__(self, name: Optional[str] = None, dtype: Optional[str] = None) -> None:
         self.name = name or to_snake_case(type(self).__name__)
         self.device = torch.device("cpu")
+        self._dtype = dtype
+        self._variables: list = []
+
+    @property
+    def dtype(self) -> str:
+        return self._dtype or "float32"
+
+    @property
+    def variables(self) -> list:
+        """The state variables made with `add_variable`, in creation order."""
+        return list(getattr(self, "_variables", []))
+
+    def add_variable(self, shape: Any = (), initializer: Any = "zeros", dtype: Optional[str] = None,
+                     aggregation: str = "sum", name: Optional[str] = None) -> Any:
+        """A non-trainable state `Variable` on the metric's device (Keras 3's `Metric.add_variable`).
+
+        `reset_state()` sets every such variable back to zeros unless a subclass overrides it.
+        """
+        from kerasish import initializers
+        from kerasish.ops.dtypes import to_torch_dtype
+        from kerasish.variables import Variable
+
+        if not hasattr(self, "_variables"):
+            raise RuntimeError(
+                f"{type(self).__name__}.add_variable() was called before Metric.__init__. Call "
+                "super().__init__(name=name, **kwargs) first in your metric's __init__."
+            )
+        value = torch.zeros(tuple(shape), dtype=to_torch_dtype(dtype or self.dtype), device=self.device)
+        with torch.no_grad():
+            filled = initializers.get(initializer)(value)
+        if isinstance(filled, torch.Tensor) and filled is not value:
+            value = filled.to(value.dtype)
+        variable = Variable(value, requires_grad=False, name=name or f"variable_{len(self._variables)}")
+        variable.aggregation = aggregation
+        self._variables.append(variable)
+        return variable
+
+    add_weight = add_variable
 
     def to(self, device: torch.device) -> "Metric":
         self.device = torch.device(device)
+        for v in self.variables:
+            v.data = v.data.to(self.device)
         self.reset_state()
         return self
 
@@ -44,8 +84,17 @@ class Metric:
     def result(self) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
-    def reset_state(self) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def reset_state(self) -> None:
+        """Sets every variable made with `add_variable` to zeros (override for other state)."""
+        variables = self.variables
+        if not variables and type(self).reset_state is Metric.reset_state:
+            raise NotImplementedError(
+                f"{type(self).__name__} keeps no variables made with add_variable(), so it must implement "
+                "reset_state() itself."
+            )
+        with torch.no_grad():
+            for v in variables:
+                v.zero_()
 
     def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         # Keras forwards everything to update_state: `Mean()(loss)` as well as `metric(y_true, y_pred)`.
