@@ -297,3 +297,23 @@ def test_no_mask_without_mask_zero(kind):
         model = keras.Model(inputs, probe(layers.Embedding(10, 3)(inputs)))
     model(TOKENS)
     assert probe.masks == [None]
+
+
+def test_a_fresh_model_called_directly_runs_in_inference_mode_as_keras():
+    from tests.keras_parity import assert_close, keras_module
+
+    k = keras_module()
+    import kerasish
+
+    def build(keras):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.BatchNormalization(),
+                                 keras.layers.Dropout(0.5), keras.layers.Dense(2)])
+
+    theirs, ours = build(k), build(kerasish)
+    ours.set_weights(theirs.get_weights())
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    assert_close(ours(x), theirs(x), atol=1e-5)
+    assert_close(ours(x, training=False), theirs(x, training=False), atol=1e-5)
+    assert_close(ours.get_weights(), theirs.get_weights())  # moving statistics untouched by the calls
+    ours(x, training=True)
+    assert not np.allclose(ours.layers[1].moving_mean.detach().numpy(), 0)  # training=True updates them

@@ -155,6 +155,10 @@ class Layer(nn.Module):
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        # Keras's rule for a direct call without `training`: the layer's inference behaviour.
+        # Layers therefore start in torch's eval mode (fit switches to train mode and back);
+        # `model.train()` still turns training behaviour on for a hand-written torch loop.
+        self.training = False
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__}() got unexpected keyword argument(s) {sorted(kwargs)}. "
@@ -625,6 +629,11 @@ class Layer(nn.Module):
         return var
 
     add_variable = add_weight
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, nn.Module) and not isinstance(value, Layer) and value.training and not self.training:
+            value.train(False)  # a plain torch module joins in the layer's (eval) mode, as layers start
+        super().__setattr__(name, value)
 
     def register_parameter(self, name: str, param: Optional[nn.Parameter]) -> None:
         """Registers a parameter as a `Variable` (a plain `nn.Parameter` is converted)."""

@@ -37,12 +37,23 @@ def test_batch_norm_uses_keras_momentum_and_moving_statistics():
     torch.testing.assert_close(layer(x), expected)
 
 
+def test_a_direct_call_without_training_is_inference_as_in_keras():
+    # Keras: training=None -> the layer's inference behaviour; moving statistics stay put.
+    x = torch.randn(16, 3) * 4 + 2
+    bn = BatchNormalization()
+    out = bn(x)
+    torch.testing.assert_close(out, x / (1 + 1e-3) ** 0.5)
+    torch.testing.assert_close(bn.moving_mean.detach(), torch.zeros(3))
+    bn.train()  # a hand-written torch loop's switch still turns training on
+    assert not torch.allclose(bn(x), x / (1 + 1e-3) ** 0.5)
+
+
 def test_batch_norm_on_nhwc_matches_torch_on_nchw():
     torch.manual_seed(0)
     x = torch.randn(4, 5, 5, 3)
     ours = BatchNormalization(input_shape=(5, 5, 3))
     ref = torch.nn.BatchNorm2d(3, eps=1e-3, momentum=0.01)
-    out = ours(x)
+    out = ours(x, training=True)
     torch.testing.assert_close(out, ref(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
     torch.testing.assert_close(ours.moving_mean.detach(), ref.running_mean)
     channels_first = BatchNormalization(axis=1, input_shape=(3, 5, 5))

@@ -30,12 +30,13 @@ def test_spatial_dropout_drops_whole_channels_in_training_only():
     torch.manual_seed(0)
     x = torch.ones(8, 5, 5, 6)
     layer = SpatialDropout2D(0.5)
-    out = layer(x)
+    assert torch.equal(layer(x), x)  # a direct call is inference, as in Keras
+    out = layer(x, training=True)
     per_channel = out.amax(dim=(1, 2))
     assert set(per_channel.unique().tolist()) == {0.0, 2.0}
     assert torch.equal(out.amin(dim=(1, 2)), per_channel)  # all pixels of a channel agree
     assert torch.equal(layer.eval()(x), x)
-    out1d = SpatialDropout1D(0.5)(torch.ones(4, 7, 3))
+    out1d = SpatialDropout1D(0.5).train()(torch.ones(4, 7, 3))
     assert torch.equal(out1d.amin(dim=1), out1d.amax(dim=1))
 
 
