@@ -52,7 +52,7 @@ def load_optimizer_state(optimizer: Any, data: bytes, structure_json: str, sourc
         raise ValueError(f"The optimizer description in {source} is not valid JSON ({e}). Save the model again.") from None
     state = serialization.decode_state(structure, tensors)
     try:
-        optimizer.torch_optimizer.load_state_dict(state)
+        optimizer.load_state_dict(state)
     except (ValueError, KeyError, RuntimeError) as e:
         raise ValueError(
             f"The optimizer state in {source} does not fit this model's optimizer ({type(e).__name__}: {e}). "

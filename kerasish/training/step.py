@@ -179,6 +179,7 @@ class Steps:
         else:
             # float16: scale the loss so small gradients survive, unscale before clipping.
             opt = self.optimizer
+            opt.before_step()
             self.scaler.scale(loss).backward()
             if opt.clips:
                 self.scaler.unscale_(opt.torch_optimizer)

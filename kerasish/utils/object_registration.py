@@ -311,7 +311,8 @@ def resolve_class(class_name: str, registered_name: Optional[str] = None, module
                    if getattr(obj, "__name__", None) == class_name and getattr(obj, "__module__", None) == module]
         if len(matches) == 1:
             return matches[0]
-    if module is None or module == "kerasish" or module.startswith("kerasish."):
+    if module is None or module in ("kerasish", "keras") or module.startswith(("kerasish.", "keras.")):
+        # kerasish's own classes, and Keras's of the same name (a config Keras wrote).
         if class_name in _BUILTINS:
             return _BUILTINS[class_name]
     valid = registered_names()

@@ -16,6 +16,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Type, Union
 import torch
 
 from kerasish import config
+from kerasish.optimizers import schedules
+from kerasish.optimizers.schedules import LearningRateSchedule
 from kerasish.registry import Registry
 
 
@@ -23,7 +25,9 @@ class Optimizer:
     """Base class: Keras-style settings over a lazily built `torch.optim.Optimizer`.
 
     Args:
-        learning_rate: the step size.
+        learning_rate: the step size: a number, a `schedules.LearningRateSchedule` (evaluated
+            from the host step counter before every update, no device sync), or a callable
+            without arguments returning the rate (Keras's rule for callables).
         weight_decay: passed to torch (coupled L2 except in AdamW). Defaults to `None`.
         clipnorm: clip each parameter's gradient norm to this value. Defaults to `None`.
         clipvalue: clip gradient values to [-v, v]. Defaults to `None`.
@@ -42,9 +46,18 @@ class Optimizer:
         name: Optional[str] = None,
         **torch_kwargs: Any,
     ) -> None:
+        self._schedule: Any = None
+        if isinstance(learning_rate, dict):  # a serialized schedule (get_config / Keras configs)
+            learning_rate = schedules.deserialize(learning_rate)
+        if isinstance(learning_rate, LearningRateSchedule) or (
+                callable(learning_rate) and not isinstance(learning_rate, (int, float))):
+            self._schedule = learning_rate
+            learning_rate = self._scheduled_rate(0)
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or learning_rate < 0:
             raise ValueError(
-                f"learning_rate must be a number >= 0, received {learning_rate!r}. Example: learning_rate=0.001."
+                f"learning_rate must be a number >= 0, a LearningRateSchedule or a callable returning the rate, "
+                f"received {learning_rate!r}. Example: learning_rate=0.001 or "
+                "learning_rate=kerasish.optimizers.schedules.CosineDecay(0.001, decay_steps=1000)."
             )
         self._lr = float(learning_rate)
         self.weight_decay = weight_decay
@@ -89,15 +102,49 @@ class Optimizer:
         return self.torch_optimizer is not None
 
     # ----------------------------------------------------------------- lr
+    def _scheduled_rate(self, step: int) -> float:
+        schedule = self._schedule
+        if isinstance(schedule, LearningRateSchedule):
+            if type(schedule).__module__ == "kerasish.optimizers.schedules":
+                return schedule(step)  # Python floats: no tensors at all
+            from kerasish.ops.dtypes import device_scope
+
+            with device_scope("cpu"):  # a user's schedule written with ops stays on the host
+                value = schedule(step)
+        else:
+            value = schedule()
+        return float(value)  # a CPU tensor or a number: no device sync
+
+    def before_step(self) -> None:
+        """Sets the scheduled learning rate for the coming update (no-op without a schedule)."""
+        if self._schedule is not None:
+            self._set_rate(self._scheduled_rate(self._iterations))
+
     @property
     def learning_rate(self) -> float:
+        """The current rate (a schedule's value at the current step)."""
+        if self._schedule is not None:
+            return self._scheduled_rate(self._iterations)
         if self.torch_optimizer is not None:
             return float(self.torch_optimizer.param_groups[0]["lr"])
         return self._lr
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
-        value = float(value)
+        if self._schedule is not None:
+            raise TypeError(
+                f"{type(self).__name__} was created with a learning-rate schedule ({type(self._schedule).__name__}), "
+                "so its learning rate cannot be set. Create the optimizer with a number to set the rate yourself "
+                "(e.g. from ReduceLROnPlateau or LearningRateScheduler)."
+            )
+        self._set_rate(float(value))
+
+    @property
+    def learning_rate_schedule(self) -> Any:
+        """The schedule (or callable) given as `learning_rate`, or None for a constant rate."""
+        return self._schedule
+
+    def _set_rate(self, value: float) -> None:
         if value < 0:
             raise ValueError(f"learning_rate must be >= 0, received {value!r}.")
         if self.torch_optimizer is not None:
@@ -148,6 +195,8 @@ class Optimizer:
         return self.global_clipnorm is not None or self.clipnorm is not None or self.clipvalue is not None
 
     def step(self) -> None:
+        if self._schedule is not None:
+            self._set_rate(self._scheduled_rate(self._iterations))
         if self.clips:
             self.clip_gradients()
         self.torch_optimizer.step()
@@ -232,22 +281,42 @@ class Optimizer:
         self.torch_optimizer.zero_grad(set_to_none=True)
 
     def state_dict(self) -> Dict[str, Any]:
-        return self.torch_optimizer.state_dict() if self.torch_optimizer is not None else {}
+        """torch's state dict plus the step counter (`iterations`), which schedules read."""
+        if self.torch_optimizer is None:
+            return {}
+        return {**self.torch_optimizer.state_dict(), "iterations": self._iterations}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
+        state = dict(state)
+        iterations = state.pop("iterations", None)
         self.torch_optimizer.load_state_dict(state)
-        for st in self.torch_optimizer.state.values():
+        if iterations is not None:
+            self._iterations = int(iterations)
+            return
+        for st in self.torch_optimizer.state.values():  # a state saved by torch itself
             step = st.get("step")
             if step is not None:
                 self._iterations = int(step)  # host sync: once, when a state is loaded
                 break
 
     def get_config(self) -> Dict[str, Any]:
-        c = {"learning_rate": self.learning_rate, "name": self.name}
+        c = {"learning_rate": self._learning_rate_config(), "name": self.name}
         for k in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
             if getattr(self, k) is not None:
                 c[k] = getattr(self, k)
         return c
+
+    def _learning_rate_config(self) -> Any:
+        if self._schedule is None:
+            return self.learning_rate
+        from kerasish.optimizers.schedules import serialize
+
+        if not isinstance(self._schedule, LearningRateSchedule):
+            raise ValueError(
+                f"{type(self).__name__}'s learning_rate is a plain callable ({self._schedule!r}), which a config cannot "
+                "describe. Use a kerasish.optimizers.schedules.LearningRateSchedule subclass with get_config()."
+            )
+        return serialize(self._schedule)
 
     @classmethod
     def from_config(cls, config_: Dict[str, Any]) -> "Optimizer":
