@@ -56,3 +56,14 @@ def test_extending_example_runs_its_train_step():
         type(model).train_step = original
     assert len(calls) == 4
     assert set(history.history) == {"loss", "mae"}
+
+
+def test_ops_example_runs_and_trains():
+    namespace: dict = {}
+    exec(compile(_block_after("## `keras.ops`, `keras.random`"), "README.md", "exec"), namespace)
+    model = namespace["model"]
+    assert tuple(model.output.shape) == (None, 1)
+    x = np.random.default_rng(0).integers(0, 50, size=(32, 10))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    history = model.fit(x, (x.sum(1) % 2).astype("float32"), epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
