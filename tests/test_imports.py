@@ -102,3 +102,15 @@ def test_version_and_py_typed():
 
     assert kerasish.__version__.count(".") == 2
     assert (ROOT / "kerasish" / "py.typed").exists()
+
+
+def test_ops_are_a_leaf():
+    # Layers, losses, metrics and users build on kerasish.ops; it imports only torch, NumPy,
+    # kerasish.config, kerasish.tree and itself (never layers, models, training or saving).
+    allowed = ("kerasish.ops", "kerasish.config", "kerasish.tree")
+    offenders = []
+    for path in (ROOT / "kerasish" / "ops").rglob("*.py"):
+        for name in _all_imports(path):
+            if name.startswith("kerasish") and not name.startswith(allowed) and name != "kerasish":
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not offenders, "kerasish.ops must stay a leaf:\n" + "\n".join(offenders)
