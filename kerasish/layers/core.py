@@ -350,8 +350,12 @@ class Dropout(Layer):
 
     Args:
         rate: fraction to drop, in [0, 1).
-        noise_shape: unsupported beyond None. Defaults to `None`.
-        seed: ignored (torch's global generator is used; seed it with set_random_seed). Defaults to `None`.
+        noise_shape: the shape of the keep/drop mask, broadcast over the inputs (None
+            entries take the input's size), e.g. `(batch, 1, features)` to drop the same
+            features at every time step. Defaults to `None` (the input's shape).
+        seed: an int makes the masks a reproducible sequence (a `kerasish.random.SeedGenerator`
+            saved with the layer; the same seed gives Keras's own masks on the CPU). Defaults
+            to `None` (torch's global generator, which `set_random_seed` seeds).
     """
 
     def __init__(self, rate: float, noise_shape: Any = None, seed: Optional[int] = None, **kwargs: Any) -> None:
@@ -360,22 +364,39 @@ class Dropout(Layer):
             raise ValueError(
                 f"Dropout rate must be a number in [0, 1), received {rate!r}. Example: Dropout(0.5)."
             )
-        if noise_shape is not None:
-            raise ValueError("Dropout(noise_shape=...) is not supported; use SpatialDropout layers instead.")
+        if noise_shape is not None and not (isinstance(noise_shape, (list, tuple)) and all(
+                d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in noise_shape)):
+            raise ValueError(
+                f"Dropout noise_shape must be a tuple of positive ints or None entries, received {noise_shape!r}. "
+                "Example: noise_shape=(None, 1, 64)."
+            )
         self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
+        if seed is not None:
+            from kerasish.random import SeedGenerator
+
+            self.seed_generator = SeedGenerator(seed)
         self.built = True
 
     def call(self, inputs, training=None):
         # The call context's flag (True in fit); a direct call falls back to the module's mode.
-        return F.dropout(inputs, self.rate, self.training if training is None else bool(training))
+        active = self.training if training is None else bool(training)
+        if not active or self.rate == 0:
+            return inputs
+        if self.seed is None and self.noise_shape is None:
+            return F.dropout(inputs, self.rate, True)
+        from kerasish import random
+
+        return random.dropout(inputs, self.rate, noise_shape=self.noise_shape,
+                              seed=getattr(self, "seed_generator", None))
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         c = super().get_config()
-        c.update(rate=self.rate, seed=self.seed)
+        c.update(rate=self.rate, seed=self.seed, noise_shape=None if self.noise_shape is None else list(self.noise_shape))
         return c
 
 
