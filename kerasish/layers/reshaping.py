@@ -143,6 +143,10 @@ class _SpatialDropout(Layer):
             )
         self.rate = float(rate)
         self.seed = seed
+        if seed is not None:
+            from kerasish.random import SeedGenerator
+
+            self.seed_generator = SeedGenerator(seed)
         self.built = True
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -160,6 +164,10 @@ class _SpatialDropout(Layer):
         check_rank(inputs, self.rank + 2, self, self._layout())
         if not (self.training if training is None else training) or self.rate == 0:
             return inputs
+        if self.seed is not None:
+            from kerasish import random
+
+            return random.dropout(inputs, self.rate, noise_shape=self._noise_shape(inputs), seed=self.seed_generator)
         keep = torch.empty(self._noise_shape(inputs), dtype=inputs.dtype, device=inputs.device)
         keep.bernoulli_(1.0 - self.rate)
         return inputs * keep / (1.0 - self.rate)
@@ -178,11 +186,12 @@ class SpatialDropout1D(_SpatialDropout):
 
     Args:
         rate: fraction of channels to drop, in [0, 1).
-        seed: ignored; seed torch's generator (kerasish.utils.set_random_seed). Defaults to `None`.
+        seed: an int makes the masks a reproducible sequence (Keras's own for the same seed on the CPU).
+            Defaults to `None` (torch's generator, seeded by kerasish.utils.set_random_seed).
         **kwargs: `input_shape`, `name`, `dtype`.
 
     Example:
-        >>> SpatialDropout1D(0.5)(torch.ones(2, 5, 3)).shape  # a layer is in training mode until eval()
+        >>> SpatialDropout1D(0.5)(torch.ones(2, 5, 3), training=True).shape
         torch.Size([2, 5, 3])
     """
 
@@ -195,7 +204,8 @@ class SpatialDropout2D(_SpatialDropout):
     Args:
         rate: fraction of channels to drop, in [0, 1).
         data_format: `'channels_last'` or `'channels_first'`. Defaults to `None` (`'channels_last'`).
-        seed: ignored; seed torch's generator (kerasish.utils.set_random_seed). Defaults to `None`.
+        seed: an int makes the masks a reproducible sequence (Keras's own for the same seed on the CPU).
+            Defaults to `None` (torch's generator, seeded by kerasish.utils.set_random_seed).
         **kwargs: `input_shape`, `name`, `dtype`.
 
     Example:

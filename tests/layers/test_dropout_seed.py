@@ -32,3 +32,16 @@ def test_seeded_dropout_config_round_trips_and_bad_noise_shape_is_named():
     torch.testing.assert_close(again(x, training=True), kerasish.layers.Dropout(0.3, (None, 1), 5)(x, training=True))
     with pytest.raises(ValueError, match=r"noise_shape must be a tuple of positive ints or None entries"):
         kerasish.layers.Dropout(0.5, noise_shape=(0, 2))
+
+
+@pytest.mark.parametrize("name, shape, kwargs", [
+    ("SpatialDropout1D", (2, 5, 4), {}),
+    ("SpatialDropout2D", (2, 3, 3, 4), {}),
+    ("SpatialDropout2D", (2, 4, 3, 3), {"data_format": "channels_first"}),
+])
+def test_seeded_spatial_dropout_masks_equal_keras(name, shape, kwargs):
+    k = keras_module()
+    x = np.ones(shape, "float32")
+    theirs, ours = getattr(k.layers, name)(0.5, seed=2, **kwargs), getattr(kerasish.layers, name)(0.5, seed=2, **kwargs)
+    for _ in range(2):
+        assert_close(ours(torch.from_numpy(x), training=True), theirs(x, training=True))
