@@ -10,13 +10,13 @@ the symbolic tensors of a functional model. This package imports only torch, Num
 
 from __future__ import annotations
 
-from kerasish.ops import core, image, linalg, math, nn, numpy  # noqa: F401 - the namespaces
+from kerasish.ops import core, einops, image, linalg, math, nn, numpy  # noqa: F401 - the namespaces
 from kerasish.ops.dtypes import convert_to_numpy, convert_to_tensor, result_type, standardize_dtype  # noqa: F401
 from kerasish.ops.keras_tensor import KerasTensor  # noqa: F401
 from kerasish.ops.operation import get_op, registered_ops
 
 # The flat namespace: keras.ops.<name> for the numpy, nn, core, math and linalg ops.
-_FLAT_NAMESPACES = ("numpy", "math", "linalg", "nn", "core")
+_FLAT_NAMESPACES = ("numpy", "math", "linalg", "nn", "core", "einops")
 
 def _flat() -> None:
     ops = registered_ops()
