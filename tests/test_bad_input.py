@@ -133,8 +133,6 @@ CASES = {
         lambda m: Sequential().add("dense"), TypeError, ["Sequential.add expects a layer", "str"]),
     "duplicate layer name": (
         lambda m: Sequential([Dense(2, name="a", input_shape=(2,)), Dense(2, name="a")]), ValueError, ["unique names", "'a'"]),
-    "summary before build": (
-        lambda m: Sequential([Dense(2)]).summary(), ValueError, ["has not been built yet", "input_shape"]),
     "unknown device": (
         lambda m: model_(False).compile(optimizer="adam", loss="mse", device="tpu"), ValueError, ["Invalid device 'tpu'"]),
     "validation_data of wrong arity": (

@@ -250,7 +250,7 @@ class Functional(Model):
         for layer in self.layers:
             node = layer._inbound_nodes[0] if layer._inbound_nodes else None
             shape = summary_mod.format_shape(node.outputs[0].shape) if node and node.outputs else "?"
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape, sum(p.numel() for p in layer.parameters())))
+            rows.append((layer, f"{layer.name} ({type(layer).__name__})", shape))
         return rows
 
     def connections(self) -> List[str]:
@@ -265,12 +265,8 @@ class Functional(Model):
             out.append(", ".join(sources) if sources else "-")
         return out
 
-    def summary(self, line_length: int = 100, print_fn: Any = None, **kwargs: Any) -> None:
-        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        non_trainable = sum(p.numel() for p in self.parameters() if not p.requires_grad) + sum(
-            b.numel() for b in self.buffers() if b.is_floating_point())
-        summary_mod.render(self.name, self.summary_rows(), trainable, non_trainable, line_length=line_length,
-                           print_fn=print_fn, connected_to=self.connections())
+    def _summary_connections(self) -> Optional[List[str]]:
+        return self.connections()
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> Dict[str, Any]:

@@ -166,33 +166,43 @@ class Model(Trainer, Layer):
 
     # ----------------------------------------------------------------- inspection
     def summary_rows(self) -> List[summary_mod.Row]:
+        """`(layer, "name (Class)", output shape)` for each direct child, as `summary()` lists them."""
         rows = []
         children = [self.module] if self.module is not None and not list(self.module.children()) else (
             list(self.module.named_children()) if self.module is not None else list(self.named_children()))
         for item in children:
             name, child = item if isinstance(item, tuple) else (to_snake_case(type(item).__name__), item)
-            label = f"{getattr(child, 'name', name)} ({type(child).__name__})"
-            rows.append((label, "?", sum(p.numel() for p in child.parameters())))
+            shape = "?"
+            nodes = getattr(child, "_inbound_nodes", None)
+            if nodes and len(nodes) == 1 and len(nodes[0].outputs) == 1:
+                shape = summary_mod.format_shape(nodes[0].outputs[0].shape)
+            rows.append((child, f"{getattr(child, 'name', name)} ({type(child).__name__})", shape))
         return rows
 
-    def summary(self, line_length: int = 80, print_fn: Optional[Callable[[str], Any]] = None, **kwargs: Any) -> None:
-        """Prints a table of layers, output shapes and parameter counts.
+    def summary(self, line_length: Optional[int] = None, positions: Optional[Sequence[float]] = None,
+                print_fn: Optional[Callable[[str], Any]] = None, expand_nested: bool = False,
+                show_trainable: bool = False, layer_range: Optional[Sequence[str]] = None) -> None:
+        """Prints Keras 3's summary table: layers, output shapes, parameter counts and sizes.
+
+        An unbuilt model prints its layers with '?' shapes and '0 (unbuilt)' counts, as Keras does.
 
         Args:
-            line_length: total width. Defaults to `80`.
+            line_length: total width. Defaults to `None` (Keras's: 88, or 108 with connections,
+                at most the terminal's width - 4).
+            positions: the columns' right edges, as fractions of the line or absolute. Defaults
+                to `None` (Keras's).
             print_fn: called with the text. Defaults to `None` (print).
+            expand_nested: list the layers of nested models too. Defaults to `False`.
+            show_trainable: add a column saying whether each layer is trainable. Defaults to `False`.
+            layer_range: `[first, last]` name patterns: only the layers between them. Defaults to `None`.
         """
-        if not self.built or self._has_unbuilt_layers():
-            raise ValueError(
-                f"Model {self.name!r} has not been built yet, so summary() cannot count its parameters. "
-                "Give the first layer input_shape=... (or start with Input(shape=...)), or call fit/"
-                "build(input_shape) first."
-            )
-        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        non_trainable = sum(p.numel() for p in self.parameters() if not p.requires_grad) + sum(
-            b.numel() for b in self.buffers() if b.is_floating_point())
-        summary_mod.render(self.name, self.summary_rows(), trainable, non_trainable, line_length=line_length,
-                           print_fn=print_fn)
+        summary_mod.print_summary(self, self.summary_rows(), self._summary_connections(), line_length=line_length,
+                                  positions=positions, print_fn=print_fn, expand_nested=expand_nested,
+                                  show_trainable=show_trainable, layer_range=layer_range)
+
+    def _summary_connections(self) -> Optional[List[str]]:
+        """The 'Connected to' column (functional models), or None."""
+        return None
 
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -327,8 +327,7 @@ class Sequential(Model):
     def summary_rows(self) -> List[summary_mod.Row]:
         rows = []
         for name, layer in self._layer_dict.items():
-            rows.append((f"{name} ({type(layer).__name__})", summary_mod.format_shape(self._shapes.get(name)),
-                         sum(p.numel() for p in layer.parameters())))
+            rows.append((layer, f"{name} ({type(layer).__name__})", summary_mod.format_shape(self._shapes.get(name))))
         return rows
 
     def get_config(self) -> Dict[str, Any]:

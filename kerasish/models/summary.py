@@ -1,10 +1,25 @@
-"""Keras-style model summary table (pure formatting)."""
+"""`model.summary()` in Keras 3's layout: a box-drawn table and the parameter totals with sizes.
+
+Each model kind lists its rows (`summary_rows()`: `(layer, "name (Class)", "output shape")`)
+and, for functional models, the layers each one reads (`connections()`); this module does
+the counting and the drawing. Counts follow Keras 3: a layer's "Param #" counts all its
+weights, "Non-trainable params" the frozen ones and the state (BatchNormalization's moving
+statistics), "Optimizer params" the optimizer's slots plus its step counter and learning
+rate, and "Total params" all three. Sizes use each tensor's own element size.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+import shutil
+import textwrap
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
-Row = Tuple[str, str, int]
+import torch
+
+Row = Tuple[Any, str, str]  # (layer, "name (Class)", formatted output shape)
+
+_SEQUENTIAL_POSITIONS = (0.45, 0.80, 1.0)
+_FUNCTIONAL_POSITIONS = (0.3, 0.56, 0.74, 1.0)
 
 
 def format_shape(shape: Optional[Sequence[Any]]) -> str:
@@ -13,45 +28,167 @@ def format_shape(shape: Optional[Sequence[Any]]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _fmt_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
-    return f"{n:.2f} GB"  # pragma: no cover
+def readable_size(n_bytes: float) -> str:
+    """`4.00 KB`, `1.55 MB`, `0.00 B` as Keras prints them."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n_bytes / 1024 < 1:
+            return f"{n_bytes:.2f} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.2f} PB"
 
 
-def render(name: str, rows: List[Row], trainable: int, non_trainable: int, bytes_per_param: int = 4,
-           line_length: int = 80, print_fn: Optional[Callable[[str], Any]] = None,
-           connected_to: Optional[List[str]] = None) -> str:
-    """Renders the table; prints it through `print_fn` (default print) and returns it.
+def _tensors(module: Any, trainable: Optional[bool]) -> List[torch.Tensor]:
+    seen, out = set(), []
+    for p in module.parameters():
+        if id(p) not in seen and (trainable is None or p.requires_grad == trainable):
+            seen.add(id(p))
+            out.append(p)
+    if trainable is not True:
+        for b in module.buffers():
+            if id(b) not in seen and b.is_floating_point():  # moving statistics (not step counters)
+                seen.add(id(b))
+                out.append(b)
+    return out
 
-    `connected_to` adds Keras's fourth column for functional models (inbound layers).
+
+def _count(tensors: Iterable[torch.Tensor]) -> Tuple[int, int]:
+    tensors = list(tensors)
+    return sum(t.numel() for t in tensors), sum(t.numel() * t.element_size() for t in tensors)
+
+
+def _optimizer_count(model: Any) -> Optional[Tuple[int, int]]:
+    opt = getattr(model, "optimizer", None)
+    torch_opt = getattr(opt, "torch_optimizer", None)
+    if torch_opt is None:
+        return None
+    n, size = 1, 8  # the step counter (int64 in Keras)
+    if getattr(opt, "learning_rate_schedule", None) is None:
+        n, size = n + 1, size + 4  # the learning rate variable
+    for param, state in torch_opt.state.items():
+        for value in state.values():
+            if isinstance(value, torch.Tensor) and value.shape == param.shape and value.dim() > 0:
+                n += value.numel()
+                size += value.numel() * value.element_size()
+    return n, size
+
+
+def _params_cell(layer: Any) -> str:
+    if not isinstance(layer, torch.nn.Module):
+        return "0"
+    if hasattr(layer, "built") and not layer.built:
+        return "0 (unbuilt)"
+    return f"{sum(t.numel() for t in _tensors(layer, None)):,}"
+
+
+def _wrap(text: str, width: int) -> List[str]:
+    lines: List[str] = []
+    for part in text.split("\n"):
+        lines.extend(textwrap.wrap(part, width, break_on_hyphens=False) or [""])
+    return lines
+
+
+def _table(header: List[str], rows: List[List[str]], widths: List[int], align: List[str]) -> List[str]:
+    def border(left: str, fill: str, mid: str, right: str) -> str:
+        return left + mid.join(fill * (w + 2) for w in widths) + right
+
+    def cells(values: List[str], bar: str) -> List[str]:
+        wrapped = [_wrap(v, w) for v, w in zip(values, widths)]
+        height = max(len(w) for w in wrapped)
+        out = []
+        for i in range(height):
+            parts = []
+            for lines, w, a in zip(wrapped, widths, align):
+                text = lines[i] if i < len(lines) else ""
+                parts.append(text.rjust(w) if a == "right" else text.center(w) if a == "center" else text.ljust(w))
+            out.append(bar + bar.join(f" {p} " for p in parts) + bar)
+        return out
+
+    header = [h if len(h) <= w else h[:w - 1] + "…" for h, w in zip(header, widths)]  # as Keras: no wrapping
+    lines = [border("┏", "━", "┳", "┓"), *cells(header, "┃"), border("┡", "━", "╇", "┩")]
+    for i, row in enumerate(rows):
+        if i:
+            lines.append(border("├", "─", "┼", "┤"))
+        lines.extend(cells(row, "│"))
+    lines.append(border("└", "─", "┴", "┘"))
+    return lines
+
+
+def _nested_rows(layer: Any, level: int) -> List[Tuple[Any, str, str]]:
+    rows_fn = getattr(layer, "summary_rows", None)
+    if rows_fn is None or not getattr(layer, "layers", None):
+        return []
+    out = []
+    for sub, label, shape in rows_fn():
+        out.append((sub, "   " * (level - 1) + "└ " + label, shape))
+        out.extend(_nested_rows(sub, level + 1))
+    return out
+
+
+def print_summary(model: Any, rows: List[Row], connections: Optional[List[str]] = None,
+                  line_length: Optional[int] = None, positions: Optional[Sequence[float]] = None,
+                  print_fn: Optional[Callable[[str], Any]] = None, expand_nested: bool = False,
+                  show_trainable: bool = False, layer_range: Optional[Sequence[str]] = None) -> str:
+    """Draws the summary of `model` from its rows; prints it through `print_fn` and returns the text.
+
+    Raises:
+        ValueError: for a `layer_range` naming no layer, or a line too short for the columns.
     """
-    if connected_to is None:
-        widths = [int(line_length * 0.45), int(line_length * 0.33)]
-        widths.append(line_length - sum(widths))
-    else:
-        widths = [int(line_length * 0.32), int(line_length * 0.22), int(line_length * 0.12)]
-        widths.append(line_length - sum(widths))
-    header = " Layer (type)".ljust(widths[0]) + "Output Shape".ljust(widths[1]) + "Param #".rjust(widths[2] - 1)
-    if connected_to is not None:
-        header += "  Connected to"
-    lines = [f'Model: "{name}"', "_" * line_length, header]
-    lines.append("=" * line_length)
-    for i, (label, shape, params) in enumerate(rows):
-        line = (" " + label).ljust(widths[0]) + shape.ljust(widths[1]) + f"{params:,}".rjust(widths[2] - 1)
-        if connected_to is not None:
-            line += "  " + connected_to[i]
-        lines.append(line)
-        if i < len(rows) - 1:
-            lines.append("")
-    lines.append("=" * line_length)
-    total = trainable + non_trainable
-    lines.append(f"Total params: {total:,} ({_fmt_bytes(total * bytes_per_param)})")
-    lines.append(f"Trainable params: {trainable:,} ({_fmt_bytes(trainable * bytes_per_param)})")
-    lines.append(f"Non-trainable params: {non_trainable:,} ({_fmt_bytes(non_trainable * bytes_per_param)})")
-    lines.append("_" * line_length)
+    functional = connections is not None
+    default = 108 if functional else 88
+    positions = list(positions or (_FUNCTIONAL_POSITIONS if functional else _SEQUENTIAL_POSITIONS))
+    if show_trainable:
+        default += 12
+        positions = [p * 0.90 for p in positions] + [1.0]
+    line_length = line_length or min(default, shutil.get_terminal_size((default + 4, 24)).columns - 4)
+    if positions[-1] <= 1:
+        positions = [p * line_length for p in positions]
+    columns = len(positions)
+    # The drawn table is line_length wide: borders and one space of padding either side of each cell.
+    content = line_length - (columns + 1) - 2 * columns
+    bounds = [int(p * content / line_length) for p in positions]
+    widths = [b - a for a, b in zip([0] + bounds[:-1], bounds)]
+    if min(widths) < 4:
+        raise ValueError(f"summary(line_length={line_length}) is too short for {columns} columns; use at least "
+                         f"{8 * columns + 10}.")
+    header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else []) + (
+        ["Trainable"] if show_trainable else [])
+    align = ["left", "left", "right"] + (["left"] if functional else []) + (["center"] if show_trainable else [])
+
+    selected = list(enumerate(rows))
+    if layer_range is not None:
+        if len(layer_range) != 2:
+            raise ValueError(f"layer_range must be [first_name, last_name], received {layer_range!r}.")
+        names = [getattr(layer, "name", "") for layer, _, _ in rows]
+        ends = []
+        for pattern in layer_range:
+            hits = [i for i, n in enumerate(names) if pattern in n]
+            if not hits:
+                raise ValueError(f"layer_range: no layer name contains {pattern!r}; the layers are {names}.")
+            ends.append(hits[0])
+        selected = selected[ends[0]:ends[1] + 1]
+    body = []
+    for index, (layer, label, shape) in selected:
+        entries = [(layer, label, shape, connections[index] if functional else None)]
+        if expand_nested:
+            entries += [(sub, lab, shp, "" if functional else None) for sub, lab, shp in _nested_rows(layer, 1)]
+        for sub, lab, shp, conn in entries:
+            row = [lab, shp, _params_cell(sub)] + ([conn] if functional else [])
+            if show_trainable:
+                has_weights = isinstance(sub, torch.nn.Module) and any(True for _ in sub.parameters())
+                row.append(("Y" if getattr(sub, "trainable", True) else "N") if has_weights else "-")
+            body.append(row)
+
+    trainable = _count(_tensors(model, True))
+    frozen = _count(_tensors(model, False))
+    optimizer = _optimizer_count(model)
+    total = (trainable[0] + frozen[0] + (optimizer[0] if optimizer else 0),
+             trainable[1] + frozen[1] + (optimizer[1] if optimizer else 0))
+    lines = [f'Model: "{model.name}"', *_table(header, body, widths, align),
+             f" Total params: {total[0]:,} ({readable_size(total[1])})",
+             f" Trainable params: {trainable[0]:,} ({readable_size(trainable[1])})",
+             f" Non-trainable params: {frozen[0]:,} ({readable_size(frozen[1])})"]
+    if optimizer is not None:
+        lines.append(f" Optimizer params: {optimizer[0]:,} ({readable_size(optimizer[1])})")
     text = "\n".join(lines)
     (print_fn or print)(text)
     return text
