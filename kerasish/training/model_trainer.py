@@ -29,6 +29,10 @@ from kerasish.training.compile_metrics import CompileMetrics
 from kerasish.utils.tree import unpack_x_y_sample_weight
 
 
+class NotCompiledError(ValueError, RuntimeError):
+    """A model used before `compile()`: a ValueError as in Keras 3 (and a RuntimeError, as kerasish raised before)."""
+
+
 class Trainer:
     """The training half of `Model`; see the module docstring for the contract."""
 
@@ -113,7 +117,7 @@ class Trainer:
 
     def require_compiled(self, what: str) -> None:
         if self._compile_config is None:
-            raise RuntimeError(
+            raise NotCompiledError(
                 f"You must compile your model before calling {what}(): call "
                 "model.compile(optimizer=..., loss=...) first."
             )

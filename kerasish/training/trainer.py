@@ -284,6 +284,12 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     from kerasish.callbacks.callback_list import CallbackList  # the one upward edge (lazy)
 
     model.require_compiled("fit")
+    if class_weight is not None and sample_weight is not None:
+        raise ValueError(
+            "fit() received both class_weight and sample_weight; Keras refuses the pair because it is ambiguous. "
+            "Fold the class weights into the sample weights (sample_weight * class_weight[label]) and pass only "
+            "sample_weight."
+        )
     custom = overrides(model, "train_step")
     if custom and distributed.is_distributed():
         raise ValueError(
@@ -523,6 +529,11 @@ def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_we
              return_dict: bool) -> Any:
     """`train_on_batch` / `test_on_batch`: one step on one batch, through the model's step."""
     model.require_compiled(f"{kind}_on_batch")
+    if class_weight is not None and sample_weight is not None:
+        raise ValueError(
+            f"{kind}_on_batch() received both class_weight and sample_weight; Keras refuses the pair. Fold the class "
+            "weights into the sample weights and pass only sample_weight."
+        )
     train = kind == "train"
     need_y = has_compiled_loss(model) and not overrides(model, f"{kind}_step")
     data = prepare(model, x, y, sample_weight, num_samples_or(x), False, None, need_y=need_y)
