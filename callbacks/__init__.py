@@ -14,6 +14,7 @@ from kerasish.callbacks.lambda_callback import LambdaCallback
 from kerasish.callbacks.learning_rate_scheduler import LearningRateScheduler
 from kerasish.callbacks.model_checkpoint import ModelCheckpoint
 from kerasish.callbacks.monitor import MonitorCallback
+from kerasish.callbacks.one_cycle import OneCycle
 from kerasish.callbacks.progbar_logger import ProgbarLogger
 from kerasish.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from kerasish.callbacks.tensorboard import TensorBoard, log_activations
@@ -22,5 +23,5 @@ from kerasish.callbacks.terminate_on_nan import TerminateOnNaN
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "MonitorCallback", "EarlyStopping", "ModelCheckpoint",
     "ReduceLROnPlateau", "LearningRateScheduler", "TensorBoard", "log_activations", "CSVLogger", "TerminateOnNaN",
-    "LambdaCallback", "BackupAndRestore",
+    "LambdaCallback", "BackupAndRestore", "OneCycle",
 ]

@@ -11,6 +11,7 @@ from typing import Optional, Union
 import torch
 
 _device: Optional[torch.device] = None
+_probed: Optional[torch.device] = None
 _floatx: str = "float32"
 _defaults: str = "keras"
 _epsilon: float = 1e-7
@@ -24,14 +25,14 @@ def default_device() -> torch.device:
 
     CUDA when available, then Apple's MPS, else the CPU. `set_device` overrides it.
     """
+    global _probed
     if _device is not None:
         return _device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    if _probed is None:  # probed once: ops that create tensors ask on every call
+        mps = getattr(torch.backends, "mps", None)
+        _probed = torch.device("cuda") if torch.cuda.is_available() else (
+            torch.device("mps") if mps is not None and mps.is_available() else torch.device("cpu"))
+    return _probed
 
 
 def resolve_device(device: Union[str, torch.device, None]) -> torch.device:

@@ -30,8 +30,9 @@ and places each process on `cuda:LOCAL_RANK` (or the CPU). `fit` then:
 Supported: array/tensor data and map-style `Dataset`s are sharded; a `DataLoader`, a
 generator or an `IterableDataset` is used as given on each process (shard it yourself, e.g.
 with `DistributedSampler`). Metrics: every `Mean`-based metric (loss, accuracies, mae, mse,
-rmse, callables) is reduced exactly; torchmetrics-based ones (precision, recall, auc,
-f1_score) synchronise through torchmetrics' own all-gather. Batch-level logs (what a
+rmse, callables) is reduced exactly; metrics kept in `add_variable` state (precision, recall,
+auc, f1_score, IoU ...) have their variables summed (aggregation 'sum') or averaged ('mean')
+across processes before `result()`. Batch-level logs (what a
 progress bar shows mid-epoch) are the local process's running values.
 
 Nothing here runs at import: the process group is created on first use.
@@ -235,8 +236,8 @@ def reduced_results(trackers: Sequence[Any]) -> List[torch.Tensor]:
 
     `Mean`-based trackers: their `(total, count)` pairs are summed across processes in ONE
     all_reduce, and `result()` is computed from the sums, so the value is the sample-weighted
-    mean over all data (not a mean of per-process means). torchmetrics-based metrics
-    synchronise inside their own `compute()`. Other `Metric` subclasses report the local value.
+    mean over all data (not a mean of per-process means). Metrics kept in `add_variable` state
+    have those variables combined by their `aggregation` first. Others report the local value.
     The trackers' own state is left as it was.
     """
     means = _mean_trackers(trackers)
@@ -251,7 +252,7 @@ def reduced_results(trackers: Sequence[Any]) -> List[torch.Tensor]:
     for t in trackers:
         pair = reduced.get(id(t))
         if pair is None:
-            out.append(t.result())
+            out.append(_reduced_variable_result(t) if is_distributed() else t.result())
             continue
         saved = (t.total, t.count)
         t.total, t.count = pair[0].to(saved[0].dtype), pair[1].to(saved[1].dtype)
@@ -260,6 +261,26 @@ def reduced_results(trackers: Sequence[Any]) -> List[torch.Tensor]:
         finally:
             t.total, t.count = saved
     return out
+
+
+def _reduced_variable_result(metric: Any) -> torch.Tensor:
+    """`result()` of a metric kept in `add_variable` state, its variables combined across processes by their
+    `aggregation` ('sum': summed, 'mean': averaged; others stay local), then restored."""
+    variables = [v for v in getattr(metric, "variables", []) if getattr(v, "aggregation", None) in ("sum", "mean")]
+    if not variables:
+        return metric.result()
+    saved = [v.detach().clone() for v in variables]
+    try:
+        with torch.no_grad():
+            for v in variables:  # one small collective per variable, once per epoch
+                dist.all_reduce(v.data)
+                if v.aggregation == "mean":
+                    v.data /= dist.get_world_size()
+        return metric.result().clone()
+    finally:
+        with torch.no_grad():
+            for v, old in zip(variables, saved):
+                v.data.copy_(old)
 
 
 def local_results(trackers: Sequence[Any]) -> List[torch.Tensor]:

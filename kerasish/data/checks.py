@@ -20,7 +20,7 @@ def check_batch_size(batch_size: Any) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(
             f"batch_size must be a positive integer, received batch_size={batch_size!r}. "
-            "Pass e.g. batch_size=32."
+            "Pass e.g. batch_size=32 (fit also takes batch_size='auto' on CUDA: the largest batch that fits)."
         )
     return int(batch_size)
 

@@ -26,6 +26,7 @@ from kerasish.metrics import Mean
 from kerasish.training import trainer
 from kerasish.training.compile_config import CompileConfig, build_compile_config
 from kerasish.training.compile_metrics import CompileMetrics
+from kerasish.training import batch_finder, lr_finder, one_cycle
 from kerasish.utils.tree import unpack_x_y_sample_weight
 
 
@@ -114,6 +115,19 @@ class Trainer:
     @property
     def compiled(self) -> bool:
         return self._compile_config is not None
+
+    # ----------------------------------------------------------------- finders (beyond Keras)
+    def find_learning_rate(self, *args: Any, **kwargs: Any) -> Any:
+        """A learning-rate range test on a snapshot of the model (see `training.lr_finder`)."""
+        return lr_finder.find_learning_rate(self, *args, **kwargs)
+
+    def find_batch_size(self, *args: Any, **kwargs: Any) -> int:
+        """The largest batch that trains within memory (see `training.batch_finder`)."""
+        return batch_finder.find_batch_size(self, *args, **kwargs)
+
+    def fit_one_cycle(self, *args: Any, **kwargs: Any) -> Any:
+        """`fit` with fastai's one-cycle policy (see `callbacks.OneCycle`)."""
+        return one_cycle.fit_one_cycle(self, *args, **kwargs)
 
     def require_compiled(self, what: str) -> None:
         if self._compile_config is None:

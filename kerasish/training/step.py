@@ -3,8 +3,8 @@
 Nothing here synchronises with the host: the loss and metrics are added to device
 accumulators, batch sizes come from tensor shapes (host metadata), and no value is
 converted to a Python number. The loop reads the accumulators once per epoch. The
-exceptions are opt-in and labelled: 'mixed_float16' (the gradient scaler's inf check)
-and torchmetrics-based metrics that check values or bincount on CUDA (see metrics.py).
+exceptions are opt-in and labelled: 'mixed_float16' (the gradient scaler's inf check) and
+LossScaleOptimizer's skip-the-step check.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ class Steps:
         self.autocast = lambda: mixed_precision.autocast(device)
         self.mixed = mixed_precision.global_policy().autocast_dtype is not None
         self.scaler = mixed_precision.grad_scaler(device) if optimizer is not None else None
+        if self.scaler is not None:
+            _check_float16_optimizer(optimizer)
         if jit_compile:
             self.forward = _compiled(self.forward)
 
@@ -174,7 +176,7 @@ class Steps:
             # Nothing depends on a trainable weight (a model without any): no update, as in Keras.
             self.optimizer.after_step()
         elif self.scaler is None:
-            loss.backward()
+            self.optimizer.scale_loss(loss).backward()
             self.optimizer.step()
         else:
             # float16: scale the loss so small gradients survive, unscale before clipping.
@@ -300,3 +302,19 @@ class MultiSteps(Steps):
             total = total + sum(added[1:], added[0])
         self.loss_tracker.add_mean(total, n)
         return total
+
+
+def _check_float16_optimizer(optimizer: Any) -> None:
+    """mixed_float16 steps through torch's GradScaler, which bypasses these optimizer features: refuse them."""
+    from kerasish.optimizers import LossScaleOptimizer
+
+    unsupported = [name for name in ("gradient_accumulation_steps", "loss_scale_factor")
+                   if getattr(optimizer, name, None) is not None]
+    if isinstance(optimizer, LossScaleOptimizer):
+        unsupported.append("LossScaleOptimizer")
+    if unsupported:
+        raise ValueError(
+            f"The 'mixed_float16' policy scales the loss with torch's GradScaler, which cannot be combined with the "
+            f"optimizer's {', '.join(unsupported)}. Use the 'mixed_bfloat16' policy, or drop "
+            f"{'it' if len(unsupported) == 1 else 'them'} (GradScaler already scales the loss dynamically)."
+        )

@@ -297,6 +297,13 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
             "gradients would not be averaged across processes. Train without torchrun, or use the built-in step."
         )
     need_y = has_compiled_loss(model) and not custom
+    if isinstance(batch_size, str) and batch_size == "auto":
+        if distributed.is_distributed():
+            raise ValueError("fit(batch_size='auto') is not supported under torchrun: each process would find its "
+                             "own size. Call model.find_batch_size(...) once and pass the number.")
+        from kerasish.training.batch_finder import find_batch_size
+
+        batch_size = find_batch_size(model, x, y, sample_weight=sample_weight, verbose=0 if verbose == 0 else 1)
     batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, received epochs={epochs!r}.")
@@ -421,6 +428,8 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     finally:
         model.__dict__.pop("_layer_metrics_cache", None)
         model.eval()
+    if epochs > initial_epoch and model.optimizer is not None:
+        model.optimizer.finalize_variable_values(model.trainable_weights)  # EMA weights swapped in, as Keras
     cbs.on_train_end(epoch_logs)
     model.history = cbs.history
     return cbs.history

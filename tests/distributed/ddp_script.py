@@ -35,7 +35,8 @@ def build(seed: int, device: str = "cpu"):
     kerasish.utils.set_random_seed(seed)
     model = kerasish.Sequential([Dense(16, activation="relu", input_shape=(5,)), Dense(3, activation="softmax")])
     model.compile(optimizer=kerasish.optimizers.Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], device=device)
+                  metrics=["accuracy", kerasish.metrics.MeanIoU(num_classes=3, sparse_y_pred=False, name="iou")],
+                  device=device)
     return model
 
 

@@ -26,7 +26,7 @@ def test_tutorial_cnn_summary_matches_keras():
     lines = []
     tutorial_cnn().summary(print_fn=lines.append)
     text = lines[0]
-    rows = [line.split() for line in text.splitlines() if "(Conv2D)" in line or "(Dense)" in line]
+    rows = [line.strip(" │").split() for line in text.splitlines() if "(Conv2D)" in line or "(Dense)" in line]
     assert [r[-1] for r in rows] == ["320", "18,496", "204,928", "1,290"]
     assert "(None, 11, 11, 64)" in text and "(None, 1600)" in text
     assert "Total params: 225,034" in text

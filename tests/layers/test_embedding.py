@@ -28,7 +28,7 @@ def test_input_length_builds_the_model_and_summary_shows_keras_count():
     lines = []
     model.summary(print_fn=lines.append)
     row = [line for line in lines[0].splitlines() if "(Embedding)" in line][0]
-    assert "(None, 10, 8)" in row and row.split()[-1] == "4,000"
+    assert "(None, 10, 8)" in row and row.strip(" │").split()[-1] == "4,000"
 
 
 def test_mask_zero_produces_a_mask_and_masking_hides_padded_steps():

@@ -69,7 +69,7 @@ def test_parameter_counts_match_keras_formulas(layer, features, expected):
     lines = []
     model.summary(print_fn=lines.append)
     row = [line for line in lines[0].splitlines() if type(layer).__name__ + ")" in line][0]
-    assert row.split()[-1] == f"{expected:,}"
+    assert row.strip(" │").split()[-1] == f"{expected:,}"
     assert layer.count_params() == expected
 
 

@@ -1,0 +1,165 @@
+"""Losses with Keras 3's names, arguments and reductions.
+
+Every loss computes unreduced values (`call`), then reduces them as Keras 3 does; see
+`kerasish.losses.loss` for the reductions and `kerasish.losses.classes` for the logits
+form `fit` uses with a softmax/sigmoid head. The lower-case functions
+(`kerasish.losses.mean_squared_error`, ...) return the unreduced values, as Keras's do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Union
+
+import torch
+from torch import nn
+
+from kerasish.losses.classes import (
+    CTC, BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy, CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy, CategoricalHinge, Circle, CosineSimilarity, Dice, Hinge, Huber,
+    KLDivergence, LogCosh, LossFunctionWrapper, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
+    MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy, SquaredHinge, Tversky)
+from kerasish.losses.functions import (
+    binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy, categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy, categorical_hinge, circle, cosine_similarity, ctc, dice, hinge, huber,
+    kl_divergence, kld, log_cosh, logcosh, mae, mape, mean_absolute_error, mean_absolute_percentage_error,
+    mean_squared_error, mean_squared_logarithmic_error, mse, msle, poisson, sparse_categorical_crossentropy,
+    squared_hinge, tversky)
+from kerasish.losses.loss import Loss, reduce_weighted_values, standardize_reduction
+from kerasish.registry import Registry
+
+EPSILON = 1e-7
+
+__all__ = [
+    "Loss", "LossFunctionWrapper", "BinaryCrossentropy", "BinaryFocalCrossentropy", "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy", "CategoricalGeneralizedCrossEntropy", "CategoricalHinge", "Circle",
+    "CosineSimilarity", "CTC", "Dice", "Hinge", "Huber", "KLDivergence", "LogCosh", "MeanAbsoluteError",
+    "MeanAbsolutePercentageError", "MeanSquaredError", "MeanSquaredLogarithmicError", "Poisson",
+    "SparseCategoricalCrossentropy", "SquaredHinge", "Tversky", "get", "serialize", "names",
+]
+
+
+def reduce_weighted(values: torch.Tensor, sample_weight: Any) -> torch.Tensor:
+    """Keras's default reduction, "sum_over_batch_size": sum(w * values) / values.numel()."""
+    return reduce_weighted_values(values, sample_weight)
+
+
+_registry: Registry[type] = Registry("loss")
+#: Name -> (class, function): the function is what a loss name means as a metric.
+_FUNCTIONS = {}
+for _cls, _fn, _names in (
+    (CategoricalCrossentropy, categorical_crossentropy, ("categorical_crossentropy",)),
+    (SparseCategoricalCrossentropy, sparse_categorical_crossentropy, ("sparse_categorical_crossentropy",)),
+    (BinaryCrossentropy, binary_crossentropy, ("binary_crossentropy", "bce")),
+    (BinaryFocalCrossentropy, binary_focal_crossentropy, ("binary_focal_crossentropy",)),
+    (CategoricalFocalCrossentropy, categorical_focal_crossentropy, ("categorical_focal_crossentropy",)),
+    (MeanSquaredError, mean_squared_error, ("mean_squared_error", "mse")),
+    (MeanAbsoluteError, mean_absolute_error, ("mean_absolute_error", "mae")),
+    (MeanAbsolutePercentageError, mean_absolute_percentage_error, ("mean_absolute_percentage_error", "mape")),
+    (MeanSquaredLogarithmicError, mean_squared_logarithmic_error, ("mean_squared_logarithmic_error", "msle")),
+    (Huber, huber, ("huber", "huber_loss")),
+    (LogCosh, log_cosh, ("log_cosh", "logcosh")),
+    (Hinge, hinge, ("hinge",)),
+    (SquaredHinge, squared_hinge, ("squared_hinge",)),
+    (CategoricalHinge, categorical_hinge, ("categorical_hinge",)),
+    (Poisson, poisson, ("poisson",)),
+    (KLDivergence, kl_divergence, ("kl_divergence", "kld", "kullback_leibler_divergence")),
+    (CosineSimilarity, cosine_similarity, ("cosine_similarity",)),
+    (CTC, ctc, ("ctc",)),
+    (Dice, dice, ("dice",)),
+    (Tversky, tversky, ("tversky",)),
+    (Circle, circle, ("circle",)),
+):
+    for _n in _names:
+        _registry.add(_n, _cls)
+        _FUNCTIONS[_n] = _fn
+_BY_CLASS_NAME = {c.__name__: c for c in (
+    CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy, BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy, MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, Huber, LogCosh, Hinge, SquaredHinge, CategoricalHinge, Poisson, KLDivergence,
+    CosineSimilarity, CTC, Dice, Tversky, Circle, CategoricalGeneralizedCrossEntropy)}
+
+
+def function(name: str) -> Callable[..., torch.Tensor]:
+    """The unreduced loss function registered under `name` (`'mse'` -> `mean_squared_error`)."""
+    key = name.lower()
+    if key not in _FUNCTIONS:
+        _registry.get(name)  # raises with the valid names
+    return _FUNCTIONS[key]
+
+
+class _CallableLoss(Loss):
+    """Wraps a user callable `fn(y_true, y_pred)` (Keras order) or a torch loss module.
+
+    A torch loss module (an `nn.Module`) is called in torch's order, `module(y_pred, y_true)`.
+    Non-scalar results are reduced as Keras reduces unreduced losses.
+    """
+
+    def __init__(self, fn: Callable[..., torch.Tensor]):
+        super().__init__(name=getattr(fn, "__name__", type(fn).__name__))
+        self.fn = fn
+        self.is_module = isinstance(fn, nn.Module)
+
+    def call(self, y_true, y_pred):
+        if self.is_module:
+            ce = isinstance(self.fn, (nn.CrossEntropyLoss, nn.NLLLoss))
+            if ce and y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
+                y_true = y_true.squeeze(-1)
+            if not ce:
+                if y_true.shape != y_pred.shape and y_true.numel() == y_pred.numel():
+                    y_true = y_true.reshape(y_pred.shape)
+                if not y_true.is_floating_point():
+                    y_true = y_true.to(y_pred.dtype)
+            return self.fn(y_pred, y_true)
+        return self.fn(y_true, y_pred)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        values = self.call(y_true, y_pred)
+        if values.dim() == 0:
+            if sample_weight is not None:
+                raise ValueError(
+                    f"The loss {self.name!r} returned a scalar, so sample_weight/class_weight cannot be "
+                    "applied. Return per-sample values (e.g. a torch loss with reduction='none')."
+                )
+            return values
+        return reduce_weighted_values(values, sample_weight)
+
+
+def get(identifier: Union[str, Loss, Callable, None]) -> Loss:
+    """Returns a Loss for a name, a Loss instance or class, a config dict, a callable or a torch loss module.
+
+    Raises:
+        ValueError: unknown name (valid names and the closest one listed).
+        TypeError: anything else.
+    """
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier in _BY_CLASS_NAME:
+            return _BY_CLASS_NAME[identifier]()
+        return _registry.get(identifier, fix="Pass one of these names, a kerasish.losses class or a callable.")()
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        name = identifier["class_name"]
+        cls = _BY_CLASS_NAME.get(name) or _registry.get(name)
+        return cls.from_config(identifier.get("config", {}))
+    if callable(identifier):
+        return _CallableLoss(identifier)
+    raise TypeError(
+        f"loss must be a name such as 'mse', a kerasish.losses.Loss, a callable or a torch loss module, "
+        f"received {identifier!r} of type {type(identifier).__name__}."
+    )
+
+
+def serialize(loss: Loss) -> Any:
+    """`{'class_name': ..., 'config': ...}` for a built-in loss, else None."""
+    for name, cls in _registry.items():
+        if type(loss) is cls:
+            return {"class_name": name, "config": loss.get_config()}
+    if type(loss) in _BY_CLASS_NAME.values():
+        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return None
+
+
+def names() -> list:
+    return _registry.names()
