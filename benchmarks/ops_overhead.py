@@ -4,11 +4,12 @@ For the 20 ops keras-io uses most, times `kerasish.ops.<op>(...)` and the equiva
 torch expression on the same small CPU tensors (so the wrapper, not the arithmetic,
 dominates), interleaved in rounds; prints the median microseconds per call of each,
 the difference (the overhead; the target is <= 2 us on this project's 2-core CPU) and
-the ratio.
+the ratio. `add_scalar` adds the common tensor-plus-Python-float case to the 20.
 
 Run:
     python benchmarks/ops_overhead.py            # 7 rounds of 20,000 calls each
     python benchmarks/ops_overhead.py --rounds 3 --calls 5000
+    python benchmarks/ops_overhead.py --ops matmul,take --estimator min   # a loaded machine: min is steadier
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ CASES: List[Tuple[str, Callable[[], Any], Callable[[], Any]]] = [
     ("stack", lambda: ops.stack([x, y]), lambda: torch.stack([x, y])),
     ("transpose", lambda: ops.transpose(x), lambda: x.permute(1, 0)),
     ("add", lambda: ops.add(x, y), lambda: torch.add(x, y)),
+    ("add_scalar", lambda: ops.add(x, 2.0), lambda: torch.add(x, 2.0)),
     ("multiply", lambda: ops.multiply(x, y), lambda: torch.mul(x, y)),
     ("square", lambda: ops.square(x), lambda: torch.square(x)),
     ("sqrt", lambda: ops.sqrt(x.abs()), lambda: torch.sqrt(x.abs())),
@@ -62,20 +64,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--ops", default="", help="comma-separated case names to run (default: all)")
+    parser.add_argument("--estimator", choices=("median", "min"), default="median",
+                        help="how the rounds of one case are summarised (default: median)")
     args = parser.parse_args()
+    names = [n for n in args.ops.split(",") if n]
+    unknown = sorted(set(names) - {name for name, _, _ in CASES})
+    if unknown:
+        parser.error(f"unknown --ops {unknown}; valid names: {[name for name, _, _ in CASES]}")
+    cases = [c for c in CASES if not names or c[0] in names]
+    summarise = statistics.median if args.estimator == "median" else min
     torch.set_num_threads(1)
     print(f"{'op':<18} {'kerasish us':>12} {'torch us':>10} {'overhead us':>12} {'ratio':>6}")
     overheads = []
-    for name, ours, bare in CASES:
+    for name, ours, bare in cases:
         ours(), bare()  # warm-up
         a, b = [], []
         for _ in range(args.rounds):  # interleaved, so drift hits both alike
             a.append(per_call_us(ours, args.calls))
             b.append(per_call_us(bare, args.calls))
-        ma, mb = statistics.median(a), statistics.median(b)
+        ma, mb = summarise(a), summarise(b)
         overheads.append(ma - mb)
         print(f"{name:<18} {ma:12.2f} {mb:10.2f} {ma - mb:12.2f} {ma / mb:6.2f}")
-    print(f"median overhead over {len(CASES)} ops: {statistics.median(overheads):.2f} us; "
+    print(f"median overhead over {len(cases)} ops: {statistics.median(overheads):.2f} us; "
           f"max {max(overheads):.2f} us")
 
 

@@ -121,6 +121,8 @@ def to_torch_dtype(dtype: Any) -> torch.dtype:
     """The torch dtype for a Keras dtype name (or anything `standardize_dtype` accepts)."""
     if isinstance(dtype, torch.dtype):
         return dtype
+    if type(dtype) is str and dtype in _TORCH:  # the common case, without standardize_dtype's checks
+        return _TORCH[dtype]
     return _TORCH[standardize_dtype(dtype)]
 
 
@@ -145,6 +147,24 @@ def result_type(*dtypes: Any) -> str:
     result is reported as its 32-bit type (`result_type('int64')` is int32). Ops that keep
     64-bit inputs 64-bit do so themselves, as Keras's do.
     """
+    # Cached: the promotion walk costs microseconds and ops call this on every call. The key
+    # holds the types too (np.dtype('float64') == float, yet one is strong, the other weak).
+    key = (config.floatx(), dtypes, tuple(map(type, dtypes)))
+    try:
+        out = _RESULT_TYPES.get(key)
+    except TypeError:  # an unhashable argument: computed, not cached
+        return _result_type(dtypes)
+    if out is None:
+        out = _result_type(dtypes)
+        if len(_RESULT_TYPES) < 4096:
+            _RESULT_TYPES[key] = out
+    return out
+
+
+_RESULT_TYPES: Dict[tuple, str] = {}
+
+
+def _result_type(dtypes: tuple) -> str:
     if not dtypes:
         return config.floatx()
     names = [_weak_or_name(config.floatx() if d is None else d) for d in dtypes]

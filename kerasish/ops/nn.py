@@ -209,6 +209,9 @@ def threshold(x: Any, threshold: float, default_value: float) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------- softmax family
+_SOFTMAX_IN_PLACE_DTYPES = (torch.float32, torch.float64, torch.bfloat16)  # float16 is computed in float32
+
+
 def _softmax_input(x: Any, axis: Axis, name: str) -> Tuple[torch.Tensor, Tuple[int, ...]]:
     x = convert_to_tensor(x)
     if not x.is_floating_point():
@@ -236,6 +239,9 @@ def _softmax_like(x: torch.Tensor, axes: Tuple[int, ...], log: bool, axis: Axis)
 @op("nn")
 def softmax(x: Any, axis: Axis = -1) -> torch.Tensor:
     """exp(x) / sum(exp(x)) over `axis` (an int, a tuple of axes, or None for all)."""
+    if (isinstance(x, torch.Tensor) and type(axis) is int and x.dtype in _SOFTMAX_IN_PLACE_DTYPES
+            and -x.ndim <= axis < x.ndim and x.shape[axis] != 1):
+        return torch.softmax(x, axis)  # the common case: torch's fused kernel in x's dtype
     x, axes = _softmax_input(x, axis, "softmax")
     if isinstance(axis, int) and x.dim() and x.shape[axes[0]] == 1:
         warnings.warn(

@@ -172,9 +172,20 @@ def tri(N: int, M: Optional[int] = None, k: int = 0, dtype: Optional[str] = None
 
 
 # ---------------------------------------------------------------- ranges
+_INT_OR_NONE = (int, type(None))
+
+
 @op("numpy")
 def arange(start: Any, stop: Any = None, step: Any = None, dtype: Optional[str] = None) -> torch.Tensor:
     """Evenly spaced values in [start, stop) by `step`; the dtype promotes the arguments' (int32 for ints)."""
+    if dtype is None and type(start) is int and type(stop) in _INT_OR_NONE and type(step) in _INT_OR_NONE and step != 0:
+        # The common case, Python ints: result_type gives int32 for them (for any floatx but float16/bfloat16).
+        if config.floatx() in ("float32", "float64"):
+            if stop is None:
+                start, stop = 0, start
+            if step is None:  # torch parses the two-bound form faster
+                return torch.arange(start, stop, dtype=torch.int32, device=current_device())
+            return torch.arange(start, stop, step, dtype=torch.int32, device=current_device())
     if dtype is None:
         dtype = result_type(*[dtype_of(v) for v in (start, stop, step) if v is not None])
     if stop is None:

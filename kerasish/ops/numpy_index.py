@@ -13,10 +13,13 @@ import torch
 
 from kerasish import config
 from kerasish.ops.dtypes import dtype_of, result_type, to_torch_dtype
+from kerasish.ops.numpy_math import weak_scalar
 from kerasish.ops.numpy_shape import as_tensor, as_tensors, canonical_axis, int_sequence, shape_of
 from kerasish.ops.operation import op
 
 Sections = Union[int, Sequence[int], torch.Tensor]
+_FLOAT32_MAX = 3.4028234663852886e38
+_INDEX_DTYPES = (torch.int32, torch.int64)
 
 
 # ---------------------------------------------------------------- joining
@@ -29,9 +32,31 @@ def _same_shapes_except(xs: List[torch.Tensor], axis: Optional[int], op_name: st
         raise ValueError(f"ops.{op_name}: all inputs must have the same shape {where}. Received shapes {shapes}.")
 
 
+def _common_rank(xs: Any) -> int:
+    """The rank of the tensors `xs` (a non-empty list or tuple of tensors of one rank), else -1.
+
+    Given such `xs`, torch.cat and torch.stack check all that `concatenate` and `stack`
+    check, except the range of a concatenation axis (torch.cat skips 1-D empty tensors,
+    also when that leaves no others, and then ignores the axis).
+    """
+    if type(xs) is not list and type(xs) is not tuple or not xs or not isinstance(xs[0], torch.Tensor):
+        return -1
+    ndim = xs[0].ndim
+    for x in xs:
+        if not isinstance(x, torch.Tensor) or x.ndim != ndim:
+            return -1
+    return ndim
+
+
 @op("numpy")
 def concatenate(xs: Sequence[Any], axis: int = 0) -> torch.Tensor:
     """The tensors `xs` joined along an existing `axis`."""
+    rank = _common_rank(xs) if type(axis) is int else -1
+    if rank >= 0 and -rank <= axis < rank:
+        try:  # the common case; on failure the checked path below says what is wrong
+            return torch.cat(xs, axis)
+        except (RuntimeError, IndexError):
+            pass
     xs = as_tensors(*xs)
     if not xs:
         raise ValueError("ops.concatenate needs at least one tensor. Received: xs=[].")
@@ -54,6 +79,11 @@ def append(x1: Any, x2: Any, axis: Optional[int] = None) -> torch.Tensor:
 @op("numpy")
 def stack(x: Sequence[Any], axis: int = 0) -> torch.Tensor:
     """The same-shape tensors `x` joined along a new `axis`."""
+    if type(axis) is int and _common_rank(x) >= 0:
+        try:  # the common case; on failure the checked path below says what is wrong
+            return torch.stack(x, axis)
+        except (RuntimeError, IndexError):
+            pass
     xs = as_tensors(*x)
     if not xs:
         raise ValueError("ops.stack needs at least one tensor. Received: x=[].")
@@ -161,6 +191,19 @@ def take(x: Any, indices: Any, axis: Optional[int] = None) -> torch.Tensor:
     With axis=None, a negative index counts back from the end of the flattened `x`, as in
     NumPy and Keras's documentation (Keras's torch backend counts from `x.shape[0]`).
     """
+    if (isinstance(x, torch.Tensor) and isinstance(indices, torch.Tensor) and indices.ndim
+            and indices.dtype in _INDEX_DTYPES and indices.get_device() == x.get_device()
+            and (axis is None or type(axis) is int and -x.ndim <= axis < x.ndim)):
+        # The common cases, as one torch call; whatever they reject (negative or out-of-range
+        # indices) takes the path below, which counts back or raises its error.
+        source, dim = (x.reshape(-1), 0) if axis is None else (x, axis % x.ndim)
+        try:
+            if x.is_cpu and indices.ndim == 1:  # index_select raises on negative indices on the CPU
+                return torch.index_select(source, dim, indices)
+            if not x.is_cpu:  # advanced indexing counts negative indices back (and copies: ndim > 0)
+                return source[indices] if dim == 0 else source[(slice(None),) * dim + (indices,)]
+        except (IndexError, RuntimeError):
+            pass
     x = as_tensor(x)
     if axis is None:
         x, axis = x.reshape(-1), 0
@@ -199,6 +242,11 @@ def where(condition: Any, x1: Any = None, x2: Any = None) -> torch.Tensor:
             f"indices where condition is true). Received: x1={'None' if x1 is None else 'a value'}, "
             f"x2={'None' if x2 is None else 'a value'}."
         )
+    if (isinstance(condition, torch.Tensor) and condition.dtype is torch.bool and isinstance(x1, torch.Tensor)
+            and (isinstance(x2, torch.Tensor) or (weak_scalar(x1, x2) and -_FLOAT32_MAX <= x2 <= _FLOAT32_MAX))):
+        # The common case, without conversions. (torch.where refuses a finite scalar beyond float32's
+        # range, where the converted 0-d tensor holds inf: those take the path below.)
+        return torch.where(condition, x1, x2)
     if x1 is None:
         cond = as_tensor(condition).to(torch.bool)
         # host sync: the number of true entries sets the output shape

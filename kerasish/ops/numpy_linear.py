@@ -39,6 +39,11 @@ def _product(fn: Callable[..., torch.Tensor], x1: torch.Tensor, x2: torch.Tensor
     return fn(x1.to(compute), x2.to(compute), **kwargs).to(to_torch_dtype(result))
 
 
+# The dtypes a matmul of two same-dtype tensors is computed and returned in, as torch would
+# (float16 on the CPU and 64-bit types are computed or returned otherwise: see `_compute_dtype`).
+_MATMUL_IN_PLACE_DTYPES = (torch.float32, torch.bfloat16)
+
+
 def _check_matmul_shapes(x1: torch.Tensor, x2: torch.Tensor, op_name: str) -> None:
     shapes = f"Received: x1.shape={shape_of(x1)}, x2.shape={shape_of(x2)}."
     if x1.ndim == 0 or x2.ndim == 0:
@@ -61,6 +66,14 @@ def _check_matmul_shapes(x1: torch.Tensor, x2: torch.Tensor, op_name: str) -> No
 @op("numpy")
 def matmul(x1: Any, x2: Any) -> torch.Tensor:
     """The matrix product of `x1` and `x2`, batched over leading axes (int8 x int8 gives int32)."""
+    if (isinstance(x1, torch.Tensor) and isinstance(x2, torch.Tensor) and x1.dtype is x2.dtype
+            and x1.dtype in _MATMUL_IN_PLACE_DTYPES):
+        # The common case: torch computes and returns this dtype itself. Its checks cover the shape
+        # checks below, which run (for their clearer message) only when it fails.
+        try:
+            return torch.matmul(x1, x2)
+        except RuntimeError:
+            pass
     x1, x2 = as_tensors(x1, x2)
     _check_matmul_shapes(x1, x2, "matmul")
     d1, d2 = dtype_of(x1), dtype_of(x2)

@@ -24,6 +24,11 @@ from kerasish.ops.operation import op
 # ---------------------------------------------------------------- helpers (shared with numpy_reduce)
 def tensors(*xs: Any) -> List[torch.Tensor]:
     """Each argument as a tensor; non-tensors go on the device of the first tensor argument."""
+    for x in xs:
+        if not isinstance(x, torch.Tensor):
+            break
+    else:  # the common case: nothing to convert
+        return list(xs)
     like = next((x for x in xs if isinstance(x, torch.Tensor)), None)
     device = None if like is None else like.device
     return [x if isinstance(x, torch.Tensor) else convert_to_tensor(x, device=device) for x in xs]
@@ -37,10 +42,29 @@ def floatx_dtype() -> torch.dtype:
     return to_torch_dtype(config.floatx())
 
 
+def weak_scalar(x: torch.Tensor, scalar: Any) -> bool:
+    """Whether torch, handed the Python `scalar` itself, gives what `tensors(x, scalar)` then torch gives.
+
+    So for a float32 `x` with a float (when floatx is float32) or an int32-range int, and
+    for an int32/int64 `x` with an int32-range int: Keras's weak-scalar rule and torch's
+    scalar promotion agree there, and the value reaches the kernel rounded alike. Only the
+    ops checked bit for bit use it (add, multiply, subtract, comparisons; not power or divide,
+    whose kernels treat a Python scalar differently from a 0-d tensor).
+    """
+    t = type(scalar)
+    if t is float:
+        return x.dtype is torch.float32 and config.floatx() == "float32"
+    return t is int and -2147483648 <= scalar <= 2147483647 and x.dtype in _INT_SCALAR_DTYPES
+
+
+_INT_SCALAR_DTYPES = (torch.float32, torch.int32, torch.int64)
+
+
 def _to_float(x: Any) -> torch.Tensor:
     """`x` as a tensor, integers and bools cast to floatx (what Keras does before exp, log, sin ...)."""
-    x = tensors(x)[0]
-    return x.to(floatx_dtype()) if is_int_or_bool(x) else x
+    if not isinstance(x, torch.Tensor):
+        x = tensors(x)[0]
+    return x if x.is_floating_point() or x.is_complex() else x.to(floatx_dtype())
 
 
 def _require_integer(name: str, *xs: torch.Tensor) -> None:
@@ -208,7 +232,8 @@ def signbit(x: Any) -> torch.Tensor:
 @op("numpy")
 def square(x: Any) -> torch.Tensor:
     """Elementwise x**2; bool gives int32."""
-    x = tensors(x)[0]
+    if not isinstance(x, torch.Tensor):
+        x = tensors(x)[0]
     return torch.square(x.to(torch.int32) if x.dtype == torch.bool else x)
 
 
@@ -277,8 +302,12 @@ def bitwise_not(x: Any) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- binary: torch's promotion
-def _binary(torch_fn: Any, name: str, doc: str) -> Any:
+def _binary(torch_fn: Any, name: str, doc: str, scalars: bool = False) -> Any:
     def fn(x1: Any, x2: Any) -> torch.Tensor:
+        if isinstance(x1, torch.Tensor) and (
+            isinstance(x2, torch.Tensor) or (scalars and weak_scalar(x1, x2))
+        ):  # the common cases, without conversions
+            return torch_fn(x1, x2)
         x1, x2 = tensors(x1, x2)
         return torch_fn(x1, x2)
 
@@ -287,15 +316,15 @@ def _binary(torch_fn: Any, name: str, doc: str) -> Any:
     return op("numpy")(fn)
 
 
-add = _binary(torch.add, "add", "Elementwise x1 + x2.")
-multiply = _binary(torch.multiply, "multiply", "Elementwise x1 * x2.")
+add = _binary(torch.add, "add", "Elementwise x1 + x2.", scalars=True)
+multiply = _binary(torch.multiply, "multiply", "Elementwise x1 * x2.", scalars=True)
 power = _binary(torch.pow, "power", "Elementwise x1 ** x2.")
-equal = _binary(torch.eq, "equal", "Elementwise x1 == x2 (bool).")
-not_equal = _binary(torch.ne, "not_equal", "Elementwise x1 != x2 (bool).")
-greater = _binary(torch.gt, "greater", "Elementwise x1 > x2 (bool).")
-greater_equal = _binary(torch.ge, "greater_equal", "Elementwise x1 >= x2 (bool).")
-less = _binary(torch.lt, "less", "Elementwise x1 < x2 (bool).")
-less_equal = _binary(torch.le, "less_equal", "Elementwise x1 <= x2 (bool).")
+equal = _binary(torch.eq, "equal", "Elementwise x1 == x2 (bool).", scalars=True)
+not_equal = _binary(torch.ne, "not_equal", "Elementwise x1 != x2 (bool).", scalars=True)
+greater = _binary(torch.gt, "greater", "Elementwise x1 > x2 (bool).", scalars=True)
+greater_equal = _binary(torch.ge, "greater_equal", "Elementwise x1 >= x2 (bool).", scalars=True)
+less = _binary(torch.lt, "less", "Elementwise x1 < x2 (bool).", scalars=True)
+less_equal = _binary(torch.le, "less_equal", "Elementwise x1 <= x2 (bool).", scalars=True)
 logical_and = _binary(torch.logical_and, "logical_and", "Elementwise logical AND (bool).")
 logical_or = _binary(torch.logical_or, "logical_or", "Elementwise logical OR (bool).")
 logical_xor = _binary(torch.logical_xor, "logical_xor", "Elementwise logical XOR (bool).")
@@ -304,6 +333,10 @@ logical_xor = _binary(torch.logical_xor, "logical_xor", "Elementwise logical XOR
 @op("numpy")
 def subtract(x1: Any, x2: Any) -> torch.Tensor:
     """Elementwise x1 - x2. A bool operand takes the other's dtype; two bools are rejected."""
+    if isinstance(x1, torch.Tensor) and x1.dtype is not torch.bool and (
+        (isinstance(x2, torch.Tensor) and x2.dtype is not torch.bool) or weak_scalar(x1, x2)
+    ):
+        return torch.subtract(x1, x2)
     x1, x2 = tensors(x1, x2)
     if x1.dtype == torch.bool and x2.dtype == torch.bool:
         raise TypeError("ops.subtract does not support two bool tensors. Use ops.logical_xor, or cast to int first.")
@@ -317,7 +350,8 @@ def subtract(x1: Any, x2: Any) -> torch.Tensor:
 @op("numpy")
 def divide(x1: Any, x2: Any) -> torch.Tensor:
     """Elementwise true division; integers give floatx."""
-    x1, x2 = tensors(x1, x2)
+    if not (isinstance(x1, torch.Tensor) and isinstance(x2, torch.Tensor)):
+        x1, x2 = tensors(x1, x2)
     return torch.divide(x1, x2)
 
 

@@ -32,6 +32,7 @@ from kerasish.ops.operation import op
 Axis = Union[None, int, Sequence[int]]
 
 _SMALL_INTS = (torch.bool, torch.uint8, torch.int8, torch.int16)
+_MEAN_IN_PLACE_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
 _QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
@@ -89,6 +90,12 @@ def _sum_dtype(x: torch.Tensor) -> torch.dtype:
 @op("numpy")
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     """Sum over `axis`. bool, uint8, int8 and int16 give int32; other dtypes are kept."""
+    if isinstance(x, torch.Tensor) and x.ndim and x.is_floating_point():  # the common cases: one axis, or all
+        # (Floats keep their dtype, so no `dtype=`, which costs torch's argument parser a microsecond.)
+        if type(axis) is int and -x.ndim <= axis < x.ndim:
+            return torch.sum(x, dim=axis, keepdim=keepdims)
+        if axis is None:
+            return torch.sum(x, dim=tuple(range(x.ndim)), keepdim=keepdims)
     x = tensors(x)[0]
     axes, dtype = _axes(axis, x, "sum"), _sum_dtype(x)
     if not axes:
@@ -140,6 +147,11 @@ def nanprod(x: Any, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
 @op("numpy")
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     """Arithmetic mean over `axis`. Integers and bool give float32; float16/bfloat16 accumulate in float32."""
+    if isinstance(x, torch.Tensor) and x.ndim and x.dtype in _MEAN_IN_PLACE_DTYPES:  # the common cases: no casts
+        if type(axis) is int and -x.ndim <= axis < x.ndim:
+            return torch.mean(x, dim=axis, keepdim=keepdims)
+        if axis is None:
+            return torch.mean(x, dim=tuple(range(x.ndim)), keepdim=keepdims)
     x = tensors(x)[0]
     axes = _axes(axis, x, "mean")
     result = torch.float32 if is_int_or_bool(x) else x.dtype

@@ -23,6 +23,11 @@ Axis = Optional[Union[int, Sequence[int]]]
 # ---------------------------------------------------------------- helpers (shared with numpy_index/linear/array)
 def as_tensors(*xs: Any) -> List[torch.Tensor]:
     """Each argument as a tensor (Keras's conversion); non-tensors go on the first tensor argument's device."""
+    for x in xs:
+        if not isinstance(x, torch.Tensor):
+            break
+    else:  # the common case: nothing to convert
+        return list(xs)
     like = next((x for x in xs if isinstance(x, torch.Tensor)), None)
     device = None if like is None else like.device
     return [x if isinstance(x, torch.Tensor) else convert_to_tensor(x, device=device) for x in xs]
@@ -75,6 +80,11 @@ def shape_of(x: torch.Tensor) -> Tuple[int, ...]:
 @op("numpy")
 def reshape(x: Any, newshape: Any) -> torch.Tensor:
     """`x` with shape `newshape`; one entry may be -1 (inferred)."""
+    if isinstance(x, torch.Tensor) and type(newshape) in (tuple, list):
+        try:  # the common case; torch rejects every shape the checks below reject
+            return torch.reshape(x, newshape)
+        except (RuntimeError, TypeError):
+            pass  # the checked path below says what is wrong (or converts what torch would not take)
     x = as_tensor(x)
     shape = int_sequence(newshape, "reshape", "newshape")
     if any(d < -1 for d in shape) or shape.count(-1) > 1:
@@ -103,6 +113,8 @@ def ravel(x: Any) -> torch.Tensor:
 @op("numpy")
 def expand_dims(x: Any, axis: Union[int, Sequence[int]]) -> torch.Tensor:
     """`x` with new size-1 axes at `axis` (positions in the result)."""
+    if isinstance(x, torch.Tensor) and type(axis) is int and -x.ndim - 1 <= axis <= x.ndim:  # the common case
+        return torch.unsqueeze(x, axis)
     x = as_tensor(x)
     count = 1 if isinstance(axis, int) else len(tuple(axis))
     for a in sorted(canonical_axes(axis, x.ndim + count, "expand_dims")):
@@ -135,6 +147,8 @@ def transpose(x: Any, axes: Optional[Sequence[int]] = None) -> torch.Tensor:
     """`x` with its axes permuted by `axes` (reversed when None)."""
     x = as_tensor(x)
     if axes is None:
+        if x.ndim == 2:  # the common case; the varargs form is torch's fastest
+            return x.permute(1, 0)
         return x.permute(tuple(range(x.ndim - 1, -1, -1)))
     perm = canonical_axes(tuple(axes), x.ndim, "transpose", "axes")
     if len(perm) != x.ndim:

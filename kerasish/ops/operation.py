@@ -26,20 +26,16 @@ def set_symbolic_handler(handler: Callable[[str, Callable[..., Any], tuple, dict
     _handler = handler
 
 
-def _any_symbolic(args: tuple, kwargs: dict) -> bool:
+def _any_symbolic(args: tuple, kwargs: Optional[dict]) -> bool:
+    # Runs on every op call, so the scans stay in C where they can: `KerasTensor in map(type, a)`.
     for a in args:
         t = type(a)
         if t is KerasTensor:
             return True
-        if (t is list or t is tuple) and any(type(b) is KerasTensor for b in a):
+        if (t is list or t is tuple) and KerasTensor in map(type, a):
             return True
     if kwargs:
-        for a in kwargs.values():
-            t = type(a)
-            if t is KerasTensor:
-                return True
-            if (t is list or t is tuple) and any(type(b) is KerasTensor for b in a):
-                return True
+        return _any_symbolic(tuple(kwargs.values()), None)
     return False
 
 
@@ -54,15 +50,23 @@ def op(namespace: str, name: Optional[str] = None) -> Callable[[Callable[..., An
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         key = f"{namespace}.{name or fn.__name__}"
 
+        def symbolic(args: tuple, kwargs: dict) -> Any:
+            if _handler is None:
+                raise RuntimeError(
+                    f"ops.{name or fn.__name__} was called on a KerasTensor before kerasish.layers was imported. "
+                    "Import kerasish (which imports the layers) before building a functional model."
+                )
+            return _handler(key, fn, args, kwargs)
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _any_symbolic(args, kwargs):
-                if _handler is None:
-                    raise RuntimeError(
-                        f"ops.{name or fn.__name__} was called on a KerasTensor before kerasish.layers was imported. "
-                        "Import kerasish (which imports the layers) before building a functional model."
-                    )
-                return _handler(key, fn, args, kwargs)
+            # _any_symbolic's positional scan, inlined: this runs on every op call.
+            for a in args:
+                t = type(a)
+                if t is KerasTensor or ((t is list or t is tuple) and KerasTensor in map(type, a)):
+                    return symbolic(args, kwargs)
+            if kwargs and _any_symbolic((), kwargs):
+                return symbolic(args, kwargs)
             return fn(*args, **kwargs)
 
         wrapper.op_name = key  # type: ignore[attr-defined]
