@@ -75,10 +75,10 @@ def reduce_values(values: torch.Tensor, sample_weight: Optional[torch.Tensor], r
     total = values.sum()
     if reduction == "sum":
         return total
-    if reduction == "mean_with_sample_weight" and sample_weight is not None:
-        divisor = sample_weight.sum().to(total.dtype)
-    else:
-        divisor = torch.tensor(float(values.numel()), dtype=total.dtype, device=total.device)
+    if reduction != "mean_with_sample_weight" or sample_weight is None:
+        count = values.numel()  # host metadata: no device work for the common reductions
+        return total / count if count else torch.zeros_like(total)
+    divisor = sample_weight.sum().to(total.dtype)
     # Keras's divide_no_nan: a zero divisor gives 0.
     return torch.where(divisor != 0, total / torch.where(divisor != 0, divisor, torch.ones_like(divisor)),
                        torch.zeros_like(total))
