@@ -1,13 +1,31 @@
-"""Keras's weight initialisers, applied in place to torch tensors.
+"""Keras's weight initialisers, called as in Keras or filling torch tensors in place.
 
-Fans follow Keras: for a Dense kernel (torch shape (out, in)) fan_in=in, fan_out=out; for a
-convolution kernel (out, in/groups, *k) fan_in = in/groups * prod(k), fan_out = out * prod(k).
+Two calls, one meaning:
+
+- Keras's call, `init(shape, dtype=None)` (or `init(shape=(fan_in, fan_out))`), returns a new
+  tensor in Keras's layout: a 2-D shape is `(fan_in, fan_out)`, a convolution kernel
+  `(*kernel_size, in_channels, filters)`, exactly as Keras computes fans. With an int `seed`
+  the values are Keras's own (kerasish.random draws Keras's numbers for int seeds).
+- torch's call, `init(tensor)`, fills a tensor in place in torch's layout (what kerasish's
+  layers do): a Dense weight `(out, in)` has fan_in=in, fan_out=out, a convolution kernel
+  `(out, in/groups, *k)` fan_in = in/groups * prod(k), fan_out = out * prod(k), as torch's
+  `nn.init` reads them.
+
+Keras's function names (`glorot_uniform`, `he_normal`, ...) are the classes, as in Keras.
+
+Example:
+    >>> w = GlorotUniform(seed=1)(shape=(784, 10))  # Keras's call: (fan_in, fan_out)
+    >>> tuple(w.shape)
+    (784, 10)
+    >>> t = torch.empty(10, 784)  # torch's Linear weight (out, in)
+    >>> _ = glorot_uniform()(t)   # the same fans, filled in place
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Union
+import numbers
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -25,12 +43,58 @@ def _fans(shape) -> tuple:
     return shape[1] * receptive, shape[0] * receptive
 
 
-class Initializer:
-    """Base class: `init(tensor)` fills the tensor in place and returns it."""
+def _torch_order(shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    """Keras's `(*k, in, out)` axes in torch's `(out, in, *k)` order."""
+    n = len(shape)
+    return (n - 1, n - 2) + tuple(range(n - 2)) if n >= 2 else tuple(range(n))
 
-    def __call__(self, tensor: torch.Tensor) -> torch.Tensor:
+
+def _check_shape(shape: Any) -> Tuple[int, ...]:
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        out = tuple(int(d) for d in shape)
+    except (TypeError, ValueError):
+        out = None
+    if out is None or any(d < 0 for d in out):
+        raise ValueError(
+            f"An initializer's shape must be a tuple of non-negative ints, received shape={shape!r}. "
+            "Example: initializer(shape=(784, 10)) for a (fan_in, fan_out) kernel."
+        )
+    return out
+
+
+class Initializer:
+    """Base class: `init(shape, dtype=None)` returns a new tensor (Keras's call), `init(tensor)`
+    fills a tensor in place in torch's layout (see the module docstring).
+
+    Subclasses implement `fill(tensor)`, which reads fans in torch's layout.
+    """
+
+    def __call__(self, shape: Any = None, dtype: Any = None, **kwargs: Any) -> torch.Tensor:
+        if "tensor" in kwargs and shape is None:
+            shape = kwargs.pop("tensor")
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}() call got unexpected keyword argument(s) {sorted(kwargs)}. "
+                "Call it as initializer(shape, dtype=None) or initializer(tensor)."
+            )
         with torch.no_grad():
-            return self.fill(tensor)
+            if isinstance(shape, torch.Tensor):
+                return self.fill(shape)
+            return self._new(_check_shape(shape), dtype)
+
+    def _new(self, shape: Tuple[int, ...], dtype: Any) -> torch.Tensor:
+        """A new tensor of Keras shape `shape`: filled in torch's layout, returned in Keras's."""
+        from kerasish import config
+        from kerasish.ops.dtypes import current_device, to_torch_dtype
+
+        torch_dtype = to_torch_dtype(dtype or config.floatx())
+        order = _torch_order(shape)
+        data = torch.empty(tuple(shape[i] for i in order), dtype=torch_dtype, device=current_device())
+        self.fill(data)
+        inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
+        return data.permute(inverse).contiguous()
 
     def fill(self, tensor: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -64,45 +128,87 @@ class Constant(Initializer):
         return {"value": self.value}
 
 
-class RandomUniform(Initializer):
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05):
+class RandomInitializer(Initializer):
+    """Base of the random initializers: `seed` None draws from torch's global generator
+    (`kerasish.utils.set_random_seed`); an int draws Keras's numbers for that seed, the same
+    on every call (as a Keras initializer with an int seed)."""
+
+    def __init__(self, seed: Optional[int] = None):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(
+                f"{type(self).__name__}: seed must be an int or None, received seed={seed!r}. Example: seed=42."
+            )
+        self.seed = None if seed is None else int(seed)
+
+    def _draw(self, t: torch.Tensor, kind: str, a: float, b: float) -> torch.Tensor:
+        """Fills `t` with uniform(a, b), normal(a, b) or truncated_normal(a, b) numbers."""
+        if self.seed is None:
+            if kind == "uniform":
+                return t.uniform_(a, b)
+            if kind == "normal":
+                return t.normal_(a, b)
+            return torch.nn.init.trunc_normal_(t, a, b, a - 2 * b, a + 2 * b)
+        # Keras draws in its layout and `t` is in torch's: draw in Keras's order, copy permuted.
+        order = _torch_order(tuple(t.shape))
+        inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
+        values = self._keras_draw(kind, tuple(t.shape[i] for i in inverse), a, b, t)
+        return t.copy_(values.permute(order))
+
+    def _keras_draw(self, kind: str, shape: Tuple[int, ...], a: float, b: float, like: torch.Tensor) -> torch.Tensor:
+        """Keras's numbers for `self.seed`: `kind` of (a, b) in `shape`, `like`'s dtype and device."""
+        from kerasish import random
+        from kerasish.ops.dtypes import device_scope
+
+        draw = {"uniform": random.uniform, "normal": random.normal, "truncated_normal": random.truncated_normal}[kind]
+        with device_scope(like.device):
+            return draw(shape, a, b, dtype=str(like.dtype).replace("torch.", ""), seed=self.seed)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"seed": self.seed}
+
+
+class RandomUniform(RandomInitializer):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Optional[int] = None):
+        super().__init__(seed)
         self.minval, self.maxval = minval, maxval
 
     def fill(self, t):
-        return t.uniform_(self.minval, self.maxval)
+        return self._draw(t, "uniform", self.minval, self.maxval)
 
     def get_config(self):
-        return {"minval": self.minval, "maxval": self.maxval}
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
-class RandomNormal(Initializer):
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05):
+class RandomNormal(RandomInitializer):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None):
+        super().__init__(seed)
         self.mean, self.stddev = mean, stddev
 
     def fill(self, t):
-        return t.normal_(self.mean, self.stddev)
+        return self._draw(t, "normal", self.mean, self.stddev)
 
     def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev}
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
-class TruncatedNormal(Initializer):
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05):
+class TruncatedNormal(RandomInitializer):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None):
+        super().__init__(seed)
         self.mean, self.stddev = mean, stddev
 
     def fill(self, t):
-        return torch.nn.init.trunc_normal_(
-            t, self.mean, self.stddev, self.mean - 2 * self.stddev, self.mean + 2 * self.stddev
-        )
+        return self._draw(t, "truncated_normal", self.mean, self.stddev)
 
     def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev}
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
-class VarianceScaling(Initializer):
+class VarianceScaling(RandomInitializer):
     """Keras's VarianceScaling: the family behind glorot/he/lecun."""
 
-    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal"):
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
+                 seed: Optional[int] = None):
+        super().__init__(seed)
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"Invalid mode {mode!r}; expected 'fan_in', 'fan_out' or 'fan_avg'.")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
@@ -118,81 +224,109 @@ class VarianceScaling(Initializer):
         scale = self.scale / max(1.0, n)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * scale)
-            return t.uniform_(-limit, limit)
+            return self._draw(t, "uniform", -limit, limit)
         if self.distribution == "untruncated_normal":
-            return t.normal_(0.0, math.sqrt(scale))
+            return self._draw(t, "normal", 0.0, math.sqrt(scale))
         # Constant from Keras's docs: stddev of a unit normal truncated at +-2.
         std = math.sqrt(scale) / 0.87962566103423978
-        return torch.nn.init.trunc_normal_(t, 0.0, std, -2 * std, 2 * std)
+        return self._draw(t, "truncated_normal", 0.0, std)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
 
 
 class GlorotUniform(VarianceScaling):
-    def __init__(self):
-        super().__init__(1.0, "fan_avg", "uniform")
+    def __init__(self, seed: Optional[int] = None):
+        super().__init__(1.0, "fan_avg", "uniform", seed=seed)
 
     def get_config(self):
-        return {}
+        return {"seed": self.seed}
 
 
 class GlorotNormal(VarianceScaling):
-    def __init__(self):
-        super().__init__(1.0, "fan_avg", "truncated_normal")
+    def __init__(self, seed: Optional[int] = None):
+        super().__init__(1.0, "fan_avg", "truncated_normal", seed=seed)
 
     def get_config(self):
-        return {}
+        return {"seed": self.seed}
 
 
 class HeUniform(VarianceScaling):
-    def __init__(self):
-        super().__init__(2.0, "fan_in", "uniform")
+    def __init__(self, seed: Optional[int] = None):
+        super().__init__(2.0, "fan_in", "uniform", seed=seed)
 
     def get_config(self):
-        return {}
+        return {"seed": self.seed}
 
 
 class HeNormal(VarianceScaling):
-    def __init__(self):
-        super().__init__(2.0, "fan_in", "truncated_normal")
+    def __init__(self, seed: Optional[int] = None):
+        super().__init__(2.0, "fan_in", "truncated_normal", seed=seed)
 
     def get_config(self):
-        return {}
+        return {"seed": self.seed}
 
 
 class LecunUniform(VarianceScaling):
-    def __init__(self):
-        super().__init__(1.0, "fan_in", "uniform")
+    def __init__(self, seed: Optional[int] = None):
+        super().__init__(1.0, "fan_in", "uniform", seed=seed)
 
     def get_config(self):
-        return {}
+        return {"seed": self.seed}
 
 
 class LecunNormal(VarianceScaling):
-    def __init__(self):
-        super().__init__(1.0, "fan_in", "truncated_normal")
+    def __init__(self, seed: Optional[int] = None):
+        super().__init__(1.0, "fan_in", "truncated_normal", seed=seed)
 
     def get_config(self):
-        return {}
+        return {"seed": self.seed}
 
 
-class Orthogonal(Initializer):
-    def __init__(self, gain: float = 1.0):
+class Orthogonal(RandomInitializer):
+    """An orthogonal matrix (rows or columns, whichever are fewer, orthonormal) times `gain`;
+    more than 2-D shapes are flattened to `(prod(shape[:-1]), shape[-1])` in Keras's layout."""
+
+    def __init__(self, gain: float = 1.0, seed: Optional[int] = None):
+        super().__init__(seed)
         self.gain = gain
 
     def fill(self, t):
-        return torch.nn.init.orthogonal_(t, gain=self.gain)
+        if t.dim() < 2:
+            raise ValueError(
+                f"Orthogonal initializer needs a shape of rank 2 or more, received shape={tuple(t.shape)} of rank "
+                f"{t.dim()}. Use it for kernels, e.g. recurrent_initializer='orthogonal'."
+            )
+        if self.seed is None:
+            return torch.nn.init.orthogonal_(t, gain=self.gain)
+        # Keras's recipe on Keras's numbers: QR of a normal (max, min) matrix, signs from R's diagonal.
+        order = _torch_order(tuple(t.shape))
+        inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
+        keras_shape = tuple(t.shape[i] for i in inverse)
+        rows, cols = math.prod(keras_shape[:-1]), keras_shape[-1]
+        a = self._keras_draw("normal", (max(rows, cols), min(rows, cols)), 0.0, 1.0, t)
+        q, r = torch.linalg.qr(a)
+        q = q * torch.sign(torch.diagonal(r))
+        if rows < cols:
+            q = q.t()
+        return t.copy_((self.gain * q).reshape(keras_shape).permute(order))
 
     def get_config(self):
-        return {"gain": self.gain}
+        return {"gain": self.gain, "seed": self.seed}
 
 
 class Identity(Initializer):
+    """The identity matrix (ones on the main diagonal of a possibly non-square 2-D shape) times `gain`."""
+
     def __init__(self, gain: float = 1.0):
         self.gain = gain
 
     def fill(self, t):
+        if t.dim() != 2:
+            raise ValueError(
+                f"Identity initializer can only make 2-D matrices, received shape={tuple(t.shape)} of rank {t.dim()}. "
+                "Use it for a Dense kernel or a recurrent kernel."
+            )
         torch.nn.init.eye_(t)
         return t.mul_(self.gain)
 
@@ -202,8 +336,8 @@ class Identity(Initializer):
 
 _registry: Registry[type] = Registry("initializer")
 for _cls, _names in {
-    Zeros: ("zeros",),
-    Ones: ("ones",),
+    Zeros: ("zeros", "zero"),
+    Ones: ("ones", "one"),
     Constant: ("constant",),
     RandomUniform: ("random_uniform", "uniform"),
     RandomNormal: ("random_normal", "normal"),
@@ -220,6 +354,20 @@ for _cls, _names in {
 }.items():
     for _n in _names:
         _registry.add(_n, _cls)
+# Keras's configs and strings may also name the class itself ('GlorotUniform', 'IdentityInitializer').
+_CLASS_NAMES: Dict[str, type] = {cls.__name__: cls for cls in set(dict(_registry.items()).values())}
+_CLASS_NAMES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal)
+
+
+# Keras's function names are its classes: `glorot_uniform(seed=1)(shape=(3, 4))`.
+zeros, ones, constant = Zeros, Ones, Constant
+random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
+variance_scaling = VarianceScaling
+glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
+he_uniform, he_normal = HeUniform, HeNormal
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+orthogonal, OrthogonalInitializer = Orthogonal, Orthogonal
+identity, IdentityInitializer = Identity, Identity
 
 
 def get(identifier: InitializerLike) -> Callable[[torch.Tensor], Any]:
@@ -231,9 +379,12 @@ def get(identifier: InitializerLike) -> Callable[[torch.Tensor], Any]:
     if identifier is None:
         return Zeros()
     if isinstance(identifier, str):
+        if identifier in _CLASS_NAMES:
+            return _CLASS_NAMES[identifier]()
         return _registry.get(identifier, fix="Pass one of these names, an Initializer or a callable.")()
     if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _registry.get(identifier["class_name"])
+        name = identifier["class_name"]
+        cls = _CLASS_NAMES[name] if name in _CLASS_NAMES else _registry.get(name)
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()

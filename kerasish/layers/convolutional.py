@@ -7,10 +7,11 @@ format, which the convolution kernels consume directly, so no copy of the batch 
 the NCHW-in-channels-last output permuted back to NHWC is already contiguous.
 
 Kernels are stored in torch's layout `(filters, in_channels / groups, *kernel_size)` so that
-`torch.nn.functional.conv*d` uses them as they are; `get_weights()` returns that layout (Keras
-returns `(*kernel_size, in_channels / groups, filters)`: transpose with
-`kernel.transpose(2, 3, 1, 0)` to compare with Keras). Constraints (`kernel_constraint=...`)
-still see Keras's layout, so their `axis` means what it means in Keras.
+`torch.nn.functional.conv*d` uses them as they are (and `.kerasish` files hold that layout);
+`get_weights()`/`set_weights()`, of the layer and of any model holding it, use Keras's layout
+`(*kernel_size, in_channels / groups, filters)`, so `set_weights(keras_layer.get_weights())`
+works unchanged. `layer.kernel` itself is the torch-layout parameter. Constraints
+(`kernel_constraint=...`) see Keras's layout, so their `axis` means what it means in Keras.
 
 'same' padding follows TensorFlow: the output has `ceil(size / stride)` steps and when the total
 padding is odd the extra row/column goes at the end (bottom/right); such asymmetric padding is
@@ -28,7 +29,7 @@ from torch import nn
 
 from kerasish import activations, config, constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape
-from kerasish.layers.weight_layout import KerasLayout, attach_constraint, conv_layout
+from kerasish.layers.weight_layout import KerasLayout, KerasLayoutWeights, attach_constraint, conv_layout
 
 IntOrTuple = Union[int, Sequence[int]]
 
@@ -157,7 +158,7 @@ def _check_positive_int(value: Any, arg: str, layer: str, example: str) -> int:
 
 
 # --------------------------------------------------------------------------- convolutions
-class _Conv(Layer):
+class _Conv(KerasLayoutWeights, Layer):
     """Shared body of Conv1D and Conv2D (`rank` spatial axes)."""
 
     rank = 2
@@ -264,6 +265,10 @@ class _Conv(Layer):
         self.bias = nn.Parameter(torch.empty(self.filters, dtype=dtype)) if self.use_bias else None
         self._init_weights()
         self._attach_constraints()
+
+    def _weight_layouts(self) -> List[Tuple[Optional[nn.Parameter], Optional[KerasLayout]]]:
+        """The kernel in torch's `(a, b, *k)` is Keras's `(*k, b, a)` (see weight_layout)."""
+        return [(self.kernel, conv_layout(self.rank))]
 
     def _attach_constraints(self) -> None:
         # Torch's (filters, in, *k) kernel is seen in Keras's (*k, in, filters) layout (for
@@ -374,8 +379,9 @@ class Conv1D(_Conv):
 class Conv2D(_Conv):
     """2D convolution over `(batch, height, width, channels)` images.
 
-    The kernel is stored in torch's layout `(filters, in_channels / groups, kh, kw)` and
-    `get_weights()` returns it so; the input batch is not copied (see the module docstring).
+    The kernel is stored in torch's layout `(filters, in_channels / groups, kh, kw)`;
+    `get_weights()` returns Keras's `[kernel (kh, kw, in_channels / groups, filters), bias]`.
+    The input batch is not copied (see the module docstring).
 
     Args:
         filters: number of output channels.
@@ -419,7 +425,12 @@ class Conv2D(_Conv):
 class Conv2DTranspose(_Conv):
     """Transposed 2D convolution (the gradient of Conv2D), used to upsample feature maps.
 
-    The kernel has torch's transposed layout `(in_channels, filters / groups, kh, kw)`.
+    The kernel is stored in torch's transposed layout `(in_channels, filters, kh, kw)`;
+    `get_weights()` returns Keras's `[kernel (kh, kw, filters, in_channels), bias]`. Padding,
+    `output_padding` and the output size follow Keras (TensorFlow's and JAX's semantics,
+    which Keras's torch backend reproduces): with `padding='same'` the output has
+    `size * strides` steps, or `(size - 1) * strides + kernel_size % 2 + output_padding`
+    with an `output_padding`.
 
     Args:
         filters: number of output channels.
@@ -469,14 +480,13 @@ class Conv2DTranspose(_Conv):
         **kwargs: Any,
     ) -> None:
         strides_t = normalize_tuple(strides, 2, "strides", "Conv2DTranspose")
-        dilation_t = normalize_tuple(dilation_rate, 2, "dilation_rate", "Conv2DTranspose")
         self.output_padding = None
         if output_padding is not None:
             self.output_padding = normalize_tuple(output_padding, 2, "output_padding", "Conv2DTranspose", True)
-            for op, s, d in zip(self.output_padding, strides_t, dilation_t):
-                if op >= max(s, d):
+            for op, s in zip(self.output_padding, strides_t):
+                if op >= s:
                     raise ValueError(
-                        f"Conv2DTranspose: each output_padding must be smaller than the stride (or dilation), "
+                        f"Conv2DTranspose: each output_padding must be smaller than the stride, as in Keras, "
                         f"received output_padding={output_padding!r} with strides={strides_t}. "
                         "Lower output_padding or leave it None."
                     )
@@ -489,18 +499,26 @@ class Conv2DTranspose(_Conv):
             bias_constraint=bias_constraint, **kwargs,
         )
 
-    def _effective(self, k: int, d: int) -> int:
-        return (k - 1) * d + 1
+    def _crops(self, axis: int) -> Tuple[int, int]:
+        """Keras's (crop_before, crop_after) of the full transposed output `(n - 1) * s + k_eff`
+        along one axis; a negative crop after extends the output (valid padding with a stride
+        larger than the kernel, or an output_padding)."""
+        k, s, d = self.kernel_size[axis], self.strides[axis], self.dilation_rate[axis]
+        effective = (k - 1) * d + 1
+        op = None if self.output_padding is None else self.output_padding[axis]
+        if self.padding == "valid":
+            return 0, -(max(effective, s) - effective if op is None else op)
+        # TensorFlow's 'same': the padding of the forward convolution this one is the gradient of.
+        total = s + effective - 2 if op is None else effective + effective % 2 - 2 + op
+        before = min(total // 2 + total % 2, effective - 1)
+        return effective - 1 - before, effective - 1 - (total - before)
 
     def _length(self, size: Optional[int], axis: int) -> Optional[int]:
         if size is None:
             return None
         k, s, d = self.kernel_size[axis], self.strides[axis], self.dilation_rate[axis]
-        kd = self._effective(k, d)
-        if self.output_padding is None:
-            return size * s + max(kd - s, 0) if self.padding == "valid" else size * s
-        pad = kd // 2 if self.padding == "same" else 0
-        return (size - 1) * s + kd - 2 * pad + self.output_padding[axis]
+        before, after = self._crops(axis)
+        return (size - 1) * s + (k - 1) * d + 1 - before - after
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         self._check_input_shape(input_shape)
@@ -525,29 +543,24 @@ class Conv2DTranspose(_Conv):
         self._attach_constraints()
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
-        padding, output_padding, crop = [], [], []
-        for axis, size in enumerate(x.shape[2:]):
-            k, s, d = self.kernel_size[axis], self.strides[axis], self.dilation_rate[axis]
-            kd = self._effective(k, d)
-            if self.output_padding is not None:
-                padding.append(kd // 2 if self.padding == "same" else 0)
-                output_padding.append(self.output_padding[axis])
-                crop.append(0)
-            elif self.padding == "valid":
-                padding.append(0)
-                output_padding.append(max(s - kd, 0))
-                crop.append(0)
-            else:
-                # TensorFlow crops the 'same' padding of the forward convolution: total // 2 at
-                # the start, the rest at the end; torch crops symmetrically, so crop the extra.
-                total = max(kd - s, 0)
-                padding.append(total // 2)
-                output_padding.append(max(s - kd, 0))
-                crop.append(total - 2 * (total // 2))
+        # torch's conv_transpose2d crops `padding` from both ends of the full output and then
+        # extends the end by `output_padding` (< max(stride, dilation)); Keras's crops differ at
+        # the two ends, so take the torch padding as close to them as torch allows and slice the
+        # rest off (a view, only when needed).
+        padding, output_padding, slices = [], [], []
+        for axis in range(2):
+            before, after = self._crops(axis)
+            limit = max(self.strides[axis], self.dilation_rate[axis]) - 1
+            p = max(0, min(before, after + limit))
+            op = max(p - after, 0)
+            padding.append(p)
+            output_padding.append(op)
+            slices.append((before - p, max(after - p, 0)))
         out = F.conv_transpose2d(x, self.kernel, self.bias, self.strides, tuple(padding),
                                  tuple(output_padding), 1, self.dilation_rate)
-        if any(crop):
-            out = out[:, :, : out.shape[2] - crop[0], : out.shape[3] - crop[1]]
+        if any(b or a for b, a in slices):
+            (t, b), (l, r) = slices
+            out = out[:, :, t: out.shape[2] - b, l: out.shape[3] - r]
         return out
 
     def get_config(self) -> Dict[str, Any]:
@@ -560,8 +573,10 @@ class Conv2DTranspose(_Conv):
 class SeparableConv2D(_Conv):
     """Depthwise separable 2D convolution: a per-channel convolution, then a 1x1 convolution.
 
-    Weights (torch layout): depthwise `(in * depth_multiplier, 1, kh, kw)`, pointwise
-    `(filters, in * depth_multiplier, 1, 1)` and the bias `(filters,)`.
+    Weights are stored in torch's layout: depthwise `(in * depth_multiplier, 1, kh, kw)`,
+    pointwise `(filters, in * depth_multiplier, 1, 1)`, bias `(filters,)`; `get_weights()`
+    returns Keras's `[depthwise_kernel (kh, kw, in, depth_multiplier), pointwise_kernel
+    (1, 1, in * depth_multiplier, filters), bias]`.
 
     Args:
         filters: number of output channels.
@@ -654,12 +669,19 @@ class SeparableConv2D(_Conv):
             self.pointwise_initializer(self.pointwise_kernel.data)
             if self.bias is not None:
                 self.bias_initializer(self.bias.data)
+        layouts = dict((id(p), layout) for p, layout in self._weight_layouts())
+        attach_constraint(self.kernel, self.kernel_constraint, layouts[id(self.kernel)])
+        attach_constraint(self.pointwise_kernel, self.pointwise_constraint, layouts[id(self.pointwise_kernel)])
+        attach_constraint(self.bias, self.bias_constraint)
+
+    def _weight_layouts(self) -> List[Tuple[Optional[nn.Parameter], Optional[KerasLayout]]]:
         # Torch's depthwise (in * dm, 1, kh, kw) is Keras's (kh, kw, in, dm); the pointwise
         # (filters, in * dm, 1, 1) is Keras's (1, 1, in * dm, filters).
+        if self.kernel is None:
+            return []
+        channels = self.kernel.shape[0] // self.depth_multiplier
         depthwise = KerasLayout((2, 3, 0, 1), grouped_shape=(channels, self.depth_multiplier) + self.kernel_size)
-        attach_constraint(self.kernel, self.kernel_constraint, depthwise)
-        attach_constraint(self.pointwise_kernel, self.pointwise_constraint, conv_layout(2))
-        attach_constraint(self.bias, self.bias_constraint)
+        return [(self.kernel, depthwise), (self.pointwise_kernel, conv_layout(2))]
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         pads = spatial_pads(x.shape[2:], self.kernel_size, self.strides, self.dilation_rate, self.padding)

@@ -23,6 +23,7 @@ from torch import nn
 from kerasish.layers import call_context
 from kerasish.layers.calling import call_spec, first_device, has_symbolic, needs_conversion, shape_tree, to_tensors
 from kerasish.layers.symbolic import call_symbolic
+from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
 from kerasish.layers.layer_utils import (
     _check_weight_shape, _fill_keras_layout, _free_key, _jsonable_shape, _resolve_dtype, _shape_from_json,
     _torch_dtype, state_restore, state_snapshot,
@@ -455,27 +456,17 @@ class Layer(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def get_weights(self) -> List[np.ndarray]:
-        """The weights as NumPy arrays, in Keras's order (e.g. [kernel, bias])."""
-        return [w.detach().cpu().numpy().copy() for w in self.weights]
+        """The weights as NumPy arrays, in Keras's order and layout (e.g. [kernel, bias]; a Conv2D
+        kernel inside, even of a custom layer, comes out as Keras's `(kh, kw, in, out)`)."""
+        return keras_arrays(self, self.weights)
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Sets the weights from arrays in `get_weights()` order, checking every shape."""
-        own = self.weights
-        if len(weights) != len(own):
-            raise ValueError(
-                f"Layer {self.name!r} expects {len(own)} weight arrays, received {len(weights)}. "
-                "Pass arrays in the order get_weights() returns them."
-            )
-        for i, (w, new) in enumerate(zip(own, weights)):
-            new = torch.as_tensor(np.asarray(new) if not isinstance(new, torch.Tensor) else new)
-            if tuple(new.shape) != tuple(w.shape):
-                raise ValueError(
-                    f"Weight {i} of layer {self.name!r} has shape {tuple(w.shape)}, "
-                    f"received an array of shape {tuple(new.shape)}."
-                )
-        with torch.no_grad():
-            for w, new in zip(own, weights):
-                w.copy_(torch.as_tensor(np.asarray(new) if not isinstance(new, torch.Tensor) else new))
+        """Sets the weights from arrays in `get_weights()` order and layout, checking every shape first.
+
+        Raises:
+            ValueError: for a different number of arrays or a shape that differs (nothing changes then).
+        """
+        assign_keras_arrays(self, self.weights, weights, f"Layer {self.name!r}")
 
     #: (regularizer attribute, weight attribute) pairs whose penalties `losses` returns.
     regularized_weights: Tuple[Tuple[str, str], ...] = ()

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kerasish import constraints, initializers, regularizers
+from kerasish import config, constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.unsupported import reject_unsupported
 from kerasish.layers.weight_layout import attach_constraint
@@ -44,7 +44,9 @@ class BatchNormalization(Layer):
     variance are non-trainable parameters, so `summary()` and `count_params()` report Keras's
     `4 * features` (2 trainable, 2 non-trainable) and `get_weights()` returns
     `[gamma, beta, moving_mean, moving_variance]`. As in Keras, a layer with `trainable=False` runs
-    in inference mode. The moving variance is updated with torch's unbiased batch variance.
+    in inference mode. The moving variance is updated with the biased batch variance, as in Keras;
+    under `kerasish.config.set_defaults("torch")` (when the layer is created) with torch's unbiased
+    one, as `torch.nn.BatchNorm*d` does.
 
     Args:
         axis: the feature axis. Defaults to `-1`.
@@ -130,6 +132,8 @@ class BatchNormalization(Layer):
         self.gamma_constraint = constraints.get(gamma_constraint)
         self.renorm, self.renorm_clipping, self.renorm_momentum = False, renorm_clipping, renorm_momentum
         self.synchronized = False
+        # Keras updates the moving variance with the biased batch variance, torch with the unbiased one.
+        self._unbiased_variance = config.defaults() == "torch"
         self.gamma: Optional[nn.Parameter] = None
         self.beta: Optional[nn.Parameter] = None
         self.moving_mean: Optional[nn.Parameter] = None
@@ -185,9 +189,28 @@ class BatchNormalization(Layer):
         # F.batch_norm normalises axis 1: move the feature axis there (a view; for NHWC images
         # it is the channels_last-format NCHW view, which the kernel handles without a copy).
         x = inputs.movedim(axis, 1) if axis != 1 else inputs
-        y = F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta, training,
-                         1.0 - self.momentum, self.epsilon)
+        if not training or self._unbiased_variance:
+            y = F.batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta, training,
+                             1.0 - self.momentum, self.epsilon)
+        else:
+            y = self._train_keras(x)
         return y.movedim(1, axis) if axis != 1 else y
+
+    def _train_keras(self, x: torch.Tensor) -> torch.Tensor:
+        """Training step with Keras's moving variance update (the biased batch variance).
+
+        torch's fused kernel updates its running variance with the unbiased batch variance
+        `v * n / (n - 1)`. It updates a zero vector here instead, which then holds
+        `(1 - momentum) * v * n / (n - 1)`; rescaling that by `(n - 1) / n` gives Keras's term,
+        with no second pass over the batch.
+        """
+        n = x.numel() // x.shape[1]
+        update = torch.zeros_like(self.moving_variance)
+        y = F.batch_norm(x, self.moving_mean, update, self.gamma, self.beta, True, 1.0 - self.momentum,
+                         self.epsilon)
+        with torch.no_grad():
+            self.moving_variance.mul_(self.momentum).add_(update, alpha=(n - 1) / n)
+        return y
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()

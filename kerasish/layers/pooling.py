@@ -1,8 +1,11 @@
 """Pooling layers: Max/AveragePooling1D/2D and GlobalAverage/GlobalMaxPooling1D/2D.
 
 Channels-last inputs are pooled through the same no-copy NCHW view as the convolutions.
-'same' padding follows TensorFlow: max pooling pads with -inf, average pooling averages only
-the real (unpadded) values of each window.
+'same' padding follows Keras (TensorFlow's and JAX's semantics, as `kerasish.ops.average_pool`):
+the output has `ceil(size / strides)` steps, the extra padding goes at the end, max pooling pads
+with -inf and average pooling averages only the real (unpadded) values of each window. Keras's
+torch backend instead averages edge-replicated values in some windows when an axis needs
+asymmetric padding; kerasish keeps the TensorFlow/JAX numbers there.
 """
 
 from __future__ import annotations
@@ -83,10 +86,11 @@ class _Pooling(Layer):
         fn = F.avg_pool1d if self.rank == 1 else F.avg_pool2d
         if all(b == a for b, a in pads):
             return fn(x, self.pool_size, self.strides, tuple(b for b, _ in pads), count_include_pad=False)
-        # Asymmetric 'same': average of the real values = pooled zero-padded sum / pooled count.
-        padded, _ = pad_input(x, pads)
-        count, _ = pad_input(torch.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype, device=x.device), pads)
-        return fn(padded, self.pool_size, self.strides) / fn(count, self.pool_size, self.strides)
+        # Asymmetric 'same' on some axis: average of the real values = the pooled zero-padded
+        # input / the pooled count of real values, every axis padded in full (before and after).
+        flat = [p for pair in reversed(pads) for p in pair]  # F.pad lists the last axis first
+        ones = torch.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype, device=x.device)
+        return fn(F.pad(x, flat), self.pool_size, self.strides) / fn(F.pad(ones, flat), self.pool_size, self.strides)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         check_rank(inputs, self.rank + 2, self, _LAYOUTS[(self.rank, self.data_format)])

@@ -5,19 +5,24 @@ behind `nn.RNN`/`nn.LSTM`/`nn.GRU`, so the parameter counts are Keras's: one bia
 (torch's second bias, `bias_hh`, is passed as zeros and is not a weight), and for the GRU with
 `reset_after=True` the two biases Keras also has. Weights are stored in torch's layout and gate
 order, `kernel (gates * units, input)`, `recurrent_kernel (gates * units, units)`; `get_weights()`
-and `set_weights()` use Keras's layout `(input, gates * units)` and gate order (LSTM i, f, c, o is
-torch's i, f, g, o; the GRU's z, r, h is torch's r, z, n reordered). Constraints
-(`kernel_constraint=...`) see the weights in Keras's layout and gate order too.
+and `set_weights()`, of the layer and of any model holding it, use Keras's layout
+`(input, gates * units)` and gate order (LSTM i, f, c, o is torch's i, f, g, o; the GRU's z, r, h
+is torch's r, z, n reordered). Constraints (`kernel_constraint=...`) see the weights in Keras's
+layout and gate order too.
+
+Activations other than the fused kernels' (tanh/sigmoid; SimpleRNN tanh or relu) and
+`GRU(reset_after=False)` run a step-by-step loop over the same weights, as Keras falls back from
+cuDNN to its generic loop; the results are Keras's either way.
 
 Masks (from `Embedding(mask_zero=True)` or `Masking`) are honoured exactly: each row's real steps
 are gathered to the front (so pre-padding, Keras's `pad_sequences` default, works as well as
 post-padding), run as a packed sequence, and scattered back; the last output is the state after
-the last real step. Padded positions of `return_sequences` outputs are zeros.
+the last real step. At padded positions a `return_sequences` output repeats the last real step's
+output (zeros before the first one), as Keras; with `zero_output_for_mask=True` (which
+Bidirectional sets when it returns sequences, as Keras does) they are zeros.
 
-Differences from Keras, by design of the fused kernels: `recurrent_dropout` must be 0; `dropout`
-drops input features with one mask per sequence shared by all gates (Keras draws one per gate);
-`activation`/`recurrent_activation` are tanh/sigmoid (SimpleRNN: tanh or relu); `GRU` needs
-`reset_after=True` (Keras's default); `stateful=True` is not supported.
+Differences from Keras: `recurrent_dropout` must be 0; `dropout` drops input features with one
+mask per sequence shared by all gates; `stateful=True` is not supported.
 """
 
 from __future__ import annotations
@@ -26,14 +31,13 @@ import contextlib
 import math
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from kerasish import activations, config, constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape
-from kerasish.layers.weight_layout import KerasLayout, attach_constraint
+from kerasish.layers.weight_layout import KerasLayout, KerasLayoutWeights, attach_constraint
 
 Output = Union[torch.Tensor, List[torch.Tensor]]
 
@@ -51,8 +55,8 @@ def _cudnn_disabled() -> Iterator[None]:
         torch.backends.cudnn.enabled = previous
 
 
-class _RNN(Layer):
-    """Shared body: weights, dropout, masking and the calls into torch's fused kernels."""
+class _RNN(KerasLayoutWeights, Layer):
+    """Shared body: weights, dropout, masking and the calls into torch's fused kernels (or the loop)."""
 
     gates = 1
     accepts_mask = True
@@ -111,6 +115,8 @@ class _RNN(Layer):
         self.units = units
         self.activation_arg = activation
         self.recurrent_activation_arg = recurrent_activation
+        self.activation = activations.get(activation)
+        self.recurrent_activation = None if recurrent_activation is None else activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
         self._init_args = (kernel_initializer, recurrent_initializer, bias_initializer)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -135,15 +141,10 @@ class _RNN(Layer):
         self.recurrent_kernel: Optional[nn.Parameter] = None
         self.bias: Optional[nn.Parameter] = None
 
-    @staticmethod
-    def _check_activation(cls: str, arg: str, value: Any, allowed: Sequence[str]) -> str:
-        name = activations.serialize(value)
-        if name not in allowed:
-            raise ValueError(
-                f"{cls}: {arg}={name!r} is not supported by torch's fused recurrent kernels, which implement "
-                f"only {' or '.join(repr(a) for a in allowed)}. Use {arg}={allowed[0]!r} (Keras's default)."
-            )
-        return name
+    def _fused(self) -> bool:
+        """Whether torch's fused kernel computes this layer (else the step-by-step loop runs)."""
+        return (activations.serialize(self.activation_arg) == "tanh"
+                and activations.serialize(self.recurrent_activation_arg) == "sigmoid")
 
     # ------------------------------------------------------------------ weights
     def _bias_shape(self) -> Tuple[int, ...]:
@@ -203,33 +204,10 @@ class _RNN(Layer):
         """Torch gate blocks in Keras's order (None when they agree); self-inverse."""
         return None
 
-    def get_weights(self) -> List[np.ndarray]:
-        """`[kernel (features, gates*units), recurrent_kernel (units, gates*units), bias]` as in Keras."""
-        if not self.built:
+    def _weight_layouts(self) -> List[Tuple[Optional[nn.Parameter], Optional[KerasLayout]]]:
+        if self.kernel is None:
             return []
-        out = [w.detach() if layout is None else layout.to_keras(w.detach())
-               for w, layout in zip(self._weights_in_torch_layout(), self._keras_layouts())]
-        return [w.cpu().numpy().copy() for w in out]
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Sets weights given in Keras's layout and gate order (what `get_weights` returns)."""
-        own = self.get_weights()
-        if len(weights) != len(own):
-            raise ValueError(
-                f"Layer {self.name!r} expects {len(own)} weight arrays (kernel, recurrent_kernel"
-                f"{', bias' if self.use_bias else ''}), received {len(weights)}. Pass arrays in the order "
-                "get_weights() returns them."
-            )
-        arrays = [torch.as_tensor(np.asarray(w)) for w in weights]
-        for i, (w, new) in enumerate(zip(own, arrays)):
-            if tuple(new.shape) != w.shape:
-                raise ValueError(
-                    f"Weight {i} of layer {self.name!r} has Keras shape {w.shape}, received an array of shape "
-                    f"{tuple(new.shape)}. Pass arrays shaped as get_weights() returns them."
-                )
-        with torch.no_grad():
-            for param, new, layout in zip(self._weights_in_torch_layout(), arrays, self._keras_layouts()):
-                param.copy_(new if layout is None else layout.from_keras(new, tuple(param.shape)))
+        return list(zip(self._weights_in_torch_layout(), self._keras_layouts()))
 
     def _flat_weights(self) -> List[torch.Tensor]:
         if self.bias is None:
@@ -317,7 +295,9 @@ class _RNN(Layer):
             keep = torch.empty(x.shape[0], 1, x.shape[2], dtype=x.dtype, device=x.device).bernoulli_(1 - self.dropout)
             x = x * keep / (1 - self.dropout)
         hx = self._initial_states(x, initial_state)
-        if mask is None:
+        if not self._fused():
+            out, states = self._run_loop(x, mask, hx)
+        elif mask is None:
             if self.go_backwards:
                 x = x.flip(1)
             out, states = self._run(x, None, hx)
@@ -329,15 +309,60 @@ class _RNN(Layer):
             return [output] + [s[0] for s in states]
         return output
 
+    def _check_mask(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        mask = mask.to(torch.bool)
+        if tuple(mask.shape) != tuple(x.shape[:2]):
+            raise ValueError(
+                f"Layer {self.name!r} received a mask of shape {tuple(mask.shape)} for inputs of shape "
+                f"{tuple(x.shape)}; expected (batch, timesteps) = {tuple(x.shape[:2])}. The mask is True on real steps."
+            )
+        return mask
+
+    def _run_loop(self, x: torch.Tensor, mask: Optional[torch.Tensor],
+                  hx: List[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Step by step, for activations the fused kernels lack: the same results as the fused
+        path (a masked step keeps the states), one Python step per time step."""
+        if self.use_cudnn is True:
+            raise ValueError(
+                f"Layer {self.name!r} ({type(self).__name__}) has use_cudnn=True, but cuDNN cannot compute this "
+                f"configuration (activation={activations.serialize(self.activation_arg)!r}, recurrent_activation="
+                f"{activations.serialize(self.recurrent_activation_arg)!r}). Pass use_cudnn='auto' to fall back to "
+                "the step-by-step implementation, as Keras does."
+            )
+        if mask is not None:
+            mask = self._check_mask(x, mask)
+        if self.go_backwards:
+            x = x.flip(1)
+            mask = None if mask is None else mask.flip(1)
+        # The input projections of all steps in one matmul; the recurrent ones step by step.
+        projected = torch.matmul(x, self.kernel.t())
+        if self.bias is not None:
+            projected = projected + (self.bias[0] if self.bias.dim() == 2 else self.bias)
+        states = [h[0] for h in hx]
+        outputs = []
+        for t in range(x.shape[1]):
+            new = self._step(projected[:, t], states)
+            if mask is not None:
+                keep = mask[:, t].unsqueeze(-1)
+                new = [torch.where(keep, a, b) for a, b in zip(new, states)]
+            outputs.append(new[0])
+            states = new
+        if not self.return_sequences:
+            return states[0], [h.unsqueeze(0) for h in states]
+        out = torch.stack(outputs, dim=1)
+        if mask is not None:
+            out = self._masked_outputs(out, mask)
+        return out, [h.unsqueeze(0) for h in states]
+
+    def _step(self, projected: torch.Tensor, states: List[torch.Tensor]) -> List[torch.Tensor]:
+        """One time step: `projected` is the input's projection (with the input bias)."""
+        h = states[0]
+        return [self.activation(projected + torch.matmul(h, self.recurrent_kernel.t()))]
+
     def _run_masked(self, x: torch.Tensor, mask: torch.Tensor,
                     hx: List[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         n, steps, features = x.shape
-        mask = mask.to(torch.bool)
-        if tuple(mask.shape) != (n, steps):
-            raise ValueError(
-                f"Layer {self.name!r} received a mask of shape {tuple(mask.shape)} for inputs of shape "
-                f"{tuple(x.shape)}; expected (batch, timesteps) = {(n, steps)}. The mask is True on real steps."
-            )
+        mask = self._check_mask(x, mask)
         if self.go_backwards:
             x, mask = x.flip(1), mask.flip(1)
         # Gather each row's real steps to the front, in order (a stable sort of "is padding"),
@@ -358,9 +383,19 @@ class _RNN(Layer):
         out_packed = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
         out_compact, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=steps)
         out = torch.zeros_like(out_compact).scatter(1, order.unsqueeze(-1).expand(n, steps, self.units), out_compact)
-        # Zero the padded positions (including the stand-in step of empty rows).
-        out = out * mask.unsqueeze(-1).to(out.dtype)
-        return out, states
+        return self._masked_outputs(out, mask), states
+
+    def _masked_outputs(self, out: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Outputs at masked steps, as Keras: zeros with `zero_output_for_mask` (what Bidirectional
+        asks for), else the output of the last real step before (zeros before the first one).
+        `out` and `mask` are in processing order (reversed for go_backwards)."""
+        out = out * mask.unsqueeze(-1).to(out.dtype)  # also clears the stand-in step of empty rows
+        if self.zero_output_for_mask:
+            return out
+        steps = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
+        last_real = torch.where(mask, steps, -1).cummax(dim=1).values
+        carried = out.gather(1, last_real.clamp_min(0).unsqueeze(-1).expand_as(out))
+        return carried * (last_real >= 0).unsqueeze(-1).to(out.dtype)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
@@ -459,8 +494,8 @@ class SimpleRNN(_RNN):
         unroll: bool = False,
         **kwargs: Any,
     ) -> None:
+        self.zero_output_for_mask = bool(kwargs.pop("zero_output_for_mask", False))
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self._activation_name = self._check_activation("SimpleRNN", "activation", activation, ("tanh", "relu"))
         self._setup(units, activation, None, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
                     kernel_regularizer, recurrent_regularizer, bias_regularizer, kernel_constraint,
                     recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed,
@@ -468,8 +503,11 @@ class SimpleRNN(_RNN):
         if self._input_shape_arg is not None:
             self.build_from_shape(self._input_shape_arg)
 
+    def _fused(self) -> bool:
+        return activations.serialize(self.activation_arg) in ("tanh", "relu")
+
     def _kernel_fn(self):
-        return torch.rnn_tanh if self._activation_name == "tanh" else torch.rnn_relu
+        return torch.rnn_tanh if activations.serialize(self.activation_arg) == "tanh" else torch.rnn_relu
 
 
 SimpleRNN.__doc__ = """A fully connected RNN: `h_t = activation(x_t W + h_{t-1} U + b)`.
@@ -478,7 +516,8 @@ SimpleRNN.__doc__ = """A fully connected RNN: `h_t = activation(x_t W + h_{t-1} 
 
     Args:
         units: size of the output and state.
-        activation: `'tanh'` or `'relu'`. Defaults to `'tanh'`.""" + _COMMON_ARGS + _TAIL_ARGS + """
+        activation: activation name or callable (`'tanh'` and `'relu'` run on torch's fused
+            kernel, others step by step). Defaults to `'tanh'`.""" + _COMMON_ARGS + _TAIL_ARGS + """
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Example:
@@ -520,10 +559,9 @@ class LSTM(_RNN):
         use_cudnn: Any = "auto",
         **kwargs: Any,
     ) -> None:
+        self.zero_output_for_mask = bool(kwargs.pop("zero_output_for_mask", False))
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.use_cudnn = self._check_use_cudnn(use_cudnn)
-        self._check_activation("LSTM", "activation", activation, ("tanh",))
-        self._check_activation("LSTM", "recurrent_activation", recurrent_activation, ("sigmoid",))
         self.unit_forget_bias = bool(unit_forget_bias)
         self._setup(units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
                     bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
@@ -542,6 +580,13 @@ class LSTM(_RNN):
     def _kernel_fn(self):
         return torch.lstm
 
+    def _step(self, projected: torch.Tensor, states: List[torch.Tensor]) -> List[torch.Tensor]:
+        h, c = states
+        z = projected + torch.matmul(h, self.recurrent_kernel.t())
+        i, f, g, o = z.chunk(4, dim=-1)  # torch's gate order, which is Keras's i, f, c, o
+        c = self.recurrent_activation(f) * c + self.recurrent_activation(i) * self.activation(g)
+        return [self.recurrent_activation(o) * self.activation(c), c]
+
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
         config_.update(recurrent_activation=activations.serialize(self.recurrent_activation_arg),
@@ -555,14 +600,15 @@ LSTM.__doc__ = """Long short-term memory, on torch's fused LSTM kernel.
 
     Args:
         units: size of the output and states.
-        activation: must be `'tanh'`. Defaults to `'tanh'`.
-        recurrent_activation: must be `'sigmoid'`. Defaults to `'sigmoid'`.""" + _COMMON_ARGS + """
+        activation: activation of the cell input and output. Defaults to `'tanh'`.
+        recurrent_activation: activation of the gates. Defaults to `'sigmoid'`. Other
+            activations than the defaults run step by step instead of on the fused kernel.""" + _COMMON_ARGS + """
         unit_forget_bias: start the forget gate's bias at 1. Defaults to `True`.""" + _TAIL_ARGS + _CUDNN_ARG + """
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Raises:
-        ValueError: for `recurrent_dropout` > 0, activations other than tanh/sigmoid,
-            `stateful=True`, an invalid `use_cudnn`, or inputs that are not
+        ValueError: for `recurrent_dropout` > 0, `stateful=True`, an invalid `use_cudnn`
+            (or `use_cudnn=True` with non-default activations), or inputs that are not
             `(batch, timesteps, features)`.
 
     Example:
@@ -604,16 +650,10 @@ class GRU(_RNN):
         use_cudnn: Any = "auto",
         **kwargs: Any,
     ) -> None:
+        self.zero_output_for_mask = bool(kwargs.pop("zero_output_for_mask", False))
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.use_cudnn = self._check_use_cudnn(use_cudnn)
-        self._check_activation("GRU", "activation", activation, ("tanh",))
-        self._check_activation("GRU", "recurrent_activation", recurrent_activation, ("sigmoid",))
-        if not reset_after:
-            raise ValueError(
-                "GRU: reset_after=False is not supported, received reset_after=False: torch's fused GRU applies "
-                "the reset gate after the recurrent matmul. Use reset_after=True (Keras's default)."
-            )
-        self.reset_after = True
+        self.reset_after = bool(reset_after)
         self._setup(units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
                     bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
                     kernel_constraint, recurrent_constraint, bias_constraint, dropout,
@@ -623,7 +663,28 @@ class GRU(_RNN):
 
     def _bias_shape(self) -> Tuple[int, ...]:
         # Keras's reset_after GRU has an input bias and a recurrent bias: torch's bias_ih, bias_hh.
-        return (2, self.gates * self.units)
+        return (2, self.gates * self.units) if self.reset_after else (self.gates * self.units,)
+
+    def _fused(self) -> bool:
+        return self.reset_after and super()._fused()
+
+    def _step(self, projected: torch.Tensor, states: List[torch.Tensor]) -> List[torch.Tensor]:
+        h = states[0]
+        xr, xz, xn = projected.chunk(3, dim=-1)  # torch's gate order r, z, n (Keras's r, z, h)
+        u = self.units
+        if self.reset_after:
+            recurrent = torch.matmul(h, self.recurrent_kernel.t())
+            if self.bias is not None:
+                recurrent = recurrent + self.bias[1]
+            hr, hz, hn = recurrent.chunk(3, dim=-1)
+            r = self.recurrent_activation(xr + hr)
+            n = self.activation(xn + r * hn)
+        else:
+            hr, hz = torch.matmul(h, self.recurrent_kernel[:2 * u].t()).chunk(2, dim=-1)
+            r = self.recurrent_activation(xr + hr)
+            n = self.activation(xn + torch.matmul(r * h, self.recurrent_kernel[2 * u:].t()))
+        z = self.recurrent_activation(xz + hz)
+        return [z * h + (1 - z) * n]
 
     def _flat_weights(self) -> List[torch.Tensor]:
         if self.bias is None:
@@ -644,16 +705,19 @@ class GRU(_RNN):
         return config_
 
 
-GRU.__doc__ = """Gated recurrent unit (Keras's `reset_after=True` form), on torch's fused GRU kernel.
+GRU.__doc__ = """Gated recurrent unit, on torch's fused GRU kernel (Keras's default `reset_after=True`).
 
-    Parameters: `3 * (units * (features + units) + 2 * units)`, as in Keras (input and recurrent biases).
+    Parameters: `3 * (units * (features + units) + 2 * units)`, as in Keras (input and recurrent
+    biases; `3 * (units * (features + units) + units)` with `reset_after=False`).
 
     Args:
         units: size of the output and state.
-        activation: must be `'tanh'`. Defaults to `'tanh'`.
-        recurrent_activation: must be `'sigmoid'`. Defaults to `'sigmoid'`.""" + _COMMON_ARGS + _TAIL_ARGS + """
-        reset_after: must be True (the reset gate applied after the recurrent matmul, as torch
-            and cuDNN do). Defaults to `True`.""" + _CUDNN_ARG + """
+        activation: activation of the candidate state. Defaults to `'tanh'`.
+        recurrent_activation: activation of the gates. Defaults to `'sigmoid'`.""" + _COMMON_ARGS + _TAIL_ARGS + """
+        reset_after: apply the reset gate after the recurrent matmul (torch's and cuDNN's form,
+            with separate input and recurrent biases of shape `(2, 3 * units)`); False applies it
+            before, with one bias `(3 * units,)`. Non-default activations or `reset_after=False`
+            run step by step instead of on the fused kernel. Defaults to `True`.""" + _CUDNN_ARG + """
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Example:

@@ -1,23 +1,29 @@
-"""Keras's layout of weights that kerasish stores in torch's layout, for constraints.
+"""Keras's layout of weights that kerasish stores in torch's layout: weight arrays and constraints.
 
 Convolution and recurrent layers keep their weights in the layout torch's kernels consume
 (a Conv2D kernel is `(filters, in_channels, kh, kw)`, an LSTM kernel `(4 * units, features)`
-in torch's gate order), while a Keras constraint's `axis` refers to Keras's layout
-(`(kh, kw, in_channels, filters)`, `(features, 4 * units)` in Keras's gate order). A
-`LayoutConstraint` views the weight in Keras's layout, applies the user's constraint there
-and maps the result back, so `MaxNorm(axis=[0, 1, 2])` constrains each Conv2D filter as
-in Keras.
+in torch's gate order), so no weight is copied or permuted on a forward pass and `state_dict`
+(what `.kerasish` and `.safetensors` files hold) keeps torch's layout. What a Keras user sees is
+Keras's layout (`(kh, kw, in_channels, filters)`, `(features, 4 * units)` in Keras's gate order):
 
-`attach_constraint(param, constraint, layout)` is what a layer's `build` calls: it sets the
-parameter's `constraint` attribute, which the optimizer applies after each step
-(`p.data.copy_(p.constraint(p.data))`).
+- `get_weights()` / `set_weights()` of a layer or a model convert each weight with its
+  `KerasLayout`. A layer says which of its weights have one by defining `_weight_layouts()`
+  (pairs of parameter and layout); `keras_arrays` and `assign_keras_arrays` look the layouts up
+  over every sublayer, so a model holding such layers at any depth converts them too.
+- A `LayoutConstraint` views the weight in Keras's layout, applies the user's constraint there
+  and maps the result back, so `MaxNorm(axis=[0, 1, 2])` constrains each Conv2D filter as in
+  Keras. `attach_constraint(param, constraint, layout)` is what a layer's `build` calls: it sets
+  the parameter's `constraint` attribute, which the optimizer applies after each step
+  (`p.data.copy_(p.constraint(p.data))`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
+from torch import nn
 
 
 class KerasLayout:
@@ -117,3 +123,96 @@ def attach_constraint(param: Optional[torch.Tensor], constraint: Any, layout: Op
     if constraint is not None and layout is not None:
         constraint = LayoutConstraint(constraint, layout)
     param.constraint = constraint
+
+
+# --------------------------------------------------------------------------- weight arrays
+def layouts_under(module: nn.Module) -> Dict[int, KerasLayout]:
+    """`id(parameter) -> KerasLayout` for every weight of `module` and its sublayers that is
+    stored in torch's layout (layers list them in `_weight_layouts()`)."""
+    out: Dict[int, KerasLayout] = {}
+    for m in module.modules():
+        pairs = getattr(m, "_weight_layouts", None)
+        if pairs is None:
+            continue
+        for param, layout in pairs():
+            if param is not None and layout is not None:
+                out[id(param)] = layout
+    return out
+
+
+def keras_arrays(module: nn.Module, weights: Iterable[torch.Tensor]) -> List[np.ndarray]:
+    """NumPy copies of `weights` (a layer's or model's `weights`), each in Keras's layout."""
+    layouts = layouts_under(module)
+    out = []
+    for w in weights:
+        layout = layouts.get(id(w))
+        value = w.detach() if layout is None else layout.to_keras(w.detach())
+        out.append(value.cpu().numpy().copy())
+    return out
+
+
+def keras_shape(w: torch.Tensor, layout: Optional[KerasLayout]) -> Tuple[int, ...]:
+    """The shape `w` has in Keras's layout."""
+    if layout is None:
+        return tuple(w.shape)
+    shape = layout.grouped_shape or tuple(w.shape)
+    return tuple(shape[i] for i in layout.permutation)
+
+
+def assign_keras_arrays(module: nn.Module, weights: Sequence[torch.Tensor], arrays: Sequence[Any],
+                        owner: str) -> None:
+    """Copies `arrays` (in Keras's layout, in `weights`' order) into `weights`.
+
+    Every count and shape is checked before any weight changes.
+
+    Args:
+        module: the layer or model the weights belong to (its sublayers define the layouts).
+        weights: the target weights, e.g. `module.weights`.
+        arrays: NumPy arrays, tensors or nested lists, one per weight.
+        owner: how to name the module in errors, e.g. "Layer 'conv2d'".
+
+    Raises:
+        ValueError: for a different number of arrays, or an array whose shape is not the
+            weight's Keras shape.
+    """
+    weights = list(weights)
+    if len(arrays) != len(weights):
+        raise ValueError(
+            f"{owner} expects {len(weights)} weight arrays, received {len(arrays)}. Pass arrays in the order "
+            "get_weights() returns them (Keras's order: each layer's kernel, then bias, ...)."
+        )
+    layouts = layouts_under(module)
+    tensors = []
+    for i, (w, new) in enumerate(zip(weights, arrays)):
+        new = new.detach() if isinstance(new, torch.Tensor) else torch.as_tensor(np.asarray(new))
+        layout = layouts.get(id(w))
+        expected = keras_shape(w, layout)
+        if tuple(new.shape) != expected:
+            name = getattr(w, "path", None) or f"weight {i}"
+            raise ValueError(
+                f"{owner}: weight {i} ({name}) has Keras shape {expected}, received an array of shape "
+                f"{tuple(new.shape)}. Pass arrays shaped as get_weights() returns them."
+            )
+        tensors.append(new if layout is None else layout.from_keras(new, tuple(w.shape)))
+    with torch.no_grad():
+        for w, new in zip(weights, tensors):
+            w.copy_(new)
+
+
+class KerasLayoutWeights:
+    """Mixin: `get_weights`/`set_weights` in Keras's layout for a layer whose `_weight_layouts()`
+    names weights stored in torch's layout (Conv*, recurrent layers, Bidirectional)."""
+
+    def get_weights(self) -> List[np.ndarray]:
+        """The weights as NumPy arrays in Keras's order and layout (a Conv2D kernel is
+        `(kh, kw, in_channels, filters)`)."""
+        return keras_arrays(self, self.weights)  # type: ignore[arg-type, attr-defined]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Sets the weights from arrays in Keras's order and layout (what `get_weights` returns).
+
+        Raises:
+            ValueError: for a different number of arrays or a shape that is not Keras's.
+        """
+        name = getattr(self, "name", type(self).__name__)
+        assign_keras_arrays(self, self.weights, weights, f"Layer {name!r}")  # type: ignore[arg-type, attr-defined]

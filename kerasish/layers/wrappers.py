@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Union
 
-import numpy as np
 import torch
 
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.recurrent import GRU, LSTM, SimpleRNN, _RNN
+from kerasish.layers.weight_layout import KerasLayoutWeights
 
 _MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 _RECURRENT = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
@@ -25,14 +25,15 @@ def _layer_from_config(spec: Any, arg: str) -> _RNN:
     )
 
 
-class Bidirectional(Layer):
+class Bidirectional(KerasLayoutWeights, Layer):
     """Bidirectional wrapper for SimpleRNN, LSTM and GRU.
 
     The forward and backward layers are fresh copies built from `layer.get_config()` (the
     backward one with `go_backwards` flipped), named `forward_<name>` and `backward_<name>`.
     With a mask the backward direction runs over each sequence's real steps only, from its last
     real step; with `return_sequences=True` the backward outputs are put back in time order so that
-    step t of both directions lines up, as in Keras.
+    step t of both directions lines up, as in Keras. `get_weights()` lists the forward layer's
+    weights, then the backward layer's, each in Keras's layout and gate order.
 
     Args:
         layer: the recurrent layer to wrap.
@@ -104,6 +105,9 @@ class Bidirectional(Layer):
             self.backward_layer = backward_layer
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
+        # As Keras: padded steps of both directions' sequences are zeros, so they line up.
+        self.forward_layer.zero_output_for_mask = self.return_sequences
+        self.backward_layer.zero_output_for_mask = self.return_sequences
         if self._input_shape_arg is None and layer._input_shape_arg is not None:
             self._input_shape_arg = layer._input_shape_arg
         if self._input_shape_arg is not None:
@@ -162,21 +166,7 @@ class Bidirectional(Layer):
             return (out if isinstance(out, list) else [out]) + states
         return out
 
-    # ------------------------------------------------------------------ weights and config
-    def get_weights(self) -> List[np.ndarray]:
-        """The forward layer's weights then the backward layer's, each in Keras's layout."""
-        return self.forward_layer.get_weights() + self.backward_layer.get_weights()
-
-    def set_weights(self, weights: List[Any]) -> None:
-        half = len(self.forward_layer.get_weights())
-        if len(weights) != 2 * half:
-            raise ValueError(
-                f"Layer {self.name!r} expects {2 * half} weight arrays (forward then backward), received "
-                f"{len(weights)}. Pass arrays in the order get_weights() returns them."
-            )
-        self.forward_layer.set_weights(weights[:half])
-        self.backward_layer.set_weights(weights[half:])
-
+    # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
         config_.update(layer=self._layer_config, merge_mode=self.merge_mode, backward_layer=self._backward_config)

@@ -25,6 +25,7 @@ from kerasish import config
 from kerasish.utils.tree import first_leaf, map_structure, move
 from kerasish.layers.layer import Layer, Shape, to_snake_case, unique_name
 from kerasish.layers.symbolic import is_symbolic
+from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
 from kerasish.models import summary as summary_mod
 from kerasish.training import trainer
 from kerasish.training.compile_config import CompileConfig
@@ -208,21 +209,22 @@ class Model(Trainer, Layer):
         return sum(p.numel() for p in self.parameters())
 
     def get_weights(self) -> List[np.ndarray]:
-        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values() if t.is_floating_point()]
+        """Every weight as a NumPy array, in Keras's order (`model.weights`) and layout.
+
+        Convolution and recurrent kernels, which kerasish stores in torch's layout, come out
+        in Keras's (`(kh, kw, in, out)`, `(features, 4 * units)` ...), so
+        `model.set_weights(keras_model.get_weights())` copies a Keras model of the same
+        architecture.
+        """
+        return keras_arrays(self, self.weights)
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        targets = [t for t in self.state_dict().values() if t.is_floating_point()]
-        if len(weights) != len(targets):
-            raise ValueError(
-                f"Model {self.name!r} has {len(targets)} weight arrays, received {len(weights)}. "
-                "Pass the list get_weights() returns."
-            )
-        for i, (t, w) in enumerate(zip(targets, weights)):
-            if tuple(np.shape(w)) != tuple(t.shape):
-                raise ValueError(f"Weight {i} has shape {tuple(t.shape)}, received shape {tuple(np.shape(w))}.")
-        with torch.no_grad():
-            for t, w in zip(targets, weights):
-                t.copy_(torch.as_tensor(np.asarray(w)))
+        """Sets every weight from arrays in `get_weights()`'s order and Keras's layout.
+
+        Raises:
+            ValueError: for a different number of arrays or a shape that differs (nothing changes then).
+        """
+        assign_keras_arrays(self, self.weights, weights, f"Model {self.name!r}")
 
     def get_config(self) -> Dict[str, Any]:
         return {"name": self.name}

@@ -24,39 +24,29 @@ def apply_constraints(layer):
                 p.data.copy_(p.constraint(p.data))
 
 
-def _conv_to_keras(w):
-    return w.transpose(*range(2, w.ndim), 1, 0)
-
-
-def _separable_to_keras(weights, dm=2):
-    depthwise, pointwise, bias = weights
-    c, _, kh, kw = depthwise.shape
-    depthwise = depthwise.reshape(c // dm, dm, kh, kw).transpose(2, 3, 0, 1)
-    return [depthwise, _conv_to_keras(pointwise), bias]
-
-
 def _same(weights):
     return list(weights)
 
 
-# (kerasish class, Keras class name, constructor kwargs, input shape, weights -> Keras layout,
+# (kerasish class, Keras class name, constructor kwargs, input shape, get_weights() -> Keras layout
+#  (every layer's get_weights() is Keras's layout now, so the identity),
 #  constrained weight args with a constraint whose result depends on Keras's axis and layout)
 LAYERS = [
     (Dense, "Dense", {"units": 5}, (7, 6), _same,
      {"kernel_constraint": ("MaxNorm", {"max_value": 0.5, "axis": 0}), "bias_constraint": ("NonNeg", {})}),
     (Dense, "Dense", {"units": 5}, (7, 6), _same,
      {"kernel_constraint": ("UnitNorm", {"axis": 1}), "bias_constraint": ("MaxNorm", {"max_value": 0.1})}),
-    (Conv1D, "Conv1D", {"filters": 4, "kernel_size": 3}, (2, 9, 3), lambda w: [_conv_to_keras(w[0]), w[1]],
+    (Conv1D, "Conv1D", {"filters": 4, "kernel_size": 3}, (2, 9, 3), _same,
      {"kernel_constraint": ("MaxNorm", {"max_value": 0.3, "axis": [0, 1]}), "bias_constraint": ("NonNeg", {})}),
-    (Conv2D, "Conv2D", {"filters": 4, "kernel_size": 3}, (2, 7, 7, 3), lambda w: [_conv_to_keras(w[0]), w[1]],
+    (Conv2D, "Conv2D", {"filters": 4, "kernel_size": 3}, (2, 7, 7, 3), _same,
      {"kernel_constraint": ("UnitNorm", {"axis": [0, 1, 2]}), "bias_constraint": ("NonNeg", {})}),
-    (Conv2D, "Conv2D", {"filters": 4, "kernel_size": (2, 3)}, (2, 7, 7, 3), lambda w: [_conv_to_keras(w[0]), w[1]],
+    (Conv2D, "Conv2D", {"filters": 4, "kernel_size": (2, 3)}, (2, 7, 7, 3), _same,
      {"kernel_constraint": ("MinMaxNorm", {"min_value": 0.5, "max_value": 0.6, "axis": 3})}),
     (Conv2DTranspose, "Conv2DTranspose", {"filters": 4, "kernel_size": 3}, (2, 5, 5, 3),
-     lambda w: [_conv_to_keras(w[0]), w[1]],
+     _same,
      {"kernel_constraint": ("MaxNorm", {"max_value": 0.3, "axis": [0, 1, 2]}), "bias_constraint": ("NonNeg", {})}),
     (SeparableConv2D, "SeparableConv2D", {"filters": 4, "kernel_size": 3, "depth_multiplier": 2}, (2, 7, 7, 3),
-     _separable_to_keras,
+     _same,
      {"depthwise_constraint": ("MaxNorm", {"max_value": 0.3, "axis": 2}),
       "pointwise_constraint": ("UnitNorm", {"axis": 2}), "bias_constraint": ("NonNeg", {})}),
     (Embedding, "Embedding", {"input_dim": 10, "output_dim": 4}, None, _same,
@@ -307,7 +297,7 @@ def test_embedding_weights_argument_sets_the_initial_embeddings():
     for weights in (table, [table]):
         layer = Embedding(6, 2, weights=weights)
         np.testing.assert_array_equal(layer.get_weights()[0], table)
-    with pytest.raises(ValueError, match=r"has shape \(6, 2\), received an array of shape \(2, 6\)"):
+    with pytest.raises(ValueError, match=r"has Keras shape \(6, 2\), received an array of shape \(2, 6\)"):
         Embedding(6, 2, weights=table.T)
 
 

@@ -31,7 +31,8 @@ def test_batch_norm_uses_keras_momentum_and_moving_statistics():
     torch.testing.assert_close(out.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
     gamma, beta, mean, var = layer.get_weights()
     torch.testing.assert_close(torch.tensor(mean), 0.01 * x.mean(0))
-    torch.testing.assert_close(torch.tensor(var), 0.99 + 0.01 * x.var(0))
+    # Keras's rule: the biased batch variance (torch's BatchNorm uses the unbiased one).
+    torch.testing.assert_close(torch.tensor(var), 0.99 + 0.01 * x.var(0, unbiased=False))
     layer.eval()
     expected = (x - torch.tensor(mean)) / torch.sqrt(torch.tensor(var) + 1e-3)
     torch.testing.assert_close(layer(x), expected)
