@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from kerasish import config
+from kerasish.ops.dtypes import convert_to_tensor
 
 Axis = Union[int, Sequence[int], None]
 
@@ -41,12 +42,14 @@ def squeeze_or_expand_to_same_rank(x1: torch.Tensor, x2: torch.Tensor,
 
 def _pair(y_true: Any, y_pred: Any, align: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
     """Tensors for (y_true, y_pred): y_pred floating, y_true cast to its dtype and device."""
-    from kerasish.ops.dtypes import convert_to_tensor
-
-    y_pred = convert_to_tensor(y_pred)
+    if type(y_pred) is not torch.Tensor:
+        y_pred = convert_to_tensor(y_pred)
     if not y_pred.is_floating_point():
         y_pred = y_pred.to(config.floatx_dtype())
-    y_true = convert_to_tensor(y_true, device=y_pred.device).to(y_pred.device, y_pred.dtype)
+    if type(y_true) is not torch.Tensor:
+        y_true = convert_to_tensor(y_true, device=y_pred.device)
+    if y_true.dtype != y_pred.dtype or y_true.device != y_pred.device:  # the common case skips the call
+        y_true = y_true.to(y_pred.device, y_pred.dtype)
     if align:
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return y_true, y_pred

@@ -84,11 +84,17 @@ def reduce_values(values: torch.Tensor, sample_weight: Optional[torch.Tensor], r
                        torch.zeros_like(total))
 
 
+_STANDARD = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none")
+
+
 def reduce_weighted_values(values: torch.Tensor, sample_weight: Optional[torch.Tensor] = None,
                            mask: Optional[torch.Tensor] = None,
                            reduction: Any = "sum_over_batch_size") -> torch.Tensor:
     """Keras 3's loss reduction: apply the mask and the sample weights, then reduce."""
-    reduction = standardize_reduction(reduction)
+    if reduction not in _STANDARD:
+        reduction = standardize_reduction(reduction)
+    if sample_weight is None and mask is None:
+        return reduce_values(values, None, reduction)
     if sample_weight is not None:
         sample_weight = sample_weight.to(values.device, values.dtype)
     sample_weight = apply_mask(sample_weight, mask, values.dtype, reduction)

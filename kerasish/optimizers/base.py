@@ -382,6 +382,10 @@ class Optimizer:
                     "loss.backward()."
                 )
             self._loss_scaled = False
+        elif not self.gradient_accumulation_steps and not self.clips:
+            self.torch_optimizer.step()  # the common case: nothing to do to the gradients first
+            self.after_step()
+            return
         params, grads = self._grads()
         if params:
             with torch.no_grad():
