@@ -168,3 +168,26 @@ def test_loss_scale_optimizer_config_reads_keras_and_round_trips():
     assert set(config) == set(keras_config) and config["initial_scale"] == 8.0
     again = kerasish.optimizers.LossScaleOptimizer.from_config(json.loads(json.dumps(config)))
     assert again.get_config() == config
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adam", "adamw", "nadam", "adagrad"])
+def test_tutorial_mlp_fit_gives_keras_epoch_losses(optimizer):
+    """Issue 16's check: the tutorial MLP (784-512-10, softmax, sparse cross-entropy, accuracy), the same
+    initial weights and batch order (shuffle=False): the same per-epoch loss as Keras 3 to 1e-4."""
+    k = keras_module()
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(256, 784)).astype("float32")
+    y = rng.integers(0, 10, size=256)
+
+    def build(m):
+        model = m.Sequential([m.Input((784,)), m.layers.Dense(512, activation="relu"),
+                              m.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    theirs, ours = build(k), build(kerasish)
+    ours.set_weights(theirs.get_weights())
+    h_theirs = theirs.fit(x, y, batch_size=64, epochs=3, shuffle=False, verbose=0).history
+    h_ours = ours.fit(x, y, batch_size=64, epochs=3, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(h_ours["loss"], h_theirs["loss"], rtol=1e-4)
+    np.testing.assert_allclose(h_ours["accuracy"], h_theirs["accuracy"], atol=1e-6)
