@@ -3,7 +3,7 @@
 from kerasish.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from kerasish.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D
 from kerasish.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
-from kerasish.layers.embedding import Embedding, Masking
+from kerasish.layers.embedding import Embedding, Masking, ReversibleEmbedding
 from kerasish.layers.lambda_layer import Lambda
 from kerasish.layers.layer import Layer
 from kerasish.layers.merging import (
@@ -25,6 +25,14 @@ from kerasish.layers.pooling import (
 from kerasish.layers.recurrent import GRU, LSTM, SimpleRNN
 from kerasish.layers.reshaping import SpatialDropout1D, SpatialDropout2D, UpSampling2D, ZeroPadding2D
 from kerasish.layers.text_vectorization import TextVectorization
+from kerasish.layers.normalization_more import (
+    GroupNormalization, RMSNormalization, SpectralNormalization, UnitNormalization,
+)
+from kerasish.layers.regularization import (
+    ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout3D,
+)
+from kerasish.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from kerasish.layers.rnn_generic import RNN
 from kerasish.layers.wrappers import Bidirectional
 from kerasish.utils.object_registration import register_builtin as _register_builtin
 
@@ -46,6 +54,9 @@ __all__ = [
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "add", "subtract", "multiply", "average", "concatenate", "OpLayer",
     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Lambda",
+    "GroupNormalization", "UnitNormalization", "RMSNormalization", "SpectralNormalization",
+    "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout3D",
+    "ReversibleEmbedding", "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells",
 ]
 
 # Saved configs name layers by class; load_model finds kerasish's own in this table

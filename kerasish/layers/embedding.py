@@ -1,4 +1,4 @@
-"""Embedding (token ids to vectors, optionally masking id 0) and Masking.
+"""Embedding (token ids to vectors, optionally masking id 0), ReversibleEmbedding and Masking.
 
 Both produce a Keras mask, a bool tensor `(batch, steps)` that is True on real steps. A
 `Sequential` hands it to the layers that accept one (the recurrent layers, `Bidirectional`,
@@ -147,6 +147,100 @@ class Embedding(Layer):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, input_dim={self.input_dim}, output_dim={self.output_dim}, mask_zero={self.mask_zero}"
+
+
+class ReversibleEmbedding(Embedding):
+    """An Embedding that can also project vectors back to vocabulary logits: `layer(x, reverse=True)`.
+
+    A forward call looks ids up as `Embedding` does (and sets the mask on the result when
+    `mask_zero`); a reverse call computes `x @ embeddings.T` (tied weights) or
+    `x @ reverse_embeddings`, the separate weight `(output_dim, input_dim)` made when
+    `tie_weights=False`, optionally in `reverse_dtype` and soft-capped as
+    `tanh(logits / logit_soft_cap) * logit_soft_cap`.
+
+    Args:
+        input_dim: vocabulary size.
+        output_dim: size of each vector.
+        tie_weights: reuse the embeddings for the reverse projection. Defaults to `True`.
+        embeddings_initializer: also used for `reverse_embeddings`. Defaults to `'uniform'`.
+        embeddings_regularizer: Defaults to `None`.
+        embeddings_constraint: Defaults to `None`.
+        mask_zero: treat id 0 as padding. Defaults to `False`.
+        reverse_dtype: the dtype of the reverse matmul, e.g. `'float32'` under mixed precision.
+            Defaults to `None` (the inputs' dtype).
+        logit_soft_cap: a positive cap for the reverse logits. Defaults to `None` (no cap).
+        **kwargs: `Embedding`'s other arguments and `name`, `dtype`, `trainable`.
+
+    Raises:
+        ValueError: for sizes < 1, or a `logit_soft_cap` that is not a positive number.
+
+    Example:
+        >>> layer = ReversibleEmbedding(10, 4)
+        >>> vectors = layer(torch.tensor([[1, 2]]))
+        >>> layer(vectors, reverse=True).shape
+        torch.Size([1, 2, 10])
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, tie_weights: bool = True,
+                 embeddings_initializer: Any = "uniform", embeddings_regularizer: Any = None,
+                 embeddings_constraint: Any = None, mask_zero: bool = False, reverse_dtype: Optional[str] = None,
+                 logit_soft_cap: Optional[float] = None, **kwargs: Any) -> None:
+        if logit_soft_cap is not None and (isinstance(logit_soft_cap, bool) or
+                                           not isinstance(logit_soft_cap, (int, float)) or logit_soft_cap <= 0):
+            raise ValueError(
+                f"ReversibleEmbedding: logit_soft_cap must be a positive number or None, received "
+                f"logit_soft_cap={logit_soft_cap!r}. Example: logit_soft_cap=30.0."
+            )
+        if reverse_dtype is not None:
+            from kerasish.ops.dtypes import to_torch_dtype
+
+            to_torch_dtype(reverse_dtype)  # refuses an unknown dtype name before anything is built
+        # Read by build(), which Embedding.__init__ runs.
+        self.tie_weights = bool(tie_weights)
+        super().__init__(input_dim, output_dim, embeddings_initializer=embeddings_initializer,
+                         embeddings_regularizer=embeddings_regularizer, embeddings_constraint=embeddings_constraint,
+                         mask_zero=mask_zero, **kwargs)
+        self.reverse_dtype = reverse_dtype
+        self.logit_soft_cap = logit_soft_cap
+
+    def build(self, input_shape: Shape) -> None:
+        super().build(input_shape)
+        self.reverse_embeddings: Optional[torch.Tensor] = None
+        if not self.tie_weights:
+            self.reverse_embeddings = self.add_weight((self.output_dim, self.input_dim), self._init_arg,
+                                                      name="reverse_embeddings")
+
+    def call(self, inputs: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+        if not reverse:
+            out = super().call(inputs)
+            if self.mask_zero:
+                out._keras_mask = inputs != 0
+            return out
+        kernel = self.embeddings.T if self.tie_weights else self.reverse_embeddings
+        if self.reverse_dtype is not None:
+            from kerasish.ops.dtypes import to_torch_dtype
+
+            dtype = to_torch_dtype(self.reverse_dtype)
+            inputs, kernel = inputs.to(dtype), kernel.to(dtype)
+        logits = inputs @ kernel
+        if self.logit_soft_cap is not None:
+            logits = torch.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
+        return logits
+
+    def compute_mask(self, inputs: torch.Tensor, previous_mask: Optional[torch.Tensor] = None) -> None:
+        """None: a forward call sets its mask itself, a reverse call has none."""
+        return None
+
+    def compute_output_shape(self, input_shape: Shape, reverse: bool = False) -> Shape:
+        if reverse:
+            return tuple(input_shape[:-1]) + (self.input_dim,)
+        return tuple(input_shape) + (self.output_dim,)
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.update(tie_weights=self.tie_weights, reverse_dtype=self.reverse_dtype,
+                       logit_soft_cap=self.logit_soft_cap)
+        return config_
 
 
 class Masking(Layer):

@@ -226,8 +226,9 @@ class Functional(Model):
     def call(self, *args: Any) -> Any:
         return self._pack(self._run(args))
 
-    def forward_logits(self, x: Any) -> Any:
-        args = tuple(x) if isinstance(x, (list, tuple)) else (x,)
+    def forward_logits(self, *inputs: Any) -> Any:
+        """The output's pre-activation logits; several inputs come as arguments or as one list."""
+        args = tuple(inputs[0]) if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) else inputs
         return self._run(args, logits_for=self._outputs[0])[0]
 
     def logits_activation(self) -> Optional[str]:
