@@ -7,6 +7,7 @@ RECIPES = {
     "binary_mlp": "kerasish.recipes.binary_mlp",
     "imdb_rnn": "kerasish.recipes.imdb_rnn",
     "imdb_lstm": "kerasish.recipes.imdb_lstm",
+    "transformer_text": "kerasish.recipes.transformer_text",
     "visualize_activations": "kerasish.recipes.visualize_activations",
 }
 

