@@ -36,6 +36,10 @@ from kerasish.layers.regularization import (
 )
 from kerasish.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from kerasish.layers.rnn_generic import RNN
+from kerasish.layers.reshaping_more import (
+    Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D, UpSampling3D, ZeroPadding1D, ZeroPadding3D,
+)
+from kerasish.layers.structure import Identity, TimeDistributed, TorchModuleWrapper
 from kerasish.layers.wrappers import Bidirectional
 from kerasish.utils.object_registration import register_builtin as _register_builtin
 
@@ -62,6 +66,8 @@ __all__ = [
     "ReversibleEmbedding", "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells",
     "EinsumDense", "MultiHeadAttention", "GroupedQueryAttention", "GroupQueryAttention", "Attention",
     "AdditiveAttention",
+    "Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector", "UpSampling1D", "UpSampling3D",
+    "ZeroPadding1D", "ZeroPadding3D", "Identity", "TimeDistributed", "TorchModuleWrapper",
 ]
 
 # Saved configs name layers by class; load_model finds kerasish's own in this table

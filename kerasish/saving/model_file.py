@@ -1,4 +1,8 @@
-"""The `.kerasish` model file: one zip holding JSON and safetensors, never a pickle.
+"""The `.kerasish` model file: one zip holding JSON and safetensors.
+
+The file itself is never a pickle, and loading never runs code from it unless the caller
+trusts it (`safe_mode=False`): the only code a config can carry is a `Lambda` layer's Python
+source and a `TorchModuleWrapper`'s module (pickled inside its config, as Keras 3 stores it).
 
 Members:
 
