@@ -59,13 +59,15 @@ def normalize_tuple(value: Any, rank: int, arg: str, layer: str, allow_zero: boo
     return tuple(int(v) for v in values)
 
 
-def normalize_padding(value: Any, layer: str) -> str:
-    """Checks `padding` is 'valid' or 'same' (case-insensitive) and returns it lowercased."""
-    if isinstance(value, str) and value.lower() in _PADDINGS:
+def normalize_padding(value: Any, layer: str, allow_causal: bool = False) -> str:
+    """Checks `padding` is 'valid' or 'same' (or 'causal' where allowed, as Keras's Conv1D) and lowercases it."""
+    allowed = _PADDINGS + (("causal",) if allow_causal else ())
+    if isinstance(value, str) and value.lower() in allowed:
         return value.lower()
     raise ValueError(
-        f"{layer}: padding must be 'valid' or 'same', received padding={value!r}. "
-        "Use padding='same' to keep the spatial size (with strides 1) or 'valid' for no padding."
+        f"{layer}: padding must be {' or '.join(repr(p) for p in allowed)}, received padding={value!r}. "
+        "Use padding='same' to keep the spatial size (with strides 1) or 'valid' for no padding"
+        + (", 'causal' to pad only the past." if allow_causal else ".")
     )
 
 
@@ -105,7 +107,7 @@ def conv_output_length(size: Optional[int], kernel: int, padding: str, stride: i
     """Output length of a convolution or pooling along one axis (None stays None)."""
     if size is None:
         return None
-    if padding == "same":
+    if padding in ("same", "causal"):
         return -(-size // stride)
     effective = (kernel - 1) * dilation + 1
     return max((size - effective) // stride + 1, 0)
@@ -116,6 +118,8 @@ def spatial_pads(spatial: Sequence[int], kernel: Sequence[int], strides: Sequenc
     """Per-axis (before, after) padding for 'same' (all zeros for 'valid')."""
     if padding == "valid":
         return [(0, 0)] * len(spatial)
+    if padding == "causal":  # every output step sees only the current and earlier steps
+        return [(d * (k - 1), 0) for k, d in zip(kernel, dilation)]
     return [same_padding(s, k, st, d) for s, k, st, d in zip(spatial, kernel, strides, dilation)]
 
 
@@ -162,6 +166,8 @@ class _Conv(KerasLayoutWeights, Layer):
     """Shared body of Conv1D and Conv2D (`rank` spatial axes)."""
 
     rank = 2
+    #: Keras accepts padding="causal" on Conv1D only.
+    _allows_causal = False
     regularized_weights = (("kernel_regularizer", "kernel"), ("bias_regularizer", "bias"))
     _layout = "(batch, height, width, channels)"
     _layout_first = "(batch, channels, height, width)"
@@ -191,7 +197,7 @@ class _Conv(KerasLayoutWeights, Layer):
         self.filters = _check_positive_int(filters, "filters", cls, f"{cls}(32, 3)")
         self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
         self.strides = normalize_tuple(strides, self.rank, "strides", cls)
-        self.padding = normalize_padding(padding, cls)
+        self.padding = normalize_padding(padding, cls, allow_causal=self._allows_causal)
         self.data_format = normalize_data_format(data_format, cls)
         self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", cls)
         self.groups = _check_positive_int(groups, "groups", cls, f"{cls}(32, 3, groups=2)")
@@ -345,7 +351,8 @@ class Conv1D(_Conv):
         filters: number of output channels.
         kernel_size: int or tuple of 1 int, the window length.
         strides: int or tuple of 1 int. Defaults to `1`.
-        padding: `'valid'` (no padding) or `'same'` (output length `ceil(steps / strides)`).
+        padding: `'valid'` (no padding), `'same'` (output length `ceil(steps / strides)`) or
+            `'causal'` (padded on the left only: step t sees steps <= t, as WaveNet).
             Defaults to `'valid'`.
         data_format: `'channels_last'` `(batch, steps, channels)` or `'channels_first'`
             `(batch, channels, steps)`. Defaults to `None` (`'channels_last'`).
@@ -372,6 +379,7 @@ class Conv1D(_Conv):
     """
 
     rank = 1
+    _allows_causal = True
     _layout = "(batch, steps, channels)"
     _layout_first = "(batch, channels, steps)"
 

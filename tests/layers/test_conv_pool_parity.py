@@ -228,3 +228,25 @@ def test_average_pooling_3d_same_padding_averages_only_real_values():
     x = torch.arange(5.0).reshape(1, 5, 1, 1, 1).expand(1, 5, 2, 2, 1)
     out = AveragePooling3D((2, 1, 1), strides=(2, 1, 1), padding="same")(x)
     assert out[0, :, 0, 0, 0].tolist() == [0.5, 2.5, 4.0]
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(filters=3, kernel_size=3, padding="causal"),
+    dict(filters=3, kernel_size=3, padding="causal", strides=2),
+    dict(filters=3, kernel_size=2, padding="causal", dilation_rate=3),
+    dict(filters=4, kernel_size=3, padding="causal", groups=2, data_format="channels_first"),
+])
+def test_conv1d_causal_padding_matches_keras(kwargs):
+    k = keras_module()
+    import kerasish
+
+    shape = (2, 4, 9) if kwargs.get("data_format") == "channels_first" else (2, 9, 4)
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    theirs, ours = k.layers.Conv1D(**kwargs), kerasish.layers.Conv1D(**kwargs)
+    theirs.build(shape)
+    ours.build(shape)
+    ours.set_weights(theirs.get_weights())
+    assert_close(ours(torch.from_numpy(x)), theirs(x), atol=1e-5)
+    assert ours.compute_output_shape(shape) == tuple(theirs.compute_output_shape(shape))
+    with pytest.raises(ValueError, match=r"padding must be 'valid' or 'same', received padding='causal'"):
+        kerasish.layers.Conv2D(3, 3, padding="causal")
