@@ -287,23 +287,9 @@ def local_results(trackers: Sequence[Any]) -> List[torch.Tensor]:
     """Every tracker's `result()` on this process's data only, with no collective.
 
     Batch-level logs use this: a progress bar on rank 0 reads them at times the other
-    ranks do not, so a collective there would deadlock. torchmetrics' automatic sync is
-    switched off for the read and its cached value dropped.
+    ranks do not, so a collective there would deadlock.
     """
-    out = []
-    for t in trackers:
-        tm = getattr(t, "_tm", None)
-        if tm is None or not is_distributed():
-            out.append(t.result())
-            continue
-        to_sync = tm._to_sync
-        tm._to_sync = False
-        try:
-            out.append(t.result())
-        finally:
-            tm._to_sync = to_sync
-            tm._computed = None  # the epoch-end compute must sync, not return this local value
-    return out
+    return [t.result() for t in trackers]
 
 
 def _destroy_process_group() -> None:

@@ -29,7 +29,7 @@ from torch import nn
 
 from kerasish import activations, config, constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape
-from kerasish.layers.weight_layout import KerasLayout, KerasLayoutWeights, attach_constraint, conv_layout
+from kerasish.layers.weight_layout import KerasLayout, attach_constraint, conv_layout
 
 IntOrTuple = Union[int, Sequence[int]]
 
@@ -162,7 +162,7 @@ def _check_positive_int(value: Any, arg: str, layer: str, example: str) -> int:
 
 
 # --------------------------------------------------------------------------- convolutions
-class _Conv(KerasLayoutWeights, Layer):
+class _Conv(Layer):
     """Shared body of Conv1D and Conv2D (`rank` spatial axes)."""
 
     rank = 2

@@ -37,7 +37,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from kerasish import activations, config, constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape
-from kerasish.layers.weight_layout import KerasLayout, KerasLayoutWeights, attach_constraint
+from kerasish.layers.weight_layout import KerasLayout, attach_constraint
 
 Output = Union[torch.Tensor, List[torch.Tensor]]
 
@@ -55,7 +55,7 @@ def _cudnn_disabled() -> Iterator[None]:
         torch.backends.cudnn.enabled = previous
 
 
-class _RNN(KerasLayoutWeights, Layer):
+class _RNN(Layer):
     """Shared body: weights, dropout, masking and the calls into torch's fused kernels (or the loop)."""
 
     gates = 1

@@ -197,22 +197,3 @@ def assign_keras_arrays(module: nn.Module, weights: Sequence[torch.Tensor], arra
     with torch.no_grad():
         for w, new in zip(weights, tensors):
             w.copy_(new)
-
-
-class KerasLayoutWeights:
-    """Mixin: `get_weights`/`set_weights` in Keras's layout for a layer whose `_weight_layouts()`
-    names weights stored in torch's layout (Conv*, recurrent layers, Bidirectional)."""
-
-    def get_weights(self) -> List[np.ndarray]:
-        """The weights as NumPy arrays in Keras's order and layout (a Conv2D kernel is
-        `(kh, kw, in_channels, filters)`)."""
-        return keras_arrays(self, self.weights)  # type: ignore[arg-type, attr-defined]
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Sets the weights from arrays in Keras's order and layout (what `get_weights` returns).
-
-        Raises:
-            ValueError: for a different number of arrays or a shape that is not Keras's.
-        """
-        name = getattr(self, "name", type(self).__name__)
-        assign_keras_arrays(self, self.weights, weights, f"Layer {name!r}")  # type: ignore[arg-type, attr-defined]

@@ -8,7 +8,6 @@ import torch
 
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.recurrent import GRU, LSTM, SimpleRNN, _RNN
-from kerasish.layers.weight_layout import KerasLayoutWeights
 
 _MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 _RECURRENT = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
@@ -25,7 +24,7 @@ def _layer_from_config(spec: Any, arg: str) -> _RNN:
     )
 
 
-class Bidirectional(KerasLayoutWeights, Layer):
+class Bidirectional(Layer):
     """Bidirectional wrapper for SimpleRNN, LSTM and GRU.
 
     The forward and backward layers are fresh copies built from `layer.get_config()` (the

@@ -54,7 +54,7 @@ def _metric_state(metric: Any) -> Dict[str, Any]:
             state[key] = value.detach().clone()
         elif isinstance(value, list) and value and all(isinstance(v, torch.Tensor) for v in value):
             state[key] = [v.detach().clone() for v in value]
-        elif isinstance(value, torch.nn.Module):  # a torchmetrics object
+        elif isinstance(value, torch.nn.Module):  # state a metric keeps in a module
             state[key] = copy.deepcopy(value)
         elif value is None:
             state[key] = None

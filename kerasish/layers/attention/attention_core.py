@@ -89,6 +89,39 @@ def combined_mask(query: torch.Tensor, value: torch.Tensor, query_mask: Any = No
     return auto
 
 
+def resolve_masks(owner: str, query: torch.Tensor, value: torch.Tensor, key: Optional[torch.Tensor],
+                  query_mask: Any, value_mask: Any, key_mask: Any, attention_mask: Any, use_causal_mask: bool,
+                  sliding_window: Optional[int], return_attention_scores: bool,
+                  flash_attention: Optional[bool]) -> Tuple[torch.Tensor, Any, Optional[torch.Tensor], bool]:
+    """`(key, query_mask, mask, causal_only)` for an attention call, as Keras fills them.
+
+    Each `<input>_mask` not given comes from that input's `_keras_mask` (the key's only when a
+    key tensor is passed; otherwise the key is the value). `causal_only`: causal masking alone,
+    which the fused kernel does itself (mask is then None).
+
+    Raises:
+        ValueError: for `return_attention_scores` with `flash_attention=True`.
+    """
+    if query_mask is None:
+        query_mask = getattr(query, "_keras_mask", None)
+    if value_mask is None:
+        value_mask = getattr(value, "_keras_mask", None)
+    if key is None:
+        key = value
+    elif key_mask is None:
+        key_mask = getattr(key, "_keras_mask", None)
+    if return_attention_scores and flash_attention:
+        raise ValueError(
+            f"{owner}: return_attention_scores=True needs the explicit scores, which "
+            "flash_attention=True does not compute. Build the layer with flash_attention=None."
+        )
+    causal_only = (use_causal_mask and query_mask is None and value_mask is None and key_mask is None
+                   and attention_mask is None and sliding_window is None)
+    mask = None if causal_only else combined_mask(
+        query, value, query_mask, value_mask, key_mask, attention_mask, use_causal_mask, sliding_window)
+    return key, query_mask, mask, causal_only
+
+
 def expand_mask(mask: torch.Tensor, rank: int, n_attn_axes: int) -> torch.Tensor:
     """Inserts axes (at the heads' place) until the mask has the scores' rank."""
     axis = -2 * n_attn_axes - 1

@@ -10,7 +10,7 @@ import torch
 from kerasish import constraints, initializers, regularizers
 from kerasish.layers.attention import attention_core as core
 from kerasish.layers.attention.einsum_dense import EinsumDense
-from kerasish.layers.attention.multi_head_attention import check_dropout, check_positive_int, input_mask
+from kerasish.layers.attention.multi_head_attention import check_dropout, check_positive_int
 from kerasish.layers.core import Dropout
 from kerasish.layers.layer import Layer
 
@@ -151,23 +151,9 @@ class GroupedQueryAttention(Layer):
             self.to(query.device)
             if not self._trainable:
                 self.trainable = False
-        if query_mask is None:
-            query_mask = input_mask(query)
-        if value_mask is None:
-            value_mask = input_mask(value)
-        if key is None:
-            key = value
-        elif key_mask is None:
-            key_mask = input_mask(key)
-        if return_attention_scores and self._flash_attention:
-            raise ValueError(
-                "GroupedQueryAttention: return_attention_scores=True needs the explicit scores, which "
-                "flash_attention=True does not compute. Build the layer with flash_attention=None."
-            )
-        causal_only = (use_causal_mask and query_mask is None and value_mask is None and key_mask is None
-                       and attention_mask is None and self.sliding_window is None)
-        mask = None if causal_only else core.combined_mask(
-            query, value, query_mask, value_mask, key_mask, attention_mask, use_causal_mask, self.sliding_window)
+        key, query_mask, mask, causal_only = core.resolve_masks(
+            "GroupedQueryAttention", query, value, key, query_mask, value_mask, key_mask, attention_mask, use_causal_mask,
+            self.sliding_window, return_attention_scores, self._flash_attention)
         gate = self._gate_dense(query) if self.use_gate else None
         q = self._query_dense(query)
         k = self._key_dense(key)

@@ -31,11 +31,6 @@ def check_dropout(value: Any, layer: str) -> float:
     return float(value)
 
 
-def input_mask(x: Any) -> Any:
-    """The Keras mask a tensor carries (`x._keras_mask`), or None."""
-    return getattr(x, "_keras_mask", None) if isinstance(x, torch.Tensor) else None
-
-
 class MultiHeadAttention(Layer):
     """Multi-head attention (Vaswani et al., 2017) with Keras 3's arguments and weights.
 
@@ -252,26 +247,9 @@ class MultiHeadAttention(Layer):
              return_attention_scores=False, training=None, use_causal_mask=False):
         if self._query_dense is None:
             self._build_from_tensors(query, value, key)
-        # Keras's Layer fills each `<input>_mask` from that input's mask; the key's only
-        # when a key tensor is passed.
-        if query_mask is None:
-            query_mask = input_mask(query)
-        if value_mask is None:
-            value_mask = input_mask(value)
-        if key is None:
-            key = value
-        elif key_mask is None:
-            key_mask = input_mask(key)
-        if return_attention_scores and self._flash_attention:
-            raise ValueError(
-                "MultiHeadAttention: return_attention_scores=True needs the explicit scores, which "
-                "flash_attention=True does not compute. Build the layer with flash_attention=None."
-            )
-        # Causal masking alone goes to the fused kernel's own causal mode (no [T, S] mask).
-        causal_only = (use_causal_mask and query_mask is None and value_mask is None and key_mask is None
-                       and attention_mask is None and self._sliding_window is None)
-        mask = None if causal_only else core.combined_mask(
-            query, value, query_mask, value_mask, key_mask, attention_mask, use_causal_mask, self._sliding_window)
+        key, query_mask, mask, causal_only = core.resolve_masks(
+            "MultiHeadAttention", query, value, key, query_mask, value_mask, key_mask, attention_mask, use_causal_mask,
+            self._sliding_window, return_attention_scores, self._flash_attention)
         gate = self._gate_dense(query) if self._use_gate else None
         q = self._query_dense(query)
         k = self._key_dense(key)
