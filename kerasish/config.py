@@ -140,10 +140,11 @@ def defaults() -> str:
 def set_defaults(which: str) -> None:
     """Chooses Keras's defaults (the default) or PyTorch's for objects created afterwards.
 
-    This changes: the numbers of optimizers named by string (epsilon, Adadelta's rate,
-    Adagrad's accumulator, AdamW's weight decay), the initialisation of Dense layers
-    (and other layers that honour it: torch's `reset_parameters()` instead of
-    glorot_uniform/zeros) and BatchNormalization's momentum/epsilon. See README's table.
+    This changes: optimizers (`torch.optim`'s update rule, as `formula="torch"`; torch's
+    numbers for those named by string), the initialisation of Dense, Conv, Embedding and recurrent
+    layers (torch's `reset_parameters()` instead of glorot_uniform/zeros) and
+    BatchNormalization's moving-variance rule (torch's unbiased variance; momentum and
+    epsilon stay Keras's). See README's table.
 
     Args:
         which: 'keras' or 'torch'.
