@@ -61,3 +61,16 @@ def copy_weights(src: Any, dst: Any) -> None:
 def grads(variables: Any) -> list:
     """The gradient of each variable after `backward()`, as NumPy arrays."""
     return [to_numpy(getattr(v, "value", v).grad) for v in variables]
+
+
+def keras_layout_grads(layer: Any) -> list:
+    """The gradient of each trainable weight of a kerasish layer, in Keras's layout and order
+    (as `grads(keras_layer.trainable_weights)` gives them for the Keras twin)."""
+    from kerasish.layers.weight_layout import layouts_under
+
+    layouts = layouts_under(layer)
+    out = []
+    for w in layer.trainable_weights:
+        layout = layouts.get(id(w))
+        out.append(to_numpy(w.grad if layout is None else layout.to_keras(w.grad)))
+    return out

@@ -21,8 +21,9 @@ the last real step. At padded positions a `return_sequences` output repeats the 
 output (zeros before the first one), as Keras; with `zero_output_for_mask=True` (which
 Bidirectional sets when it returns sequences, as Keras does) they are zeros.
 
-Differences from Keras: `recurrent_dropout` must be 0; `dropout` drops input features with one
-mask per sequence shared by all gates; `stateful=True` is not supported.
+Dropout draws Keras's masks (one per sequence; one per gate with `recurrent_dropout`) from the
+layer's `SeedGenerator` when `seed` is given, so a seeded layer drops what Keras drops. Recurrent
+dropout in training and `stateful=True` are supported; recurrent dropout runs the step loop.
 """
 
 from __future__ import annotations
@@ -35,13 +36,23 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from kerasish import activations, config, constraints, initializers, regularizers
+from kerasish import activations, config, constraints, initializers, random, regularizers
 from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.rnn_state import StatefulStates
 from kerasish.layers.weight_layout import KerasLayout, attach_constraint
+from kerasish.random import SeedGenerator
 
 Output = Union[torch.Tensor, List[torch.Tensor]]
 
 _USE_CUDNN = ("auto", True, False)
+
+
+def _recurrent(h: torch.Tensor, weight: torch.Tensor, masks: Optional[List[torch.Tensor]]) -> torch.Tensor:
+    """`h @ weight.T`; with recurrent dropout masks, each gate block of `weight` sees `h` times its mask."""
+    if masks is None:
+        return torch.matmul(h, weight.t())
+    blocks = weight.chunk(len(masks), dim=0)
+    return torch.cat([torch.matmul(h * m, w.t()) for m, w in zip(masks, blocks)], dim=-1)
 
 
 @contextlib.contextmanager
@@ -55,7 +66,7 @@ def _cudnn_disabled() -> Iterator[None]:
         torch.backends.cudnn.enabled = previous
 
 
-class _RNN(Layer):
+class _RNN(StatefulStates, Layer):
     """Shared body: weights, dropout, masking and the calls into torch's fused kernels (or the loop)."""
 
     gates = 1
@@ -101,17 +112,6 @@ class _RNN(Layer):
                 raise ValueError(
                     f"{cls}: {arg} must be a number in [0, 1), received {arg}={value!r}. Example: {arg}=0.2."
                 )
-        if recurrent_dropout:
-            raise ValueError(
-                f"{cls}: recurrent_dropout={recurrent_dropout!r} is not supported: torch's fused RNN kernels have "
-                "no dropout between time steps. Use recurrent_dropout=0 and dropout= (on the inputs) or a "
-                "Dropout layer after the recurrent layer."
-            )
-        if stateful:
-            raise ValueError(
-                f"{cls}: stateful=True is not supported, received stateful={stateful!r}. Use stateful=False and "
-                "pass initial_state= when calling the layer to carry states between batches."
-            )
         self.units = units
         self.activation_arg = activation
         self.recurrent_activation_arg = recurrent_activation
@@ -131,6 +131,10 @@ class _RNN(Layer):
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
+        if seed is not None:
+            # Only a seeded layer owns generator state (it is saved with the weights); unseeded
+            # masks come from torch's global generator, as unseeded Dropout's do.
+            self.seed_generator = SeedGenerator(seed)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
@@ -271,6 +275,9 @@ class _RNN(Layer):
     def _initial_states(self, inputs: torch.Tensor, initial_state: Any) -> List[torch.Tensor]:
         n = inputs.shape[0]
         if initial_state is None:
+            kept = self._kept_states(n, inputs.device)
+            if kept is not None:
+                return [s.unsqueeze(0) for s in kept]
             zeros = inputs.new_zeros(1, n, self.units)
             return [zeros] * self._n_states
         states = [initial_state] if isinstance(initial_state, torch.Tensor) else list(initial_state)
@@ -290,24 +297,46 @@ class _RNN(Layer):
                 f"received a tensor of shape {tuple(inputs.shape)}. Put an Embedding layer before it for token ids."
             )
         x = inputs
-        if (self.training if training is None else training) and self.dropout > 0:
-            # One dropout mask per sequence, shared by all time steps (as Keras's cells do).
-            keep = torch.empty(x.shape[0], 1, x.shape[2], dtype=x.dtype, device=x.device).bernoulli_(1 - self.dropout)
-            x = x * keep / (1 - self.dropout)
+        train = bool(self.training if training is None else training)
         hx = self._initial_states(x, initial_state)
-        if not self._fused():
-            out, states = self._run_loop(x, mask, hx)
-        elif mask is None:
-            if self.go_backwards:
-                x = x.flip(1)
-            out, states = self._run(x, None, hx)
+        input_masks, recurrent_masks = self._dropout_masks(x, train)
+        if recurrent_masks is not None or not self._fused():
+            out, states = self._run_loop(x, mask, hx, input_masks, recurrent_masks)
         else:
-            out, states = self._run_masked(x, mask, hx)
+            if input_masks is not None:
+                # One mask per sequence, shared by every time step (and every gate).
+                x = x * input_masks[0].unsqueeze(1)
+            if mask is None:
+                if self.go_backwards:
+                    x = x.flip(1)
+                out, states = self._run(x, None, hx)
+            else:
+                out, states = self._run_masked(x, mask, hx)
+        self._keep_states([s[0] for s in states])
         last = states[0][0]
         output = out if self.return_sequences else last
         if self.return_state:
             return [output] + [s[0] for s in states]
         return output
+
+    def _dropout_masks(self, x: torch.Tensor, train: bool
+                       ) -> Tuple[Optional[List[torch.Tensor]], Optional[List[torch.Tensor]]]:
+        """This sequence's dropout masks, drawn as Keras's cells draw them: the input masks
+        (batch, features) first, then the recurrent ones (batch, units); one of each, or one per
+        gate when `recurrent_dropout > 0` (Keras's implementation 1). Returned in torch's gate
+        order; None where the rate is 0 or outside training."""
+        per_gate = self.recurrent_dropout > 0 and self.gates > 1
+        generator = getattr(self, "seed_generator", None)
+
+        def draw(rows: int, rate: float) -> List[torch.Tensor]:
+            ones = x.new_ones((x.shape[0], rows))
+            masks = [random.dropout(ones, rate, seed=generator) for _ in range(self.gates if per_gate else 1)]
+            order = self._gate_order()
+            return masks if order is None or not per_gate else [masks[i] for i in order]
+
+        input_masks = draw(x.shape[2], self.dropout) if train and self.dropout > 0 else None
+        recurrent_masks = draw(self.units, self.recurrent_dropout) if train and self.recurrent_dropout > 0 else None
+        return input_masks, recurrent_masks
 
     def _check_mask(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         mask = mask.to(torch.bool)
@@ -318,16 +347,19 @@ class _RNN(Layer):
             )
         return mask
 
-    def _run_loop(self, x: torch.Tensor, mask: Optional[torch.Tensor],
-                  hx: List[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
-        """Step by step, for activations the fused kernels lack: the same results as the fused
-        path (a masked step keeps the states), one Python step per time step."""
+    def _run_loop(self, x: torch.Tensor, mask: Optional[torch.Tensor], hx: List[torch.Tensor],
+                  input_masks: Optional[List[torch.Tensor]] = None,
+                  recurrent_masks: Optional[List[torch.Tensor]] = None) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Step by step, for what the fused kernels cannot express (other activations, GRU
+        `reset_after=False`, recurrent dropout in training): the same results as the fused path
+        (a masked step keeps the states), one Python step per time step."""
         if self.use_cudnn is True:
             raise ValueError(
                 f"Layer {self.name!r} ({type(self).__name__}) has use_cudnn=True, but cuDNN cannot compute this "
                 f"configuration (activation={activations.serialize(self.activation_arg)!r}, recurrent_activation="
-                f"{activations.serialize(self.recurrent_activation_arg)!r}). Pass use_cudnn='auto' to fall back to "
-                "the step-by-step implementation, as Keras does."
+                f"{activations.serialize(self.recurrent_activation_arg)!r}, recurrent_dropout="
+                f"{self.recurrent_dropout!r}). Pass use_cudnn='auto' to fall back to the step-by-step "
+                "implementation, as Keras does."
             )
         if mask is not None:
             mask = self._check_mask(x, mask)
@@ -335,13 +367,18 @@ class _RNN(Layer):
             x = x.flip(1)
             mask = None if mask is None else mask.flip(1)
         # The input projections of all steps in one matmul; the recurrent ones step by step.
-        projected = torch.matmul(x, self.kernel.t())
+        if input_masks is None:
+            projected = torch.matmul(x, self.kernel.t())
+        else:  # each gate's projection sees its own mask, the same at every step
+            blocks = self.kernel.chunk(len(input_masks), dim=0)
+            projected = torch.cat([torch.matmul(x * m.unsqueeze(1), k.t()) for m, k in zip(input_masks, blocks)],
+                                  dim=-1)
         if self.bias is not None:
             projected = projected + (self.bias[0] if self.bias.dim() == 2 else self.bias)
         states = [h[0] for h in hx]
         outputs = []
         for t in range(x.shape[1]):
-            new = self._step(projected[:, t], states)
+            new = self._step(projected[:, t], states, recurrent_masks)
             if mask is not None:
                 keep = mask[:, t].unsqueeze(-1)
                 new = [torch.where(keep, a, b) for a, b in zip(new, states)]
@@ -354,10 +391,11 @@ class _RNN(Layer):
             out = self._masked_outputs(out, mask)
         return out, [h.unsqueeze(0) for h in states]
 
-    def _step(self, projected: torch.Tensor, states: List[torch.Tensor]) -> List[torch.Tensor]:
-        """One time step: `projected` is the input's projection (with the input bias)."""
-        h = states[0]
-        return [self.activation(projected + torch.matmul(h, self.recurrent_kernel.t()))]
+    def _step(self, projected: torch.Tensor, states: List[torch.Tensor],
+              masks: Optional[List[torch.Tensor]] = None) -> List[torch.Tensor]:
+        """One time step: `projected` is the input's projection (with the input bias); `masks`
+        the recurrent dropout masks (one, or one per gate in torch's order)."""
+        return [self.activation(projected + _recurrent(states[0], self.recurrent_kernel, masks))]
 
     def _run_masked(self, x: torch.Tensor, mask: torch.Tensor,
                     hx: List[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
@@ -447,14 +485,19 @@ _TAIL_ARGS = """
         bias_constraint: applied to the bias after each optimizer step. Defaults to `None`.
         dropout: fraction of input features dropped in training (one mask per sequence).
             Defaults to `0.0`.
-        recurrent_dropout: must be 0 (the fused kernels cannot drop between steps). Defaults to `0.0`.
-        seed: ignored; seed torch's generator (kerasish.utils.set_random_seed). Defaults to `None`.
+        recurrent_dropout: fraction of the recurrent state dropped in training (one mask per
+            sequence, one per gate for LSTM/GRU, as Keras). In training it runs the step-by-step
+            loop instead of the fused kernel (as Keras leaves cuDNN). Defaults to `0.0`.
+        seed: an int makes the dropout masks a reproducible sequence (a `kerasish.random.SeedGenerator`
+            saved with the weights; Keras's own masks for the same seed on the CPU). Defaults to `None`.
         return_sequences: return the output of every step `(batch, timesteps, units)` instead of
             the last one `(batch, units)`. Defaults to `False`.
         return_state: also return the final state(s): `[output, *states]`. Defaults to `False`.
         go_backwards: process the sequence (its real steps, with a mask) in reverse; sequence
             outputs are then in reversed order, as in Keras. Defaults to `False`.
-        stateful: must be False. Defaults to `False`.
+        stateful: use each batch's final states as the next batch's initial states (sample `i`
+            continues sample `i`; the batch size must stay fixed); `reset_states()` zeroes them.
+            Defaults to `False`.
         unroll: accepted for Keras compatibility; the fused kernel gives the same results.
             Defaults to `False`."""
 
@@ -580,9 +623,10 @@ class LSTM(_RNN):
     def _kernel_fn(self):
         return torch.lstm
 
-    def _step(self, projected: torch.Tensor, states: List[torch.Tensor]) -> List[torch.Tensor]:
+    def _step(self, projected: torch.Tensor, states: List[torch.Tensor],
+              masks: Optional[List[torch.Tensor]] = None) -> List[torch.Tensor]:
         h, c = states
-        z = projected + torch.matmul(h, self.recurrent_kernel.t())
+        z = projected + _recurrent(h, self.recurrent_kernel, masks)
         i, f, g, o = z.chunk(4, dim=-1)  # torch's gate order, which is Keras's i, f, c, o
         c = self.recurrent_activation(f) * c + self.recurrent_activation(i) * self.activation(g)
         return [self.recurrent_activation(o) * self.activation(c), c]
@@ -607,8 +651,8 @@ LSTM.__doc__ = """Long short-term memory, on torch's fused LSTM kernel.
         **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
 
     Raises:
-        ValueError: for `recurrent_dropout` > 0, `stateful=True`, an invalid `use_cudnn`
-            (or `use_cudnn=True` with non-default activations), or inputs that are not
+        ValueError: for an invalid `use_cudnn` (or `use_cudnn=True` with non-default
+            activations or recurrent dropout), a stateful batch of another size, or inputs that are not
             `(batch, timesteps, features)`.
 
     Example:
@@ -668,21 +712,23 @@ class GRU(_RNN):
     def _fused(self) -> bool:
         return self.reset_after and super()._fused()
 
-    def _step(self, projected: torch.Tensor, states: List[torch.Tensor]) -> List[torch.Tensor]:
+    def _step(self, projected: torch.Tensor, states: List[torch.Tensor],
+              masks: Optional[List[torch.Tensor]] = None) -> List[torch.Tensor]:
         h = states[0]
-        xr, xz, xn = projected.chunk(3, dim=-1)  # torch's gate order r, z, n (Keras's r, z, h)
+        xr, xz, xn = projected.chunk(3, dim=-1)  # torch's gate order r, z, n (Keras's z, r, h)
         u = self.units
         if self.reset_after:
-            recurrent = torch.matmul(h, self.recurrent_kernel.t())
+            recurrent = _recurrent(h, self.recurrent_kernel, masks)
             if self.bias is not None:
                 recurrent = recurrent + self.bias[1]
             hr, hz, hn = recurrent.chunk(3, dim=-1)
             r = self.recurrent_activation(xr + hr)
             n = self.activation(xn + r * hn)
         else:
-            hr, hz = torch.matmul(h, self.recurrent_kernel[:2 * u].t()).chunk(2, dim=-1)
+            hr, hz = _recurrent(h, self.recurrent_kernel[:2 * u], None if masks is None else masks[:2]).chunk(2, dim=-1)
             r = self.recurrent_activation(xr + hr)
-            n = self.activation(xn + torch.matmul(r * h, self.recurrent_kernel[2 * u:].t()))
+            h_n = h if masks is None else h * masks[2]
+            n = self.activation(xn + torch.matmul(r * h_n, self.recurrent_kernel[2 * u:].t()))
         z = self.recurrent_activation(xz + hz)
         return [z * h + (1 - z) * n]
 

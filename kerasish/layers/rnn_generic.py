@@ -21,9 +21,9 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from kerasish.layers.calling import has_symbolic
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.rnn_cells import DropoutRNNCell, StackedRNNCells, _cell_output_size, _check_cell
+from kerasish.layers.rnn_state import StatefulStates
 
 
 def _flatten(structure: Any) -> List[Any]:
@@ -44,7 +44,7 @@ def _pack_as(structure: Any, flat: List[Any]) -> Any:
     return pack(structure)
 
 
-class RNN(Layer):
+class RNN(StatefulStates, Layer):
     """Runs a recurrent cell over a sequence `(batch, timesteps, features)`.
 
     Args:
@@ -110,16 +110,6 @@ class RNN(Layer):
         if self._input_shape_arg is not None:
             self.build_from_shape(self._input_shape_arg)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.stateful and has_symbolic(args, kwargs):
-            # A symbolic call may run the layer on probe batches; they must not become the kept states.
-            kept = self.states
-            try:
-                return super().__call__(*args, **kwargs)
-            finally:
-                self.states = kept
-        return super().__call__(*args, **kwargs)
-
     # ------------------------------------------------------------------ shapes
     def build(self, sequences_shape: Shape, initial_state_shape: Any = None) -> None:
         sequences_shape = tuple(sequences_shape)
@@ -156,24 +146,12 @@ class RNN(Layer):
         return [like.new_zeros((batch_size, n)) if isinstance(n, int) else [like.new_zeros((batch_size, m)) for m in n]
                 for n in self.state_size]
 
-    def reset_states(self) -> None:
-        """Zeroes the kept states of a stateful RNN (nothing before its first batch)."""
-        if self.states is not None:
-            self.states = [torch.zeros_like(s) for s in self.states]
-
-    reset_state = reset_states
-
     def _start_states(self, sequences: torch.Tensor, initial_state: Any) -> List[Any]:
         batch = sequences.shape[0]
         if initial_state is None:
-            if self.stateful and self.states is not None:
-                if self.states[0].shape[0] != batch:
-                    raise ValueError(
-                        f"Layer {self.name!r} is stateful, so the batch size must stay {self.states[0].shape[0]} "
-                        f"(the size of its first batch), received a batch of {batch}. Feed batches of one size "
-                        "(e.g. a dataset size divisible by batch_size), or call reset_states() on a new layer."
-                    )
-                return _pack_as(self._state_structure, self.states)
+            kept = self._kept_states(batch, sequences.device)
+            if kept is not None:
+                return _pack_as(self._state_structure, kept)
             state = self.get_initial_state(batch)
         else:
             state = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
@@ -224,8 +202,6 @@ class RNN(Layer):
                 f"Input of layer {self.name!r} (RNN) must have rank 3 or more (batch, timesteps, features), "
                 f"received a tensor of shape {tuple(sequences.shape)}. Put an Embedding layer first for token ids."
             )
-        if self.stateful and self.states is not None and self.states[0].device != sequences.device:
-            self.states = [s.to(sequences.device) for s in self.states]
         states = self._start_states(sequences, initial_state)
         self._state_structure = states
         steps = sequences.shape[1]
@@ -261,8 +237,7 @@ class RNN(Layer):
         finally:
             self._reset_dropout_masks(self.cell)
         final_states = list(cell_states)
-        if self.stateful:
-            self.states = [s.detach() for s in _flatten(final_states)]
+        self._keep_states(_flatten(final_states))
         result = torch.stack(outputs, dim=1) if self.return_sequences else output
         if self.return_state:
             return [result] + final_states

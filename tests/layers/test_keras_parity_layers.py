@@ -18,8 +18,7 @@ import torch
 
 import kerasish
 from kerasish import layers as klayers
-from kerasish.layers.weight_layout import layouts_under
-from tests.keras_parity import assert_close, copy_weights, grads, keras_module, to_numpy
+from tests.keras_parity import assert_close, copy_weights, grads, keras_layout_grads, keras_module, to_numpy
 
 # (id, class name, constructor kwargs, input shape(s), options)
 # options: "int" (token ids in [0, 10)), "random" (training output is random: shapes only),
@@ -139,15 +138,6 @@ def _call(layer: Any, tensors: List[torch.Tensor], options: Dict[str, Any], trai
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
-def _keras_layout_grads(layer: Any) -> List[np.ndarray]:
-    layouts = layouts_under(layer)
-    out = []
-    for w in layer.trainable_weights:
-        layout = layouts.get(id(w))
-        out.append(to_numpy(w.grad if layout is None else layout.to_keras(w.grad)))
-    return out
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_layer_matches_keras(case: Tuple[str, str, Dict[str, Any], Any, Dict[str, Any]]) -> None:
     keras = keras_module()
@@ -192,7 +182,7 @@ def test_layer_matches_keras(case: Tuple[str, str, Dict[str, Any], Any, Dict[str
     sum((t * c).sum() for t, c in zip(o_out, cotangents)).backward()
     if differentiable:
         assert_close([t.grad for t in o_in], [t.grad for t in k_in], atol=1e-5, rtol=1e-4)
-    assert_close(_keras_layout_grads(ours), grads(keras_layer.trainable_weights), atol=1e-5, rtol=1e-4)
+    assert_close(keras_layout_grads(ours), grads(keras_layer.trainable_weights), atol=1e-5, rtol=1e-4)
 
 
 # --------------------------------------------------------------------------- whole models

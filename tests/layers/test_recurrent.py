@@ -219,8 +219,6 @@ def test_compute_output_shape_closed_form():
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: LSTM(4, recurrent_dropout=0.2), "recurrent_dropout=0.2 is not supported"),
-        (lambda: LSTM(4, stateful=True), "stateful=True is not supported"),
         (lambda: SimpleRNN(0), "units must be a positive integer, received units=0"),
         (lambda: GRU(4, dropout=1.5), r"dropout must be a number in \[0, 1\), received dropout=1.5"),
     ],
