@@ -7,25 +7,35 @@ from typing import Any, Dict, List, Optional, Union
 import torch
 
 from kerasish.layers.layer import Layer, Shape
-from kerasish.layers.recurrent import GRU, LSTM, SimpleRNN, _RNN
 
 _MERGE_MODES = ("concat", "sum", "ave", "mul", None)
-_RECURRENT = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
+_RNN_ATTRS = ("go_backwards", "return_sequences", "return_state")
 
 
-def _layer_from_config(spec: Any, arg: str) -> _RNN:
-    if isinstance(spec, _RNN):
+def _layer_from_config(spec: Any, arg: str) -> Layer:
+    """A recurrent layer from itself or its serialized form: SimpleRNN, LSTM, GRU, the generic RNN,
+    ConvLSTM, or a user's Layer with Keras's RNN attributes (`go_backwards`, `return_sequences`,
+    `return_state`) and a `get_config`/`from_config` round trip."""
+    if isinstance(spec, dict) and "class_name" in spec:
+        from kerasish.saving.serialization import deserialize_object
+
+        spec = deserialize_object(spec)
+    if isinstance(spec, Layer) and all(hasattr(spec, a) for a in _RNN_ATTRS):
         return spec
-    if isinstance(spec, dict) and spec.get("class_name") in _RECURRENT:
-        return _RECURRENT[spec["class_name"]].from_config(dict(spec.get("config", {})))
     raise TypeError(
-        f"Bidirectional: {arg} must be a recurrent layer (SimpleRNN, LSTM or GRU) or its "
+        f"Bidirectional: {arg} must be a recurrent layer (SimpleRNN, LSTM, GRU, RNN(cell), ConvLSTM2D ...) or its "
         f"{{'class_name': ..., 'config': ...}} dict, received {spec!r}. Example: Bidirectional(LSTM(64))."
     )
 
 
+def _serialized(layer: Layer) -> Dict[str, Any]:
+    from kerasish.saving.serialization import serialize_object
+
+    return serialize_object(layer)
+
+
 class Bidirectional(Layer):
-    """Bidirectional wrapper for SimpleRNN, LSTM and GRU.
+    """Bidirectional wrapper for recurrent layers (SimpleRNN, LSTM, GRU, the generic RNN, ConvLSTM).
 
     The forward and backward layers are fresh copies built from `layer.get_config()` (the
     backward one with `go_backwards` flipped), named `forward_<name>` and `backward_<name>`.
@@ -55,10 +65,10 @@ class Bidirectional(Layer):
 
     def __init__(
         self,
-        layer: _RNN,
+        layer: Layer,
         merge_mode: Optional[str] = "concat",
         weights: Optional[List[Any]] = None,
-        backward_layer: Optional[_RNN] = None,
+        backward_layer: Optional[Layer] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -75,7 +85,7 @@ class Bidirectional(Layer):
                 "layer.set_weights(weights)."
             )
         self.merge_mode = merge_mode
-        self._layer_config = {"class_name": type(layer).__name__, "config": layer.get_config()}
+        self._layer_config = _serialized(layer)
         config = dict(layer.get_config())
         config["name"] = "forward_" + layer.name
         self.forward_layer = type(layer).from_config(config)
@@ -99,8 +109,7 @@ class Bidirectional(Layer):
                         f"Bidirectional: backward_layer.{attr}={getattr(backward_layer, attr)!r} differs from "
                         f"layer.{attr}={getattr(layer, attr)!r}. Give both layers the same {attr}."
                     )
-            self._backward_config = {"class_name": type(backward_layer).__name__,
-                                     "config": backward_layer.get_config()}
+            self._backward_config = _serialized(backward_layer)
             self.backward_layer = backward_layer
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state

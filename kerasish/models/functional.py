@@ -250,7 +250,12 @@ class Functional(Model):
         rows = []
         for layer in self.layers:
             node = layer._inbound_nodes[0] if layer._inbound_nodes else None
-            shape = summary_mod.format_shape(node.outputs[0].shape) if node and node.outputs else "?"
+            if not node or not node.outputs:
+                shape = "?"
+            elif len(node.outputs) == 1:
+                shape = summary_mod.format_shape(node.outputs[0].shape)
+            else:  # several outputs, as Keras prints them: [(None, 6), (None, 3)]
+                shape = "[" + ", ".join(summary_mod.format_shape(t.shape) for t in node.outputs) + "]"
             rows.append((layer, f"{layer.name} ({type(layer).__name__})", shape))
         return rows
 

@@ -121,7 +121,7 @@ def test_config_round_trips_through_json():
 
 
 def test_bad_arguments_are_rejected_with_the_fix():
-    with pytest.raises(TypeError, match=r"layer must be a recurrent layer \(SimpleRNN, LSTM or GRU\)"):
+    with pytest.raises(TypeError, match=r"layer must be a recurrent layer \(SimpleRNN, LSTM, GRU, RNN\(cell\)"):
         Bidirectional(Dense(3))
     with pytest.raises(ValueError, match="merge_mode must be one of .* received merge_mode='max'"):
         Bidirectional(LSTM(3), merge_mode="max")
