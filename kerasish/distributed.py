@@ -187,18 +187,20 @@ def announce_global_batch(batch_size: int, verbose: int) -> None:
 class _Forward(nn.Module):
     """What DDP wraps: the model's forward, or its pre-activation forward for fused losses."""
 
-    def __init__(self, model: nn.Module, logits: bool) -> None:
+    def __init__(self, model: nn.Module, logits: Any) -> None:
         super().__init__()
         self.model = model
         self.logits = logits
 
     def forward(self, *args: Any) -> Any:
+        if isinstance(self.logits, tuple):  # a multi-output model: these outputs as logits
+            return self.model.forward_logits(*args, logits_outputs=self.logits)
         if self.logits:
             return self.model.forward_logits(*args)
         return self.model(*args)
 
 
-def wrap(model: nn.Module, logits: bool = False) -> nn.Module:
+def wrap(model: nn.Module, logits: Any = False) -> nn.Module:
     """Returns a `DistributedDataParallel` module whose forward runs `model` (or its logits).
 
     The model is not modified and not replaced: its parameters are shared with the
@@ -207,7 +209,8 @@ def wrap(model: nn.Module, logits: bool = False) -> nn.Module:
 
     Args:
         model: the kerasish Model (already built and on its device).
-        logits: call `model.forward_logits` instead of `model`. Defaults to `False`.
+        logits: call `model.forward_logits` instead of `model`; a tuple of output indices for a
+            multi-output model (those outputs as logits). Defaults to `False`.
     """
     from torch.nn.parallel import DistributedDataParallel
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kerasish.layers import call_context
+from kerasish.layers import call_context, tracking
 from kerasish.layers.calling import call_spec, first_device, has_symbolic, needs_conversion, shape_tree, to_tensors
 from kerasish.layers.symbolic import call_symbolic
 from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
@@ -624,7 +624,27 @@ class Layer(nn.Module):
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, nn.Module) and not isinstance(value, Layer) and value.training and not self.training:
             value.train(False)  # a plain torch module joins in the layer's (eval) mode, as layers start
+        if isinstance(value, (list, tuple, dict)) and not isinstance(value, nn.Module) and "_modules" in self.__dict__:
+            modules = self.__dict__["_modules"]
+            if tracking.holds_module(value) or isinstance(modules.get(name), nn.ModuleList) and name in self.__dict__:
+                # `self.blocks = [Dense(8), Dense(8)]`: Keras tracks layers in lists and dicts; so do we.
+                for m in tracking._modules_in(value):
+                    if not isinstance(m, Layer) and m.training and not self.training:
+                        m.train(False)
+                for store in (self.__dict__.get("_parameters"), self.__dict__.get("_buffers")):
+                    if store is not None and name in store:
+                        del store[name]
+                object.__setattr__(self, name, tracking.track(self, name, value))
+                return
         super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if isinstance(self.__dict__.get(name), tracking._Tracked) or (
+                name in self.__dict__ and name in self.__dict__.get("_modules", {})):
+            self.__dict__["_modules"].pop(name, None)
+            object.__delattr__(self, name)
+            return
+        super().__delattr__(name)
 
     def register_parameter(self, name: str, param: Optional[nn.Parameter]) -> None:
         """Registers a parameter as a `Variable` (a plain `nn.Parameter` is converted)."""

@@ -13,11 +13,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from kerasish import activations
 from kerasish.layers.core import Input, InputLayer
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.symbolic import KerasTensor, Node, flatten, map_symbolic
 from kerasish.models import call_args
 from kerasish.models import summary as summary_mod
+from kerasish.models.layer_dict import LayerDict
 from kerasish.models.model import Model
 
 
@@ -99,7 +101,7 @@ class Functional(Model):
         self._output_kind = "single" if kind == "list" and len(outs) == 1 else kind
         self._outputs = outs
         self._nodes = _topological_nodes(self._inputs, self._outputs)
-        self._modules["layers"] = nn.ModuleDict()
+        self._modules["layers"] = LayerDict()
         for t in self._inputs:
             self._add_layer(t.layer)
         for node in self._nodes:
@@ -123,16 +125,6 @@ class Functional(Model):
     @property
     def layers(self) -> List[nn.Module]:  # type: ignore[override]
         return list(self._modules["layers"].values())
-
-    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> nn.Module:
-        """A layer by name or index."""
-        if name is not None:
-            if name not in self._modules["layers"]:
-                from kerasish.utils.text import unknown_name_message
-
-                raise ValueError(unknown_name_message("layer", name, list(self._modules["layers"])))
-            return self._modules["layers"][name]
-        return self.layers[index]
 
     @property
     def inputs(self) -> List[KerasTensor]:
@@ -193,20 +185,27 @@ class Functional(Model):
             )
         return {id(t): a for t, a in zip(self._inputs, args)}
 
-    def _run(self, args: Tuple[Any, ...], logits_for: Optional[KerasTensor] = None) -> List[Any]:
+    def _run(self, args: Tuple[Any, ...], logits_for: Sequence[int] = ()) -> List[Any]:
+        """The outputs for `args`; those at the output indices `logits_for` as pre-activation logits."""
         values = self._feed(args)
+        logit_nodes = {id(self._outputs[i].node): self._outputs[i] for i in logits_for}
 
         def fetch(structure: Any) -> Any:
             if isinstance(structure, (list, tuple)):
                 return [fetch(t) for t in structure]
             return values[id(structure)]
 
+        logits: Dict[int, Any] = {}
         for node in self._nodes:
             if not node.simple:
                 out = node.layer(*map_symbolic(lambda t: values[id(t)], node.args),
                                  **map_symbolic(lambda t: values[id(t)], node.kwargs))
-            elif logits_for is not None and node is logits_for.node:
+            elif id(node) in logit_nodes:
                 out = node.layer.call_logits(fetch(node.inputs))
+                if id(node.outputs[0]) in self._consumed_inside():
+                    # Another layer reads this output: it gets the activation, the loss the logits.
+                    logits[id(node.outputs[0])] = out
+                    out = activations.get(node.layer.logits_activation())(out)
             else:
                 out = node.layer(fetch(node.inputs), **node.kwargs)
             if len(node.outputs) == 1:
@@ -214,7 +213,16 @@ class Functional(Model):
             else:
                 for t, o in zip(node.outputs, out):
                     values[id(t)] = o
+        values.update(logits)
         return [values[id(t)] for t in self._outputs]
+
+    def _consumed_inside(self) -> set:
+        """Ids of the tensors that some layer of this model reads (computed once)."""
+        consumed = self.__dict__.get("_consumed_ids")
+        if consumed is None:
+            consumed = {id(t) for node in self._nodes for t in node.flat_inputs}
+            self.__dict__["_consumed_ids"] = consumed
+        return consumed
 
     def _pack(self, outs: List[Any]) -> Any:
         if self._output_kind == "single":
@@ -226,16 +234,30 @@ class Functional(Model):
     def call(self, *args: Any) -> Any:
         return self._pack(self._run(args))
 
-    def forward_logits(self, *inputs: Any) -> Any:
-        """The output's pre-activation logits; several inputs come as arguments or as one list."""
+    def forward_logits(self, *inputs: Any, logits_outputs: Optional[Sequence[int]] = None) -> Any:
+        """Pre-activation logits; several inputs come as arguments or as one list.
+
+        With `logits_outputs=None` the (single) output's logits. With a sequence of output
+        indices: every output as a list in output order, those at the indices as logits (the
+        multi-output step fuses each cross-entropy head whose output layer allows it)."""
         args = tuple(inputs[0]) if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) else inputs
-        return self._run(args, logits_for=self._outputs[0])[0]
+        if logits_outputs is None:
+            return self._run(args, logits_for=(0,))[0]
+        return self._run(args, logits_for=tuple(logits_outputs))
 
     def logits_activation(self) -> Optional[str]:
         if len(self._outputs) != 1:
             return None
-        layer = self._outputs[0].layer
-        return layer.logits_activation() if isinstance(layer, Layer) else None
+        return self.output_logits_activation(0)
+
+    def output_logits_activation(self, index: int) -> Optional[str]:
+        """'softmax'/'sigmoid' when output `index` comes straight from a layer with a fused-logits
+        path (called with one tensor, one output), else None."""
+        tensor = self._outputs[index]
+        node, layer = tensor.node, tensor.layer
+        if not isinstance(layer, Layer) or node is None or not node.simple or len(node.outputs) != 1:
+            return None
+        return layer.logits_activation()
 
     def flatten_outputs(self, outputs: Any) -> List[Any]:
         """The model's outputs (as `call` returns them) as a list in output order."""

@@ -205,6 +205,45 @@ class Model(Trainer, Layer):
         """The 'Connected to' column (functional models), or None."""
         return None
 
+    @property
+    def layers(self) -> List[nn.Module]:
+        """The layers this model holds directly (a subclassed model's attributes), in creation order."""
+        found: List[nn.Module] = []
+        for child in self.children():
+            inner = child.children() if isinstance(child, (nn.ModuleList, nn.ModuleDict)) else [child]
+            found += [m for m in inner if isinstance(m, Layer) and all(m is not f for f in found)]
+        return found
+
+    @layers.setter
+    def layers(self, _: Any) -> None:
+        raise AttributeError("Model.layers is reserved (it lists the model's layers), as in Keras. Store your list "
+                             "of layers under another name, e.g. self.blocks = [...].")
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> nn.Module:
+        """A layer by its unique name, or by its index in `model.layers` (as Keras).
+
+        Raises:
+            ValueError: for both or neither of `name` and `index`, an index past the last layer,
+                or an unknown name (the message lists the model's layer names).
+        """
+        if index is not None and name is not None:
+            raise ValueError(f"get_layer takes a layer name or a layer index, not both. Received: index={index!r}, "
+                             f"name={name!r}.")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: index {index} is out of range, the model has {len(layers)} layers.")
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if getattr(layer, "name", None) == name:
+                    return layer
+            from kerasish.utils.text import unknown_name_message
+
+            raise ValueError(unknown_name_message("layer", name, [getattr(m, "name", "?") for m in layers]))
+        raise ValueError("get_layer needs a layer name or a layer index, e.g. model.get_layer('dense') or "
+                         "model.get_layer(index=0).")
+
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 

@@ -12,6 +12,7 @@ from kerasish.layers.core import InputLayer
 from kerasish.layers.layer import Layer, Shape, infer_output_shape, to_snake_case, unique_name
 from kerasish.layers.symbolic import KerasTensor, Node
 from kerasish.models import summary as summary_mod
+from kerasish.models.layer_dict import LayerDict
 from kerasish.models.model import Model
 
 
@@ -37,7 +38,7 @@ class Sequential(Model):
         super().__init__(name=name, **kwargs)
         # Registered directly so parameter names read 'layers.dense.kernel'; the
         # `layers` property (a list, as in Keras) takes precedence for attribute access.
-        self._modules["layers"] = nn.ModuleDict()
+        self._modules["layers"] = LayerDict()
         self._input_layer: Optional[InputLayer] = None
         self._auto_input: Optional[InputLayer] = None  # made for the symbolic graph, never saved
         self._built_from_data = False  # input shape learned from a batch, not declared

@@ -9,6 +9,7 @@ LossScaleOptimizer's skip-the-step check.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any, Callable, List, Optional
 
@@ -87,6 +88,12 @@ class Steps:
 
     def trackers(self) -> List[Any]:
         return [self.loss_tracker] + list(self.metrics)
+
+    @property
+    def ddp_logits(self) -> Any:
+        """What the DDP wrapper's forward returns: logits (True), the outputs (False), or for a
+        multi-output model the indices of the outputs given as logits."""
+        return bool(self.fuse)
 
     def tracker_names(self) -> List[str]:
         return ["loss"] + [m.name for m in self.metrics]
@@ -252,8 +259,10 @@ class MultiSteps(Steps):
 
     The training loss is the weighted sum of the per-output losses (`loss_weights`);
     logs carry `loss`, `<output>_loss` and `<output>_<metric>` as Keras names them.
-    Targets `y` are a list (output order) or a dict keyed by output name. Cross-entropy
-    heads are computed on probabilities (clipped, as Keras), not fused to logits.
+    Targets `y` are a list (output order) or a dict keyed by output name. A cross-entropy head
+    whose output layer ends in the matching softmax/sigmoid is computed from that layer's logits
+    (as single-output models are: the same value as Keras's clipped probabilities away from
+    saturation, and finite gradients where those vanish); its metrics see the probabilities.
 
     Args:
         model: a Functional model (its `flatten_outputs` orders the outputs).
@@ -268,6 +277,22 @@ class MultiSteps(Steps):
         self.metrics = [m for _, _, _, ms in heads for m in ms]
         self.names = [name for name, _, _, _ in heads]
         self.required = [name for name, loss, _, _ in heads if loss is not None]
+        # Output i is fused when its loss has a logits form for its output layer's activation.
+        self.fused: List[Optional[Any]] = []
+        for i, (_, loss_fn, _, _) in enumerate(heads):
+            fuses = getattr(loss_fn, "fuses", None)
+            act = model.output_logits_activation(i) if hasattr(model, "output_logits_activation") else None
+            ok = (fuses and act == fuses and not getattr(loss_fn, "from_logits", True) and not self.custom_loss)
+            self.fused.append(activations.get(fuses) if ok else None)
+        self.logits_outputs = tuple(i for i, f in enumerate(self.fused) if f is not None)
+        if self.logits_outputs:
+            self.forward = functools.partial(model.forward_logits, logits_outputs=self.logits_outputs)
+            if jit_compile:
+                self.forward = _compiled(self.forward)
+
+    @property
+    def ddp_logits(self) -> Any:
+        return self.logits_outputs or False
 
     def trackers(self) -> List[Any]:
         with_loss = [t for t, (_, loss, _, _) in zip(self.head_trackers, self.heads) if loss is not None]
@@ -287,14 +312,19 @@ class MultiSteps(Steps):
         ys = split_targets(y, self.names, self.required)
         n = batch_size_of(x)
         total = None
-        for (name, loss_fn, weight, metrics), tracker, out, target in zip(self.heads, self.head_trackers, outs, ys):
+        heads = zip(self.heads, self.head_trackers, outs, ys, self.fused)
+        for (name, loss_fn, weight, metrics), tracker, out, target, fuse_fn in heads:
             if loss_fn is not None:
-                value = loss_fn(target, out, w)
+                value = loss_fn.reduced_logits(target, out, w) if fuse_fn is not None else loss_fn(target, out, w)
                 tracker.add_mean(value, n)
                 total = value * weight if total is None else total + value * weight
             detached = out.detach()
+            probs = fuse_fn(detached) if fuse_fn is not None and any(not m.logits_invariant for m in metrics) \
+                else None
             for m in metrics:
-                m.update_state(target, detached, None)  # unweighted, as Keras's `metrics`
+                # unweighted, as Keras's `metrics`; logits-invariant ones (accuracy) read the logits
+                seen = detached if fuse_fn is None or m.logits_invariant else probs
+                m.update_state(target, seen, None)
         if self.regularized:
             total = total + sum(self.model.regularization_losses())
         added = call_context.pass_losses(self.module_ids)

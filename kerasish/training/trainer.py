@@ -363,7 +363,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     if distributed.is_distributed():
         # The step's forward runs through DDP so gradients are averaged across processes; the
         # model itself stays unwrapped (the wrapper lives for this fit call only).
-        steps.forward = distributed.wrap(model, logits=bool(steps.fuse))
+        steps.forward = distributed.wrap(model, logits=steps.ddp_logits)
         if model._compile_config.jit_compile:
             from kerasish.training.step import _compiled
 
