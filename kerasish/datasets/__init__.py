@@ -1,11 +1,22 @@
-"""Ready-made datasets with Keras's loaders: `mnist`, `fashion_mnist` and `imdb`.
+"""Ready-made datasets with Keras's loaders: `mnist`, `fashion_mnist`, `imdb`, `cifar10`, `cifar100`,
+`boston_housing`, `california_housing` and `reuters`.
 
 Each `load_data()` reads a local copy when there is one (`path=`, the cache under
-`$KERASISH_HOME/datasets`, the folders of `KERASISH_DATA_PATH`) and downloads otherwise.
-Importing this package reads and downloads nothing.
+`$KERASISH_HOME/datasets`, the folders of `KERASISH_DATA_PATH`) and downloads otherwise, through
+`kerasish.utils.get_file`'s downloader. Importing this package reads and downloads nothing.
 """
 
-from kerasish.datasets import fashion_mnist, imdb, mnist
+from kerasish.datasets import (
+    boston_housing,
+    california_housing,
+    cifar10,
+    cifar100,
+    fashion_mnist,
+    imdb,
+    mnist,
+    reuters,
+)
 from kerasish.datasets._download import DatasetUnavailableError
 
-__all__ = ["mnist", "fashion_mnist", "imdb", "DatasetUnavailableError"]
+__all__ = ["mnist", "fashion_mnist", "imdb", "cifar10", "cifar100", "boston_housing",
+           "california_housing", "reuters", "DatasetUnavailableError"]

@@ -8,9 +8,10 @@ tried in this order, and the first that holds every file wins:
 2. the cache folder `$KERASISH_HOME/datasets/<name>` (`KERASISH_HOME` defaults to `~/.kerasish`);
 3. each folder of `KERASISH_DATA_PATH` (separated by `os.pathsep`), itself or a subfolder named
    after the dataset (`fashion-mnist`, `mnist`, `imdb`, torchvision's `FashionMNIST/raw` ...);
-4. a download into the cache: to a hidden temporary file in the cache folder, checked against a
-   known MD5 or SHA-256, and only then renamed into place, so a failed or corrupt download
-   leaves nothing behind.
+4. a download into the cache through `kerasish.utils.file_utils.download` (the one downloader,
+   also behind `kerasish.utils.get_file`): to `<file>.part` in the cache folder, checked against
+   a known MD5 or SHA-256, and only then renamed into place. A corrupt download leaves nothing;
+   a cut one leaves its `.part` file, which the next call resumes.
 
 When all of that fails, one `DatasetUnavailableError` names the missing file, every place
 searched, why the download failed, and how to provide the file.
@@ -18,12 +19,13 @@ searched, why the download failed, and how to provide the file.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
-import uuid
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from kerasish.utils import file_utils
+from kerasish.utils.file_utils import kerasish_home
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -34,6 +36,11 @@ KNOWN_FOLDERS: Dict[str, Tuple[str, ...]] = {
     "mnist": ("mnist", "MNIST", "MNIST/raw"),
     "fashion-mnist": ("fashion-mnist", "fashion_mnist", "FashionMNIST", "FashionMNIST/raw"),
     "imdb": ("imdb", "aclImdb_v1"),
+    "cifar10": ("cifar10", "cifar-10", "cifar-10-batches-py-target"),
+    "cifar100": ("cifar100", "cifar-100", "cifar-100-python-target"),
+    "boston_housing": ("boston_housing",),
+    "california_housing": ("california_housing",),
+    "reuters": ("reuters",),
 }
 
 
@@ -44,12 +51,6 @@ class DatasetUnavailableError(OSError):
     message names the missing file, every place searched, the download's URL and failure, and
     the ways to provide the file.
     """
-
-
-def kerasish_home() -> Path:
-    """The folder `$KERASISH_HOME`, or `~/.kerasish` when the variable is unset or empty."""
-    home = os.environ.get("KERASISH_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".kerasish"
 
 
 def cache_dir(name: str) -> Path:
@@ -117,15 +118,6 @@ def find_local(name: str, options: Sequence[Sequence[str]], path: Optional[PathL
     return None, None, searched
 
 
-def file_digest(file: Path, algorithm: str) -> str:
-    """The hex digest of `file` with hashlib's `algorithm`, read in 1 MiB chunks."""
-    h = hashlib.new(algorithm)
-    with open(file, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _split_checksum(checksum: str) -> Tuple[str, str]:
     """`'md5:abc'` / `'sha256:abc'` / a bare hex digest (length picks md5 or sha256)."""
     if ":" in checksum:
@@ -136,11 +128,12 @@ def _split_checksum(checksum: str) -> Tuple[str, str]:
 
 
 def download(url: str, folder: Path, filename: str, checksum: str) -> Path:
-    """Downloads `url` to `folder/filename` through a verified temporary file.
+    """Downloads `url` to `folder/filename` with `kerasish.utils.file_utils.download`.
 
-    The bytes go to a hidden `.<filename>.<random>.part` file in `folder` (same file system, so
-    the final rename is atomic), are checked against `checksum`, and only then renamed. On any
-    failure the temporary file is removed and the error propagates.
+    The one downloader of kerasish: the bytes go to `<filename>.part` in `folder`, are checked
+    against `checksum`, and only then renamed into place. A transfer cut short keeps the
+    `.part` file, and the next call resumes it with an HTTP Range request; a checksum mismatch
+    removes it.
 
     Args:
         url: where to download from. No default.
@@ -152,41 +145,18 @@ def download(url: str, folder: Path, filename: str, checksum: str) -> Path:
         The path of the downloaded file.
 
     Raises:
-        ImportError: when torchvision (the `vision` extra) is not installed.
         ValueError: when the downloaded bytes do not match `checksum`.
-        OSError, http.client.HTTPException, RuntimeError: from the transfer itself.
+        DownloadError: (an `OSError`) from the transfer itself.
     """
-    try:
-        from torchvision.datasets.utils import download_url
-    except ImportError as e:
-        raise ImportError(
-            f"Downloading {filename!r} needs torchvision, which is not installed ({e}). "
-            'Install it with `pip install "kerasish[vision]"`, or provide the file locally '
-            "(pass path= or set KERASISH_DATA_PATH)."
-        ) from e
     algo, expected = _split_checksum(checksum)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp_name = f".{filename}.{uuid.uuid4().hex}.part"
-    tmp = folder / tmp_name
-    try:
-        # md5=None: we verify ourselves, to support SHA-256 and to say which digest differed.
-        download_url(url, str(folder), tmp_name, md5=None)
-        actual = file_digest(tmp, algo)
-        if actual != expected:
-            raise ValueError(
-                f"checksum mismatch: the {algo} of the downloaded bytes is {actual}, "
-                f"expected {expected} (a corrupt or truncated transfer, or a changed file)"
-            )
-        os.replace(tmp, folder / filename)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return folder / filename
+    return file_utils.download(url, folder / filename, file_hash=expected, hash_algorithm=algo)
 
 
 def fetch(name: str, files: Sequence[str], *, path: Optional[PathLike] = None, base_urls: Sequence[str],
           checksums: Mapping[str, str], alternatives: Sequence[Sequence[str]] = (),
-          how_to_provide: str = "") -> Tuple[Path, Tuple[str, ...]]:
+          how_to_provide: str = "", remote_names: Optional[Mapping[str, str]] = None,
+          ) -> Tuple[Path, Tuple[str, ...]]:
     """Returns a folder holding `files` (or one of `alternatives`), downloading if needed.
 
     Args:
@@ -198,13 +168,14 @@ def fetch(name: str, files: Sequence[str], *, path: Optional[PathLike] = None, b
         alternatives: other name lists accepted instead of `files` (e.g. an extracted folder),
             preferred over `files` within one place. Defaults to `()`.
         how_to_provide: an extra hint for the error message. Defaults to `''`.
+        remote_names: file name -> name on the mirrors, for files saved under another name
+            (Keras's `path="my.npz"`). Defaults to `None` (the same names).
 
     Returns:
         `(folder, names)`: the folder and the list of names it was found with.
 
     Raises:
         DatasetUnavailableError: nothing on disk and the download failed or did not verify.
-        ImportError: a download is needed but torchvision is not installed.
     """
     options = [tuple(a) for a in alternatives] + [tuple(files)]
     folder, index, searched = find_local(name, options, path)
@@ -226,7 +197,7 @@ def fetch(name: str, files: Sequence[str], *, path: Optional[PathLike] = None, b
             continue
         failures = []
         for base in base_urls:
-            url = base.rstrip("/") + "/" + filename
+            url = base.rstrip("/") + "/" + (remote_names or {}).get(filename, filename)
             try:
                 download(url, cache, filename, checksums[filename])
                 break
@@ -247,3 +218,34 @@ def fetch(name: str, files: Sequence[str], *, path: Optional[PathLike] = None, b
             )
     return cache, tuple(files)
 
+
+
+def fetch_file(name: str, path: PathLike, remote_name: str, checksum: str, base_urls: Sequence[str]) -> Path:
+    """The local path of a one-file dataset, for loaders whose `path=` is Keras's file name.
+
+    As in Keras, a bare file name (the default, e.g. `'reuters.npz'`) names the file in the
+    cache: it is looked for in the cache folder and in `KERASISH_DATA_PATH`, then downloaded
+    from `remote_name` on the mirrors and saved under that name. A path with a folder part
+    (`'./reuters.npz'`, `'/data/reuters'`) is local only: a file is used as is, a folder must
+    hold `remote_name`.
+
+    Raises:
+        DatasetUnavailableError: nothing found and (for a bare name) the download failed.
+    """
+    text = os.fspath(path)
+    if os.sep in text or (os.altsep and os.altsep in text) or os.path.isabs(text):
+        local = Path(text).expanduser()
+        if local.is_file():
+            return local
+        if local.is_dir():
+            folder, _ = fetch(name, (remote_name,), path=local, base_urls=base_urls,
+                              checksums={remote_name: checksum})
+            return folder / remote_name
+        raise DatasetUnavailableError(
+            f"Dataset {name!r}: path={text!r} is neither a file nor a folder. Pass the path of "
+            f"{remote_name!r} or of a folder holding it, or a bare file name (the default "
+            f"{remote_name!r}) to use the cache, KERASISH_DATA_PATH and the download."
+        )
+    folder, _ = fetch(name, (text,), base_urls=base_urls, checksums={text: checksum},
+                      remote_names={text: remote_name})
+    return folder / text

@@ -54,7 +54,6 @@ def load_data(path: Optional[Union[str, os.PathLike]] = None) -> Tuple[Split, Sp
 
     Raises:
         DatasetUnavailableError: (an `OSError`) no local copy and the download failed.
-        ImportError: a download is needed and torchvision is missing.
 
     Example:
         ```python

@@ -1,7 +1,7 @@
 """MNIST handwritten digits, returned exactly as `keras.datasets.mnist.load_data()` returns them.
 
-The four IDX files are parsed here with NumPy and gzip, so reading a local copy needs nothing
-else; torchvision (the `vision` extra) is imported only to download.
+The four IDX files are parsed here with NumPy and gzip; downloads go through
+`kerasish.utils.get_file` (checked, resumable, atomic), so nothing beyond NumPy is needed.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def load_data(path: Optional[Union[str, os.PathLike]] = None) -> Tuple[Split, Sp
 
     The files are looked for in `path`, then in `$KERASISH_HOME/datasets/mnist`, then in each
     folder of `KERASISH_DATA_PATH` (or its `mnist` subfolder), and downloaded into the cache
-    as a last resort (needs torchvision: `pip install "kerasish[vision]"`).
+    as a last resort (through `kerasish.utils.get_file`).
 
     Args:
         path: a folder holding `train-images-idx3-ubyte.gz`, `train-labels-idx1-ubyte.gz`,
@@ -130,7 +130,6 @@ def load_data(path: Optional[Union[str, os.PathLike]] = None) -> Tuple[Split, Sp
 
     Raises:
         DatasetUnavailableError: (an `OSError`) no local copy and the download failed.
-        ImportError: a download is needed and torchvision is missing.
 
     Example:
         ```python

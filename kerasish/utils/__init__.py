@@ -11,9 +11,10 @@ from kerasish.utils.object_registration import (
 )
 from kerasish.utils.random import set_random_seed
 from kerasish.utils.sequence import pad_sequences
+from kerasish.utils.file_utils import get_file, hash_file, validate_file
 
 __all__ = [
     "to_categorical", "normalize", "set_random_seed", "pad_sequences", "register_keras_serializable",
     "get_registered_name", "get_registered_object", "get_custom_objects", "custom_object_scope",
-    "CustomObjectScope",
+    "CustomObjectScope", "get_file", "hash_file", "validate_file",
 ]

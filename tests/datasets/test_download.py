@@ -70,11 +70,15 @@ def test_checksum_mismatch_raises_and_leaves_nothing(home, mnist_server, monkeyp
     assert not any(name.endswith(".part") for name in files_under(home))
 
 
-def test_truncated_body_raises_and_leaves_nothing(home, mnist_server):
+def test_truncated_body_keeps_a_part_file_that_the_next_call_resumes(home, mnist_server):
     mnist_server.httpd.truncate.add(IMAGES)
-    with pytest.raises(DatasetUnavailableError, match="checksum mismatch"):
+    with pytest.raises(DatasetUnavailableError, match=r"stopped after \d+ of \d+ bytes"):
         mnist.load_data()
-    assert IMAGES not in "".join(files_under(home))
+    assert f"datasets/mnist/{IMAGES}" not in files_under(home)
+    assert f"datasets/mnist/{IMAGES}.part" in files_under(home)
+    mnist_server.httpd.truncate.discard(IMAGES)
+    (x_train, _), _ = mnist.load_data()  # this server ignores Range: the file restarts from zero
+    assert len(x_train) == 10
     assert not any(name.endswith(".part") for name in files_under(home))
 
 
@@ -113,13 +117,12 @@ def test_first_failing_mirror_falls_back_to_the_next(home, mnist_server, monkeyp
     assert len(x_train) == 10
 
 
-def test_missing_torchvision_says_how_to_install(home, mnist_server, monkeypatch):
+def test_downloads_need_no_torchvision(home, mnist_server, monkeypatch):
     monkeypatch.setitem(sys.modules, "torchvision", None)
     monkeypatch.setitem(sys.modules, "torchvision.datasets", None)
     monkeypatch.setitem(sys.modules, "torchvision.datasets.utils", None)
-    with pytest.raises(ImportError, match=r'pip install "kerasish\[vision\]"'):
-        mnist.load_data()
-    assert files_under(home) == []
+    (x_train, _), _ = mnist.load_data()
+    assert len(x_train) == 10
 
 
 def test_kerasish_home_defaults_to_the_user_folder(monkeypatch):
