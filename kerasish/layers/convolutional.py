@@ -153,7 +153,7 @@ def from_channels_first(x: torch.Tensor, data_format: str) -> torch.Tensor:
     return x.movedim(1, -1)
 
 
-def _check_positive_int(value: Any, arg: str, layer: str, example: str) -> int:
+def check_positive_int(value: Any, arg: str, layer: str, example: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(
             f"{layer}: {arg} must be a positive integer, received {arg}={value!r}. Example: {example}."
@@ -162,7 +162,7 @@ def _check_positive_int(value: Any, arg: str, layer: str, example: str) -> int:
 
 
 # --------------------------------------------------------------------------- convolutions
-class _Conv(Layer):
+class BaseConv(Layer):
     """Shared body of Conv1D and Conv2D (`rank` spatial axes)."""
 
     rank = 2
@@ -194,13 +194,13 @@ class _Conv(Layer):
     ) -> None:
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         cls = type(self).__name__
-        self.filters = _check_positive_int(filters, "filters", cls, f"{cls}(32, 3)")
+        self.filters = check_positive_int(filters, "filters", cls, f"{cls}(32, 3)")
         self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
         self.strides = normalize_tuple(strides, self.rank, "strides", cls)
         self.padding = normalize_padding(padding, cls, allow_causal=self._allows_causal)
         self.data_format = normalize_data_format(data_format, cls)
         self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", cls)
-        self.groups = _check_positive_int(groups, "groups", cls, f"{cls}(32, 3, groups=2)")
+        self.groups = check_positive_int(groups, "groups", cls, f"{cls}(32, 3, groups=2)")
         if self.filters % self.groups:
             raise ValueError(
                 f"{cls}: filters must be divisible by groups, received filters={filters} and groups={groups}. "
@@ -344,7 +344,7 @@ class _Conv(Layer):
                 f"strides={self.strides}, padding={self.padding!r}")
 
 
-class Conv1D(_Conv):
+class Conv1D(BaseConv):
     """1D convolution over `(batch, steps, channels)` inputs (temporal convolution).
 
     Args:
@@ -384,7 +384,7 @@ class Conv1D(_Conv):
     _layout_first = "(batch, channels, steps)"
 
 
-class Conv2D(_Conv):
+class Conv2D(BaseConv):
     """2D convolution over `(batch, height, width, channels)` images.
 
     The kernel is stored in torch's layout `(filters, in_channels / groups, kh, kw)`;
@@ -430,7 +430,7 @@ class Conv2D(_Conv):
     rank = 2
 
 
-class Conv2DTranspose(_Conv):
+class Conv2DTranspose(BaseConv):
     """Transposed 2D convolution (the gradient of Conv2D), used to upsample feature maps.
 
     The kernel is stored in torch's transposed layout `(in_channels, filters, kh, kw)`;
@@ -578,7 +578,7 @@ class Conv2DTranspose(_Conv):
         return config_
 
 
-class SeparableConv2D(_Conv):
+class SeparableConv2D(BaseConv):
     """Depthwise separable 2D convolution: a per-channel convolution, then a 1x1 convolution.
 
     Weights are stored in torch's layout: depthwise `(in * depth_multiplier, 1, kh, kw)`,
@@ -617,7 +617,7 @@ class SeparableConv2D(_Conv):
         76
     """
 
-    regularized_weights = _Conv.regularized_weights + (("pointwise_regularizer", "pointwise_kernel"),)
+    regularized_weights = BaseConv.regularized_weights + (("pointwise_regularizer", "pointwise_kernel"),)
 
     def __init__(
         self,
@@ -642,7 +642,7 @@ class SeparableConv2D(_Conv):
         bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        self.depth_multiplier = _check_positive_int(
+        self.depth_multiplier = check_positive_int(
             depth_multiplier, "depth_multiplier", "SeparableConv2D", "SeparableConv2D(32, 3, depth_multiplier=2)")
         self._pointwise_init_arg = pointwise_initializer
         self.pointwise_initializer = initializers.get(pointwise_initializer)

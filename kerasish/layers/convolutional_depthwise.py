@@ -20,8 +20,8 @@ from torch import nn
 from kerasish import activations, constraints, initializers, regularizers
 from kerasish.layers.convolutional import (
     IntOrTuple,
-    _check_positive_int,
-    _Conv,
+    check_positive_int,
+    BaseConv,
     conv_output_length,
     pad_input,
     spatial_pads,
@@ -38,7 +38,7 @@ def depthwise_layout(rank: int, channels: int, depth_multiplier: int, kernel_siz
                        grouped_shape=(channels, depth_multiplier) + tuple(kernel_size))
 
 
-def _init_depthwise(layer: _Conv, kernel: nn.Parameter, initializer: Any, channels: int) -> None:
+def init_depthwise(layer: BaseConv, kernel: nn.Parameter, initializer: Any, channels: int) -> None:
     if layer._torch_init:
         nn.init.kaiming_uniform_(kernel, a=math.sqrt(5))
         return
@@ -47,7 +47,7 @@ def _init_depthwise(layer: _Conv, kernel: nn.Parameter, initializer: Any, channe
     initializer(kernel.data.reshape((channels, layer.depth_multiplier) + layer.kernel_size).transpose(0, 1))
 
 
-def _depthwise(x: torch.Tensor, layer: _Conv, kernel: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+def _depthwise(x: torch.Tensor, layer: BaseConv, kernel: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
     pads = spatial_pads(x.shape[2:], layer.kernel_size, layer.strides, layer.dilation_rate, layer.padding)
     x, symmetric = pad_input(x, pads)
     return _CONV[layer.rank](x, kernel, bias, layer.strides, symmetric, layer.dilation_rate, x.shape[1])
@@ -60,7 +60,7 @@ def _rename(config_: Dict[str, Any]) -> Dict[str, Any]:
     return config_
 
 
-class _DepthwiseConv(_Conv):
+class _DepthwiseConv(BaseConv):
     """DepthwiseConv1D/2D: Keras's weights `kernel (*k, in, depth_multiplier)` and `bias (in * dm,)`."""
 
     def __init__(
@@ -83,9 +83,9 @@ class _DepthwiseConv(_Conv):
         **kwargs: Any,
     ) -> None:
         cls = type(self).__name__
-        self.depth_multiplier = _check_positive_int(depth_multiplier, "depth_multiplier", cls,
+        self.depth_multiplier = check_positive_int(depth_multiplier, "depth_multiplier", cls,
                                                     f"{cls}(3, depth_multiplier=2)")
-        # `_Conv` keeps `filters` for the output channels; here they are in * depth_multiplier,
+        # `BaseConv` keeps `filters` for the output channels; here they are in * depth_multiplier,
         # known at build, so `filters` only carries the (already checked) multiplier through.
         super().__init__(
             self.depth_multiplier, kernel_size, strides=strides, padding=padding, data_format=data_format,
@@ -113,7 +113,7 @@ class _DepthwiseConv(_Conv):
         out = channels * self.depth_multiplier
         self.kernel = nn.Parameter(torch.empty((out, 1) + self.kernel_size, dtype=dtype))
         self.bias = nn.Parameter(torch.empty(out, dtype=dtype)) if self.use_bias else None
-        _init_depthwise(self, self.kernel, self.kernel_initializer, channels)
+        init_depthwise(self, self.kernel, self.kernel_initializer, channels)
         if self.bias is not None:
             if self._torch_init:
                 bound = 1.0 / math.sqrt(self.kernel[0].numel())
@@ -205,7 +205,7 @@ class DepthwiseConv2D(_DepthwiseConv):
                          data_format=data_format, dilation_rate=dilation_rate, **kwargs)
 
 
-class SeparableConv1D(_Conv):
+class SeparableConv1D(BaseConv):
     """Depthwise separable 1D convolution: a per-channel convolution, then a pointwise one.
 
     Weights are stored in torch's layout: `depthwise_kernel (in * depth_multiplier, 1, k)`,
@@ -270,7 +270,7 @@ class SeparableConv1D(_Conv):
         bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        self.depth_multiplier = _check_positive_int(depth_multiplier, "depth_multiplier", "SeparableConv1D",
+        self.depth_multiplier = check_positive_int(depth_multiplier, "depth_multiplier", "SeparableConv1D",
                                                     "SeparableConv1D(32, 3, depth_multiplier=2)")
         self._pointwise_init_arg = pointwise_initializer
         self.pointwise_initializer = initializers.get(pointwise_initializer)
@@ -294,7 +294,7 @@ class SeparableConv1D(_Conv):
         self.depthwise_kernel = nn.Parameter(torch.empty((mid, 1) + self.kernel_size, dtype=dtype))
         self.pointwise_kernel = nn.Parameter(torch.empty(self.filters, mid, 1, dtype=dtype))
         self.bias = nn.Parameter(torch.empty(self.filters, dtype=dtype)) if self.use_bias else None
-        _init_depthwise(self, self.depthwise_kernel, self.kernel_initializer, channels)
+        init_depthwise(self, self.depthwise_kernel, self.kernel_initializer, channels)
         if self._torch_init:
             nn.init.kaiming_uniform_(self.pointwise_kernel, a=math.sqrt(5))
             if self.bias is not None:

@@ -19,7 +19,7 @@ from kerasish import activations
 from kerasish.layers.convolutional import (
     Conv2DTranspose,
     IntOrTuple,
-    _Conv,
+    BaseConv,
     normalize_tuple,
     pad_input,
     spatial_pads,
@@ -37,7 +37,7 @@ def check_strides_and_dilation(strides: Tuple[int, ...], dilation_rate: Tuple[in
         )
 
 
-class Conv3D(_Conv):
+class Conv3D(BaseConv):
     """3D convolution over `(batch, depth, height, width, channels)` volumes.
 
     The kernel is stored in torch's layout `(filters, in_channels / groups, kd, kh, kw)`;
@@ -153,7 +153,7 @@ class _ConvTranspose(Conv2DTranspose):
                     "it None."
                 )
         # Skip Conv2DTranspose's own rank-2 argument checks: the ones above are for this rank.
-        _Conv.__init__(
+        BaseConv.__init__(
             self, filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
             dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
             kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,

@@ -37,7 +37,7 @@ _LAYOUTS = {
 }
 
 
-class _Pooling(Layer):
+class BasePooling(Layer):
     rank = 2
     mode = "max"
 
@@ -113,7 +113,7 @@ _POOL_ARGS = """
 """
 
 
-class MaxPooling1D(_Pooling):
+class MaxPooling1D(BasePooling):
     __doc__ = ("Max over windows of `(batch, steps, channels)` inputs.\n" + _POOL_ARGS.format(default=2) + """
     Example:
         >>> MaxPooling1D()(torch.ones(2, 10, 3)).shape
@@ -123,7 +123,7 @@ class MaxPooling1D(_Pooling):
     mode = "max"
 
 
-class AveragePooling1D(_Pooling):
+class AveragePooling1D(BasePooling):
     __doc__ = ("Mean over windows of `(batch, steps, channels)` inputs.\n" + _POOL_ARGS.format(default=2) + """
     Example:
         >>> AveragePooling1D(3, padding="same")(torch.ones(2, 10, 3)).shape
@@ -133,7 +133,7 @@ class AveragePooling1D(_Pooling):
     mode = "avg"
 
 
-class MaxPooling2D(_Pooling):
+class MaxPooling2D(BasePooling):
     __doc__ = ("Max over windows of `(batch, height, width, channels)` images.\n"
                + _POOL_ARGS.format(default=2) + """
     Example:
@@ -144,7 +144,7 @@ class MaxPooling2D(_Pooling):
     mode = "max"
 
 
-class AveragePooling2D(_Pooling):
+class AveragePooling2D(BasePooling):
     __doc__ = ("Mean over windows of `(batch, height, width, channels)` images.\n"
                + _POOL_ARGS.format(default=2) + """
     Example:
@@ -155,7 +155,7 @@ class AveragePooling2D(_Pooling):
     mode = "avg"
 
 
-class _GlobalPooling(Layer):
+class BaseGlobalPooling(Layer):
     rank = 2
     mode = "avg"
 
@@ -208,7 +208,7 @@ _GLOBAL_ARGS = """
 """
 
 
-class GlobalAveragePooling1D(_GlobalPooling):
+class GlobalAveragePooling1D(BaseGlobalPooling):
     __doc__ = ("Mean over the steps of `(batch, steps, channels)`; with a mask, over the real steps.\n"
                + _GLOBAL_ARGS + """
     Example:
@@ -220,7 +220,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
     accepts_mask = True
 
 
-class GlobalMaxPooling1D(_GlobalPooling):
+class GlobalMaxPooling1D(BaseGlobalPooling):
     __doc__ = ("Max over the steps of `(batch, steps, channels)`.\n" + _GLOBAL_ARGS + """
     Example:
         >>> GlobalMaxPooling1D()(torch.ones(2, 10, 3)).shape
@@ -230,7 +230,7 @@ class GlobalMaxPooling1D(_GlobalPooling):
     mode = "max"
 
 
-class GlobalAveragePooling2D(_GlobalPooling):
+class GlobalAveragePooling2D(BaseGlobalPooling):
     __doc__ = ("Mean over height and width of `(batch, height, width, channels)`.\n" + _GLOBAL_ARGS + """
     Example:
         >>> GlobalAveragePooling2D()(torch.ones(2, 5, 5, 3)).shape
@@ -240,7 +240,7 @@ class GlobalAveragePooling2D(_GlobalPooling):
     mode = "avg"
 
 
-class GlobalMaxPooling2D(_GlobalPooling):
+class GlobalMaxPooling2D(BaseGlobalPooling):
     __doc__ = ("Max over height and width of `(batch, height, width, channels)`.\n" + _GLOBAL_ARGS + """
     Example:
         >>> GlobalMaxPooling2D(keepdims=True)(torch.ones(2, 5, 5, 3)).shape

@@ -18,7 +18,7 @@ import torch
 
 from kerasish.layers.convolutional import IntOrTuple, check_rank, conv_output_length, normalize_data_format
 from kerasish.layers.layer import Layer, Shape
-from kerasish.layers.pooling import _GlobalPooling, _Pooling
+from kerasish.layers.pooling import BaseGlobalPooling, BasePooling
 from kerasish.ops import nn as ops_nn
 
 _LAYOUTS = {
@@ -41,7 +41,7 @@ def _check_input_shape(layer: Layer, input_shape: Shape) -> str:
     return layout
 
 
-class _Pooling3D(_Pooling):
+class _Pooling3D(BasePooling):
     rank = 3
 
     def __init__(self, pool_size: IntOrTuple = (2, 2, 2), strides: Optional[IntOrTuple] = None,
@@ -98,7 +98,7 @@ class AveragePooling3D(_Pooling3D):
         super().__init__(pool_size, strides=strides, padding=padding, data_format=data_format, **kwargs)
 
 
-class _GlobalPooling3D(_GlobalPooling):
+class _GlobalPooling3D(BaseGlobalPooling):
     rank = 3
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

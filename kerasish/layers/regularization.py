@@ -17,7 +17,7 @@ import torch
 from kerasish import config, regularizers
 from kerasish.layers.convolutional import normalize_data_format
 from kerasish.layers.layer import Layer, Shape
-from kerasish.layers.reshaping import _SpatialDropout
+from kerasish.layers.reshaping import BaseSpatialDropout
 from kerasish.random.seed_generator import make_generator
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -247,7 +247,7 @@ _LAYOUT_3D = {"channels_last": "(batch, depth, height, width, channels)",
               "channels_first": "(batch, channels, depth, height, width)"}
 
 
-class SpatialDropout3D(_SpatialDropout):
+class SpatialDropout3D(BaseSpatialDropout):
     """Drops whole feature maps of `(batch, depth, height, width, channels)` volumes during training.
 
     Args:

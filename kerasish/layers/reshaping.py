@@ -131,7 +131,7 @@ class UpSampling2D(Layer):
         return config_
 
 
-class _SpatialDropout(Layer):
+class BaseSpatialDropout(Layer):
     rank = 1
 
     def __init__(self, rate: float, seed: Optional[int] = None, **kwargs: Any) -> None:
@@ -181,7 +181,7 @@ class _SpatialDropout(Layer):
         return config_
 
 
-class SpatialDropout1D(_SpatialDropout):
+class SpatialDropout1D(BaseSpatialDropout):
     """Drops whole channels of `(batch, steps, channels)` inputs during training.
 
     Args:
@@ -198,7 +198,7 @@ class SpatialDropout1D(_SpatialDropout):
     rank = 1
 
 
-class SpatialDropout2D(_SpatialDropout):
+class SpatialDropout2D(BaseSpatialDropout):
     """Drops whole feature maps of `(batch, height, width, channels)` images during training.
 
     Args:

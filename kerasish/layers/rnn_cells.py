@@ -407,7 +407,7 @@ class GRUCell(_Cell):
         return config
 
 
-def _check_cell(cell: Any, where: str) -> None:
+def check_cell(cell: Any, where: str) -> None:
     """Keras's two requirements of a cell, with the fix in the message."""
     if not callable(getattr(cell, "call", None)):
         raise ValueError(
@@ -432,7 +432,7 @@ def _zeros_for(cell: Any, batch_size: int, like: torch.Tensor) -> Any:
     return [like.new_zeros((batch_size, n)) for n in cell.state_size]
 
 
-def _cell_output_size(cell: Any) -> int:
+def cell_output_size(cell: Any) -> int:
     size = getattr(cell, "output_size", None)
     if size is not None:
         return size
@@ -467,7 +467,7 @@ class StackedRNNCells(Layer):
                 "Example: StackedRNNCells([LSTMCell(32), LSTMCell(32)])."
             )
         for cell in cells:
-            _check_cell(cell, "StackedRNNCells")
+            check_cell(cell, "StackedRNNCells")
         self.cells = torch.nn.ModuleList(cells) if all(isinstance(c, torch.nn.Module) for c in cells) else list(cells)
 
     @property
@@ -476,7 +476,7 @@ class StackedRNNCells(Layer):
 
     @property
     def output_size(self) -> int:
-        return _cell_output_size(self.cells[-1])
+        return cell_output_size(self.cells[-1])
 
     def get_initial_state(self, batch_size: Optional[int] = None) -> List[Any]:
         like = next(iter(self.parameters()), torch.empty(0))
@@ -487,7 +487,7 @@ class StackedRNNCells(Layer):
         for cell in self.cells:
             if isinstance(cell, Layer) and not cell.built:
                 cell.build(shape)
-            shape = (shape[0], _cell_output_size(cell))
+            shape = (shape[0], cell_output_size(cell))
 
     def call(self, inputs: torch.Tensor, states: Sequence[Any], training: Optional[bool] = None) -> Any:
         new_states = []

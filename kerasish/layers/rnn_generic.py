@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from kerasish.layers.layer import Layer, Shape
-from kerasish.layers.rnn_cells import DropoutRNNCell, StackedRNNCells, _cell_output_size, _check_cell
+from kerasish.layers.rnn_cells import DropoutRNNCell, StackedRNNCells, cell_output_size, check_cell
 from kerasish.layers.rnn_state import StatefulStates
 
 
@@ -88,7 +88,7 @@ class RNN(StatefulStates, Layer):
                  zero_output_for_mask: bool = False, **kwargs: Any) -> None:
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(list(cell))
-        _check_cell(cell, "RNN")
+        check_cell(cell, "RNN")
         state_size = cell.state_size
         if isinstance(state_size, bool) or not isinstance(state_size, (int, list, tuple)):
             raise ValueError(
@@ -126,7 +126,7 @@ class RNN(StatefulStates, Layer):
 
     def compute_output_shape(self, sequences_shape: Shape, initial_state_shape: Any = None) -> Any:
         batch, steps = sequences_shape[0], sequences_shape[1]
-        out_size = _cell_output_size(self.cell)
+        out_size = cell_output_size(self.cell)
         out = (batch, steps, out_size) if self.return_sequences else (batch, out_size)
         if not self.return_state:
             return out
@@ -175,7 +175,7 @@ class RNN(StatefulStates, Layer):
         if isinstance(cell, StackedRNNCells):
             for c, s in zip(cell.cells, state):
                 self._config_dropout_masks(c, step_input, s)
-                step_input = step_input.new_ones((step_input.shape[0], _cell_output_size(c)))
+                step_input = step_input.new_ones((step_input.shape[0], cell_output_size(c)))
 
     def _reset_dropout_masks(self, cell: Any) -> None:
         if isinstance(cell, DropoutRNNCell):

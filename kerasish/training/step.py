@@ -84,7 +84,7 @@ class Steps:
         if self.scaler is not None:
             _check_float16_optimizer(optimizer)
         if jit_compile:
-            self.forward = _compiled(self.forward)
+            self.forward = compiled_forward(self.forward)
 
     def trackers(self) -> List[Any]:
         return [self.loss_tracker] + list(self.metrics)
@@ -207,7 +207,7 @@ class Steps:
                 self._loss_and_metrics(x, y, w)
 
 
-def _compiled(fn: Callable) -> Callable:
+def compiled_forward(fn: Callable) -> Callable:
     """torch.compile(fn), falling back to eager (with a warning) if compilation fails."""
     try:
         compiled = torch.compile(fn)
@@ -288,7 +288,7 @@ class MultiSteps(Steps):
         if self.logits_outputs:
             self.forward = functools.partial(model.forward_logits, logits_outputs=self.logits_outputs)
             if jit_compile:
-                self.forward = _compiled(self.forward)
+                self.forward = compiled_forward(self.forward)
 
     @property
     def ddp_logits(self) -> Any:

@@ -365,9 +365,9 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         # model itself stays unwrapped (the wrapper lives for this fit call only).
         steps.forward = distributed.wrap(model, logits=steps.ddp_logits)
         if model._compile_config.jit_compile:
-            from kerasish.training.step import _compiled
+            from kerasish.training.step import compiled_forward
 
-            steps.forward = _compiled(steps.forward)
+            steps.forward = compiled_forward(steps.forward)
     val_steps = _make_steps(model, val.y_sample if val else None) if val else None
 
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
