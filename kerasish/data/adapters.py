@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from kerasish import config, distributed
+from kerasish.utils.py_dataset import PyDataset, ShuffledPasses
 from kerasish.utils.tree import first_leaf, map_structure, move
 
 Batch = Tuple[Any, Any, Optional[torch.Tensor]]
@@ -261,6 +262,8 @@ class IterableAdapter:
             data = DataLoader(data, batch_size=batch_size, shuffle=shuffle, pin_memory=device.type == "cuda")
         elif isinstance(data, IterableDataset):
             data = DataLoader(data, batch_size=batch_size, pin_memory=device.type == "cuda")
+        elif isinstance(data, PyDataset) and shuffle:
+            data = ShuffledPasses(data)  # Keras visits a PyDataset's batches in a new order each epoch
         self.data = data
         try:
             length = len(data)  # type: ignore[arg-type]
@@ -270,13 +273,14 @@ class IterableAdapter:
 
     def _convert(self, element: Any) -> Batch:
         x, y, w = unpack(element)
-        x = map_structure(lambda a: to_tensor(a, cast_ints_to_float=self.cast), x)
+        text = is_text(x)  # a batch of strings (text_dataset_from_directory) stays on the host
+        x = np.asarray(x, dtype=object) if text else map_structure(lambda a: to_tensor(a, cast_ints_to_float=self.cast), x)
         y = None if y is None else map_structure(lambda a: to_tensor(a, what="y"), y)
         w = None if w is None else to_tensor(w, what="sample_weight")
         self._check_shapes(x, y, w)
         if self.check_labels is not None and isinstance(y, torch.Tensor) and y.device.type == "cpu":
             self.check_labels(y)  # a reduction over the host batch, not a device sync
-        return move(x, self.device), move(y, self.device), move(w, self.device)
+        return x if text else move(x, self.device), move(y, self.device), move(w, self.device)
 
     def _check_shapes(self, x: Any, y: Any, w: Any) -> None:
         """Shape checks per batch (metadata only, no host sync), so that a generator changing
@@ -285,7 +289,7 @@ class IterableAdapter:
         for name, part in (("x", x), ("y", y), ("sample_weight", w)):
             if part is not None:
                 leaf = first_leaf(part)
-                if leaf.dim() == 0:
+                if leaf.ndim == 0:
                     raise ValueError(
                         f"{name} is a scalar; expected a batch with the samples on the first axis. "
                         "Yield arrays of shape (batch_size, ...) (use a DataLoader to batch single samples)."
