@@ -298,6 +298,14 @@ class Orthogonal(RandomInitializer):
                 f"{t.dim()}. Use it for kernels, e.g. recurrent_initializer='orthogonal'."
             )
         if self.seed is None:
+            if not t.is_contiguous():
+                # add_weight hands a permuted view (Keras's layout over torch's storage), which
+                # orthogonal_ cannot reshape: fill a contiguous copy and write it back.
+                tmp = torch.empty(t.shape, dtype=t.dtype, device=t.device)
+                torch.nn.init.orthogonal_(tmp, gain=self.gain)
+                with torch.no_grad():
+                    t.copy_(tmp)
+                return t
             return torch.nn.init.orthogonal_(t, gain=self.gain)
         # Keras's recipe on Keras's numbers: QR of a normal (max, min) matrix, signs from R's diagonal.
         order = _torch_order(tuple(t.shape))

@@ -48,6 +48,7 @@ from kerasish.layers.pooling_more import (
     MaxPooling3D,
 )
 from kerasish.layers.wrappers import Bidirectional
+from kerasish.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from kerasish.utils.object_registration import register_builtin as _register_builtin
 
 # Keras's aliases.
@@ -86,6 +87,7 @@ __all__ = [
     "MaxPool3D", "AvgPool3D", "Convolution3D", "Convolution1DTranspose", "Convolution2DTranspose",
     "Convolution3DTranspose", "SeparableConvolution1D", "SeparableConvolution2D", "GlobalAvgPool1D",
     "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
 ]
 
 # Saved configs name layers by class; load_model finds kerasish's own in this table
