@@ -49,6 +49,12 @@ from kerasish.layers.pooling_more import (
 )
 from kerasish.layers.wrappers import Bidirectional
 from kerasish.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+from kerasish.layers.preprocessing.normalization import Normalization
+from kerasish.layers.preprocessing.discretization import Discretization
+from kerasish.layers.preprocessing.category_encoding import CategoryEncoding
+from kerasish.layers.preprocessing.hashing import Hashing
+from kerasish.layers.preprocessing.string_lookup import StringLookup
+from kerasish.layers.preprocessing.integer_lookup import IntegerLookup
 from kerasish.utils.object_registration import register_builtin as _register_builtin
 
 # Keras's aliases.
@@ -88,6 +94,7 @@ __all__ = [
     "Convolution3DTranspose", "SeparableConvolution1D", "SeparableConvolution2D", "GlobalAvgPool1D",
     "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D",
     "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+    "Normalization", "Discretization", "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup",
 ]
 
 # Saved configs name layers by class; load_model finds kerasish's own in this table

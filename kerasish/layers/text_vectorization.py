@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.preprocessing.index_lookup import idf_from_counts, order_by_count
 from kerasish.layers.unsupported import reject_unsupported
 from kerasish.utils.text import did_you_mean
 
@@ -43,7 +44,7 @@ _STANDARDIZERS: Dict[str, Callable[[str], str]] = {
     "strip_punctuation": _strip_punctuation,
 }
 _SPLITTERS: Dict[str, Callable[[str], List[str]]] = {"whitespace": str.split, "character": list}
-_OUTPUT_MODES = ("int", "multi_hot", "count")
+_OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
 
 @contextlib.contextmanager
@@ -109,7 +110,7 @@ class TextVectorization(Layer):
     Texts are standardised (lower-cased, ASCII punctuation removed), split into tokens and
     looked up in a vocabulary learned by `adapt`. In `'int'` mode id 0 is padding (`''`) and
     id 1 is out-of-vocabulary (`'[UNK]'`); learned tokens follow by decreasing frequency, ties
-    in order of first appearance. Calling the layer on a list of n strings returns an int64
+    by descending token (Keras's order, shared with StringLookup). Calling the layer on a list of n strings returns an int64
     tensor of shape (n, length), padded with 0 at the end to the longest text or to
     `output_sequence_length` (longer texts are cut at the end).
 
@@ -124,15 +125,18 @@ class TextVectorization(Layer):
             Defaults to `'whitespace'`.
         ngrams: `None`, an int n (all n-grams from 1 to n) or a tuple of n-gram sizes; n-grams
             are tokens joined by a space. Defaults to `None`.
-        output_mode: `'int'` (id sequences), `'multi_hot'` or `'count'` (float32 vectors of
-            size `vocabulary_size()`, index 0 counting out-of-vocabulary tokens).
-            Defaults to `'int'`.
+        output_mode: `'int'` (id sequences), `'one_hot'` (one vector per text, which must give
+            exactly one token, e.g. with `split=None`), `'multi_hot'`, `'count'` or `'tf_idf'`
+            (float32 vectors of size `vocabulary_size()`, index 0 for out-of-vocabulary
+            tokens; `'tf_idf'` weighs counts by `log(1 + texts / (1 + texts holding the
+            token))` learned by `adapt`, the OOV slot by the mean weight). Defaults to `'int'`.
         output_sequence_length: pad or cut `'int'` output to this length. Defaults to `None`.
         pad_to_max_tokens: in `'multi_hot'`/`'count'` mode, make vectors `max_tokens` long even
             when the vocabulary is smaller. Defaults to `False`.
         vocabulary: a list of tokens (the reserved tokens may lead it) to use instead of
             `adapt`. Defaults to `None`.
-        idf_weights: must be None (`'tf_idf'` output is not supported). Defaults to `None`.
+        idf_weights: with `output_mode='tf_idf'` and `vocabulary`, one weight per token (the
+            OOV slot gets their mean unless the list starts with `'[UNK]'`). Defaults to `None`.
         sparse: must be False (kerasish has no sparse tensors). Defaults to `False`.
         ragged: must be False; pad with `output_sequence_length` instead. Defaults to `False`.
         encoding: the text encoding of `bytes` inputs. Defaults to `'utf-8'`.
@@ -144,7 +148,7 @@ class TextVectorization(Layer):
         >>> vectorizer.get_vocabulary()[:3]
         ['', '[UNK]', 'the']
         >>> vectorizer(["the cat flew"]).tolist()
-        [[2, 3, 1, 0]]
+        [[2, 6, 1, 0]]
     """
 
     #: fit/predict pass raw strings to a model that starts with this layer.
@@ -158,7 +162,7 @@ class TextVectorization(Layer):
                  output_sequence_length: Optional[int] = None, pad_to_max_tokens: bool = False,
                  vocabulary: Optional[Sequence[str]] = None, idf_weights: Any = None, sparse: bool = False,
                  ragged: bool = False, encoding: str = "utf-8", **kwargs: Any) -> None:
-        reject_unsupported("TextVectorization", idf_weights=idf_weights, sparse=sparse, ragged=ragged)
+        reject_unsupported("TextVectorization", sparse=sparse, ragged=ragged)
         try:
             codecs.lookup(encoding)
         except (LookupError, TypeError):
@@ -172,6 +176,16 @@ class TextVectorization(Layer):
             raise ValueError(
                 f"Unknown output_mode {output_mode!r}. Valid output_mode values: "
                 f"{', '.join(map(repr, _OUTPUT_MODES))}.{did_you_mean(str(output_mode), _OUTPUT_MODES)}"
+            )
+        if idf_weights is not None and output_mode != "tf_idf":
+            raise ValueError(
+                f"TextVectorization: idf_weights=[...] is only used with output_mode='tf_idf'; received "
+                f"output_mode={output_mode!r}. Pass output_mode='tf_idf', or drop idf_weights."
+            )
+        if output_mode == "tf_idf" and vocabulary is not None and idf_weights is None:
+            raise ValueError(
+                "TextVectorization: output_mode='tf_idf' with a vocabulary needs idf_weights (one per token). "
+                "Pass idf_weights=[...], or call adapt(texts) instead of passing vocabulary."
             )
         n_reserved = 2 if output_mode == "int" else 1
         if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)
@@ -210,11 +224,12 @@ class TextVectorization(Layer):
         self._split_fn = _resolve("split", split, _SPLITTERS)
         self._ngram_sizes = ngram_sizes
         self._reserved = [PAD_TOKEN, OOV_TOKEN] if output_mode == "int" else [OOV_TOKEN]
+        self._idf: Optional[np.ndarray] = None
         self._set_terms([])
         self._adapted = False
         self.built = True  # no weights: nothing depends on the input shape
         if vocabulary is not None:
-            self.set_vocabulary(vocabulary)
+            self.set_vocabulary(vocabulary, idf_weights)
 
     # ------------------------------------------------------------------ vocabulary
     def _standardized(self, texts: List[str]) -> List[str]:
@@ -255,23 +270,57 @@ class TextVectorization(Layer):
             steps: accepted for Keras compatibility; unused. Defaults to `None`.
         """
         texts = _as_texts(data, "adapt(data)", self.encoding)
-        # Counter keeps first-seen order and most_common's sort is stable, so ties stay in
-        # order of first appearance.
+        tf_idf = self.output_mode == "tf_idf"
+        documents: Counter = Counter()
         with _gc_paused():
-            counts = Counter(chain.from_iterable(self._tokenize(texts)))
+            if tf_idf:
+                rows = list(self._tokenize(texts))
+                counts = Counter(chain.from_iterable(rows))
+                documents.update(chain.from_iterable(map(set, rows)))
+            else:
+                counts = Counter(chain.from_iterable(self._tokenize(texts)))
         for token in self._reserved:
             counts.pop(token, None)
-        limit = None if self.max_tokens is None else self.max_tokens - len(self._reserved)
-        self._set_terms([token for token, _ in counts.most_common(limit)])
+        terms = order_by_count(counts)
+        if self.max_tokens is not None:
+            terms = terms[:self.max_tokens - len(self._reserved)]
+        idf = None
+        if tf_idf:
+            learned = idf_from_counts(np.array([documents[t] for t in terms], dtype=np.int64), len(texts))
+            mean = learned.mean(dtype=np.float32) if len(learned) else np.float32(0)
+            idf = np.concatenate([np.full(len(self._reserved), mean, np.float32), learned])
+        self._set_terms(terms, idf)
 
-    def set_vocabulary(self, vocabulary: Sequence[str]) -> None:
+    def set_vocabulary(self, vocabulary: Sequence[str], idf_weights: Any = None) -> None:
         """Sets the vocabulary; it may start with the reserved tokens (`''`, `'[UNK]'`).
 
+        Args:
+            vocabulary: the tokens. No default.
+            idf_weights: in `'tf_idf'` mode, one weight per entry of `vocabulary`. Defaults to `None`.
+
         Raises:
-            ValueError: for duplicates, misplaced reserved tokens, or more than `max_tokens`.
+            ValueError: for duplicates, misplaced reserved tokens, more than `max_tokens`, or
+                idf weights that are missing, unexpected or of the wrong length.
         """
+        if (idf_weights is None) == (self.output_mode == "tf_idf"):
+            raise ValueError(
+                f"TextVectorization.set_vocabulary: idf_weights are needed exactly when output_mode='tf_idf'; "
+                f"received idf_weights={'None' if idf_weights is None else '[...]'} with output_mode="
+                f"{self.output_mode!r}. Pass one weight per token in 'tf_idf' mode, none otherwise."
+            )
         terms = list(_as_texts(vocabulary, "vocabulary", self.encoding))
-        if terms[:len(self._reserved)] == self._reserved:
+        found_reserved = terms[:len(self._reserved)] == self._reserved
+        idf = None
+        if idf_weights is not None:
+            idf = np.asarray(idf_weights, dtype=np.float32)
+            if idf.ndim != 1 or len(idf) != len(terms):
+                raise ValueError(
+                    f"TextVectorization: idf_weights must be 1-D with one weight per vocabulary entry "
+                    f"({len(terms)}); received shape {idf.shape}. Pass one weight per token."
+                )
+            if not found_reserved:
+                idf = np.concatenate([np.full(len(self._reserved), idf.mean(), np.float32), idf])
+        if found_reserved:
             terms = terms[len(self._reserved):]
         misplaced = [t for t in self._reserved if t in terms]
         duplicates = sorted(t for t, c in Counter(terms).items() if c > 1)
@@ -286,11 +335,12 @@ class TextVectorization(Layer):
                 f"vocabulary has {len(terms) + len(self._reserved)} tokens with the reserved ones, "
                 f"more than max_tokens={self.max_tokens}. Raise max_tokens or shorten the list."
             )
-        self._set_terms(terms)
+        self._set_terms(terms, idf)
 
-    def _set_terms(self, terms: List[str]) -> None:
+    def _set_terms(self, terms: List[str], idf: Optional[np.ndarray] = None) -> None:
         self._vocab = self._reserved + terms
         self._lookup = {token: i for i, token in enumerate(self._vocab)}
+        self._idf = idf
         self._adapted = True
 
     def get_vocabulary(self, include_special_tokens: bool = True) -> List[str]:
@@ -317,8 +367,25 @@ class TextVectorization(Layer):
             flat = list(chain.from_iterable(rows))
             ids = np.fromiter(map(self._lookup.get, flat, repeat(self._reserved.index(OOV_TOKEN))),
                               dtype=np.int64, count=len(flat))
-        out = self._pad(ids, lengths) if self.output_mode == "int" else self._bag(ids, lengths)
+        if self.output_mode == "int":
+            out = self._pad(ids, lengths)
+        elif self.output_mode == "one_hot":
+            out = self._one_hot(ids, lengths, texts)
+        else:
+            out = self._bag(ids, lengths)
         return out[0] if single else out
+
+    def _one_hot(self, ids: np.ndarray, lengths: np.ndarray, texts: List[str]) -> torch.Tensor:
+        if len(lengths) and (lengths != 1).any():
+            i = int(np.flatnonzero(lengths != 1)[0])
+            raise ValueError(
+                f"TextVectorization with output_mode='one_hot' needs exactly one token per text, but text {i} "
+                f"({texts[i]!r}) gives {int(lengths[i])}. Pass split=None to treat each text as one token, or use "
+                "output_mode='multi_hot' or 'count' for several."
+            )
+        out = np.zeros((len(lengths), len(self._vocab)), dtype=np.float32)
+        out[np.arange(len(lengths)), ids] = 1.0
+        return torch.from_numpy(out)
 
     def _pad(self, ids: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
         length = self.output_sequence_length
@@ -337,10 +404,14 @@ class TextVectorization(Layer):
         size = self.max_tokens if self.pad_to_max_tokens and self.max_tokens else len(self._vocab)
         rows = np.repeat(np.arange(len(lengths)), lengths)
         out = np.zeros((len(lengths), size), dtype=np.float32)
-        if self.output_mode == "count":
-            np.add.at(out, (rows, ids), 1.0)
-        else:
+        if self.output_mode == "multi_hot":
             out[rows, ids] = 1.0
+        else:
+            np.add.at(out, (rows, ids), 1.0)
+        if self.output_mode == "tf_idf":
+            idf = np.zeros(size, dtype=np.float32)
+            idf[:min(size, len(self._idf))] = self._idf[:size]  # padded slots past the vocabulary weigh 0
+            out *= idf
         return torch.from_numpy(out)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -360,7 +431,8 @@ class TextVectorization(Layer):
             output_mode=self.output_mode,
             output_sequence_length=self.output_sequence_length,
             pad_to_max_tokens=self.pad_to_max_tokens,
-            vocabulary=self.get_vocabulary(include_special_tokens=False) if self._adapted else None,
+            vocabulary=self.get_vocabulary(include_special_tokens=self._idf is not None) if self._adapted else None,
+            idf_weights=None if self._idf is None else self._idf.tolist(),
             encoding=self.encoding,
         )
         return config

@@ -25,11 +25,11 @@ def adapted(**kwargs) -> TextVectorization:
     return layer
 
 
-def test_vocabulary_order_is_frequency_then_first_appearance():
+def test_vocabulary_order_is_frequency_then_descending_token():
     layer = adapted()
-    # the x4; cat x2 and dog x2 tie, cat appears first; then single words in reading order.
-    assert layer.get_vocabulary() == ["", "[UNK]", "the", "cat", "dog", "sat", "on", "mat", "ate",
-                                      "my", "homework", "end"]
+    # the x4; dog x2 and cat x2 tie, the larger string first (Keras's order); then the x1 words likewise.
+    assert layer.get_vocabulary() == ["", "[UNK]", "the", "dog", "cat", "sat", "on", "my", "mat",
+                                      "homework", "end", "ate"]
     assert layer.get_vocabulary(include_special_tokens=False)[0] == "the"
     assert layer.vocabulary_size() == 12
     assert isinstance(layer, Layer) and FromPreprocessing is TextVectorization
@@ -38,27 +38,27 @@ def test_vocabulary_order_is_frequency_then_first_appearance():
 def test_call_returns_int64_padded_to_the_longest_with_oov_ones():
     out = adapted()(["the cat", "a bird ate the mat", ""])
     assert out.dtype == torch.int64
-    assert out.tolist() == [[2, 3, 0, 0, 0], [1, 1, 8, 2, 7], [0, 0, 0, 0, 0]]
+    assert out.tolist() == [[2, 4, 0, 0, 0], [1, 1, 11, 2, 8], [0, 0, 0, 0, 0]]
 
 
 def test_output_sequence_length_pads_and_cuts_at_the_end():
     layer = adapted(output_sequence_length=3)
-    assert layer(["the cat sat on the mat", "dog"]).tolist() == [[2, 3, 5], [4, 0, 0]]
+    assert layer(["the cat sat on the mat", "dog"]).tolist() == [[2, 4, 5], [3, 0, 0]]
     assert layer.compute_output_shape((None,)) == (None, 3)
-    assert layer("the dog").tolist() == [2, 4, 0]  # a single string gives one row
+    assert layer("the dog").tolist() == [2, 3, 0]  # a single string gives one row
 
 
 def test_max_tokens_counts_the_two_reserved_tokens():
     layer = adapted(max_tokens=5)
-    assert layer.get_vocabulary() == ["", "[UNK]", "the", "cat", "dog"]
+    assert layer.get_vocabulary() == ["", "[UNK]", "the", "dog", "cat"]
     assert layer(["the mat"]).tolist() == [[2, 1]]
 
 
 def test_callable_split_and_standardize():
     layer = TextVectorization(standardize=str.upper, split=lambda s: s.split("-"))
     layer.adapt(["a-b-a", "c-a"])
-    assert layer.get_vocabulary() == ["", "[UNK]", "A", "B", "C"]
-    assert layer(["b-a-z"]).tolist() == [[3, 2, 1]]
+    assert layer.get_vocabulary() == ["", "[UNK]", "A", "C", "B"]
+    assert layer(["b-a-z"]).tolist() == [[4, 2, 1]]
 
 
 class _Token:  # what spaCy yields: objects whose str() is the text
@@ -79,7 +79,7 @@ def test_builtin_standardize_and_split_options():
     assert adapted(standardize="lower")(["The cat."]).tolist() == [[2, 1]]  # "cat." != "cat"
     chars = TextVectorization(split="character", standardize=None)
     chars.adapt(["abca"])
-    assert chars.get_vocabulary() == ["", "[UNK]", "a", "b", "c"]
+    assert chars.get_vocabulary() == ["", "[UNK]", "a", "c", "b"]
     whole = TextVectorization(split=None)
     whole.adapt(["New York", "new york!", "Paris"])
     assert whole.get_vocabulary() == ["", "[UNK]", "new york", "paris"]
@@ -90,7 +90,7 @@ def test_builtin_standardize_and_split_options():
 def test_ngrams():
     layer = TextVectorization(ngrams=2)
     layer.adapt(["a b c"])
-    assert layer.get_vocabulary()[2:] == ["a", "b", "c", "a b", "b c"]
+    assert layer.get_vocabulary()[2:] == ["c", "b c", "b", "a b", "a"]
 
 
 def test_multi_hot_and_count_modes():
@@ -133,7 +133,7 @@ def test_config_of_a_callable_names_it_and_asks_for_it_back():
     assert config["split"] == f"{__name__}.dash_split"
     with pytest.raises(ValueError, match=r"Unknown split '.*dash_split'.*pass split=<the callable> again"):
         TextVectorization.from_config(config)
-    assert TextVectorization.from_config({**config, "split": dash_split})(["b-a"]).tolist() == [[3, 2]]
+    assert TextVectorization.from_config({**config, "split": dash_split})(["b-a"]).tolist() == [[2, 3]]
     assert TextVectorization(split=str.split).get_config()["split"] == "builtins.str.split"
 
 
@@ -143,7 +143,7 @@ def test_calling_before_adapt_says_what_to_do():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"output_mode": "one_hot"}, "Unknown output_mode 'one_hot'. Valid output_mode values: 'int', 'multi_hot', 'count'. Did you mean 'multi_hot'"),
+    ({"output_mode": "multi-hot"}, "Unknown output_mode 'multi-hot'. Valid output_mode values: 'int', 'one_hot', 'multi_hot', 'count', 'tf_idf'. Did you mean 'multi_hot'"),
     ({"standardize": "lowercase"}, "Unknown standardize 'lowercase'.*Did you mean 'lower'"),
     ({"split": "whitespaces"}, "Unknown split 'whitespaces'.*Did you mean 'whitespace'"),
     ({"max_tokens": 2}, r"max_tokens must be None or an int > 2 .* received max_tokens=2"),
