@@ -49,6 +49,13 @@ from kerasish.layers.pooling_more import (
 )
 from kerasish.layers.wrappers import Bidirectional
 from kerasish.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+from kerasish.layers.preprocessing.image_preprocessing import AutoContrast, CenterCrop, Rescaling, Resizing
+from kerasish.layers.preprocessing.image_augmentation import (
+    RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
+)
+from kerasish.layers.preprocessing.image_color import (
+    RandomBrightness, RandomContrast, RandomGrayscale, RandomHue, RandomSaturation,
+)
 from kerasish.layers.preprocessing.normalization import Normalization
 from kerasish.layers.preprocessing.discretization import Discretization
 from kerasish.layers.preprocessing.category_encoding import CategoryEncoding
@@ -93,9 +100,13 @@ __all__ = [
     "MaxPool3D", "AvgPool3D", "Convolution3D", "Convolution1DTranspose", "Convolution2DTranspose",
     "Convolution3DTranspose", "SeparableConvolution1D", "SeparableConvolution2D", "GlobalAvgPool1D",
     "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D",
+    "Rescaling", "Resizing", "CenterCrop", "AutoContrast", "RandomFlip", "RandomRotation", "RandomZoom",
+    "RandomTranslation", "RandomCrop", "RandomContrast", "RandomBrightness", "RandomGrayscale", "RandomHue",
+    "RandomSaturation",
     "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
-    "Normalization", "Discretization", "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup",
 ]
+
+__all__ += ["Normalization", "Discretization", "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup"]
 
 # Saved configs name layers by class; load_model finds kerasish's own in this table
 # (kerasish.saving never imports the layer modules itself).

@@ -1,5 +1,14 @@
 """Preprocessing layers: image preprocessing and augmentation, and feature preprocessing."""
 
+from kerasish.layers.preprocessing.image_preprocessing import (
+    AutoContrast, BaseImagePreprocessingLayer, CenterCrop, Rescaling, Resizing,
+)
+from kerasish.layers.preprocessing.image_augmentation import (
+    RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
+)
+from kerasish.layers.preprocessing.image_color import (
+    RandomBrightness, RandomContrast, RandomGrayscale, RandomHue, RandomSaturation,
+)
 from kerasish.layers.preprocessing.base import PreprocessingLayer
 from kerasish.layers.preprocessing.normalization import Normalization
 from kerasish.layers.preprocessing.discretization import Discretization
