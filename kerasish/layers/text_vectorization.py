@@ -104,6 +104,24 @@ def _as_texts(data: Any, arg: str, encoding: str = "utf-8") -> List[str]:
     return texts
 
 
+def _texts_from_batches(data: Any, steps: Optional[int], encoding: str) -> List[str]:
+    """The strings of `data`: a list/array of strings, or an iterable of batches (a dataset from
+    `text_dataset_from_directory`, a DataLoader, a generator) whose elements are string batches
+    or `(x, y)` pairs (x is used), read for at most `steps` batches."""
+    if isinstance(data, (np.ndarray, list, tuple, str)) or not hasattr(data, "__iter__"):
+        return _as_texts(data, "adapt(data)", encoding)
+    texts: List[str] = []
+    for i, batch in enumerate(data):
+        if steps is not None and i >= steps:
+            break
+        if isinstance(batch, tuple) and batch:
+            batch = batch[0]
+        if isinstance(batch, (str, bytes)):
+            batch = [batch]
+        texts.extend(_as_texts(np.asarray(batch, dtype=object), f"adapt(data) batch {i}", encoding))
+    return texts
+
+
 class TextVectorization(Layer):
     """Maps strings to sequences of token ids (or multi-hot/count vectors), as Keras's layer.
 
@@ -265,11 +283,14 @@ class TextVectorization(Layer):
         """Learns the vocabulary from `data`, replacing any previous one.
 
         Args:
-            data: a list, tuple or 1-D array (or (n, 1) array) of strings. No default.
-            batch_size: accepted for Keras compatibility; unused. Defaults to `None`.
-            steps: accepted for Keras compatibility; unused. Defaults to `None`.
+            data: a list, tuple or 1-D array (or (n, 1) array) of strings, or an iterable of
+                string batches or `(texts, labels)` batches (a `text_dataset_from_directory`
+                dataset, a DataLoader, a generator). No default.
+            batch_size: accepted for Keras compatibility; the result does not depend on it.
+                Defaults to `None`.
+            steps: read at most this many batches of an iterable. Defaults to `None` (all).
         """
-        texts = _as_texts(data, "adapt(data)", self.encoding)
+        texts = _texts_from_batches(data, steps, self.encoding)
         tf_idf = self.output_mode == "tf_idf"
         documents: Counter = Counter()
         with _gc_paused():

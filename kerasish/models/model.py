@@ -93,6 +93,11 @@ class Model(Trainer, Layer):
         """Pre-activation outputs (see `logits_activation`); the model's output otherwise."""
         return self(x)
 
+    def call_logits(self, inputs: Any) -> Any:
+        """A model nested as the last layer of another (a Sequential ending in a functional
+        model) gives its logits the same way."""
+        return self.forward_logits(inputs)
+
     def logits_activation(self) -> Optional[str]:
         """'softmax'/'sigmoid' if the model ends in that activation and can skip it for the loss."""
         return None

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, random_split
 
+from kerasish.utils.dataset_ops import DatasetOps
+
 LABEL_MODES = ("int", "categorical", "binary", None)
 
 
@@ -206,11 +208,12 @@ class _DecodedFiles(Dataset):
         return self.load(self.paths[index]), index
 
 
-class FileDataset:
+class FileDataset(DatasetOps):
     """Batches of decoded files: `(x, y)` with labels, `x` alone without.
 
     Iterating starts a torch `DataLoader` pass (reshuffled each pass when `shuffle`, with a
     generator seeded by `seed`), so `fit`, `evaluate` and `predict` take it like any iterable.
+    `map`, `take` and `prefetch` work as the tutorials use them (see `dataset_ops`).
 
     Attributes:
         class_names: the class names in label order (None without labels).
