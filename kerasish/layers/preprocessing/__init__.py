@@ -10,6 +10,7 @@ from kerasish.layers.preprocessing.image_color import (
     RandomBrightness, RandomContrast, RandomGrayscale, RandomHue, RandomSaturation,
 )
 from kerasish.layers.preprocessing.base import PreprocessingLayer
+from kerasish.layers.preprocessing.collate import collate_with
 from kerasish.layers.preprocessing.normalization import Normalization
 from kerasish.layers.preprocessing.discretization import Discretization
 from kerasish.layers.preprocessing.category_encoding import CategoryEncoding
