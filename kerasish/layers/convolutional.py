@@ -663,6 +663,9 @@ class SeparableConv2D(BaseConv):
         dtype = getattr(torch, self.dtype)
         mid = channels * self.depth_multiplier
         self.kernel = nn.Parameter(torch.empty((mid, 1) + self.kernel_size, dtype=dtype))
+        # Keras names it depthwise_kernel (the torch attribute stays `kernel`, shared with BaseConv).
+        self.kernel._keras_name = "depthwise_kernel"
+        self.kernel._keras_path = f"{self.name}/depthwise_kernel"
         self.pointwise_kernel = nn.Parameter(torch.empty(self.filters, mid, 1, 1, dtype=dtype))
         self.bias = nn.Parameter(torch.empty(self.filters, dtype=dtype)) if self.use_bias else None
         if self._torch_init:

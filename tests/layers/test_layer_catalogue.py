@@ -390,6 +390,8 @@ def test_layer_matches_keras(c: Case) -> None:
     assert _totals(ours_model) == theirs_totals
     assert _shapes(ours_model.outputs) == _shapes(theirs_model.outputs)
     assert [w.shape for w in ours.get_weights()] == [w.shape for w in theirs.get_weights()]
+    if c.name != "TorchModuleWrapper":  # a wrapped module's own torch Parameters have no Keras names
+        assert [w.name for w in ours.weights] == [w.name for w in theirs.weights], "weight names differ from Keras's"
 
     rng = np.random.default_rng(0)
     theirs.set_weights(_randomised(theirs, rng))
