@@ -96,8 +96,11 @@ class Sequential(Model):
                 f"All layers added to a Sequential model should have unique names. Name {name!r} is already "
                 "the name of a layer in this model. Update the `name` argument to pass a unique name."
             )
-        if not self._layer_dict and self._input_spec is None and isinstance(layer, Layer) and layer._input_shape_arg:
-            self._input_spec = layer._input_shape_arg
+        if not self._layer_dict and self._input_spec is None and isinstance(layer, Layer):
+            # As Keras: a first layer that knows its input (input_shape=..., or a built
+            # functional/Sequential model) builds the Sequential at once.
+            known = getattr(layer, "expected_input_shape", None)
+            self._input_spec = layer._input_shape_arg or (known() if callable(known) else None)
         self._layer_dict[name] = layer
         if self._input_spec is not None:
             shape = self._input_spec if len(self._layer_dict) == 1 else self._shapes[list(self._layer_dict)[-2]]

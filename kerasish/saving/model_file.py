@@ -7,16 +7,25 @@ source and a `TorchModuleWrapper`'s module (pickled inside its config, as Keras 
 Members:
 
 - `config.json`: `{'format': 'kerasish', 'format_version': 1, 'model': {class_name, config},
-  'compile': {optimizer, loss, metrics, loss_weights, jit_compile} or null}`.
+  'compile': {optimizer, loss, metrics, weighted_metrics, loss_weights, jit_compile} or null}`;
+  metrics are names or Metric envelopes (per output: a dict by output name).
 - `model.safetensors`: `model.state_dict()`.
 - `optimizer.safetensors` + `optimizer.json`: the torch optimizer's state_dict split by
-  `serialization.encode_state` (present once the optimizer has been built).
+  `encode_state` (present once the optimizer has been built).
+
+A file is untrusted input. Before anything is read, member names are checked (no
+duplicates, nothing pointing outside the archive) and so are their declared sizes (JSON
+members against `JSON_LIMITS`, any member against `MAX_COMPRESSION_RATIO`). JSON is parsed
+only after its nesting depth is checked. The architecture is first built on the meta device
+(no memory, no initialisation): its variables bound the size of the weights member, and
+their shapes are checked against the file's tensors before the real model is built.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import warnings
 import zipfile
 import zlib
@@ -24,12 +33,15 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
+from kerasish.saving.json_guard import MAX_DEPTH, parse_json
 from kerasish.saving import serialization
 from kerasish.saving.weights import (
-    MODEL_SUFFIX, assign_weights, tensors_from_bytes, tensors_to_bytes,
+    MODEL_SUFFIX, assign_weights, decode_state, encode_state, match_weights, tensors_from_bytes, tensors_to_bytes,
 )
 from kerasish.utils.io import atomic_write
+from kerasish.utils.object_registration import resolve_class
 from kerasish.utils.safe_mode import SafeModeScope
+from kerasish.utils.text import short_repr
 
 FORMAT_VERSION = 1
 
@@ -39,7 +51,7 @@ def optimizer_state_to_files(optimizer: Any) -> Optional[Tuple[bytes, str]]:
     """(safetensors bytes, JSON structure) for a kerasish optimizer's torch state, or None if unbuilt."""
     if optimizer is None or getattr(optimizer, "torch_optimizer", None) is None:
         return None
-    structure, tensors = serialization.encode_state(optimizer.state_dict(), "optimizer")
+    structure, tensors = encode_state(optimizer.state_dict(), "optimizer")
     return tensors_to_bytes(tensors), json.dumps(structure)
 
 
@@ -50,14 +62,11 @@ def load_optimizer_state(optimizer: Any, data: bytes, structure_json: str, sourc
         ValueError: when the stored state does not fit the optimizer's parameters.
     """
     tensors = tensors_from_bytes(data, source)
+    structure = parse_json(structure_json.encode("utf-8"), f"The optimizer description in {source}")
     try:
-        structure = json.loads(structure_json)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"The optimizer description in {source} is not valid JSON ({e}). Save the model again.") from None
-    state = serialization.decode_state(structure, tensors)
-    try:
+        state = decode_state(structure, tensors)
         optimizer.load_state_dict(state)
-    except (ValueError, KeyError, RuntimeError) as e:
+    except (ValueError, KeyError, RuntimeError, TypeError, IndexError, AttributeError) as e:
         raise ValueError(
             f"The optimizer state in {source} does not fit this model's optimizer ({type(e).__name__}: {e}). "
             "Expected state saved from the same architecture and optimizer class; compile with the saved "
@@ -66,6 +75,16 @@ def load_optimizer_state(optimizer: Any, data: bytes, structure_json: str, sourc
 
 
 # --------------------------------------------------------------------- zip access
+_MiB = 2 ** 20
+#: The most a JSON member may inflate to; tensor members are bounded by the architecture (see load_model).
+JSON_LIMITS = {"config.json": 64 * _MiB, "optimizer.json": 256 * _MiB}
+#: Uncompressed / compressed size above which a member over 1 MiB is refused (model.save stores
+#: members uncompressed; random-looking weights deflate by ~1.1x, JSON by ~10x).
+MAX_COMPRESSION_RATIO = 100
+#: Nesting depth past which a JSON member is refused before parsing (a saved model nests ~6 per sub-model).
+MAX_JSON_DEPTH = MAX_DEPTH
+
+
 def _bad_file(filepath: str, why: str) -> ValueError:
     return ValueError(
         f"{filepath!r} is not a readable .kerasish model file: {why}. Expected a zip written by model.save(); "
@@ -73,28 +92,60 @@ def _bad_file(filepath: str, why: str) -> ValueError:
     )
 
 
+def _check_members(zf: zipfile.ZipFile, filepath: str) -> None:
+    """Refuses duplicated names, names that point outside the archive and zip bombs, before any read."""
+    seen = set()
+    for info in zf.infolist():
+        name = info.filename
+        if name in seen:
+            raise _bad_file(filepath, f"the member {name!r} appears twice (a reader would pick one copy "
+                                      "silently); expected each member once")
+        seen.add(name)
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+            raise _bad_file(filepath, f"the member name {name!r} points outside the archive (an absolute path "
+                                      "or '..'); expected plain names such as 'config.json'")
+        if info.file_size > _MiB and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+            raise _bad_file(filepath, f"the member {name!r} declares {info.file_size} bytes uncompressed from "
+                                      f"{info.compress_size} compressed, a ratio over {MAX_COMPRESSION_RATIO} "
+                                      "(a zip bomb); expected the ratio of real weights and JSON")
+
+
 def _open(filepath: str) -> zipfile.ZipFile:
     if not os.path.isfile(filepath):
         raise FileNotFoundError(
             f"No model file at {filepath!r}. Check the path (the working folder is {os.getcwd()!r}).")
     try:
-        return zipfile.ZipFile(filepath)
+        zf = zipfile.ZipFile(filepath)
     except zipfile.BadZipFile as e:
         with open(filepath, "rb") as f:
             head = f.read(2)
         why = "it is a Python pickle, which could run code when loaded" if head[:1] == b"\x80" else (
             f"it is truncated or not a zip archive ({e})")
         raise _bad_file(filepath, why) from None
-
-
-def _read(zf: zipfile.ZipFile, filepath: str, name: str) -> bytes:
     try:
-        return zf.read(name)
+        _check_members(zf, filepath)
+    except ValueError:
+        zf.close()
+        raise
+    return zf
+
+
+def _read(zf: zipfile.ZipFile, filepath: str, name: str, limit: Optional[int] = None) -> bytes:
+    """The member's bytes, refused unread when its declared size passes `limit`."""
+    try:
+        info = zf.getinfo(name)
     except KeyError:
         names = zf.namelist()
         hint = " (it looks like a torch.save checkpoint, which holds a pickle)" if any(
             n.endswith(".pkl") for n in names) else ""
         raise _bad_file(filepath, f"the member {name!r} is missing; it holds {names[:8]}{hint}") from None
+    if limit is not None and info.file_size > limit:
+        raise _bad_file(filepath, f"the member {name!r} declares {info.file_size} bytes, more than the {limit} "
+                                  "its role allows (for weights: what the saved architecture's variables take)")
+    try:
+        with zf.open(info) as f:
+            return f.read(info.file_size)  # zipfile stops at the declared size and checks the CRC
     except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
         raise _bad_file(filepath, f"the member {name!r} is damaged ({e})") from None
 
@@ -102,7 +153,7 @@ def _read(zf: zipfile.ZipFile, filepath: str, name: str) -> bytes:
 def read_member(filepath: str, name: str) -> bytes:
     """The bytes of one member of a `.kerasish` file, with clear errors."""
     with _open(filepath) as zf:
-        return _read(zf, filepath, name)
+        return _read(zf, filepath, name, JSON_LIMITS.get(name))
 
 
 # --------------------------------------------------------------------- save / load
@@ -193,44 +244,39 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, type]] = Non
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: for a file that is not a valid model file (truncated, a pickle, edited),
-            a class name found nowhere (the message says how to pass it), or weights that do
-            not fit the architecture.
+        ValueError: for a file that is not a valid model file (truncated, a pickle, edited,
+            duplicated or escaping member names, members larger than their role allows or
+            compressed like a zip bomb, JSON nested too deep), an entry of the config or of the
+            compile settings that cannot be rebuilt (the message names it), a class name found
+            nowhere (the message says how to pass it), or weights that do not fit the
+            architecture (checked before the model's memory is allocated).
         TypeError: when `custom_objects` is not a dict of names to classes.
     """
     custom_objects = serialization.check_custom_objects(custom_objects)
     filepath = os.fspath(filepath)
     with _open(filepath) as zf:
-        raw = _read(zf, filepath, "config.json")
-        try:
-            config = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise _bad_file(filepath, f"config.json is not valid JSON ({e})") from None
-        if not isinstance(config, dict) or config.get("format") != "kerasish" or "model" not in config:
-            raise _bad_file(filepath, "config.json does not describe a kerasish model")
-        if config.get("format_version", 0) > FORMAT_VERSION:
-            raise ValueError(
-                f"{filepath!r} was written in model-file format {config['format_version']}, newer than this "
-                f"kerasish reads ({FORMAT_VERSION}). Upgrade kerasish to load it.")
-        weights = tensors_from_bytes(_read(zf, filepath, "model.safetensors"), f"{filepath!r} (model.safetensors)")
+        config = parse_json(_read(zf, filepath, "config.json", JSON_LIMITS["config.json"]),
+                            f"{filepath!r}: config.json")
+        _check_config(config, filepath)
+        # A dry run on the meta device: the shapes the architecture declares, without memory.
+        declared = _declared_weights(config["model"], custom_objects) if safe_mode else None
+        weights_bytes = None if declared is None else sum(v.numel() * v.element_size() for v in declared.values())
+        limit = None if weights_bytes is None else 2 * weights_bytes + _MiB + 1024 * len(declared)
+        source = f"{filepath!r} (model.safetensors)"
+        weights = tensors_from_bytes(_read(zf, filepath, "model.safetensors", limit), source)
+        if declared is not None:  # shapes checked before a byte of the real model is allocated
+            match_weights(config["model"]["config"].get("name"), declared, weights, source)
         names = set(zf.namelist())
         optimizer_files = None
-        if {"optimizer.safetensors", "optimizer.json"} <= names:
-            optimizer_files = (_read(zf, filepath, "optimizer.safetensors"),
-                               _read(zf, filepath, "optimizer.json").decode("utf-8"))
+        if compile and {"optimizer.safetensors", "optimizer.json"} <= names:
+            optimizer_files = (_read(zf, filepath, "optimizer.safetensors", None if limit is None else 5 * limit),
+                               _read(zf, filepath, "optimizer.json", JSON_LIMITS["optimizer.json"]).decode(
+                                   "utf-8", "replace"))
     with SafeModeScope(safe_mode):
         model = serialization.deserialize_model(config["model"], custom_objects)
     compile_config: Optional[Dict[str, Any]] = config.get("compile")
     if compile and compile_config is not None:
-        loss = compile_config.get("loss")
-        if isinstance(loss, dict) and "class_name" in loss:  # a loss object's {class_name, config} envelope
-            from kerasish import losses
-
-            loss = losses.get(loss)
-        model.compile(optimizer=serialization.deserialize_optimizer(compile_config["optimizer"]),
-                      loss=loss, metrics=compile_config.get("metrics") or None,
-                      loss_weights=compile_config.get("loss_weights"),
-                      jit_compile=bool(compile_config.get("jit_compile", False)), device=device)
+        compile_from_file(model, compile_config, custom_objects, filepath, device)
     elif device is not None:
         model.to(device)
     assign_weights(model, weights, repr(filepath))
@@ -239,3 +285,133 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, type]] = Non
         load_optimizer_state(model.optimizer, optimizer_files[0], optimizer_files[1],
                              f"{filepath!r} (optimizer.safetensors)")
     return model
+
+
+def _check_config(config: Any, filepath: str) -> None:
+    if not isinstance(config, dict) or config.get("format") != "kerasish" or "model" not in config:
+        raise _bad_file(filepath, "config.json does not describe a kerasish model")
+    version = config.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _bad_file(filepath, f"config.json has format_version={version!r} ({type(version).__name__}), "
+                                  "expected an integer")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{filepath!r} was written in model-file format {version}, newer than this "
+            f"kerasish reads ({FORMAT_VERSION}). Upgrade kerasish to load it.")
+    if not isinstance(config.get("compile"), (dict, type(None))):
+        raise _bad_file(filepath, f"config.json has compile={config['compile']!r:.80}, expected the compile "
+                                  "settings (a dict) or null; load with compile=False to skip them")
+
+
+def _declared_weights(envelope: Mapping[str, Any], custom_objects: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """The state_dict the saved architecture declares, built on the meta device (no memory,
+    no initialisation), or None when a layer cannot be built there (an op without a meta
+    kernel, a tensor created on an explicit device). Only in safe mode: a trusted file's code
+    (Lambda, TorchModuleWrapper) is not run twice."""
+    seeds = random.getstate()  # layers built without a seed draw one: the real build must draw the same
+    try:
+        with SafeModeScope(True), torch.device("meta"):
+            return serialization.deserialize_model(envelope, custom_objects).state_dict()
+    except (NotImplementedError, RuntimeError, TypeError, ValueError):
+        return None  # the real build below raises the same error when the config caused it
+    finally:
+        random.setstate(seeds)
+
+
+# --------------------------------------------------------------------- compile settings
+def compile_from_file(model: Any, settings: Mapping[str, Any], custom_objects: Mapping[str, Any], filepath: str,
+                      device: Any) -> None:
+    """Compiles `model` with the settings `serialization.serialize_compile` wrote.
+
+    Raises:
+        ValueError: naming the entry (`compile.metrics[1]`, ...) that is not what a saved
+            model holds, or settings that `compile` refuses.
+    """
+    optimizer = serialization.deserialize_optimizer(settings.get("optimizer"))
+    loss = _decode_loss(settings.get("loss"), "compile.loss")
+    metrics = _decode_metrics(settings.get("metrics"), "compile.metrics", custom_objects)
+    weighted = _decode_metrics(settings.get("weighted_metrics"), "compile.weighted_metrics", custom_objects)
+    loss_weights = settings.get("loss_weights")
+    if not _numbers(loss_weights):
+        raise _bad_entry("compile.loss_weights", loss_weights, "a number, a list of numbers or a dict of numbers")
+    try:
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, loss_weights=loss_weights,
+                      weighted_metrics=weighted or None, jit_compile=settings.get("jit_compile") is True,
+                      device=device)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"The compile settings in {filepath!r} do not fit the saved model ({e}). Load with compile=False "
+            "and compile the model yourself."
+        ) from None
+
+
+def _bad_entry(where: str, value: Any, expected: str) -> ValueError:
+    return ValueError(
+        f"The saved {where} is {short_repr(value, 120)}, expected {expected}. The file was edited or damaged; "
+        "load it with compile=False and compile the model yourself."
+    )
+
+
+def _numbers(value: Any) -> bool:
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if value is None or number(value):
+        return True
+    if isinstance(value, list):
+        return all(number(v) for v in value)
+    return isinstance(value, dict) and all(isinstance(k, str) and number(v) for k, v in value.items())
+
+
+def _is_envelope(value: Any) -> bool:
+    return isinstance(value, dict) and "class_name" in value
+
+
+def _decode_loss(value: Any, where: str) -> Any:
+    from kerasish import losses
+
+    if value is None or isinstance(value, str):
+        return value
+    if _is_envelope(value):
+        if not (isinstance(value["class_name"], str) and isinstance(value.get("config", {}), dict)):
+            raise _bad_entry(where, value, "{'class_name': str, 'config': dict} or a loss name")
+        try:
+            return losses.get({"class_name": value["class_name"], "config": value.get("config", {})})
+        except (ValueError, TypeError) as e:
+            raise _bad_entry(where, value, f"a kerasish loss and its config ({e})") from None
+    if isinstance(value, dict):
+        return {k: _decode_loss(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_loss(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise _bad_entry(where, value, "a loss name, a loss description, or a dict/list of them per output")
+
+
+def _decode_metric(value: Any, where: str, custom_objects: Mapping[str, Any]) -> Any:
+    from kerasish import metrics
+
+    if isinstance(value, str):
+        return value
+    if not (_is_envelope(value) and isinstance(value["class_name"], str) and isinstance(value.get("config"), dict)):
+        raise _bad_entry(where, value, "a metric name or {'class_name': str, 'config': dict}")
+    name, config = value["class_name"], value["config"]
+    module = value.get("module")
+    try:
+        if not isinstance(module, str) or module == "keras.metrics" or module.startswith("kerasish.metrics"):
+            return metrics.get({"class_name": name, "config": config})
+        cls = resolve_class(name, value.get("registered_name"), module, custom_objects)
+        if not (isinstance(cls, type) and issubclass(cls, metrics.Metric)):
+            raise TypeError(f"{name!r} resolves to {short_repr(cls)}, which is not a kerasish.metrics.Metric")
+        return cls.from_config(dict(config))
+    except (ValueError, TypeError) as e:
+        raise _bad_entry(where, value, f"a metric kerasish can rebuild ({e})") from None
+
+
+def _decode_metrics(value: Any, where: str, custom_objects: Mapping[str, Any]) -> Any:
+    if value is None or isinstance(value, str) or _is_envelope(value):
+        return None if value is None else [_decode_metric(value, where, custom_objects)]
+    if isinstance(value, list):
+        return [_decode_metrics(v, f"{where}[{i}]", custom_objects) if isinstance(v, list)
+                else _decode_metric(v, f"{where}[{i}]", custom_objects) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _decode_metrics(v, f"{where}[{k!r}]", custom_objects) for k, v in value.items()}
+    raise _bad_entry(where, value, "a list of metric names or descriptions, or a dict of them per output")

@@ -11,9 +11,8 @@ error, never an import.
 Saving checks a user's class before anything is written: its config must be JSON and
 hold the arguments of its constructor, so that `cls(**config)` rebuilds it.
 
-Nested state that mixes tensors and plain values (a torch optimizer's state_dict)
-is split into a flat dict of tensors (stored as safetensors) and a JSON structure
-that refers to them by key: `encode_state` / `decode_state`.
+`encode_state` / `decode_state` (nested state that mixes tensors and plain values) live
+in `kerasish.saving.weights` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from kerasish.utils.object_registration import (
     CustomObjectScope, builtin_classes, check_custom_objects, get_registered_name, is_builtin,
     register_serializable, registered_names, resolve_class,
 )
+from kerasish.saving.weights import decode_state, encode_state
 from kerasish.utils.text import did_you_mean, short_repr
 
 __all__ = [
@@ -200,6 +200,11 @@ def _from_config(cls: Any, config: Mapping[str, Any], class_name: str) -> Any:
         )
     try:
         return cls.from_config(dict(config))
+    except ValueError as e:
+        raise ValueError(
+            f"Cannot rebuild the saved {class_name} {config.get('name')!r} from its config: {e} Correct that entry "
+            "of the config (or save the model again), or map the name to a class that accepts it in custom_objects."
+        ) from None
     except TypeError as e:
         raise TypeError(
             f"{getattr(cls, '__name__', cls)}.from_config could not rebuild the saved object from its config "
@@ -210,9 +215,11 @@ def _from_config(cls: Any, config: Mapping[str, Any], class_name: str) -> Any:
 
 def _check_envelope(envelope: Any, what: str) -> None:
     if not (isinstance(envelope, Mapping) and isinstance(envelope.get("class_name"), str)
-            and isinstance(envelope.get("config"), Mapping)):
+            and isinstance(envelope.get("config"), Mapping)
+            and all(isinstance(envelope.get(k), (str, type(None))) for k in ("module", "registered_name"))):
         raise ValueError(
-            f"The {what} must be {{'class_name': ..., 'config': ...}}, received {short_repr(envelope, 200)}. "
+            f"The {what} must be {{'class_name': ..., 'config': ...}} (a string, a dict, and 'module' and "
+            f"'registered_name' strings or null), received {short_repr(envelope, 200)}. "
             "The file is not a kerasish model file, or it was edited by hand."
         )
 
@@ -326,7 +333,9 @@ def _functional_from_config(cls: type, config: Mapping[str, Any], custom_objects
     # Functional.from_config resolves each layer by its entry's class_name; give each
     # entry a key that stands for the class its full envelope resolves to.
     config, rebuilders, layers = dict(config), {}, []
-    for entry in config.get("layers", []):
+    if not isinstance(config.get("layers"), list):
+        raise _bad_graph(config, TypeError(f"layers={short_repr(config.get('layers'))} is not a list"))
+    for entry in config["layers"]:
         entry = dict(entry)
         if entry.get("class_name") != "InputLayer":
             _check_envelope(entry, "layer description")
@@ -342,7 +351,19 @@ def _functional_from_config(cls: type, config: Mapping[str, Any], custom_objects
             entry["class_name"] = key
         layers.append(entry)
     config["layers"] = layers
-    return cls.from_config(config, resolve=rebuilders.__getitem__)
+    try:
+        return cls.from_config(config, resolve=rebuilders.__getitem__)
+    except (KeyError, IndexError, AttributeError, TypeError) as e:
+        raise _bad_graph(config, e) from None
+
+
+def _bad_graph(config: Mapping[str, Any], error: Exception) -> ValueError:
+    return ValueError(
+        f"The saved functional model {config.get('name')!r} cannot be rebuilt from its graph ({type(error).__name__}: "
+        f"{error}). Expected the 'layers' (each with 'name', 'class_name', 'config', 'inbound_nodes'), "
+        "'input_layers' and 'output_layers' that Model.get_config() writes; the file was edited or damaged, so "
+        "save the model again."
+    )
 
 
 def _nested_model(envelope: Mapping[str, Any], custom_objects: Mapping[str, Any], config: Mapping[str, Any]) -> Any:
@@ -368,9 +389,16 @@ def deserialize_model(envelope: Mapping[str, Any], custom_objects: Optional[Mapp
     container = _container(cls)
     with CustomObjectScope(custom_objects):
         if container is _builtin("Sequential"):
-            layers = [deserialize_object(e, custom_objects) for e in config.get("layers", [])]
-            model = cls(layers, name=config.get("name"))
-            shape = config.get("build_input_shape")
+            entries, shape = config.get("layers", []), config.get("build_input_shape")
+            if not isinstance(entries, list) or not (shape is None or isinstance(shape, list) and all(
+                    d is None or isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+                raise ValueError(
+                    f"The saved Sequential {config.get('name')!r} has layers={short_repr(entries)} and "
+                    f"build_input_shape={short_repr(shape)}; expected a list of layer descriptions and a list of "
+                    "sizes (int or null). The file was edited or damaged; save the model again.")
+            layers = [deserialize_object(e, custom_objects) for e in entries]
+            model = _from_config(types.SimpleNamespace(from_config=lambda kw: cls(layers, **kw)),
+                                 {"name": config.get("name")}, envelope["class_name"])
             if not model.built and shape is not None:
                 model.build(tuple(shape))
             return model
@@ -380,7 +408,11 @@ def deserialize_model(envelope: Mapping[str, Any], custom_objects: Optional[Mapp
             model = cls(deserialize_object(config["module"], custom_objects), name=config.get("name"))
         else:
             model = _from_config(cls, config, envelope["class_name"])
-    return _build_from_shapes(model, envelope.get("build_shapes", {}))
+    shapes = envelope.get("build_shapes", {})
+    if not isinstance(shapes, Mapping):
+        raise ValueError(f"The saved build_shapes of {envelope['class_name']} is {short_repr(shapes)}, expected a "
+                         "dict of layer paths to input shapes. The file was edited or damaged; save the model again.")
+    return _build_from_shapes(model, shapes)
 
 
 def model_to_json(model: Any, **kwargs: Any) -> str:
@@ -428,15 +460,59 @@ def model_from_json(json_string: str, custom_objects: Optional[Mapping[str, type
 
 
 # --------------------------------------------------------------------- compile settings
+def _encode_metric(metric: Any) -> Any:
+    """A compile metric as JSON: a name stays a name, a Metric becomes its envelope; None
+    for what a file cannot describe (a plain function, a class that is not registered)."""
+    from kerasish import metrics
+
+    if isinstance(metric, str):
+        return metric
+    if isinstance(metric, type) and issubclass(metric, metrics.Metric):
+        metric = metrics.get(metric)
+    if isinstance(metric, metrics.Metric):
+        cls = type(metric)
+        if cls is metrics.MeanMetricWrapper and not _named_loss_function(metric.fn):
+            return None  # wraps a user's function: code, not configuration
+        if cls.__module__.startswith("kerasish.metrics"):
+            envelope = {"module": "keras.metrics", **metrics.serialize(metric), "registered_name": None}
+        elif get_registered_name(cls) != cls.__name__ or cls.__name__ in registered_names():
+            envelope = {"module": cls.__module__, "class_name": cls.__name__, "config": metric.get_config(),
+                        "registered_name": get_registered_name(cls)}
+        else:
+            return None
+        return envelope if _first_non_json(envelope["config"], "config") is None else None
+    return metric.__name__ if _named_loss_function(metric) else None
+
+
+def _named_loss_function(fn: Any) -> bool:
+    from kerasish import losses
+
+    name = getattr(fn, "__name__", None)
+    try:
+        return isinstance(name, str) and losses.function(name) is fn
+    except ValueError:
+        return False
+
+
+def _encode_metrics(ids: Any, dropped: list) -> list:
+    encoded = [(m, _encode_metric(m)) for m in ids]
+    dropped.extend(f"metric {getattr(m, 'name', getattr(m, '__name__', m))!r}" for m, e in encoded if e is None)
+    return [e for _, e in encoded if e is not None]
+
+
 def serialize_compile(model: Any) -> Tuple[Optional[Dict[str, Any]], list]:
-    """The compile settings as JSON, plus a list of what could not be saved."""
+    """The compile settings as JSON, plus a list of what could not be saved.
+
+    Metrics given as names or Metric objects (built-in or registered) are kept, with
+    `weighted_metrics` and per-output metric dicts; plain functions are listed as dropped.
+    """
     cfg = getattr(model, "_compile_config", None)
     if cfg is None:
         return None, []
     from kerasish import losses
     from kerasish.optimizers import TorchOptimizer
 
-    dropped = []
+    dropped: list = []
     opt = cfg.optimizer
     if isinstance(opt, TorchOptimizer):
         torch_opt = opt.torch_optimizer
@@ -447,107 +523,71 @@ def serialize_compile(model: Any) -> Tuple[Optional[Dict[str, Any]], list]:
             optimizer = None
     else:
         optimizer = {"class_name": type(opt).__name__, "config": opt.get_config()}
-    loss: Any = cfg.raw.get("loss")
-    if loss is None and cfg.loss is not None:
-        loss = losses.serialize(cfg.loss)
-        if loss is None:
-            dropped.append(f"loss {getattr(cfg.loss, 'name', cfg.loss)!r} (a callable)")
-    metrics = list(cfg.raw.get("metrics") or [])
-    if len(metrics) != len(cfg.metric_ids):
-        dropped.extend(f"metric {m!r}" for m in cfg.metric_ids if not isinstance(m, str))
-    if optimizer is None or (loss is None and cfg.loss is not None):
-        return None, dropped
+    settings: Dict[str, Any] = {"optimizer": optimizer, "jit_compile": bool(cfg.jit_compile)}
     if cfg.heads is not None:
-        # Multi-output: the per-output settings as given to compile (names only).
-        if cfg.raw.get("loss") is None or (cfg.raw.get("multi_metrics") is None and any(h.metric_ids for h in cfg.heads)):
-            dropped.append("per-output losses/metrics that are not names")
-            return None, dropped
-        return {"optimizer": optimizer, "loss": cfg.raw["loss"], "metrics": cfg.raw.get("multi_metrics"),
-                "loss_weights": cfg.raw.get("loss_weights"), "jit_compile": bool(cfg.jit_compile)}, dropped
-    return {"optimizer": optimizer, "loss": loss, "metrics": metrics, "loss_weights": cfg.loss_weight,
-            "jit_compile": bool(cfg.jit_compile)}, dropped
+        loss: Any = cfg.raw.get("loss")
+        if loss is None:  # per-output loss objects: each by its envelope
+            loss = {h.name: None if h.loss is None else losses.serialize(h.loss) for h in cfg.heads}
+            if any(v is None and h.loss is not None for h, v in zip(cfg.heads, loss.values())):
+                dropped.append("per-output losses that are callables")
+                loss = None
+        metrics = {h.name: _encode_metrics(h.metric_ids, dropped) for h in cfg.heads}
+        settings.update(loss=loss, metrics=metrics if any(metrics.values()) else None,
+                        loss_weights=cfg.raw.get("loss_weights"))
+    else:
+        loss = cfg.raw.get("loss")
+        if loss is None and cfg.loss is not None:
+            loss = losses.serialize(cfg.loss)
+            if loss is None:
+                dropped.append(f"loss {getattr(cfg.loss, 'name', cfg.loss)!r} (a callable)")
+        settings.update(loss=loss, metrics=_encode_metrics(cfg.metric_ids, dropped),
+                        weighted_metrics=_encode_metrics(cfg.weighted_metric_ids, dropped) or None,
+                        loss_weights=cfg.loss_weight)
+    if optimizer is None or (loss is None and cfg.loss is not None) or (
+            cfg.heads is not None and loss is None and any(h.loss is not None for h in cfg.heads)):
+        return None, dropped
+    return settings, dropped
 
 
 def deserialize_optimizer(envelope: Mapping[str, Any]) -> Any:
-    """Rebuilds a kerasish optimizer from `serialize_compile`'s optimizer entry."""
+    """Rebuilds a kerasish optimizer from `serialize_compile`'s optimizer entry.
+
+    Raises:
+        ValueError: for an entry that is not `{'class_name': str, 'config': dict}`, a class
+            kerasish does not have (or an abstract one), or a config the class refuses.
+    """
     from kerasish import optimizers
 
-    name, config = envelope.get("class_name"), dict(envelope.get("config", {}))
+    if not isinstance(envelope, Mapping) or not isinstance(envelope.get("class_name"), str) or not isinstance(
+            envelope.get("config", {}), Mapping):
+        raise ValueError(
+            f"The compile optimizer entry must be {{'class_name': str, 'config': dict}}, received "
+            f"{short_repr(envelope, 200)}. The file was edited or damaged; load with compile=False and compile "
+            "the model yourself."
+        )
+    name, config = envelope["class_name"], dict(envelope.get("config", {}))
     if name == "TorchOptimizer":
         torch_cls = getattr(torch.optim, str(config.get("torch_class")), None)
-        if not (isinstance(torch_cls, type) and issubclass(torch_cls, torch.optim.Optimizer)):
+        if not (isinstance(torch_cls, type) and issubclass(torch_cls, torch.optim.Optimizer)
+                and torch_cls is not torch.optim.Optimizer):
             raise ValueError(
                 f"The file names the torch optimizer {config.get('torch_class')!r}, which torch.optim does not "
                 "have. Load with compile=False and compile the model yourself."
             )
         return optimizers.TorchOptimizer(torch_cls)
-    classes = {k: v for k, v in vars(optimizers).items()
-               if isinstance(v, type) and issubclass(v, optimizers.Optimizer) and v is not optimizers.TorchOptimizer}
+    abstract = (optimizers.Optimizer, optimizers.TorchOptimizer)  # bases: no update rule of their own
+    classes = {k: v for k, v in vars(optimizers).items() if isinstance(v, type) and issubclass(v, optimizers.Optimizer)
+               and v not in abstract and not k.startswith("_") and not inspect.isabstract(v)}
     if name not in classes:
         raise ValueError(
             f"The file names the optimizer class {name!r}, which kerasish does not have. Known optimizers: "
-            f"{', '.join(sorted(classes))}.{did_you_mean(str(name), classes)} Load with compile=False and "
-            "compile the model yourself."
+            f"{', '.join(sorted(classes))}.{did_you_mean(name, classes)} (The abstract bases cannot be named.)"
+            " Load with compile=False and compile the model yourself."
         )
-    return classes[name].from_config(config)
-
-
-# --------------------------------------------------------------------- nested state
-def encode_state(obj: Any, prefix: str = "") -> Tuple[Any, Dict[str, torch.Tensor]]:
-    """Splits nested state into a JSON structure and a flat dict of tensors.
-
-    Tensors become `{'__tensor__': key}`, tuples `{'__tuple__': [...]}` and dicts with
-    non-string keys `{'__items__': [[key, value], ...]}`, so `decode_state` rebuilds
-    the exact types torch expects.
-
-    Raises:
-        TypeError: for a value JSON cannot hold (it names the path of the value).
-    """
-    tensors: Dict[str, torch.Tensor] = {}
-
-    def walk(value: Any, path: str) -> Any:
-        if isinstance(value, torch.Tensor):
-            tensors[path] = value
-            return {"__tensor__": path}
-        if isinstance(value, tuple):
-            return {"__tuple__": [walk(v, f"{path}.{i}") for i, v in enumerate(value)]}
-        if isinstance(value, list):
-            return [walk(v, f"{path}.{i}") for i, v in enumerate(value)]
-        if isinstance(value, dict):
-            if all(isinstance(k, str) for k in value):
-                return {k: walk(v, f"{path}.{k}") for k, v in value.items()}
-            return {"__items__": [[k, walk(v, f"{path}.{k}")] for k, v in value.items()]}
-        if value is None or isinstance(value, (bool, int, float, str)):
-            return value
-        raise TypeError(
-            f"Cannot store the value at {path or 'the top level'!r} of type {type(value).__name__} ({value!r:.80}) "
-            "without pickle; only tensors, numbers, strings, None, lists, tuples and dicts are stored. Keep "
-            "optimizer and callback state to those types."
-        )
-
-    return walk(obj, prefix), tensors
-
-
-def decode_state(structure: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
-    """The inverse of `encode_state`.
-
-    Raises:
-        ValueError: when the structure refers to a tensor that is not stored.
-    """
-    if isinstance(structure, list):
-        return [decode_state(v, tensors) for v in structure]
-    if isinstance(structure, dict):
-        if set(structure) == {"__tensor__"}:
-            key = structure["__tensor__"]
-            if key not in tensors:
-                raise ValueError(
-                    f"The stored state refers to tensor {key!r}, which is missing from the file. The file is "
-                    "incomplete or was edited; save it again."
-                )
-            return tensors[key]
-        if set(structure) == {"__tuple__"}:
-            return tuple(decode_state(v, tensors) for v in structure["__tuple__"])
-        if set(structure) == {"__items__"}:
-            return {k: decode_state(v, tensors) for k, v in structure["__items__"]}
-        return {k: decode_state(v, tensors) for k, v in structure.items()}
-    return structure
+    try:
+        return classes[name].from_config(config)
+    except (TypeError, ValueError) as e:
+        raise ValueError(
+            f"The file's optimizer {name} has a config it cannot be built from ({e}); received "
+            f"{short_repr(config, 200)}. Load with compile=False and compile the model yourself."
+        ) from None

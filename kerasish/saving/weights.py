@@ -1,11 +1,16 @@
-"""save_weights / load_weights in safetensors (no pickle), with shape checks."""
+"""save_weights / load_weights in safetensors (no pickle), with shape checks.
+
+Also the split of nested state that mixes tensors and plain values (a torch optimizer's
+state_dict) into a flat dict of tensors (stored as safetensors) and a JSON structure that
+refers to them by key: `encode_state` / `decode_state`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import struct
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 from safetensors import SafetensorError
@@ -40,7 +45,7 @@ def read_metadata(data: bytes) -> Dict[str, str]:
         return {}
     try:
         header = json.loads(data[8:8 + size])
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return {}
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     return meta if isinstance(meta, dict) else {}
@@ -75,11 +80,24 @@ def tensors_from_bytes(data: bytes, source: str) -> Dict[str, torch.Tensor]:
             "safetensors.torch.save_file(state_dict, 'weights.safetensors')."
         ) from None
     order = read_metadata(data).get(_ORDER_KEY)
-    if order:
-        keys = json.loads(order)
-        if sorted(keys) == sorted(tensors):
-            tensors = {k: tensors[k] for k in keys}
+    if order is not None:
+        tensors = _in_saved_order(tensors, order, source)
     return tensors
+
+
+def _in_saved_order(tensors: Dict[str, torch.Tensor], order: Any, source: str) -> Dict[str, torch.Tensor]:
+    # The writer's key order, kept in the metadata: a JSON list naming each tensor once.
+    try:
+        keys = json.loads(order) if isinstance(order, str) else None
+    except (json.JSONDecodeError, RecursionError):
+        keys = None
+    if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys) and sorted(keys) == sorted(tensors)):
+        raise ValueError(
+            f"The key-order metadata {_ORDER_KEY!r} in {source} is {order!r:.120}, expected a JSON list naming each "
+            f"of its {len(tensors)} tensors once. The file was edited or damaged: save it again, or rewrite the "
+            "tensors with safetensors.torch.save_file(tensors, path) (without that metadata entry)."
+        )
+    return {k: tensors[k] for k in keys}
 
 
 def assign_weights(model: torch.nn.Module, tensors: Mapping[str, torch.Tensor], source: str) -> None:
@@ -91,6 +109,19 @@ def assign_weights(model: torch.nn.Module, tensors: Mapping[str, torch.Tensor], 
         ValueError: for missing or unexpected keys, or a shape mismatch (naming the key and both shapes).
     """
     own = model.state_dict(keep_vars=True)
+    pairs = match_weights(getattr(model, "name", type(model).__name__), own, tensors, source)
+    with torch.no_grad():
+        for own_key, file_key in pairs:
+            own[own_key].copy_(tensors[file_key])
+
+
+def match_weights(model_name: Any, own: Mapping[str, Any], tensors: Mapping[str, Any], source: str) -> list:
+    """[(model key, file key)] pairing `own` (a state_dict, possibly on the meta device)
+    with `tensors` (anything with a `.shape`), after checking every key and shape.
+
+    Raises:
+        ValueError: for missing or unexpected keys, or a shape mismatch (naming the key and both shapes).
+    """
     if set(own) == set(tensors):
         pairs = [(k, k) for k in own]
     elif len(own) == len(tensors) and all(
@@ -102,7 +133,7 @@ def assign_weights(model: torch.nn.Module, tensors: Mapping[str, torch.Tensor], 
         missing = [k for k in own if k not in tensors]
         unexpected = [k for k in tensors if k not in own]
         raise ValueError(
-            f"The weights in {source} do not match model {getattr(model, 'name', type(model).__name__)!r}: "
+            f"The weights in {source} do not match model {model_name!r}: "
             f"missing from the file: {missing[:10] or 'none'}{' ...' if len(missing) > 10 else ''}; not in the "
             f"model: {unexpected[:10] or 'none'}{' ...' if len(unexpected) > 10 else ''}. Expected the keys of "
             "model.state_dict(). Build the same architecture (same layers in the same order) before load_weights."
@@ -116,9 +147,7 @@ def assign_weights(model: torch.nn.Module, tensors: Mapping[str, torch.Tensor], 
                 f"file has shape {tuple(value.shape)}. Build the model with the architecture the weights were "
                 "saved from (same units, kernel sizes and input shape)."
             )
-    with torch.no_grad():
-        for own_key, file_key in pairs:
-            own[own_key].copy_(tensors[file_key])
+    return pairs
 
 
 def _check_suffix(filepath: str, suffix: str, what: str, fix: str) -> None:
@@ -180,3 +209,64 @@ def load_weights(model: torch.nn.Module, filepath: Any) -> None:
             "written by model.save_weights/model.save."
         )
     assign_weights(model, tensors, repr(filepath))
+
+
+# --------------------------------------------------------------------- nested state
+def encode_state(obj: Any, prefix: str = "") -> Tuple[Any, Dict[str, torch.Tensor]]:
+    """Splits nested state into a JSON structure and a flat dict of tensors.
+
+    Tensors become `{'__tensor__': key}`, tuples `{'__tuple__': [...]}` and dicts with
+    non-string keys `{'__items__': [[key, value], ...]}`, so `decode_state` rebuilds
+    the exact types torch expects.
+
+    Raises:
+        TypeError: for a value JSON cannot hold (it names the path of the value).
+    """
+    tensors: Dict[str, torch.Tensor] = {}
+
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, torch.Tensor):
+            tensors[path] = value
+            return {"__tensor__": path}
+        if isinstance(value, tuple):
+            return {"__tuple__": [walk(v, f"{path}.{i}") for i, v in enumerate(value)]}
+        if isinstance(value, list):
+            return [walk(v, f"{path}.{i}") for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            if all(isinstance(k, str) for k in value):
+                return {k: walk(v, f"{path}.{k}") for k, v in value.items()}
+            return {"__items__": [[k, walk(v, f"{path}.{k}")] for k, v in value.items()]}
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise TypeError(
+            f"Cannot store the value at {path or 'the top level'!r} of type {type(value).__name__} ({value!r:.80}) "
+            "without pickle; only tensors, numbers, strings, None, lists, tuples and dicts are stored. Keep "
+            "optimizer and callback state to those types."
+        )
+
+    return walk(obj, prefix), tensors
+
+
+def decode_state(structure: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
+    """The inverse of `encode_state`.
+
+    Raises:
+        ValueError: when the structure refers to a tensor that is not stored.
+    """
+    if isinstance(structure, list):
+        return [decode_state(v, tensors) for v in structure]
+    if isinstance(structure, dict):
+        if set(structure) == {"__tensor__"}:
+            key = structure["__tensor__"]
+            if key not in tensors:
+                raise ValueError(
+                    f"The stored state refers to tensor {key!r}, which is missing from the file. The file is "
+                    "incomplete or was edited; save it again."
+                )
+            return tensors[key]
+        if set(structure) == {"__tuple__"}:
+            return tuple(decode_state(v, tensors) for v in structure["__tuple__"])
+        if set(structure) == {"__items__"}:
+            return {k: decode_state(v, tensors) for k, v in structure["__items__"]}
+        return {k: decode_state(v, tensors) for k, v in structure.items()}
+    return structure
