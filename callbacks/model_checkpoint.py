@@ -13,13 +13,13 @@ class ModelCheckpoint(MonitorCallback):
     """Saves the model every epoch (or every `save_freq` batches), optionally only when it improves.
 
     `filepath` may hold `{epoch:02d}` (1-based, as Keras counts for people) and any
-    logs key, e.g. `'ckpt/model-{epoch:02d}-{val_loss:.2f}.kerasish'`; at batch-level
+    logs key, e.g. `'ckpt/model-{epoch:02d}-{val_loss:.2f}.keras'`; at batch-level
     saves `{batch}` (1-based) is also available. Missing folders are created. Every
     file is written atomically: a crash mid-save leaves the previous file intact.
 
     Args:
-        filepath: where to save; must end in `.kerasish` (full model) or `.safetensors`
-            (with `save_weights_only=True`).
+        filepath: where to save: `.keras` (Keras 3's model file) or `.kerasish` for the full
+            model; `.weights.h5` (Keras 3's) or `.safetensors` with `save_weights_only=True`.
         monitor: the logs key compared when `save_best_only`. Defaults to `'val_loss'`.
         verbose: 1 prints a line per save decision. Defaults to `0`.
         save_best_only: save only when `monitor` improves on the best so far. Defaults to `False`.
@@ -33,7 +33,7 @@ class ModelCheckpoint(MonitorCallback):
         ValueError: for a bad `save_freq` or a `filepath` with the wrong suffix.
 
     Example:
-        >>> checkpoint = ModelCheckpoint("best.kerasish", monitor="val_accuracy", save_best_only=True)
+        >>> checkpoint = ModelCheckpoint("best.keras", monitor="val_accuracy", save_best_only=True)
     """
 
     def __init__(self, filepath: Union[str, "os.PathLike[str]"], monitor: str = "val_loss", verbose: int = 0,
@@ -45,15 +45,10 @@ class ModelCheckpoint(MonitorCallback):
             raise ValueError(
                 f"Unrecognized save_freq: {save_freq!r}. Expected 'epoch' or a positive integer number of "
                 "batches, e.g. save_freq=100.")
-        if save_weights_only and not filepath.endswith(".safetensors"):
-            raise ValueError(
-                "When using save_weights_only=True in ModelCheckpoint, the filepath must end in '.safetensors', "
-                f"received filepath={filepath!r}. Use e.g. 'ckpt-{{epoch:02d}}.weights.safetensors'.")
-        if not save_weights_only and not filepath.endswith(".kerasish"):
-            raise ValueError(
-                "The filepath of a full-model ModelCheckpoint must end in '.kerasish', received "
-                f"filepath={filepath!r}. Use e.g. 'ckpt-{{epoch:02d}}.kerasish', or pass save_weights_only=True "
-                "with a '.safetensors' path.")
+        from kerasish.saving.formats import check_save_path
+
+        # Keras's names ('.keras', '.weights.h5') and kerasish's ('.kerasish', '.safetensors').
+        check_save_path(filepath, save_weights_only, "ModelCheckpoint")
         self.filepath = filepath
         self.verbose = verbose
         self.save_best_only = save_best_only

@@ -475,9 +475,10 @@ CALLBACKS = {
     "EarlyStopping negative patience": (
         lambda m: _early_stopping(patience=-1), ValueError, ["patience=-1", "patience=3"]),
     "ModelCheckpoint wrong suffix": (
-        lambda m: _checkpoint("nothing_m.h5"), ValueError, ["must end in '.kerasish'", "'nothing_m.h5'"]),
+        lambda m: _checkpoint("nothing_m.txt"), ValueError, ["must end in one of '.keras'", "'nothing_m.txt'"]),
     "ModelCheckpoint weights-only wrong suffix": (
-        lambda m: _checkpoint("nothing_m.kerasish", save_weights_only=True), ValueError, ["must end in '.safetensors'"]),
+        lambda m: _checkpoint("nothing_m.kerasish", save_weights_only=True), ValueError,
+        ["names a whole-model file", "'.weights.h5' path"]),
     "ModelCheckpoint save_freq 0": (
         lambda m: _checkpoint("nothing_m.kerasish", save_freq=0), ValueError, ["save_freq: 0", "save_freq=100"]),
     "ModelCheckpoint template key not in logs": (
@@ -506,7 +507,7 @@ SAVING = {
     "load_weights on a missing file": (
         lambda m: m.load_weights("nothing.safetensors"), FileNotFoundError, ["No weights file at 'nothing.safetensors'"]),
     "save with the wrong suffix": (
-        lambda m: m.save("nothing_m.h5"), ValueError, ["must end in '.kerasish'", "save_weights("]),
+        lambda m: m.save("nothing_m.h5"), ValueError, ["Legacy tf.keras HDF5", "save_weights("]),
     "save into a missing folder": (
         lambda m: m.save(os.path.join("missing", "nothing_m.kerasish")), FileNotFoundError,
         ["does not exist", "os.makedirs("]),

@@ -13,7 +13,7 @@ from kerasish.utils.object_registration import register_builtin as _register_bui
 _register_builtin(Model, Sequential, Functional)
 
 # Keras's names for the saving functions; kerasish.saving itself loads on first use.
-_FROM_SAVING = {"load_model": "kerasish.saving.model_file", "save_model": "kerasish.saving.model_file",
+_FROM_SAVING = {"load_model": "kerasish.saving.formats", "save_model": "kerasish.saving.formats",
                 "model_from_json": "kerasish.saving.serialization"}
 
 __all__ = ["Model", "Sequential", "clone_model", "load_model", "save_model", "model_from_json"]

@@ -281,13 +281,14 @@ class Model(Trainer, Layer):
         return model_to_json(self, **kwargs)
 
     def save(self, filepath: str, overwrite: bool = True) -> None:
-        """Writes the architecture, weights and optimizer state to one `.kerasish` file."""
+        """Writes the whole model to one file: `.keras` (Keras 3's format, which Keras opens) or
+        `.kerasish` (kerasish's, which also keeps the exact optimizer state and plain torch modules)."""
         from kerasish import saving
 
         saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Writes the weights to a `.safetensors` file (no pickle)."""
+        """Writes the weights: `.weights.h5` (Keras 3's layout, which Keras loads) or `.safetensors`."""
         from kerasish import saving
 
         saving.save_weights(self, filepath, overwrite=overwrite)
@@ -306,11 +307,13 @@ class Model(Trainer, Layer):
 
         export_mod.export_model(self, filepath, format=format, sample_input=sample_input)
 
-    def load_weights(self, filepath: str) -> None:
-        """Loads weights written by `save_weights` (or a `.kerasish` file), checking shapes."""
+    def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
+        """Loads weights from a `.weights.h5` (Keras's or ours), `.safetensors`, `.keras` or `.kerasish`
+        file, checking shapes; `skip_mismatch=True` skips layers whose shapes differ (`.weights.h5`
+        and `.keras`), with a warning, as Keras does."""
         from kerasish import saving
 
-        saving.load_weights(self, filepath)
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
 
 _functional_classes: Dict[type, type] = {}

@@ -1,19 +1,22 @@
-"""Saving and loading models without pickle: `.kerasish` model files and `.safetensors` weights.
+"""Saving and loading models without pickle, in Keras's formats and kerasish's own.
 
-- `save_model(model, 'model.kerasish')` / `load_model('model.kerasish', custom_objects=None)`:
-  architecture (JSON), compile settings, weights and optimizer state in one zip.
-- `save_weights(model, 'w.safetensors')` / `load_weights(model, 'w.safetensors')`: weights only.
+- `save_model(model, 'model.keras')` / `load_model('model.keras', custom_objects=None)`: Keras 3's
+  model file (Keras opens ours, we open Keras's); `'model.kerasish'`: kerasish's zip (JSON +
+  safetensors, with the exact torch optimizer state and plain torch modules).
+- `save_weights(model, 'w.weights.h5')` / `load_weights(model, 'w.weights.h5', skip_mismatch=False)`:
+  Keras 3's HDF5 weights; `'w.safetensors'`: safetensors by state-dict key. `load_weights` also
+  reads the weights inside a `.keras` or `.kerasish` file. The suffix picks the format
+  (`kerasish.saving.formats`).
 - `@register_keras_serializable(package='Custom')`: lets `load_model` rebuild your own layers
   and models (registered as `'Custom>MyLayer'`); `custom_object_scope({...})` and the
   `custom_objects` argument do the same for one load. `register_serializable` is kerasish's
   older form.
 
-Loading never executes code from a file: classes are found by name in a registry,
-tensors are read with safetensors.
+Loading never executes code from a file: classes are found by name in a registry, tensors are
+read with safetensors or h5py, archives are size- and name-checked before anything is parsed.
 """
 
-from kerasish.saving.model_file import load_model, save_model
-from kerasish.saving.weights import load_weights, save_weights
+from kerasish.saving.formats import load_model, load_weights, save_model, save_weights
 from kerasish.utils.object_registration import (
     CustomObjectScope,
     custom_object_scope,

@@ -62,8 +62,10 @@ def test_verbose_lines(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"filepath": "m.h5"}, r"must end in '\.kerasish', received filepath='m\.h5'"),
-    ({"filepath": "m.kerasish", "save_weights_only": True}, r"filepath must end in '\.safetensors'"),
+    ({"filepath": "m.h5"}, r"ModelCheckpoint: 'm\.h5' names a legacy HDF5 file.*ckpt-\{epoch:02d\}\.keras"),
+    ({"filepath": "m.txt"}, r"ModelCheckpoint: The model file path must end in one of '\.keras'"),
+    ({"filepath": "m.kerasish", "save_weights_only": True}, r"save_weights writes weights files; 'm\.kerasish' names a "
+                                                            r"whole-model file"),
     ({"filepath": "m.kerasish", "save_freq": "batch"}, r"Unrecognized save_freq: 'batch'"),
     ({"filepath": "m.kerasish", "save_freq": 0}, r"Unrecognized save_freq: 0"),
 ])

@@ -121,8 +121,8 @@ def test_a_torch_save_checkpoint_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"member 'config\.json' is missing.*torch\.save checkpoint"):
         load_model(str(tmp_path / "ckpt.kerasish"))
     torch.save({"weights": Payloadish(marker)}, str(tmp_path / "ckpt.pt"))
-    with pytest.raises(ValueError, match=r"reads '\.safetensors' or '\.kerasish' files, received filepath=.*ckpt\.pt"
-                                         r"'\. That suffix usually means a pickle-based checkpoint"):
+    with pytest.raises(ValueError, match=r"must end in one of .*received filepath=.*ckpt\.pt"
+                                         r"'\. That suffix usually means a pickle-based file"):
         make_model().load_weights(str(tmp_path / "ckpt.pt"))
     assert not marker.exists()
 
@@ -246,7 +246,8 @@ def test_registered_module_saves_and_loads_in_full(tmp_path):
 
 
 @pytest.mark.parametrize("call, kwargs, error, message", [
-    (save_model, {"filepath": "m.h5"}, ValueError, r"must end in '\.kerasish', received filepath='m\.h5'"),
+    (save_model, {"filepath": "m.h5"}, ValueError, r"Legacy tf\.keras HDF5 files .* model\.save\('model\.keras'\)"),
+    (save_model, {"filepath": "m.txt"}, ValueError, r"must end in one of '\.keras' .*'\.kerasish'.*received filepath='m\.txt'"),
     (load_model, {"filepath": "missing.kerasish"}, FileNotFoundError, r"No model file at 'missing\.kerasish'"),
 ])
 def test_path_errors(call, kwargs, error, message):

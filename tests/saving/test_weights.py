@@ -77,8 +77,9 @@ def test_truncated_weights_file(tmp_path):
 
 
 @pytest.mark.parametrize("call, name, error, message", [
-    ("save", "w.h5", ValueError, r"weights file path must end in '\.safetensors', received filepath='.*w\.h5'"),
-    ("load", "w.npz", ValueError, r"reads '\.safetensors' or '\.kerasish' files, received filepath="),
+    ("save", "w.h5", ValueError, r"Legacy tf\.keras HDF5 files .*model\.save_weights\('model\.weights\.h5'\)"),
+    ("save", "w.keras", ValueError, r"save_weights writes weights files; '.*w\.keras' names a whole-model file"),
+    ("load", "w.npz", ValueError, r"weights file path must end in one of '\.weights\.h5' .*received filepath="),
     ("load", "missing.safetensors", FileNotFoundError, r"No weights file at '.*missing\.safetensors'"),
 ])
 def test_path_errors(tmp_path, call, name, error, message):

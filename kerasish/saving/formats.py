@@ -1,0 +1,203 @@
+"""Which file format a path means: one registry keyed by suffix, for models and for weights.
+
+| suffix          | `model.save` / `load_model`                 | `save_weights` / `load_weights`          |
+|-----------------|---------------------------------------------|------------------------------------------|
+| `.keras`        | Keras 3's zip (Keras opens it; we open its) | load: the weights inside                 |
+| `.kerasish`     | kerasish's zip (JSON + safetensors)         | load: the weights inside                 |
+| `.weights.h5`   | -                                           | Keras 3's HDF5 weights, both ways        |
+| `.safetensors`  | -                                           | safetensors by state-dict key            |
+| `.h5` / `.hdf5` | legacy tf.keras HDF5: refused, with the way | legacy: refused, with the way            |
+
+`.keras` is the format to exchange models with Keras and the one kerasish recommends for
+models made of Keras layers; `.kerasish` also describes what Keras's format cannot (a plain
+torch module in a `Sequential`, `kerasish.Model(torch_module)`) and keeps the exact
+`torch.optim` state. Both are read without pickle and without running code from the file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional
+
+
+class ModelFormat(NamedTuple):
+    description: str
+    save: Optional[Callable[..., None]]
+    load: Optional[Callable[..., Any]]
+
+
+class WeightsFormat(NamedTuple):
+    description: str
+    save: Optional[Callable[..., None]]
+    load: Optional[Callable[..., None]]
+
+
+def _save_keras(model: Any, filepath: str, overwrite: bool = True) -> None:
+    from kerasish.saving.keras_file import save_keras
+
+    save_keras(model, filepath, overwrite=overwrite)
+
+
+def _load_keras(filepath: str, custom_objects: Any = None, compile: bool = True, safe_mode: bool = True) -> Any:
+    from kerasish.saving.keras_file import load_keras
+
+    return load_keras(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+def _save_kerasish(model: Any, filepath: str, overwrite: bool = True) -> None:
+    from kerasish.saving.model_file import save_model
+
+    save_model(model, filepath, overwrite=overwrite)
+
+
+def _load_kerasish(filepath: str, custom_objects: Any = None, compile: bool = True, safe_mode: bool = True) -> Any:
+    from kerasish.saving.model_file import load_model
+
+    return load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+def _legacy_h5(*args: Any, **kwargs: Any) -> Any:
+    raise ValueError(
+        "Legacy tf.keras HDF5 files ('.h5' without '.weights') are not supported yet. Open the file in Keras "
+        "(tf.keras or Keras 3) and re-save it as Keras 3's format: model.save('model.keras') for the whole model, "
+        "or model.save_weights('model.weights.h5') for the weights; kerasish reads both."
+    )
+
+
+def _save_weights_h5(model: Any, filepath: str, overwrite: bool = True) -> None:
+    from kerasish.saving.keras_weights import write_keras_weights
+
+    if os.path.exists(filepath) and not overwrite:
+        raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
+    write_keras_weights(model, filepath)
+
+
+def _load_weights_h5(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
+    from kerasish.saving.keras_weights import read_keras_weights
+
+    read_keras_weights(model, filepath, skip_mismatch=skip_mismatch)
+
+
+def _load_weights_from_keras(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
+    import tempfile
+
+    from kerasish.saving.keras_file import WEIGHTS_H5, copy_weights_member
+    from kerasish.saving.keras_weights import read_keras_weights
+
+    with tempfile.TemporaryDirectory(prefix="kerasish-") as tmp:
+        target = os.path.join(tmp, WEIGHTS_H5)
+        copy_weights_member(filepath, target)
+        read_keras_weights(model, target, skip_mismatch=skip_mismatch)
+
+
+def _save_safetensors(model: Any, filepath: str, overwrite: bool = True) -> None:
+    from kerasish.saving.weights import save_weights
+
+    save_weights(model, filepath, overwrite=overwrite)
+
+
+def _load_safetensors(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
+    from kerasish.saving.weights import load_weights
+
+    if skip_mismatch:
+        raise ValueError(
+            f"skip_mismatch=True is not supported for {os.path.basename(filepath)!r} (safetensors and .kerasish "
+            "weights are matched by key and must all fit). Use a '.weights.h5' file to skip mismatched layers."
+        )
+    load_weights(model, filepath)
+
+
+MODEL_FORMATS: Dict[str, ModelFormat] = {
+    ".keras": ModelFormat("Keras 3's model file", _save_keras, _load_keras),
+    ".kerasish": ModelFormat("kerasish's model file", _save_kerasish, _load_kerasish),
+    ".h5": ModelFormat("legacy tf.keras HDF5", _legacy_h5, _legacy_h5),
+    ".hdf5": ModelFormat("legacy tf.keras HDF5", _legacy_h5, _legacy_h5),
+}
+WEIGHTS_FORMATS: Dict[str, WeightsFormat] = {
+    ".weights.h5": WeightsFormat("Keras 3's HDF5 weights", _save_weights_h5, _load_weights_h5),
+    ".safetensors": WeightsFormat("safetensors weights", _save_safetensors, _load_safetensors),
+    ".keras": WeightsFormat("the weights in a Keras 3 model file", None, _load_weights_from_keras),
+    ".kerasish": WeightsFormat("the weights in a kerasish model file", None, _load_safetensors),
+    ".h5": WeightsFormat("legacy tf.keras HDF5 weights", _legacy_h5, _legacy_h5),
+    ".hdf5": WeightsFormat("legacy tf.keras HDF5 weights", _legacy_h5, _legacy_h5),
+}
+_PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".tar")
+
+
+def _match(filepath: str, table: Mapping[str, Any]) -> Optional[str]:
+    name = filepath.lower()
+    for suffix in sorted(table, key=len, reverse=True):  # '.weights.h5' before '.h5'
+        if name.endswith(suffix):
+            return suffix
+    return None
+
+
+def _unknown(filepath: str, table: Mapping[str, Any], what: str, example: str) -> ValueError:
+    hint = (" That suffix usually means a pickle-based file, which kerasish never loads because unpickling can "
+            "run code." if filepath.lower().endswith(_PICKLE_SUFFIXES) else "")
+    choices = ", ".join(f"'{s}' ({f.description})" for s, f in table.items() if not s.endswith("hdf5"))
+    return ValueError(f"{what} must end in one of {choices}; received filepath={filepath!r}.{hint} "
+                      f"Example: {example}.")
+
+
+def model_format(filepath: Any, saving: bool) -> ModelFormat:
+    """The model format of `filepath` (by suffix), or a ValueError listing the choices."""
+    path = os.fspath(filepath)
+    suffix = _match(path, MODEL_FORMATS)
+    if suffix is None or (suffix == ".h5" and path.lower().endswith(".weights.h5")):
+        if path.lower().endswith((".weights.h5", ".safetensors")):
+            verb = "model.save_weights(path)" if saving else "model.load_weights(path)"
+            raise ValueError(f"{path!r} names a weights file; use {verb} for it, or a '.keras' path for the model.")
+        raise _unknown(path, MODEL_FORMATS, "The model file path", "model.save('model.keras')")
+    return MODEL_FORMATS[suffix]
+
+
+def weights_format(filepath: Any, saving: bool) -> WeightsFormat:
+    """The weights format of `filepath` (by suffix), or a ValueError listing the choices."""
+    path = os.fspath(filepath)
+    suffix = _match(path, WEIGHTS_FORMATS)
+    if suffix is None:
+        raise _unknown(path, WEIGHTS_FORMATS, "The weights file path", "model.save_weights('model.weights.h5')")
+    fmt = WEIGHTS_FORMATS[suffix]
+    if saving and fmt.save is None:
+        raise ValueError(
+            f"save_weights writes weights files; {path!r} names a whole-model file ({suffix}). Use "
+            f"model.save({path!r}) for the model, or a '.weights.h5' path for the weights."
+        )
+    return fmt
+
+
+def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
+    """Saves `model` in the format its suffix names (see the module docstring)."""
+    model_format(filepath, saving=True).save(model, os.fspath(filepath), overwrite=overwrite)
+
+
+def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None, compile: bool = True,
+               safe_mode: bool = True) -> Any:
+    """Loads a model from a `.keras` or `.kerasish` file (see the module docstring)."""
+    return model_format(filepath, saving=False).load(os.fspath(filepath), custom_objects=custom_objects,
+                                                      compile=compile, safe_mode=safe_mode)
+
+
+def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
+    """Saves `model`'s weights in the format its suffix names."""
+    weights_format(filepath, saving=True).save(model, os.fspath(filepath), overwrite=overwrite)
+
+
+def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False) -> None:
+    """Loads weights into `model` from any weights or model file kerasish reads."""
+    weights_format(filepath, saving=False).load(model, os.fspath(filepath), skip_mismatch=skip_mismatch)
+
+
+def check_save_path(filepath: Any, weights_only: bool, who: str) -> None:
+    """Refuses, up front, a path `who` (e.g. 'ModelCheckpoint') could not save to later."""
+    try:
+        fmt = weights_format(filepath, saving=True) if weights_only else model_format(filepath, saving=True)
+    except ValueError as e:
+        raise ValueError(f"{who}: {e}") from None
+    if fmt.save is _legacy_h5:
+        raise ValueError(
+            f"{who}: {os.fspath(filepath)!r} names a legacy HDF5 file, which kerasish does not write. Use "
+            f"{'a .weights.h5' if weights_only else 'a .keras'} path (Keras 3's format), e.g. "
+            f"{'ckpt-{epoch:02d}.weights.h5' if weights_only else 'ckpt-{epoch:02d}.keras'}."
+        )

@@ -1,0 +1,177 @@
+"""Keras 3's `.keras` model file: a zip of `metadata.json`, `config.json` and `model.weights.h5`.
+
+`save_keras(model, "m.keras")` writes what Keras 3's `model.save("m.keras")` writes: the model
+described in Keras's own serialization (`keras_config.to_keras_config`), its weights in Keras's
+HDF5 layout (`keras_weights`) and Keras's metadata, so `keras.saving.load_model` opens the file.
+The optimizer's variables are not written (Keras then warns that a compiled model's optimizer
+starts fresh) and are skipped when reading Keras's files: use `.kerasish` to keep the exact
+optimizer state for resuming. `load_keras("m.keras")` reads a file written by Keras
+3 (any backend) or by kerasish into kerasish layers.
+
+Reading is bounded before anything is parsed: only the members Keras writes are accepted
+(`metadata.json`, `config.json`, `model.weights.h5`/`.npz`, `assets/...`), each name is checked
+(no absolute paths, no `..`, no duplicates), the JSON members are size-limited, the weights
+member's uncompressed size and compression ratio are bounded, and it is copied out in chunks to
+a private temporary file (never read whole into memory). Writing goes to a temporary file in the
+target folder that is renamed into place, so a failure leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any, Dict, Optional
+
+CONFIG = "config.json"
+METADATA = "metadata.json"
+WEIGHTS_H5 = "model.weights.h5"
+WEIGHTS_NPZ = "model.weights.npz"
+ASSETS = "assets/"
+#: What kerasish reports as the writer's Keras version (the format follows Keras 3's).
+KERAS_VERSION = "3.15.1"
+_JSON_LIMIT = 64 * 2 ** 20       # bytes of config.json / metadata.json
+_WEIGHTS_LIMIT = 64 * 2 ** 30    # bytes of model.weights.h5 once extracted
+_RATIO_LIMIT = 200               # uncompressed / compressed; HDF5 of real weights compresses < 10x
+
+
+class KerasFileError(ValueError):
+    """A `.keras` file that kerasish will not read (malformed, hostile or unsupported)."""
+
+
+def _bad(path: Any, why: str) -> KerasFileError:
+    return KerasFileError(
+        f"{path!s} is not a readable .keras model file: {why}. Expected the zip written by Keras 3's or "
+        "kerasish's model.save('model.keras') (config.json, metadata.json, model.weights.h5)."
+    )
+
+
+def _checked_members(zf: zipfile.ZipFile, path: Any) -> Dict[str, zipfile.ZipInfo]:
+    members: Dict[str, zipfile.ZipInfo] = {}
+    for info in zf.infolist():
+        name = info.filename
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+            raise _bad(path, f"the member name {name!r} points outside the archive")
+        if name in members:
+            raise _bad(path, f"the member {name!r} appears twice (a second copy could replace the first)")
+        if name not in (CONFIG, METADATA, WEIGHTS_H5, WEIGHTS_NPZ) and not name.startswith(ASSETS):
+            raise _bad(path, f"unexpected member {name!r}; a .keras file holds only {CONFIG}, {METADATA}, "
+                             f"{WEIGHTS_H5} and {ASSETS}")
+        if info.compress_size and info.file_size / max(info.compress_size, 1) > _RATIO_LIMIT and info.file_size > 2 ** 20:
+            raise _bad(path, f"the member {name!r} would inflate from {info.compress_size} to {info.file_size} "
+                             "bytes (a zip bomb?)")
+        members[name] = info
+    if CONFIG not in members:
+        raise _bad(path, f"it has no {CONFIG} member (members: {sorted(members)[:8]})")
+    return members
+
+
+def _read_json(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Any) -> Any:
+    from kerasish.saving.json_guard import parse_json
+
+    if info.file_size > _JSON_LIMIT:
+        raise _bad(path, f"{info.filename} declares {info.file_size} bytes, more than the {_JSON_LIMIT} allowed")
+    with zf.open(info) as f:
+        raw = f.read(_JSON_LIMIT + 1)
+    if len(raw) > _JSON_LIMIT:
+        raise _bad(path, f"{info.filename} is larger than the {_JSON_LIMIT} bytes allowed")
+    return parse_json(raw, f"{os.fspath(path)}/{info.filename}")
+
+
+def _extract_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: str, path: Any) -> None:
+    if info.file_size > _WEIGHTS_LIMIT:
+        raise _bad(path, f"{info.filename} declares {info.file_size} bytes, more than the {_WEIGHTS_LIMIT} allowed")
+    written = 0
+    with zf.open(info) as src, open(target, "wb") as dst:
+        while True:
+            chunk = src.read(2 ** 20)
+            if not chunk:
+                break
+            written += len(chunk)
+            if written > info.file_size:
+                raise _bad(path, f"{info.filename} holds more bytes than its declared {info.file_size}")
+            dst.write(chunk)
+
+
+def save_keras(model: Any, filepath: Any, overwrite: bool = True) -> None:
+    """Writes `model` as a Keras 3 `.keras` file (config, metadata and weights).
+
+    Raises:
+        FileExistsError: when the file exists and `overwrite=False`.
+        ValueError: for a model Keras's format cannot describe (e.g. a plain torch module inside),
+            naming the layer and the way out (save it as `.kerasish`).
+    """
+    from kerasish.saving.keras_config import to_keras_config
+    from kerasish.saving.keras_weights import write_keras_weights
+
+    filepath = os.fspath(filepath)
+    if os.path.exists(filepath) and not overwrite:
+        raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
+    config = to_keras_config(model)  # first: a model Keras cannot describe fails before any write
+    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                "saved_by": "kerasish"}
+    folder = os.path.dirname(os.path.abspath(filepath))
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".kerasish-") as tmp:
+        weights = os.path.join(tmp, WEIGHTS_H5)
+        write_keras_weights(model, weights)
+        partial = os.path.join(tmp, "model.keras")
+        with zipfile.ZipFile(partial, "w") as zf:
+            zf.writestr(METADATA, json.dumps(metadata))
+            zf.writestr(CONFIG, json.dumps(config))
+            zf.write(weights, WEIGHTS_H5)
+        os.replace(partial, filepath)
+
+
+def read_keras_config(filepath: Any) -> Dict[str, Any]:
+    """The checked `config.json` of a `.keras` file (nothing else is read)."""
+    with zipfile.ZipFile(filepath) as zf:
+        members = _checked_members(zf, filepath)
+        return _read_json(zf, members[CONFIG], filepath)
+
+
+def load_keras(filepath: Any, custom_objects: Optional[Dict[str, Any]] = None, compile: bool = True,
+               safe_mode: bool = True) -> Any:
+    """Loads a `.keras` file written by Keras 3 (any backend) or by kerasish into kerasish layers.
+
+    Raises:
+        KerasFileError: (a ValueError) for a malformed or hostile archive, naming the member.
+        ValueError: for a class kerasish does not have (naming it and how to register one), code in
+            the file while `safe_mode=True`, or weights that do not fit the architecture.
+    """
+    from kerasish.saving.keras_config import from_keras_config
+    from kerasish.saving.keras_weights import read_keras_weights
+
+    if not os.path.exists(os.fspath(filepath)):
+        raise FileNotFoundError(
+            f"No model file at {os.fspath(filepath)!r}. Check the path (the working folder is {os.getcwd()!r}).")
+    try:
+        zf = zipfile.ZipFile(filepath)
+    except zipfile.BadZipFile as e:
+        raise _bad(filepath, f"it is not a zip archive ({e})") from None
+    with zf:
+        members = _checked_members(zf, filepath)
+        config = _read_json(zf, members[CONFIG], filepath)
+        if METADATA in members:
+            _read_json(zf, members[METADATA], filepath)  # checked like the config; the content is informative
+        if WEIGHTS_NPZ in members and WEIGHTS_H5 not in members:
+            raise _bad(filepath, "its weights are in the npz layout (weights_format='npz'); kerasish reads "
+                                 "model.weights.h5. Re-save it in Keras with model.save(path) (h5 is the default)")
+        model = from_keras_config(config, custom_objects=custom_objects, safe_mode=safe_mode, compile=compile)
+        if WEIGHTS_H5 in members:
+            with tempfile.TemporaryDirectory(prefix="kerasish-") as tmp:
+                weights = os.path.join(tmp, WEIGHTS_H5)
+                _extract_bounded(zf, members[WEIGHTS_H5], weights, filepath)
+                read_keras_weights(model, weights)
+    return model
+
+
+def copy_weights_member(filepath: Any, target: str) -> None:
+    """Copies a `.keras` file's `model.weights.h5` to `target` (checked and bounded)."""
+    with zipfile.ZipFile(filepath) as zf:
+        members = _checked_members(zf, filepath)
+        if WEIGHTS_H5 not in members:
+            raise _bad(filepath, f"it holds no {WEIGHTS_H5}")
+        _extract_bounded(zf, members[WEIGHTS_H5], target, filepath)
