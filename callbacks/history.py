@@ -13,6 +13,8 @@ class History(Callback):
     Attributes:
         history: dict of lists, one entry per epoch, e.g. `{'loss': [0.5, 0.3], 'val_loss': [...]}`.
         epoch: the 0-based epoch indices recorded.
+        logged_at: for each key, the 0-based epochs it was logged at (`val_*` keys skip the
+            epochs without validation when `validation_freq` > 1).
         params: the fit parameters (`epochs`, `steps`, `verbose`).
     """
 
@@ -20,6 +22,8 @@ class History(Callback):
         super().__init__()
         self.history: Dict[str, List[float]] = {}
         self.epoch: List[int] = []
+        # The epochs each key was logged at: validation_freq logs val_* on some epochs only.
+        self.logged_at: Dict[str, List[int]] = {}
 
     def on_train_begin(self, logs: Optional[Mapping[str, Any]] = None) -> None:
         # Keras keeps appending across fit calls on the same History object.
@@ -29,30 +33,29 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+            self.logged_at.setdefault(key, []).append(epoch)
 
     def plot(self, metrics: Optional[List[str]] = None, ax: Any = None) -> Any:
-        """Draws each metric per epoch, training and validation together (needs matplotlib).
+        """Draws the loss and each metric per epoch, training and validation on the same axes.
+
+        One subplot per metric; see `kerasish.utils.plot_history`, which this calls. Needs
+        matplotlib (`pip install "kerasish[plot]"`); in a notebook the figure shows inline.
 
         Args:
-            metrics: base metric names to draw. Defaults to every recorded one.
-            ax: unused placeholder for API symmetry; a new figure is created. Defaults to `None`.
+            metrics: the names to draw. Defaults to `None` (every recorded one, loss first).
+            ax: a matplotlib `Axes` (one metric) or a sequence of them (one per metric).
+                Defaults to `None` (a new figure).
 
         Returns:
-            The matplotlib Figure.
+            The matplotlib `Figure`.
+
+        Example:
+            >>> history = History()
+            >>> history.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.6})
+            >>> history.on_epoch_end(1, {"loss": 0.3, "val_loss": 0.4})
+            >>> [line.get_label() for line in history.plot().axes[0].get_lines()]
+            ['loss', 'val_loss']
         """
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError('History.plot() needs matplotlib: pip install "kerasish[plot]"') from None
-        names = metrics or [k for k in self.history if not k.startswith("val_")]
-        fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
-        epochs = [e + 1 for e in self.epoch]
-        for a, name in zip(axes[0], names):
-            a.plot(epochs, self.history[name], marker="o", label="train")
-            if "val_" + name in self.history:
-                a.plot(epochs[-len(self.history["val_" + name]):], self.history["val_" + name], marker="o", label="validation")
-            a.set_xlabel("epoch")
-            a.set_title(name)
-            a.legend()
-        fig.tight_layout()
-        return fig
+        from kerasish.utils.plot_history import plot_history
+
+        return plot_history(self, metrics=metrics, ax=ax)

@@ -119,7 +119,9 @@ def test_nan_loss_is_reported_not_hidden(capsys):
     assert len(values) == 3  # without TerminateOnNaN training goes on
     assert math.isfinite(values[0]) and math.isnan(values[1]) and math.isnan(values[2])
     printed = capsys.readouterr().out
-    epoch_lines = [line for line in printed.splitlines() if line.startswith("Epoch ")]
+    lines = printed.splitlines()
+    # Keras 3's verbose=2 layout: an "Epoch i/n" line, then "4/4 - 0s - 1ms/step - loss: ..."
+    epoch_lines = [lines[i + 1] for i, line in enumerate(lines) if line.startswith("Epoch ")]
     assert len(epoch_lines) == 3
     assert "nan" not in epoch_lines[0] and "loss: nan" in epoch_lines[1], printed
     assert math.isnan(model.evaluate(X, X[:, :1], verbose=0))  # the weights are NaN now, and that shows

@@ -37,7 +37,8 @@ def resolve_verbose(verbose: Any) -> int:
         except Exception:  # noqa: BLE001 - IPython missing or not running
             in_notebook = False
         # A bar redrawn with carriage returns is noise in a log file: one line per epoch there.
-        return 1 if (in_notebook or sys.stderr.isatty()) else 2
+        # The progress goes to stdout, as Keras's does, so stdout decides.
+        return 1 if (in_notebook or sys.stdout.isatty()) else 2
     if verbose not in (0, 1, 2, True, False):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received verbose={verbose!r}.")
     return int(verbose)

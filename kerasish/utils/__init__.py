@@ -19,6 +19,8 @@ from kerasish.utils.model_visualization import model_to_dot, plot_model
 from kerasish.utils.py_dataset import PyDataset, Sequence
 from kerasish.utils.text_dataset import text_dataset_from_directory
 from kerasish.utils.timeseries_dataset import timeseries_dataset_from_array
+from kerasish.utils.progbar import Progbar
+from kerasish.utils.plot_history import plot_history
 
 __all__ = [
     "to_categorical", "normalize", "set_random_seed", "pad_sequences", "register_keras_serializable",
@@ -26,4 +28,5 @@ __all__ = [
     "CustomObjectScope", "get_file", "hash_file", "validate_file",
     "split_dataset", "image_dataset_from_directory", "text_dataset_from_directory", "timeseries_dataset_from_array",
     "load_img", "img_to_array", "array_to_img", "save_img", "model_to_dot", "plot_model", "PyDataset", "Sequence",
+    "Progbar", "plot_history",
 ]
