@@ -75,6 +75,52 @@ def _topological_nodes(inputs: List[KerasTensor], outputs: List[KerasTensor]) ->
     return order
 
 
+def keras_layer_order(inputs: List[KerasTensor], outputs: List[KerasTensor]) -> List[nn.Module]:
+    """The graph's layers in the order Keras lists them (`model.layers`, and so `model.weights`,
+    `get_weights()` and the summary): by depth from the outputs, inputs first, ties broken by when
+    a depth-first walk from the outputs first meets the layer. Listing them in another valid
+    order would make `set_weights(keras_model.get_weights())` assign same-shaped kernels of
+    parallel branches to the wrong layers."""
+    input_ids = {id(t) for t in inputs}
+    finished: set = set()
+    ordered: List[Node] = []
+    first_seen: Dict[int, int] = {}
+    stack: List[Tuple[KerasTensor, bool]] = [(t, False) for t in reversed(outputs)]
+    while stack:  # iterative depth-first walk (deep graphs must not hit the recursion limit)
+        tensor, expanded = stack.pop()
+        node = tensor.node
+        if node is None or id(node) in finished:
+            continue
+        is_input = isinstance(node.layer, InputLayer)
+        if id(tensor) in input_ids and not is_input:
+            finished.add(id(node))
+            continue
+        if expanded:
+            finished.add(id(node))
+            ordered.append(node)
+            continue
+        first_seen.setdefault(id(node.layer), len(first_seen))
+        stack.append((tensor, True))
+        if not is_input:
+            stack.extend((t, False) for t in reversed(node.flat_inputs))
+    in_graph = {id(n) for n in ordered}
+    node_depth: Dict[int, int] = {}
+    layer_depth: Dict[int, int] = {}
+    layers: Dict[int, nn.Module] = {}
+    for node in reversed(ordered):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        layers[id(node.layer)] = node.layer
+        if not isinstance(node.layer, InputLayer):
+            for t in node.flat_inputs:
+                if t.node is not None and id(t.node) in in_graph:
+                    node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
+    for t in inputs:
+        if id(t.layer) not in layer_depth:
+            layer_depth[id(t.layer)], first_seen[id(t.layer)], layers[id(t.layer)] = 0, -1, t.layer
+    return sorted(layers.values(), key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)]))
+
+
 class Functional(Model):
     """A model defined by its input and output KerasTensors.
 
@@ -102,10 +148,8 @@ class Functional(Model):
         self._outputs = outs
         self._nodes = _topological_nodes(self._inputs, self._outputs)
         self._modules["layers"] = LayerDict()
-        for t in self._inputs:
-            self._add_layer(t.layer)
-        for node in self._nodes:
-            self._add_layer(node.layer)
+        for layer in keras_layer_order(self._inputs, self._outputs):
+            self._add_layer(layer)
         self.built = True
         first = self._outputs[0].shape
         self._output_shape = first if len(self._outputs) == 1 else None

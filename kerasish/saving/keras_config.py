@@ -136,47 +136,8 @@ def _functional_config(model: Any) -> Dict[str, Any]:
 
 
 def _keras_layer_order(model: Any) -> List[Any]:
-    """The model's layers in the order Keras lists a functional model's operations: by depth
-    (inputs first), ties broken by when a depth-first walk from the outputs first meets them."""
-    input_cls = _builtin("InputLayer")
-    input_ids = {id(t) for t in model._inputs}
-    finished: set = set()
-    ordered: List[Any] = []  # nodes, inputs -> outputs
-    first_seen: Dict[int, int] = {}
-
-    def parents(node: Any) -> List[Any]:
-        return [] if isinstance(node.layer, input_cls) else [t.node for t in node.flat_inputs]
-
-    def visit(tensor: Any) -> None:  # iterative would be kinder to deep graphs; Keras recurses too
-        node = tensor.node
-        if node is None or id(node) in finished:
-            return
-        if id(tensor) in input_ids and not isinstance(node.layer, input_cls):
-            finished.add(id(node))
-            return
-        first_seen.setdefault(id(node.layer), len(first_seen))
-        for t in ([] if isinstance(node.layer, input_cls) else node.flat_inputs):
-            visit(t)
-        finished.add(id(node))
-        ordered.append(node)
-
-    for t in model._outputs:
-        visit(t)
-    in_graph = {id(n) for n in ordered}
-    node_depth: Dict[int, int] = {}
-    layer_depth: Dict[int, int] = {}
-    layers: Dict[int, Any] = {}
-    for node in reversed(ordered):
-        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
-        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
-        layers[id(node.layer)] = node.layer
-        for parent in parents(node):
-            if id(parent) in in_graph:
-                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
-    for t in model._inputs:
-        if id(t.layer) not in layer_depth:
-            layer_depth[id(t.layer)], first_seen[id(t.layer)], layers[id(t.layer)] = 0, -1, t.layer
-    return sorted(layers.values(), key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)]))
+    """The model's layers in Keras's order (`Functional` lists them so: see `keras_layer_order`)."""
+    return list(model.layers)
 
 
 def _model_envelope(model: Any) -> Dict[str, Any]:

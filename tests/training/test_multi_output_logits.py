@@ -93,3 +93,20 @@ def test_layers_may_be_named_like_torch_module_methods(name, tmp_path):
 def test_a_layer_name_with_a_dot_is_refused_with_the_fix():
     with pytest.raises(ValueError, match=r"without '\.', received 'a\.b'.*'a_b'"):
         kerasish.Sequential([layers.Input((6,)), layers.Dense(2, name="a.b")])
+
+
+def test_functional_layers_and_weights_are_in_keras_order_so_set_weights_cannot_swap_branches():
+    keras = keras_module()
+
+    def build(lib):
+        L = lib.layers
+        a, b = lib.Input((4,), name="a"), lib.Input((4,), name="b")
+        x2 = L.Dense(3, name="da2")(L.Dense(3, name="da")(a))
+        y = L.Dense(3, name="db")(b)
+        return lib.Model([a, b], L.Dense(1, name="out")(L.Concatenate(name="cat")([x2, y])))
+
+    theirs, ours = build(keras), build(kerasish)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
+    ours.set_weights(theirs.get_weights())
+    xs = [X[:, :4], X[:, 2:6]]
+    assert_close(ours.predict(xs, verbose=0), theirs.predict(xs, verbose=0), atol=1e-6)
