@@ -14,12 +14,15 @@ import torch
 
 from kerasish import distributed
 from kerasish.callbacks.callback import Callback, overrides
+from kerasish.saving import zip_guard
+from kerasish.saving.json_guard import parse_json
 from kerasish.saving.model_file import load_optimizer_state, optimizer_state_to_files
 from kerasish.saving.serialization import decode_state, encode_state
 from kerasish.saving.weights import assign_weights, tensors_from_bytes, tensors_to_bytes
 from kerasish.utils.io import atomic_write
 
 _FILE = "training_backup.zip"
+_JSON_LIMIT = 256 * 2 ** 20  # bytes of state.json / optimizer.json
 _FORMAT = "kerasish-backup"
 _VERSION = 1
 
@@ -194,15 +197,24 @@ class BackupAndRestore(Callback):
 
     def _restore(self) -> None:
         path = self.backup_path
+        def bad(why: str) -> ValueError:
+            return ValueError(f"The backup {path!r} is unreadable: {why}. Backups are written atomically, so it was "
+                              "damaged or replaced after writing. Delete it to start training from scratch.")
+
         try:
             with zipfile.ZipFile(path) as zf:
-                state = json.loads(zf.read("state.json"))
-                weights = tensors_from_bytes(zf.read("model.safetensors"), f"{path!r} (model.safetensors)")
-                extra = tensors_from_bytes(zf.read("extra.safetensors"), f"{path!r} (extra.safetensors)")
+                # Bounded reads: the backup folder is a file like any other (zip bombs, duplicated members).
+                zip_guard.check_members(zf, bad)
+                state = parse_json(zip_guard.read_bounded(zf, "state.json", bad, _JSON_LIMIT), f"{path!r} (state.json)")
+                weights = tensors_from_bytes(zip_guard.read_bounded(zf, "model.safetensors", bad),
+                                             f"{path!r} (model.safetensors)")
+                extra = tensors_from_bytes(zip_guard.read_bounded(zf, "extra.safetensors", bad),
+                                           f"{path!r} (extra.safetensors)")
                 names = set(zf.namelist())
                 optimizer_files = None
                 if {"optimizer.safetensors", "optimizer.json"} <= names:
-                    optimizer_files = (zf.read("optimizer.safetensors"), zf.read("optimizer.json").decode("utf-8"))
+                    optimizer_files = (zip_guard.read_bounded(zf, "optimizer.safetensors", bad),
+                                       zip_guard.read_bounded(zf, "optimizer.json", bad, _JSON_LIMIT).decode("utf-8"))
         except (zipfile.BadZipFile, KeyError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(
                 f"The backup {path!r} is unreadable ({type(e).__name__}: {e}). Backups are written atomically, so "

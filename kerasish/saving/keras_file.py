@@ -25,6 +25,8 @@ import tempfile
 import zipfile
 from typing import Any, Dict, Optional
 
+from kerasish.saving import zip_guard
+
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS_H5 = "model.weights.h5"
@@ -34,7 +36,6 @@ ASSETS = "assets/"
 KERAS_VERSION = "3.15.1"
 _JSON_LIMIT = 64 * 2 ** 20       # bytes of config.json / metadata.json
 _WEIGHTS_LIMIT = 64 * 2 ** 30    # bytes of model.weights.h5 once extracted
-_RATIO_LIMIT = 200               # uncompressed / compressed; HDF5 of real weights compresses < 10x
 
 
 class KerasFileError(ValueError):
@@ -49,21 +50,11 @@ def _bad(path: Any, why: str) -> KerasFileError:
 
 
 def _checked_members(zf: zipfile.ZipFile, path: Any) -> Dict[str, zipfile.ZipInfo]:
-    members: Dict[str, zipfile.ZipInfo] = {}
-    for info in zf.infolist():
-        name = info.filename
-        parts = name.replace("\\", "/").split("/")
-        if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
-            raise _bad(path, f"the member name {name!r} points outside the archive")
-        if name in members:
-            raise _bad(path, f"the member {name!r} appears twice (a second copy could replace the first)")
+    members = zip_guard.check_members(zf, lambda why: _bad(path, why))
+    for name in members:
         if name not in (CONFIG, METADATA, WEIGHTS_H5, WEIGHTS_NPZ) and not name.startswith(ASSETS):
             raise _bad(path, f"unexpected member {name!r}; a .keras file holds only {CONFIG}, {METADATA}, "
                              f"{WEIGHTS_H5} and {ASSETS}")
-        if info.compress_size and info.file_size / max(info.compress_size, 1) > _RATIO_LIMIT and info.file_size > 2 ** 20:
-            raise _bad(path, f"the member {name!r} would inflate from {info.compress_size} to {info.file_size} "
-                             "bytes (a zip bomb?)")
-        members[name] = info
     if CONFIG not in members:
         raise _bad(path, f"it has no {CONFIG} member (members: {sorted(members)[:8]})")
     return members

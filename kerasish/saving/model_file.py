@@ -28,11 +28,11 @@ import os
 import random
 import warnings
 import zipfile
-import zlib
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
+from kerasish.saving import zip_guard
 from kerasish.saving.json_guard import MAX_DEPTH, parse_json
 from kerasish.saving import serialization
 from kerasish.saving.weights import (
@@ -80,7 +80,7 @@ _MiB = 2 ** 20
 JSON_LIMITS = {"config.json": 64 * _MiB, "optimizer.json": 256 * _MiB}
 #: Uncompressed / compressed size above which a member over 1 MiB is refused (model.save stores
 #: members uncompressed; random-looking weights deflate by ~1.1x, JSON by ~10x).
-MAX_COMPRESSION_RATIO = 100
+MAX_COMPRESSION_RATIO = zip_guard.MAX_COMPRESSION_RATIO
 #: Nesting depth past which a JSON member is refused before parsing (a saved model nests ~6 per sub-model).
 MAX_JSON_DEPTH = MAX_DEPTH
 
@@ -94,21 +94,7 @@ def _bad_file(filepath: str, why: str) -> ValueError:
 
 def _check_members(zf: zipfile.ZipFile, filepath: str) -> None:
     """Refuses duplicated names, names that point outside the archive and zip bombs, before any read."""
-    seen = set()
-    for info in zf.infolist():
-        name = info.filename
-        if name in seen:
-            raise _bad_file(filepath, f"the member {name!r} appears twice (a reader would pick one copy "
-                                      "silently); expected each member once")
-        seen.add(name)
-        parts = name.replace("\\", "/").split("/")
-        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-            raise _bad_file(filepath, f"the member name {name!r} points outside the archive (an absolute path "
-                                      "or '..'); expected plain names such as 'config.json'")
-        if info.file_size > _MiB and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
-            raise _bad_file(filepath, f"the member {name!r} declares {info.file_size} bytes uncompressed from "
-                                      f"{info.compress_size} compressed, a ratio over {MAX_COMPRESSION_RATIO} "
-                                      "(a zip bomb); expected the ratio of real weights and JSON")
+    zip_guard.check_members(zf, lambda why: _bad_file(filepath, why))
 
 
 def _open(filepath: str) -> zipfile.ZipFile:
@@ -132,22 +118,11 @@ def _open(filepath: str) -> zipfile.ZipFile:
 
 
 def _read(zf: zipfile.ZipFile, filepath: str, name: str, limit: Optional[int] = None) -> bytes:
-    """The member's bytes, refused unread when its declared size passes `limit`."""
-    try:
-        info = zf.getinfo(name)
-    except KeyError:
-        names = zf.namelist()
-        hint = " (it looks like a torch.save checkpoint, which holds a pickle)" if any(
-            n.endswith(".pkl") for n in names) else ""
-        raise _bad_file(filepath, f"the member {name!r} is missing; it holds {names[:8]}{hint}") from None
-    if limit is not None and info.file_size > limit:
-        raise _bad_file(filepath, f"the member {name!r} declares {info.file_size} bytes, more than the {limit} "
-                                  "its role allows (for weights: what the saved architecture's variables take)")
-    try:
-        with zf.open(info) as f:
-            return f.read(info.file_size)  # zipfile stops at the declared size and checks the CRC
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
-        raise _bad_file(filepath, f"the member {name!r} is damaged ({e})") from None
+    """The member's bytes, refused unread when its declared size passes `limit` (for weights: what
+    the saved architecture's variables take)."""
+    hint = " (it looks like a torch.save checkpoint, which holds a pickle)" if any(
+        n.endswith(".pkl") for n in zf.namelist()) else ""
+    return zip_guard.read_bounded(zf, name, lambda why: _bad_file(filepath, why), limit, missing_hint=hint)
 
 
 def read_member(filepath: str, name: str) -> bytes:
