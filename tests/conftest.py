@@ -53,3 +53,14 @@ def tiny_classification():
     w = rng.normal(size=(8, 3))
     y = (x @ w).argmax(1)
     return x, y
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Names each slow test as it starts, so a long CI run shows which real-data test is running."""
+    if item.get_closest_marker("slow") is not None:
+        reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+        capture = item.config.pluginmanager.get_plugin("capturemanager")
+        if reporter is not None and capture is not None:
+            with capture.global_and_fixture_disabled():  # setup output is captured otherwise
+                reporter.write_line(f"[slow] {item.nodeid}")
