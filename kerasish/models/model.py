@@ -307,13 +307,13 @@ class Model(Trainer, Layer):
 
         export_mod.export_model(self, filepath, format=format, sample_input=sample_input)
 
-    def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
-        """Loads weights from a `.weights.h5` (Keras's or ours), `.safetensors`, `.keras` or `.kerasish`
-        file, checking shapes; `skip_mismatch=True` skips layers whose shapes differ (`.weights.h5`
-        and `.keras`), with a warning, as Keras does."""
+    def load_weights(self, filepath: str, skip_mismatch: bool = False, by_name: bool = False) -> None:
+        """Loads weights from a `.weights.h5` (Keras's or ours), `.safetensors`, `.keras`, `.kerasish`
+        or legacy tf.keras `.h5` file, checking shapes; `skip_mismatch=True` skips layers whose shapes
+        differ, with a warning, as Keras does; `by_name=True` matches legacy `.h5` layers by name."""
         from kerasish import saving
 
-        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
 
 
 _functional_classes: Dict[type, type] = {}

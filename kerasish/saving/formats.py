@@ -6,7 +6,7 @@
 | `.kerasish`     | kerasish's zip (JSON + safetensors)         | load: the weights inside                 |
 | `.weights.h5`   | -                                           | Keras 3's HDF5 weights, both ways        |
 | `.safetensors`  | -                                           | safetensors by state-dict key            |
-| `.h5` / `.hdf5` | legacy tf.keras HDF5: refused, with the way | legacy: refused, with the way            |
+| `.h5` / `.hdf5` | legacy tf.keras HDF5: load only             | legacy: load only (`by_name` too)        |
 
 `.keras` is the format to exchange models with Keras and the one kerasish recommends for
 models made of Keras layers; `.kerasish` also describes what Keras's format cannot (a plain
@@ -58,10 +58,23 @@ def _load_kerasish(filepath: str, custom_objects: Any = None, compile: bool = Tr
 
 def _legacy_h5(*args: Any, **kwargs: Any) -> Any:
     raise ValueError(
-        "Legacy tf.keras HDF5 files ('.h5' without '.weights') are not supported yet. Open the file in Keras "
-        "(tf.keras or Keras 3) and re-save it as Keras 3's format: model.save('model.keras') for the whole model, "
-        "or model.save_weights('model.weights.h5') for the weights; kerasish reads both."
+        "Legacy tf.keras HDF5 files ('.h5' without '.weights') are read but not written (Keras 3 deprecates "
+        "them too). Save as Keras 3's format instead: model.save('model.keras') for the whole model, or "
+        "model.save_weights('model.weights.h5') for the weights."
     )
+
+
+def _load_legacy_h5_model(filepath: str, custom_objects: Any = None, compile: bool = True,
+                          safe_mode: bool = True) -> Any:
+    from kerasish.saving.legacy_h5 import load_legacy_h5_model
+
+    return load_legacy_h5_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+def _load_legacy_h5_weights(model: Any, filepath: str, skip_mismatch: bool = False, by_name: bool = False) -> None:
+    from kerasish.saving.legacy_h5 import load_legacy_h5_weights
+
+    load_legacy_h5_weights(model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
 
 
 def _save_weights_h5(model: Any, filepath: str, overwrite: bool = True) -> None:
@@ -110,16 +123,16 @@ def _load_safetensors(model: Any, filepath: str, skip_mismatch: bool = False) ->
 MODEL_FORMATS: Dict[str, ModelFormat] = {
     ".keras": ModelFormat("Keras 3's model file", _save_keras, _load_keras),
     ".kerasish": ModelFormat("kerasish's model file", _save_kerasish, _load_kerasish),
-    ".h5": ModelFormat("legacy tf.keras HDF5", _legacy_h5, _legacy_h5),
-    ".hdf5": ModelFormat("legacy tf.keras HDF5", _legacy_h5, _legacy_h5),
+    ".h5": ModelFormat("legacy tf.keras HDF5, read only", _legacy_h5, _load_legacy_h5_model),
+    ".hdf5": ModelFormat("legacy tf.keras HDF5, read only", _legacy_h5, _load_legacy_h5_model),
 }
 WEIGHTS_FORMATS: Dict[str, WeightsFormat] = {
     ".weights.h5": WeightsFormat("Keras 3's HDF5 weights", _save_weights_h5, _load_weights_h5),
     ".safetensors": WeightsFormat("safetensors weights", _save_safetensors, _load_safetensors),
     ".keras": WeightsFormat("the weights in a Keras 3 model file", None, _load_weights_from_keras),
     ".kerasish": WeightsFormat("the weights in a kerasish model file", None, _load_safetensors),
-    ".h5": WeightsFormat("legacy tf.keras HDF5 weights", _legacy_h5, _legacy_h5),
-    ".hdf5": WeightsFormat("legacy tf.keras HDF5 weights", _legacy_h5, _legacy_h5),
+    ".h5": WeightsFormat("legacy tf.keras HDF5 weights, read only", _legacy_h5, _load_legacy_h5_weights),
+    ".hdf5": WeightsFormat("legacy tf.keras HDF5 weights, read only", _legacy_h5, _load_legacy_h5_weights),
 }
 _PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".tar")
 
@@ -184,9 +197,19 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
     weights_format(filepath, saving=True).save(model, os.fspath(filepath), overwrite=overwrite)
 
 
-def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False) -> None:
-    """Loads weights into `model` from any weights or model file kerasish reads."""
-    weights_format(filepath, saving=False).load(model, os.fspath(filepath), skip_mismatch=skip_mismatch)
+def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False, by_name: bool = False) -> None:
+    """Loads weights into `model` from any weights or model file kerasish reads (`by_name`: legacy
+    `.h5` only, as in Keras 3)."""
+    fmt = weights_format(filepath, saving=False)
+    if by_name:
+        if fmt.load is not _load_legacy_h5_weights:
+            raise ValueError(
+                f"by_name=True applies to legacy '.h5' weights files only (as in Keras 3), received "
+                f"filepath={os.fspath(filepath)!r}. Keras 3's '.weights.h5' and '.keras' files are matched by the "
+                "model's structure; drop by_name.")
+        fmt.load(model, os.fspath(filepath), skip_mismatch=skip_mismatch, by_name=True)
+        return
+    fmt.load(model, os.fspath(filepath), skip_mismatch=skip_mismatch)
 
 
 def check_save_path(filepath: Any, weights_only: bool, who: str) -> None:

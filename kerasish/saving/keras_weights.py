@@ -241,9 +241,9 @@ def _check_kind(f: Any, model: nn.Module, groups: Dict[str, List[KerasEntry]], w
     if "layer_names" in f.attrs or "model_weights" in f:
         raise ValueError(
             f"{where} is a legacy tf.keras HDF5 weights file (it has a 'layer_names' attribute or a "
-            "'model_weights' group), not Keras 3's '.weights.h5' layout. Load it in Keras "
-            "(model.load_weights(path) on a tf.keras 2 model, or keras.models.load_model), save it again with "
-            f"model.save_weights('model{WEIGHTS_SUFFIX}'), then load that file."
+            "'model_weights' group), not Keras 3's '.weights.h5' layout. Load it with model.load_weights(path) "
+            "under a name ending in '.h5' (not '.weights.h5'), which reads tf.keras 2's layout; "
+            "kerasish.load_model('model.h5') reads a whole tf.keras 2 model."
         )
     if "vars" not in f and not any(g in f for g in groups):
         raise ValueError(

@@ -404,8 +404,8 @@ def test_legacy_tf_keras_h5_says_how_to_convert(tmp_path: Any) -> None:
     with h5py.File(path, "w") as f:
         f.attrs["layer_names"] = [b"dense"]
         f.create_group("dense").attrs["weight_names"] = [b"dense/kernel:0"]
-    with pytest.raises(ValueError, match=r"legacy tf.keras HDF5 weights file.*save it again with "
-                                         r"model.save_weights\('model.weights.h5'\)"):
+    with pytest.raises(ValueError, match=r"legacy tf.keras HDF5 weights file.*model\.load_weights\(path\) "
+                                         r"under a name ending in '\.h5'"):
         read_keras_weights(_dense_model(kerasish, 2), path)
 
 
