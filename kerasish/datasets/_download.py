@@ -8,7 +8,10 @@ tried in this order, and the first that holds every file wins:
 2. the cache folder `$KERASISH_HOME/datasets/<name>` (`KERASISH_HOME` defaults to `~/.kerasish`);
 3. each folder of `KERASISH_DATA_PATH` (separated by `os.pathsep`), itself or a subfolder named
    after the dataset (`fashion-mnist`, `mnist`, `imdb`, torchvision's `FashionMNIST/raw` ...);
-4. a download into the cache through `kerasish.utils.file_utils.download` (the one downloader,
+4. the system folders where distributions install the same files (`SYSTEM_DATA_DIRS`: Debian's
+   `dataset-fashion-mnist` puts them under `/usr/share/datasets/fashion-mnist`), searched the same
+   way, so recipes and notebooks run offline with no variable set;
+5. a download into the cache through `kerasish.utils.file_utils.download` (the one downloader,
    also behind `kerasish.utils.get_file`): to `<file>.part` in the cache folder, checked against
    a known MD5 or SHA-256, and only then renamed into place. A corrupt download leaves nothing;
    a cut one leaves its `.part` file, which the next call resumes.
@@ -58,6 +61,10 @@ def cache_dir(name: str) -> Path:
     return kerasish_home() / "datasets" / name
 
 
+#: Folders distributions install datasets into (searched after KERASISH_DATA_PATH, checksums as ever).
+SYSTEM_DATA_DIRS: Tuple[str, ...] = ("/usr/share/datasets", "/usr/local/share/datasets")
+
+
 def data_path_entries() -> List[Path]:
     """The folders listed in `KERASISH_DATA_PATH` (os.pathsep-separated; empty parts ignored)."""
     raw = os.environ.get("KERASISH_DATA_PATH", "")
@@ -105,7 +112,9 @@ def find_local(name: str, options: Sequence[Sequence[str]], path: Optional[PathL
         places = _candidates(name, Path(path).expanduser(), explicit=True)
     else:
         places = [(cache_dir(name), "")]
-        for entry in data_path_entries():
+        entries = data_path_entries()
+        entries += [Path(p) for p in SYSTEM_DATA_DIRS if Path(p) not in entries]
+        for entry in entries:
             places += _candidates(name, entry, explicit=False)
     searched: List[str] = []
     for place, skip in places:

@@ -20,10 +20,13 @@ URL_ENVS = ("KERASISH_MNIST_URL", "KERASISH_FASHION_MNIST_URL", "KERASISH_IMDB_U
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    """An empty KERASISH_HOME; no data path and no URL overrides."""
+    """An empty KERASISH_HOME; no data path, no system data folders and no URL overrides."""
+    from kerasish.datasets import _download
+
     home = tmp_path / "home"
     monkeypatch.setenv("KERASISH_HOME", str(home))
     monkeypatch.delenv("KERASISH_DATA_PATH", raising=False)
+    monkeypatch.setattr(_download, "SYSTEM_DATA_DIRS", ())
     for env in URL_ENVS:
         monkeypatch.delenv(env, raising=False)
     return home

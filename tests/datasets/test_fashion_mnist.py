@@ -38,6 +38,18 @@ def test_debian_copy_loads_offline_with_keras_shapes(home, monkeypatch, closed_p
     assert not home.exists()  # nothing was cached or downloaded
 
 
+@pytest.mark.slow
+@needs_debian_copy
+def test_the_debian_folder_is_found_with_no_variable_set(home, monkeypatch, closed_port_url):
+    from kerasish.datasets import _download
+
+    monkeypatch.setattr(_download, "SYSTEM_DATA_DIRS", (str(DEBIAN_FOLDER.parent),))
+    monkeypatch.setenv("KERASISH_FASHION_MNIST_URL", closed_port_url)  # a download would fail at once
+    (x_train, y_train), _ = fashion_mnist.load_data()
+    assert x_train.shape == (60000, 28, 28) and int(y_train[0]) == 9
+    assert not home.exists()
+
+
 def test_offline_error_suggests_the_debian_package(home, monkeypatch, closed_port_url):
     monkeypatch.setenv("KERASISH_FASHION_MNIST_URL", closed_port_url)
     with pytest.raises(DatasetUnavailableError, match="apt-get install dataset-fashion-mnist"):
