@@ -11,16 +11,30 @@ from kerasish.utils.object_registration import (
 )
 from kerasish.utils.random import set_random_seed
 from kerasish.utils.sequence import pad_sequences
-from kerasish.utils.file_utils import get_file, hash_file, validate_file
-from kerasish.utils.dataset_utils import split_dataset
-from kerasish.utils.image_dataset import image_dataset_from_directory
-from kerasish.utils.image_utils import array_to_img, img_to_array, load_img, save_img
-from kerasish.utils.model_visualization import model_to_dot, plot_model
-from kerasish.utils.py_dataset import PyDataset, Sequence
-from kerasish.utils.text_dataset import text_dataset_from_directory
-from kerasish.utils.timeseries_dataset import timeseries_dataset_from_array
-from kerasish.utils.progbar import Progbar
-from kerasish.utils.plot_history import plot_history
+# Loaded on first use (importing kerasish stays fast): name -> module.
+_LAZY = {
+    "get_file": "file_utils", "hash_file": "file_utils", "validate_file": "file_utils",
+    "split_dataset": "dataset_utils", "image_dataset_from_directory": "image_dataset",
+    "array_to_img": "image_utils", "img_to_array": "image_utils", "load_img": "image_utils", "save_img": "image_utils",
+    "model_to_dot": "model_visualization", "plot_model": "model_visualization",
+    "PyDataset": "py_dataset", "Sequence": "py_dataset", "text_dataset_from_directory": "text_dataset",
+    "timeseries_dataset_from_array": "timeseries_dataset", "Progbar": "progbar", "plot_history": "plot_history",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"kerasish.utils.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'kerasish.utils' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "to_categorical", "normalize", "set_random_seed", "pad_sequences", "register_keras_serializable",
