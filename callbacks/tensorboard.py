@@ -1,6 +1,7 @@
 """TensorBoard: scalars, histograms, images and the graph for the TensorBoard app.
 
 Also `log_activations`, which logs a layer's outputs for a few sample inputs as images.
+The optional outputs (profiles, embeddings, gradients, hparams) live in `tensorboard_extras`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import torch
 
 from kerasish import distributed
+from kerasish.callbacks import tensorboard_extras as extras
 from kerasish.callbacks.callback import Callback
 
 
@@ -142,8 +144,23 @@ class TensorBoard(Callback):
     validation run gets the `val_` values under the same tags without the prefix, and
     the train run also gets `epoch_learning_rate`. With `update_freq='batch'` or an
     integer N, the running means are also written every N batches as `batch_<name>`
-    (each write reads the batch logs: one host sync per write). View them with
-    `tensorboard --logdir logs`.
+    (each write reads the batch logs: one host sync per write). Every evaluation (the
+    validation in fit, or `evaluate`) also writes `evaluation_<name>_vs_iterations` to the
+    validation run at step `optimizer.iterations`. With `write_graph`, Sequential and
+    Functional models also get Keras's `keras` summary (the model's JSON config, drawn by
+    the graph plugin's conceptual view). View them with `tensorboard --logdir logs`.
+
+    Optional outputs, each free per batch when off:
+    - `profile_batch`: a `torch.profiler` trace of those batches (1-based, counted per fit)
+      in `log_dir/train/plugins/profile/<time>/*.pt.trace.json` (the torch-tb-profiler plugin,
+      Perfetto or chrome://tracing open it).
+    - `embeddings_freq`: each `Embedding` layer's matrix as `log_dir/train/embeddings/<layer>/
+      epoch_<epoch>.tsv`, listed in `log_dir/projector_config.pbtxt` for the projector, with
+      labels from `embeddings_metadata`.
+    - `write_grads`: gradient histograms `<weight>/gradient` with the weight histograms
+      (the last batch of the epoch; a hook per weight keeps a reference, no host sync).
+    - `hparams`: the compile/fit settings (optimizer, learning_rate, loss, epochs,
+      steps_per_epoch) for the HParams dashboard, in a run at `log_dir` itself.
 
     Args:
         log_dir: the folder for the event files. Defaults to `'logs'`.
@@ -153,18 +170,30 @@ class TensorBoard(Callback):
         write_images: write the weights as images (with the histograms). Defaults to `False`.
         write_steps_per_second: log training steps per second. Defaults to `False`.
         update_freq: 'epoch', 'batch', or an integer number of batches. Defaults to `'epoch'`.
-        profile_batch: accepted for Keras compatibility; a non-zero value is ignored with a
-            warning. Defaults to `0`.
-        embeddings_freq: as `profile_batch`. Defaults to `0`.
-        embeddings_metadata: as `profile_batch`. Defaults to `None`.
+        profile_batch: the batch to profile (1-based, e.g. `5`), a `(start, stop)` pair of
+            batches, or Keras's legacy `'start,stop'` string; `0` turns profiling off.
+            Defaults to `0`.
+        embeddings_freq: write the Embedding layers' matrices every this many epochs (0:
+            never). Defaults to `0`.
+        embeddings_metadata: a labels file (one label per row, one row per token id) for every
+            Embedding layer, or a dict of layer name -> file. Paths are relative to `log_dir`
+            (the projector reads files inside it only). Defaults to `None`.
         activation_samples: kerasish extra: a few inputs whose `activation_layers` outputs are
             logged as images every epoch (see `log_activations`). Defaults to `None`.
         activation_layers: names of the layers for `activation_samples`. Defaults to `None`.
+        write_grads: Keras 2's option: also write gradient histograms (needs
+            `histogram_freq > 0`). Defaults to `False`.
+        hparams: `True` to log the compile/fit settings for the HParams dashboard, or a dict
+            of extra name -> value (bool, int, float, str) logged with them. Defaults to `None`.
 
     Raises:
         ImportError: when the tensorboard package is not installed.
-        ValueError: for a bad `update_freq` or `histogram_freq`, or `activation_samples`
-            without `activation_layers`.
+        ValueError: for a bad `update_freq`, `histogram_freq`, `profile_batch` or
+            `embeddings_freq`, `activation_samples` without `activation_layers`,
+            `write_grads` without `histogram_freq`, `embeddings_metadata` without
+            `embeddings_freq`, and (when fit starts) `embeddings_freq` on a model without
+            an Embedding layer or metadata for a layer it lacks.
+        TypeError: for a badly typed `embeddings_metadata` or `hparams`.
 
     Example:
         >>> tensorboard_callback = TensorBoard(log_dir="logs/fit", histogram_freq=1)
@@ -174,16 +203,18 @@ class TensorBoard(Callback):
                  write_graph: bool = True, write_images: bool = False, write_steps_per_second: bool = False,
                  update_freq: Union[str, int] = "epoch", profile_batch: Any = 0, embeddings_freq: int = 0,
                  embeddings_metadata: Any = None, *, activation_samples: Any = None,
-                 activation_layers: Optional[Sequence[str]] = None) -> None:
+                 activation_layers: Optional[Sequence[str]] = None, write_grads: bool = False,
+                 hparams: Any = None) -> None:
         super().__init__()
         _writer_class()  # fail here, before training, when the tensorboard package is missing
-        unsupported = {k: v for k, v in (("profile_batch", profile_batch), ("embeddings_freq", embeddings_freq),
-                                         ("embeddings_metadata", embeddings_metadata)) if v not in (0, None)}
-        if unsupported:
-            warnings.warn(
-                f"TensorBoard ignores {', '.join(f'{k}={v!r}' for k, v in unsupported.items())}: kerasish does not "
-                "write profiles or embedding projections. Remove the argument(s); profile with torch.profiler.",
-                stacklevel=2)
+        self._profile_range = extras.parse_profile_batch(profile_batch)
+        if isinstance(embeddings_freq, bool) or not isinstance(embeddings_freq, int) or embeddings_freq < 0:
+            raise ValueError(
+                f"embeddings_freq must be an integer >= 0, received embeddings_freq={embeddings_freq!r}. "
+                "Use 0 for no embeddings or 1 for every epoch.")
+        extras.check_metadata_argument(embeddings_metadata, embeddings_freq, os.fspath(log_dir))
+        self._extra_hparams = extras.check_hparams(hparams)
+        self._write_hparams = hparams is True or isinstance(hparams, Mapping)
         if update_freq == "batch":
             update_freq = 1
         if update_freq != "epoch" and (isinstance(update_freq, bool) or not isinstance(update_freq, int)
@@ -195,6 +226,10 @@ class TensorBoard(Callback):
             raise ValueError(
                 f"histogram_freq must be an integer >= 0, received histogram_freq={histogram_freq!r}. "
                 "Use 0 for no histograms or 1 for every epoch.")
+        if write_grads and not histogram_freq:
+            raise ValueError(
+                "write_grads=True needs histogram_freq > 0: gradient histograms are written with the weight "
+                "histograms, received histogram_freq=0. Pass histogram_freq=1 (every epoch).")
         if (activation_samples is None) != (not activation_layers):
             raise ValueError(
                 f"activation_samples and activation_layers go together, received activation_samples="
@@ -208,7 +243,18 @@ class TensorBoard(Callback):
         self.update_freq = update_freq
         self.activation_samples = activation_samples
         self.activation_layers = list(activation_layers or [])
+        self.profile_batch = profile_batch
+        self.embeddings_freq = embeddings_freq
+        self.embeddings_metadata = embeddings_metadata
+        self.write_grads = write_grads
+        self.hparams = hparams
         self._writers: Dict[str, Any] = {}
+        self._profiler: Optional[extras.Profiler] = None
+        self._fit_batch = 0
+        self._grads: Optional[extras.GradientCapture] = None
+        self._embedding_entries: List[Any] = []
+        self._metric_names: List[str] = []
+        self._hparam_values: Dict[str, Any] = {}
         self._global_train_batch = 0
         self._epoch_start = 0.0
         self._batch_start = 0.0
@@ -219,25 +265,50 @@ class TensorBoard(Callback):
             self._writers[run] = _summary_writer(os.path.join(self.log_dir, run))
         return self._writers[run]
 
+    def set_model(self, model: Any) -> None:
+        super().set_model(model)
+        if self.embeddings_freq:  # Keras configures the projector here, before training
+            extras.check_embeddings(model, self.embeddings_metadata)
+
     # ----------------------------------------------------------------- hooks
     def on_train_begin(self, logs: Optional[Mapping[str, Any]] = None) -> None:
         # Batch scalars continue from the optimizer's step count (as Keras uses
         # optimizer.iterations), so a second fit() does not draw over the first one's curve.
         optimizer = getattr(self.model, "optimizer", None)
         self._global_train_batch = int(getattr(optimizer, "iterations", 0) or 0)
+        self._fit_batch = 0  # profile_batch counts the batches of each fit from 1, as Keras
+        self._metric_names = []
         if not distributed.is_main_process():  # data-parallel runs: rank 0 writes
             return
         self._writer("train")
         if self.write_graph:
+            summary = extras.keras_model_summary(self.model)
+            if summary is not None:
+                extras.add_summary(self._writer("train"), summary, 0)
             self._write_graph()
+        if self._write_hparams:
+            self._hparam_values = extras.fit_hparams(self.model, self.params, self._extra_hparams)
+            extras.add_summary(self._writer("."), extras.session_start_summary(self._hparam_values), 0)
+        if self._profile_range[0] == 1:
+            self._start_profiler()
 
     def on_epoch_begin(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         self._epoch_start = self._batch_start = time.perf_counter()
         self._batches_in_epoch = 0
+        if self.write_grads and epoch % self.histogram_freq == 0 and distributed.is_main_process():
+            self._grads = self._grads or extras.GradientCapture()
+            self._grads.attach(self.model)  # only in the epochs that write histograms
 
     def on_train_batch_end(self, batch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         self._global_train_batch += 1
         self._batches_in_epoch += 1
+        self._fit_batch += 1
+        start, stop = self._profile_range
+        if start:  # host integers only
+            if self._profiler is not None and self._profiler.running and self._fit_batch >= stop:
+                self._profiler.stop()
+            elif self._fit_batch == start - 1:
+                self._start_profiler()
         if self.update_freq == "epoch" or self._global_train_batch % self.update_freq != 0:
             return
         if not distributed.is_main_process():
@@ -268,25 +339,59 @@ class TensorBoard(Callback):
         if self.write_steps_per_second:
             elapsed = max(time.perf_counter() - self._epoch_start, 1e-9)
             train.add_scalar("epoch_steps_per_second", self._batches_in_epoch / elapsed, epoch)
+        self._metric_names = list(dict.fromkeys(self._metric_names + list(logs)))
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._write_weights(epoch)
+            if self._grads is not None:
+                self._grads.detach()
+                for tag, grad in self._grads.take().items():
+                    if grad is not None:  # host copy: every histogram_freq epochs
+                        train.add_histogram(tag + "/gradient", grad.detach().float().cpu(), epoch)
+        if self.embeddings_freq and epoch % self.embeddings_freq == 0:
+            layers = extras.check_embeddings(self.model, self.embeddings_metadata)
+            extras.write_embeddings(self.log_dir, layers, epoch, self.embeddings_metadata, self._embedding_entries)
         for layer_name in self.activation_layers:
             log_activations(train, self.model, layer_name, self.activation_samples, step=epoch)
         for writer in self._writers.values():
             writer.flush()
 
+    def on_test_end(self, logs: Optional[Mapping[str, Any]] = None) -> None:
+        # Keras: every evaluation (fit's validation or evaluate) against the optimizer's step count.
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None or not hasattr(optimizer, "iterations") or not distributed.is_main_process():
+            return
+        writer = self._writer("validation")
+        step = int(optimizer.iterations)
+        for name, value in dict(logs or {}).items():  # floats already: evaluation ended with its host sync
+            writer.add_scalar(f"evaluation_{name}_vs_iterations", float(value), step)
+        writer.flush()
+
     def on_train_end(self, logs: Optional[Mapping[str, Any]] = None) -> None:
+        if self._profiler is not None:
+            self._profiler.stop()  # a range past the last batch ends with training
+        if self._grads is not None:
+            self._grads.detach()
+            self._grads.take()
+        if self._write_hparams and distributed.is_main_process() and "." in self._writers:
+            root = self._writers["."]
+            extras.add_summary(root, extras.experiment_summary(self._hparam_values, self._metric_names), 0)
+            extras.add_summary(root, extras.session_end_summary(), 0)
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
+
+    def _start_profiler(self) -> None:
+        if not distributed.is_main_process():
+            return
+        self._profiler = self._profiler or extras.Profiler(os.path.join(self.log_dir, "train", "plugins", "profile"))
+        if not self._profiler.running:
+            self._profiler.start()
 
     # ----------------------------------------------------------------- pieces
     def _write_weights(self, epoch: int) -> None:
         writer = self._writer("train")
         for name, param in self.model.named_parameters():
-            for prefix in ("layers.", "module."):  # Sequential's / Model(module)'s container names
-                name = name[len(prefix):] if name.startswith(prefix) else name
-            tag = name.replace(".", "/")
+            tag = extras.tag_of(name)
             values = param.detach().float().cpu()  # host copy: every histogram_freq epochs
             writer.add_histogram(tag + "/histogram", values, epoch)
             if self.write_images:
