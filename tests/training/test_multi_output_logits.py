@@ -90,9 +90,14 @@ def test_layers_may_be_named_like_torch_module_methods(name, tmp_path):
     assert_close(kerasish.load_model(tmp_path / "m.kerasish").predict(X, verbose=0), model.predict(X, verbose=0))
 
 
-def test_a_layer_name_with_a_dot_is_refused_with_the_fix():
-    with pytest.raises(ValueError, match=r"without '\.', received 'a\.b'.*'a_b'"):
-        kerasish.Sequential([layers.Input((6,)), layers.Dense(2, name="a.b")])
+def test_layer_names_with_dots_work_as_in_keras(tmp_path):
+    inner = kerasish.Sequential([layers.Input((6,)), layers.Dense(2, name="dense.1")], name="mobilenetv2_1.00_224")
+    inp = kerasish.Input((6,))
+    model = kerasish.Model(inp, layers.Dense(1, name="head")(inner(inp)))
+    assert [layer.name for layer in model.layers][1:] == ["mobilenetv2_1.00_224", "head"]
+    assert model.get_layer("mobilenetv2_1.00_224").get_layer("dense.1").units == 2
+    model.save(tmp_path / "m.kerasish")
+    assert_close(kerasish.load_model(tmp_path / "m.kerasish").predict(X, verbose=0), model.predict(X, verbose=0))
 
 
 def test_functional_layers_and_weights_are_in_keras_order_so_set_weights_cannot_swap_branches():

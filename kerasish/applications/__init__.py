@@ -1,0 +1,24 @@
+"""Keras Applications on kerasish layers: `kerasish.applications.ResNet50(weights=...)`.
+
+Each family lives in the module Keras uses (`kerasish.applications.vgg16`, `.resnet50`,
+`.mobilenet_v2`, ...) with its `preprocess_input` and `decode_predictions`; the model builders
+are re-exported here. Graphs, layer names and layer order follow Keras, so Keras's weight files
+(`.weights.h5`, and Keras's published ImageNet files) load into them.
+"""
+
+from kerasish.applications.convnext import ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny, ConvNeXtXLarge
+from kerasish.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+from kerasish.applications.efficientnet import EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3
+from kerasish.applications.mobilenet_v2 import MobileNetV2
+from kerasish.applications.resnet import ResNet50, ResNet101, ResNet152
+from kerasish.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
+from kerasish.applications.vgg16 import VGG16
+from kerasish.applications.vgg19 import VGG19
+from kerasish.applications.xception import Xception
+
+__all__ = [
+    "VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+    "MobileNetV2", "Xception", "DenseNet121", "DenseNet169", "DenseNet201",
+    "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
+    "ConvNeXtTiny", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge",
+]
