@@ -14,7 +14,7 @@ from kerasish.applications import imagenet_utils
 from kerasish.layers import Activation, Conv2D, Dense, GlobalAveragePooling2D, LayerNormalization, Normalization
 from kerasish.layers.layer import Layer
 from kerasish.models import Model
-from kerasish.models import Sequential as _TracedSequential
+from kerasish.models import Sequential
 from kerasish.utils.object_registration import register_builtin
 
 BASE_WEIGHTS_PATH = "https://storage.googleapis.com/tensorflow/keras-applications/convnext/"
@@ -41,21 +41,6 @@ MODEL_CONFIGS = {
 }
 _IMAGENET_MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255]
 _IMAGENET_VARIANCE = [(0.229 * 255) ** 2, (0.224 * 255) ** 2, (0.225 * 255) ** 2]
-
-
-class Sequential(_TracedSequential):
-    """Keras's nested `Sequential`, whose output shape is its layers' shapes chained.
-
-    kerasish's own `Sequential` finds its output shape by running on small probe images (2x2),
-    which the 4x4 stem convolution cannot take when height and width are None. This subclass
-    keeps the class name, so weight paths stay Keras's; it can go once
-    `kerasish.models.Sequential` defines `compute_output_shape`.
-    """
-
-    def compute_output_shape(self, input_shape: Any) -> Any:
-        for layer in self.layers:
-            input_shape = layer.compute_output_shape(input_shape)
-        return input_shape
 
 
 class LayerScale(Layer):

@@ -324,6 +324,18 @@ class Sequential(Model):
     def input_shape(self) -> Optional[Shape]:
         return self._input_spec
 
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """Each layer's output shape chained, as Keras's Sequential does (no probe run, so unknown
+        spatial sizes pass layers that a small probe batch could not, e.g. a 4x4 stride-4 stem);
+        a plain torch module in the stack is traced on a zero batch."""
+        shape: Any = tuple(input_shape)
+        for layer in self.layers:
+            if isinstance(layer, Layer):
+                shape = layer.compute_output_shape(shape)
+            else:
+                shape = infer_output_shape(layer, shape)
+        return shape
+
     def output_shape_or_none(self) -> Optional[Shape]:
         return self._output_shape
 
