@@ -207,8 +207,10 @@ class VarianceScaling(RandomInitializer):
     """Keras's VarianceScaling: the family behind glorot/he/lecun."""
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None, input_axes: Any = None, output_axes: Any = None):
         super().__init__(seed)
+        _check_no_axes(type(self).__name__, input_axes, output_axes)
+        self.input_axes, self.output_axes = input_axes, output_axes
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"Invalid mode {mode!r}; expected 'fan_in', 'fan_out' or 'fan_avg'.")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
@@ -232,55 +234,66 @@ class VarianceScaling(RandomInitializer):
         return self._draw(t, "truncated_normal", 0.0, std)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"seed": self.seed, "scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
+
+
+def _check_no_axes(name: str, input_axes: Any, output_axes: Any) -> None:
+    """Keras 3.12+ lets the scaling initializers read fans from chosen kernel axes; kerasish does not."""
+    for key, value in (("input_axes", input_axes), ("output_axes", output_axes)):
+        if value is not None:
+            raise ValueError(
+                f"{name}({key}={value!r}) is not supported by kerasish: its fans come from the whole kernel "
+                f"shape, as in Keras before 3.12. Leave {key}=None (the default)."
+            )
 
 
 class GlorotUniform(VarianceScaling):
-    def __init__(self, seed: Optional[int] = None):
-        super().__init__(1.0, "fan_avg", "uniform", seed=seed)
+    def __init__(self, seed: Optional[int] = None, input_axes: Any = None, output_axes: Any = None):
+        super().__init__(1.0, "fan_avg", "uniform", seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class GlorotNormal(VarianceScaling):
-    def __init__(self, seed: Optional[int] = None):
-        super().__init__(1.0, "fan_avg", "truncated_normal", seed=seed)
+    def __init__(self, seed: Optional[int] = None, input_axes: Any = None, output_axes: Any = None):
+        super().__init__(1.0, "fan_avg", "truncated_normal", seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class HeUniform(VarianceScaling):
-    def __init__(self, seed: Optional[int] = None):
-        super().__init__(2.0, "fan_in", "uniform", seed=seed)
+    def __init__(self, seed: Optional[int] = None, input_axes: Any = None, output_axes: Any = None):
+        super().__init__(2.0, "fan_in", "uniform", seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class HeNormal(VarianceScaling):
-    def __init__(self, seed: Optional[int] = None):
-        super().__init__(2.0, "fan_in", "truncated_normal", seed=seed)
+    def __init__(self, seed: Optional[int] = None, input_axes: Any = None, output_axes: Any = None):
+        super().__init__(2.0, "fan_in", "truncated_normal", seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class LecunUniform(VarianceScaling):
-    def __init__(self, seed: Optional[int] = None):
-        super().__init__(1.0, "fan_in", "uniform", seed=seed)
+    def __init__(self, seed: Optional[int] = None, input_axes: Any = None, output_axes: Any = None):
+        super().__init__(1.0, "fan_in", "uniform", seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class LecunNormal(VarianceScaling):
-    def __init__(self, seed: Optional[int] = None):
-        super().__init__(1.0, "fan_in", "truncated_normal", seed=seed)
+    def __init__(self, seed: Optional[int] = None, input_axes: Any = None, output_axes: Any = None):
+        super().__init__(1.0, "fan_in", "truncated_normal", seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class Orthogonal(RandomInitializer):
@@ -392,7 +405,8 @@ def get(identifier: InitializerLike) -> Callable[[torch.Tensor], Any]:
         return _registry.get(identifier, fix="Pass one of these names, an Initializer or a callable.")()
     if isinstance(identifier, dict) and "class_name" in identifier:
         name = identifier["class_name"]
-        cls = _CLASS_NAMES[name] if name in _CLASS_NAMES else _registry.get(name)
+        cls = _user_class(identifier.get("registered_name"))
+        cls = cls or (_CLASS_NAMES[name] if name in _CLASS_NAMES else _registry.get(name))
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
@@ -403,11 +417,42 @@ def get(identifier: InitializerLike) -> Callable[[torch.Tensor], Any]:
     )
 
 
+def _user_class(registered_name: Any) -> Any:
+    """The Initializer subclass registered as `registered_name` (a custom initializer's envelope)."""
+    if not isinstance(registered_name, str):
+        return None
+    from kerasish.utils.object_registration import get_registered_object
+
+    found = get_registered_object(registered_name)
+    return found if isinstance(found, type) and issubclass(found, Initializer) else None
+
+
 def serialize(initializer: InitializerLike) -> Any:
-    if isinstance(initializer, str) or initializer is None:
-        return initializer
+    """An initializer in Keras 3's format, what layers put in `get_config()`.
+
+    A name or a built-in initializer gives Keras's envelope, e.g. `'glorot_uniform'` ->
+    `{'module': 'keras.initializers', 'class_name': 'GlorotUniform', 'config': {'seed': None,
+    'input_axes': None, 'output_axes': None}, 'registered_name': None}`; another Initializer
+    subclass gives the same envelope with its own module and registered name; a plain
+    function gives its name. `get` reads all of these back, and the older forms (names,
+    `{'class_name': 'zeros', 'config': {}}`) too.
+    """
+    if initializer is None:
+        return None
+    if isinstance(initializer, str) or (isinstance(initializer, dict) and "class_name" in initializer):
+        initializer = get(initializer)
+    if isinstance(initializer, type) and issubclass(initializer, Initializer):
+        initializer = initializer()
     if isinstance(initializer, Initializer):
-        for name, cls in _registry.items():
-            if type(initializer) is cls:
-                return {"class_name": name, "config": initializer.get_config()}
+        cls = type(initializer)
+        builtin = _CLASS_NAMES.get(cls.__name__) is cls
+        from kerasish.utils.object_registration import get_registered_name
+
+        return {
+            "module": "keras.initializers" if builtin else cls.__module__,
+            "class_name": cls.__name__,
+            "config": initializer.get_config(),
+            "registered_name": None if builtin else get_registered_name(cls),
+        }
     return getattr(initializer, "__name__", repr(initializer))
+

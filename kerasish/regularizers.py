@@ -16,6 +16,10 @@ class Regularizer:
     def get_config(self) -> Dict[str, Any]:
         return {}
 
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> "Regularizer":
+        return cls(**config)
+
 
 class L1L2(Regularizer):
     """`l1 * sum(|w|) + l2 * sum(w**2)`.
@@ -85,6 +89,13 @@ def get(identifier: Union[str, Regularizer, dict, None]) -> Optional[Regularizer
             )
         return _BY_NAME[identifier.lower()]()
     if isinstance(identifier, dict) and "class_name" in identifier:
+        registered = identifier.get("registered_name")
+        if isinstance(registered, str):  # a custom Regularizer subclass's envelope
+            from kerasish.utils.object_registration import get_registered_object
+
+            cls = get_registered_object(registered)
+            if isinstance(cls, type) and issubclass(cls, Regularizer):
+                return cls.from_config(dict(identifier.get("config") or {}))
         return get(identifier["class_name"]).__class__(**identifier.get("config", {}))
     if callable(identifier):
         return identifier
@@ -92,9 +103,26 @@ def get(identifier: Union[str, Regularizer, dict, None]) -> Optional[Regularizer
 
 
 def serialize(reg: Optional[Regularizer]) -> Any:
+    """A regularizer in Keras 3's format, what layers put in `get_config()`.
+
+    Built-in regularizers give Keras's envelope (`{'module': 'keras.regularizers',
+    'class_name': 'L2', 'config': {'l2': 0.01}, 'registered_name': None}`); other
+    `Regularizer` subclasses the same envelope with their own module and registered name; a
+    plain function its name. `get` reads these back, and the older `{'class_name': 'l2', ...}`.
+    """
     if reg is None:
         return None
-    for name, cls in (("l1", L1), ("l2", L2), ("l1_l2", L1L2)):
-        if type(reg) is cls:
-            return {"class_name": name, "config": reg.get_config()}
+    if isinstance(reg, (str, dict)):
+        reg = get(reg)
+    if isinstance(reg, Regularizer):
+        cls = type(reg)
+        builtin = cls in (L1, L2, L1L2)
+        from kerasish.utils.object_registration import get_registered_name
+
+        return {
+            "module": "keras.regularizers" if builtin else cls.__module__,
+            "class_name": cls.__name__,
+            "config": reg.get_config(),
+            "registered_name": None if builtin else get_registered_name(cls),
+        }
     return getattr(reg, "__name__", repr(reg))

@@ -63,6 +63,7 @@ from kerasish.layers.preprocessing.hashing import Hashing
 from kerasish.layers.preprocessing.string_lookup import StringLookup
 from kerasish.layers.preprocessing.integer_lookup import IntegerLookup
 from kerasish.utils.object_registration import register_builtin as _register_builtin
+from kerasish.utils.object_registration import register_builtin_alias as _register_builtin_alias
 
 # Keras's aliases.
 MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
@@ -111,3 +112,5 @@ __all__ += ["Normalization", "Discretization", "CategoryEncoding", "Hashing", "S
 # Saved configs name layers by class; load_model finds kerasish's own in this table
 # (kerasish.saving never imports the layer modules itself).
 _register_builtin(*[obj for name, obj in list(globals().items()) if name in __all__ and isinstance(obj, type)])
+# Keras 3 calls GroupedQueryAttention `GroupQueryAttention`: configs written by Keras name it so.
+_register_builtin_alias("GroupQueryAttention", GroupedQueryAttention)

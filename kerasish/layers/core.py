@@ -306,6 +306,7 @@ class Dense(Layer):
             bias_regularizer=regularizers.serialize(self.bias_regularizer),
             kernel_constraint=constraints.serialize(self.kernel_constraint),
             bias_constraint=constraints.serialize(self.bias_constraint),
+            quantization_config=None,  # Keras writes it; kerasish refuses any other value
         )
         return config_
 

@@ -131,9 +131,9 @@ class Embedding(Layer):
         return F.embedding(inputs, self.embeddings)
 
     def get_config(self) -> Dict[str, Any]:
+        # Keras 3 writes no `input_length` (it only warns about it); the input shape it set is
+        # written as `input_shape`, which the constructor takes too.
         config_ = super().get_config()
-        if self.input_length is not None and config_.get("input_shape") == [self.input_length]:
-            config_.pop("input_shape")
         config_.update(
             input_dim=self.input_dim,
             output_dim=self.output_dim,
@@ -141,7 +141,8 @@ class Embedding(Layer):
             embeddings_regularizer=regularizers.serialize(self.embeddings_regularizer),
             embeddings_constraint=constraints.serialize(self.embeddings_constraint),
             mask_zero=self.mask_zero,
-            input_length=self.input_length,
+            activity_regularizer=regularizers.serialize(self.activity_regularizer),
+            quantization_config=None,  # Keras writes it; kerasish refuses any other value
         )
         return config_
 

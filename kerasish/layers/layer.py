@@ -668,9 +668,7 @@ class Layer(nn.Module):
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
         """Constructor arguments as a JSON-ready dict; `cls.from_config(config)` rebuilds."""
-        config: Dict[str, Any] = {"name": self.name, "trainable": self._trainable}
-        if self._dtype_config is not None:
-            config["dtype"] = self._dtype_config
+        config: Dict[str, Any] = {"name": self.name, "trainable": self._trainable, "dtype": self._dtype_policy()}
         if self.activity_regularizer is not None:
             from kerasish import regularizers
 
@@ -682,6 +680,22 @@ class Layer(nn.Module):
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Layer":
         return cls(**config)
+
+    def _keras_plain_config(self, config: Dict[str, Any]) -> Dict[str, Any]:
+        """`config` as the few Keras layers whose constructor takes no `trainable` write it
+        (SpatialDropout*, Discretization): no `trainable` key, `dtype` a plain name."""
+        config.pop("trainable", None)
+        config["dtype"] = self.dtype
+        return config
+
+    def _dtype_policy(self) -> Dict[str, Any]:
+        """The layer's dtype as Keras 3 writes it: a DTypePolicy envelope naming the policy."""
+        name = getattr(self._dtype_config, "name", self._dtype_config)
+        if isinstance(self._dtype_config, dict):
+            name = self._dtype_config.get("config", {}).get("name")
+        if not isinstance(name, str):
+            name = self.dtype
+        return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"

@@ -23,6 +23,18 @@ def state_restore(saved: List[Tuple[torch.Tensor, torch.Tensor]]) -> None:
             t.copy_(copy)
 
 
+# The dtype policy classes of Keras's config envelopes (`{'class_name': 'DTypePolicy', 'config': {'name': ...}}`).
+_POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
+
+
+def dtype_name(dtype: Any) -> Any:
+    """A dtype argument as a plain name: Keras's DTypePolicy envelope `{'class_name': 'DTypePolicy',
+    'config': {'name': 'int64'}}` gives 'int64'; anything else is returned as it is."""
+    if isinstance(dtype, dict) and dtype.get("class_name") in _POLICY_CLASSES:
+        return (dtype.get("config") or {}).get("name")
+    return dtype
+
+
 def _resolve_dtype(dtype: Any) -> Tuple[Optional[str], Optional[torch.dtype]]:
     """(variable dtype name, autocast dtype or None) for a layer's `dtype` argument."""
     if dtype is None:
@@ -30,6 +42,8 @@ def _resolve_dtype(dtype: Any) -> Tuple[Optional[str], Optional[torch.dtype]]:
     if isinstance(dtype, torch.dtype):
         return str(dtype).replace("torch.", ""), None
     name = getattr(dtype, "name", dtype)  # a DTypePolicy-like object
+    if isinstance(dtype, dict) and dtype.get("class_name") in _POLICY_CLASSES:  # Keras's config envelope
+        name = (dtype.get("config") or {}).get("name")
     if not isinstance(name, str):
         raise TypeError(f"dtype must be a dtype name such as 'float32' or a policy name, received {dtype!r}.")
     if name in ("mixed_float16", "mixed_bfloat16"):

@@ -146,6 +146,7 @@ class Dot(Layer):
     def __init__(self, axes: Union[int, Sequence[int]], normalize: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axes = list(axes) if isinstance(axes, (list, tuple)) else [axes, axes]
+        self._axes_arg = list(axes) if isinstance(axes, (list, tuple)) else axes  # written as given, as Keras
         self.normalize = bool(normalize)
 
     def _axes(self, shapes):
@@ -181,7 +182,7 @@ class Dot(Layer):
 
     def get_config(self):
         c = super().get_config()
-        c.update(axes=self.axes, normalize=self.normalize)
+        c.update(axes=self._axes_arg, normalize=self.normalize)
         return c
 
 

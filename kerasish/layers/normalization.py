@@ -303,6 +303,8 @@ class LayerNormalization(Layer):
                 f"Layer {self.name!r} needs known sizes on axis {self.axis}, received input shape "
                 f"{tuple(input_shape)}. Give the model a full input_shape."
             )
+        # As Keras: once built, the axes are a sorted list (its config then writes [-1], not -1).
+        self.axis = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
         dtype = getattr(torch, self.dtype)
         if self.scale:
             self.gamma = nn.Parameter(torch.empty(shape, dtype=dtype))
@@ -343,5 +345,6 @@ class LayerNormalization(Layer):
             gamma_regularizer=regularizers.serialize(self.gamma_regularizer),
             beta_constraint=constraints.serialize(self.beta_constraint),
             gamma_constraint=constraints.serialize(self.gamma_constraint),
+            rms_scaling=False,  # Keras writes its deprecated flag; kerasish refuses True
         )
         return config_

@@ -284,9 +284,9 @@ class SpectralNormalization(Layer):
     def __init__(self, layer: Layer, power_iterations: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(layer, dict):  # a config holds the wrapped layer's envelope
-            from kerasish.saving.serialization import deserialize_object
+            from kerasish.layers.nested_config import deserialize_layer
 
-            layer = deserialize_object(layer)
+            layer = deserialize_layer(layer)
         if not isinstance(layer, Layer):
             raise TypeError(
                 f"SpectralNormalization: layer must be a kerasish Layer with a kernel, received {layer!r} "
@@ -357,8 +357,8 @@ class SpectralNormalization(Layer):
         return self.layer.compute_output_shape(input_shape)
 
     def get_config(self) -> Dict[str, Any]:
-        from kerasish.saving.serialization import serialize_object
+        from kerasish.layers.nested_config import serialize_layer
 
         config_ = super().get_config()
-        config_.update(layer=serialize_object(self.layer), power_iterations=self.power_iterations)
+        config_.update(layer=serialize_layer(self.layer), power_iterations=self.power_iterations)
         return config_

@@ -459,6 +459,8 @@ class _RNN(StatefulStates, Layer):
             go_backwards=self.go_backwards,
             stateful=self.stateful,
             unroll=self.unroll,
+            zero_output_for_mask=self.zero_output_for_mask,
+            activity_regularizer=regularizers.serialize(self.activity_regularizer),
         )
         return config_
 
@@ -549,6 +551,12 @@ class SimpleRNN(_RNN):
     def _fused(self) -> bool:
         return activations.serialize(self.activation_arg) in ("tanh", "relu")
 
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        # Keras 3's SimpleRNN config has no `seed` (its cell keeps it): a saved config loses it, as in Keras.
+        del config_["seed"]
+        return config_
+
     def _kernel_fn(self):
         return torch.rnn_tanh if activations.serialize(self.activation_arg) == "tanh" else torch.rnn_relu
 
@@ -634,7 +642,7 @@ class LSTM(_RNN):
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
         config_.update(recurrent_activation=activations.serialize(self.recurrent_activation_arg),
-                       unit_forget_bias=self.unit_forget_bias, use_cudnn=self.use_cudnn)
+                       unit_forget_bias=self.unit_forget_bias)
         return config_
 
 
@@ -747,7 +755,7 @@ class GRU(_RNN):
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
         config_.update(recurrent_activation=activations.serialize(self.recurrent_activation_arg),
-                       reset_after=self.reset_after, use_cudnn=self.use_cudnn)
+                       reset_after=self.reset_after)
         return config_
 
 

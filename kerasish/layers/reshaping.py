@@ -176,7 +176,7 @@ class BaseSpatialDropout(Layer):
         return "(batch, steps, channels)"
 
     def get_config(self) -> Dict[str, Any]:
-        config_ = super().get_config()
+        config_ = self._keras_plain_config(super().get_config())  # Keras's SpatialDropout takes no `trainable`
         config_.update(rate=self.rate, seed=self.seed)
         return config_
 

@@ -504,16 +504,16 @@ class StackedRNNCells(Layer):
         return inputs, (new_states[0] if len(new_states) == 1 else new_states)
 
     def get_config(self) -> Dict[str, Any]:
-        from kerasish.saving.serialization import serialize_object
+        from kerasish.layers.nested_config import serialize_layer
 
         config = super().get_config()
-        config["cells"] = [serialize_object(cell) for cell in self.cells]
+        config["cells"] = [serialize_layer(cell) for cell in self.cells]
         return config
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "StackedRNNCells":
-        from kerasish.saving.serialization import deserialize_object
+        from kerasish.layers.nested_config import deserialize_layer
 
         config = dict(config)
-        cells = [deserialize_object(c) for c in config.pop("cells")]
+        cells = [deserialize_layer(c) for c in config.pop("cells")]
         return cls(cells, **config)

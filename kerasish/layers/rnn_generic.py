@@ -245,21 +245,21 @@ class RNN(StatefulStates, Layer):
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
-        from kerasish.saving.serialization import serialize_object
+        from kerasish.layers.nested_config import serialize_layer
 
         config = super().get_config()
         config.update(return_sequences=self.return_sequences, return_state=self.return_state,
                       go_backwards=self.go_backwards, stateful=self.stateful, unroll=self.unroll,
                       zero_output_for_mask=self.zero_output_for_mask)
-        config["cell"] = serialize_object(self.cell)
+        config["cell"] = serialize_layer(self.cell)
         return config
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "RNN":
-        from kerasish.saving.serialization import deserialize_object
+        from kerasish.layers.nested_config import deserialize_layer
 
         config = dict(config)
-        cell = deserialize_object(config.pop("cell"))
+        cell = deserialize_layer(config.pop("cell"))
         return cls(cell, **config)
 
     def extra_repr(self) -> str:

@@ -129,20 +129,20 @@ class TimeDistributed(Layer):
         return outputs.reshape((batch, steps) + tuple(outputs.shape[1:]))
 
     def get_config(self) -> Dict[str, Any]:
-        from kerasish.saving.serialization import serialize_object
+        from kerasish.layers.nested_config import serialize_layer
 
         config_ = super().get_config()
-        config_["layer"] = serialize_object(self.layer)
+        config_["layer"] = serialize_layer(self.layer)
         return config_
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "TimeDistributed":
-        from kerasish.saving.serialization import deserialize_object
+        from kerasish.layers.nested_config import deserialize_layer
 
         config = dict(config)
         layer = config.pop("layer")
         if not isinstance(layer, Layer):
-            layer = deserialize_object(layer)
+            layer = deserialize_layer(layer)
         return cls(layer, **config)
 
 

@@ -17,9 +17,9 @@ def _layer_from_config(spec: Any, arg: str) -> Layer:
     ConvLSTM, or a user's Layer with Keras's RNN attributes (`go_backwards`, `return_sequences`,
     `return_state`) and a `get_config`/`from_config` round trip."""
     if isinstance(spec, dict) and "class_name" in spec:
-        from kerasish.saving.serialization import deserialize_object
+        from kerasish.layers.nested_config import deserialize_layer
 
-        spec = deserialize_object(spec)
+        spec = deserialize_layer(spec)
     if isinstance(spec, Layer) and all(hasattr(spec, a) for a in _RNN_ATTRS):
         return spec
     raise TypeError(
@@ -29,9 +29,18 @@ def _layer_from_config(spec: Any, arg: str) -> Layer:
 
 
 def _serialized(layer: Layer) -> Dict[str, Any]:
-    from kerasish.saving.serialization import serialize_object
+    from kerasish.layers.nested_config import serialize_layer
 
-    return serialize_object(layer)
+    return serialize_layer(layer)
+
+
+def _copy(layer: Layer, config: Dict[str, Any]) -> Layer:
+    """A fresh layer of `layer`'s class from `config`, built as `layer` was (as Keras's copies are)."""
+    copy = type(layer).from_config(config)
+    build = layer.get_build_config()
+    if build is not None:
+        copy.build_from_config(build)
+    return copy
 
 
 class Bidirectional(Layer):
@@ -85,16 +94,14 @@ class Bidirectional(Layer):
                 "layer.set_weights(weights)."
             )
         self.merge_mode = merge_mode
-        self._layer_config = _serialized(layer)
         config = dict(layer.get_config())
-        config["name"] = "forward_" + layer.name
-        self.forward_layer = type(layer).from_config(config)
+        config["name"] = "forward_" + layer.name.removeprefix("forward_")  # as Keras: no forward_forward_lstm
+        self.forward_layer = _copy(layer, config)
         if backward_layer is None:
             config = dict(layer.get_config())
-            config["name"] = "backward_" + layer.name
+            config["name"] = "backward_" + layer.name.removeprefix("backward_")
             config["go_backwards"] = not layer.go_backwards
-            self.backward_layer = type(layer).from_config(config)
-            self._backward_config = None
+            self.backward_layer = _copy(layer, config)
         else:
             backward_layer = _layer_from_config(backward_layer, "backward_layer")
             if backward_layer.go_backwards == layer.go_backwards:
@@ -109,7 +116,6 @@ class Bidirectional(Layer):
                         f"Bidirectional: backward_layer.{attr}={getattr(backward_layer, attr)!r} differs from "
                         f"layer.{attr}={getattr(layer, attr)!r}. Give both layers the same {attr}."
                     )
-            self._backward_config = _serialized(backward_layer)
             self.backward_layer = backward_layer
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
@@ -177,5 +183,8 @@ class Bidirectional(Layer):
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
-        config_.update(layer=self._layer_config, merge_mode=self.merge_mode, backward_layer=self._backward_config)
+        # As Keras: both directions' own layers (forward_<name>, backward_<name>), so a loaded
+        # Bidirectional gets the same backward layer even where it was not a plain copy.
+        config_.update(layer=_serialized(self.forward_layer), merge_mode=self.merge_mode,
+                       backward_layer=_serialized(self.backward_layer))
         return config_

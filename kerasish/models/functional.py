@@ -16,6 +16,7 @@ from torch import nn
 from kerasish import activations
 from kerasish.layers.core import Input, InputLayer
 from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.op_layer import OpLayer
 from kerasish.layers.symbolic import KerasTensor, Node, flatten, map_symbolic
 from kerasish.models import call_args
 from kerasish.models import summary as summary_mod
@@ -168,6 +169,13 @@ class Functional(Model):
     # ----------------------------------------------------------------- structure
     @property
     def layers(self) -> List[nn.Module]:  # type: ignore[override]
+        """The model's layers in Keras's order; operations recorded from `kerasish.ops` calls on
+        symbolic tensors are not layers (as in Keras; `summary()` still shows them)."""
+        return [m for m in self._modules["layers"].values() if not isinstance(m, OpLayer)]
+
+    @property
+    def _operations(self) -> List[nn.Module]:
+        """Every layer and recorded operation, in Keras's order (what `summary()` and configs list)."""
         return list(self._modules["layers"].values())
 
     @property
@@ -314,7 +322,7 @@ class Functional(Model):
     # ----------------------------------------------------------------- inspection
     def summary_rows(self) -> List[summary_mod.Row]:
         rows = []
-        for layer in self.layers:
+        for layer in self._operations:
             node = layer._inbound_nodes[0] if layer._inbound_nodes else None
             if not node or not node.outputs:
                 shape = "?"
@@ -329,7 +337,7 @@ class Functional(Model):
         """For each layer (summary order), the layers it reads from."""
         mine = {id(n) for n in self._nodes}
         out = []
-        for layer in self.layers:
+        for layer in self._operations:
             sources = []
             for node in layer._inbound_nodes:
                 if id(node) in mine:
@@ -354,7 +362,7 @@ class Functional(Model):
             return [t.layer.name, 0 if isinstance(t.layer, InputLayer) else local[id(t.node)], t.index]
 
         layers = []
-        for layer in self.layers:
+        for layer in self._operations:
             calls = [n for n in mine if n.layer is layer]
             layers.append({
                 "class_name": type(layer).__name__,

@@ -137,7 +137,7 @@ def _functional_config(model: Any) -> Dict[str, Any]:
 
 def _keras_layer_order(model: Any) -> List[Any]:
     """The model's layers in Keras's order (`Functional` lists them so: see `keras_layer_order`)."""
-    return list(model.layers)
+    return list(model._operations)
 
 
 def _model_envelope(model: Any) -> Dict[str, Any]:

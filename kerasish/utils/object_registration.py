@@ -42,6 +42,12 @@ def register_builtin(*classes: type) -> None:
         _BUILTINS[cls.__name__] = cls
 
 
+def register_builtin_alias(name: str, cls: type) -> None:
+    """Adds another name for one of kerasish's classes (Keras's `GroupQueryAttention` for
+    `GroupedQueryAttention`), so configs that use it load."""
+    _BUILTINS.setdefault(name, cls)
+
+
 def builtin_classes() -> Mapping[str, type]:
     """kerasish's own classes by class name (a copy)."""
     return dict(_BUILTINS)

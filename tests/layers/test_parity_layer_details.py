@@ -225,5 +225,5 @@ def test_initializer_configs_round_trip_with_seed() -> None:
     config_ = initializers.serialize(init)
     again = initializers.get(config_)
     assert again.get_config() == init.get_config() == {"scale": 2.0, "mode": "fan_out", "distribution": "uniform",
-                                                        "seed": 5}
+                                                        "seed": 5, "input_axes": None, "output_axes": None}
     assert_close(again(shape=(3, 4)), init(shape=(3, 4)), atol=0)

@@ -274,10 +274,9 @@ def test_uncompiled_model_has_empty_compile_config():
 
 # --------------------------------------------------------------------------- the catalogue
 # Where a kerasish layer's get_config() still differs from Keras's (the layer should change).
-KNOWN_DIFFERENCES = {
-    # kerasish's Dot normalises an int `axes` to a pair; Keras keeps what the user passed.
-    "Dot": [".config.layers[2].config.axes: [1, 1] != 1"],
-}
+# Cases whose saved config still differs from Keras's (none: every layer's get_config() matches,
+# see tests/layers/test_layer_configs_match_keras.py).
+KNOWN_DIFFERENCES: dict = {}
 
 
 def _catalogue_params():
@@ -432,13 +431,9 @@ def test_not_a_model():
         to_keras_config(kerasish.layers.Dense(2))
 
 
-# Where a model built in kerasish is written differently from its Keras twin: each a kerasish
-# layer whose get_config() should change (the value loaded from a Keras config round-trips).
-WRITTEN_DIFFERENCES = {
-    "Dot": [".config.layers[2].config.axes: [1, 1] != 1"],  # an int axes normalised to a pair
-    # factor=0.5: kerasish keeps (0.0, 0.5), Keras (-0.5, 0.5); kerasish's RandomSaturation should follow Keras.
-    "RandomSaturation": [".config.layers[1].config.factor[0]: 0.0 != -0.5"],
-}
+# Where a model built in kerasish is written differently from its Keras twin (none since every
+# layer's get_config() matches Keras's; see tests/layers/test_layer_configs_match_keras.py).
+WRITTEN_DIFFERENCES: dict = {}
 
 
 @pytest.mark.parametrize("case_id, c", _catalogue_params())

@@ -155,5 +155,6 @@ class CategoryEncoding(Layer):
 
     def get_config(self) -> Dict[str, Any]:
         config = super().get_config()
-        config.update(num_tokens=self.num_tokens, output_mode=self.output_mode, sparse=self.sparse)
+        # Keras 3's CategoryEncoding writes no `sparse` (kerasish refuses sparse=True anyway).
+        config.update(num_tokens=self.num_tokens, output_mode=self.output_mode)
         return config

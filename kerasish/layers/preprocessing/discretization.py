@@ -161,7 +161,7 @@ class Discretization(PreprocessingLayer):
         return (depth,)
 
     def get_config(self) -> Dict[str, Any]:
-        config = super().get_config()
+        config = self._keras_plain_config(super().get_config())  # Keras's Discretization takes no `trainable`
         config.update(bin_boundaries=self.bin_boundaries, num_bins=self.num_bins, epsilon=self.epsilon,
                       output_mode=self.output_mode, sparse=self.sparse)
         return config

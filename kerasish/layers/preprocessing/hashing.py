@@ -20,6 +20,7 @@ from kerasish.layers.preprocessing.category_encoding import (
     check_not_sparse, check_output_mode, encode, encoded_shape,
 )
 from kerasish.layers.layer import Shape
+from kerasish.layers.layer_utils import dtype_name
 
 _M = (1 << 64) - 1
 _K0 = 0xC3A5C85C97CB3127
@@ -271,6 +272,8 @@ class Hashing(PreprocessingLayer):
                  salt: Union[int, Sequence[int], None] = None, output_mode: str = "int", sparse: bool = False,
                  **kwargs: Any) -> None:
         check_not_sparse("Hashing", sparse)
+        if "dtype" in kwargs:
+            kwargs["dtype"] = dtype_name(kwargs["dtype"])  # Keras's config writes a DTypePolicy envelope
         if kwargs.get("dtype") is not None and output_mode == "int" and kwargs["dtype"] not in ("int32", "int64"):
             raise ValueError(
                 f"Hashing with output_mode='int' outputs integer bins; received dtype={kwargs['dtype']!r}. "
@@ -335,8 +338,9 @@ class Hashing(PreprocessingLayer):
 
     def get_config(self) -> Dict[str, Any]:
         config = super().get_config()
-        if self._out_dtype is not None:
-            config["dtype"] = self._out_dtype
+        # Keras's Hashing defaults its dtype to int64 for output_mode='int', else floatx.
+        default = "int64" if self.output_mode == "int" else config["dtype"]["config"]["name"]
+        config["dtype"]["config"]["name"] = self._out_dtype or default
         config.update(num_bins=self.num_bins, salt=self.salt, mask_value=self.mask_value,
                       output_mode=self.output_mode, sparse=self.sparse)
         return config

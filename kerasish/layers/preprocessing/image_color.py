@@ -181,7 +181,7 @@ class RandomGrayscale(BaseImagePreprocessingLayer):
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
-        config_.update({"factor": self.factor, "seed": self.seed})
+        config_["factor"] = self.factor  # Keras 3's RandomGrayscale writes no `seed`: a saved config loses it
         return config_
 
 
@@ -249,24 +249,25 @@ class RandomSaturation(BaseImagePreprocessingLayer):
     A value `f` drawn from `factor`'s range becomes the saturation multiplier
     `f / (1 - f)`: 0.5 leaves the image as it is, 0 makes it gray (each pixel its
     brightest channel), 1 saturates it fully. A pair `(lower, upper)` draws from that
-    range (`(0.5, 0.5)` always gives 0.5); a single number f draws from [0, f], as Keras
-    documents. The saturation is clipped to [0, 1].
+    range (`(0.5, 0.5)` always gives 0.5); a single number f draws from [-f, f], as Keras
+    3's code does (its docstring says [0, f]): a negative draw is a negative multiplier,
+    so the saturation is clipped to 0 and that image turns gray. Keras writes
+    `factor=0.5` to its config as `(-0.5, 0.5)`, and kerasish computes the same thing from
+    either. The saturation is clipped to [0, 1].
 
-    Deviations from Keras 3.15, whose code disagrees with its docstring: for a single
-    number f Keras draws from [-f, f] (negative saturations, clipped to gray); and it
-    clips the saturation to `value_range`, so with (0, 255) images oversaturated pixels
-    leave the value range. With `value_range=(0, 1)` and a pair `factor`, kerasish gives
-    Keras's pixels.
+    Deviation from Keras 3.15: it clips the saturation to `value_range`, so with (0, 255)
+    images oversaturated pixels leave the value range. With `value_range=(0, 1)`, kerasish
+    gives Keras's pixels.
 
     Args:
-        factor: a number or a pair `(lower, upper)`, within [0, 1].
+        factor: a number in [-1, 1] or a pair `(lower, upper)` overlapping it.
         value_range: the range of the input values. Defaults to `(0, 255)`.
         data_format: 'channels_last' or 'channels_first'. Defaults to `None` (the config's).
         seed: an int for a reproducible sequence. Defaults to `None`.
         **kwargs: `name`, `dtype`, `input_shape`.
 
     Raises:
-        ValueError: for a factor outside [0, 1], a bad value_range or seed.
+        ValueError: for a factor outside [-1, 1], a bad value_range or seed.
 
     Example:
         >>> x = torch.rand(2, 4, 4, 3)
@@ -276,7 +277,7 @@ class RandomSaturation(BaseImagePreprocessingLayer):
 
     def __init__(self, factor: Any, value_range: Sequence[float] = (0, 255), data_format: Optional[str] = None,
                  seed: Optional[int] = None, **kwargs: Any) -> None:
-        factor = parse_factor(factor, (0, 1), "factor", "RandomSaturation")
+        factor = parse_factor(factor, (-1, 1), "factor", "RandomSaturation")
         value_range = parse_value_range(value_range, "RandomSaturation")
         super().__init__(data_format=data_format, **kwargs)
         self.factor, self.value_range = factor, value_range

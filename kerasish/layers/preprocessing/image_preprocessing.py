@@ -66,14 +66,14 @@ def parse_factor(factor: Any, bounds: Tuple[float, float], arg: str, layer: str)
             raise ValueError(message + f" Example: {arg}=({low}, {high}) or {arg}={high}.")
         if factor[0] > high or factor[1] < low:
             raise ValueError(message + " Put the pair inside that range.")
-        lower, upper = sorted(float(f) for f in factor)
+        lower, upper = sorted(factor)  # the numbers as given (Keras's config keeps 0 an int)
         return lower, upper
     if not _is_number(factor):
         raise ValueError(message + f" Example: {arg}={high}.")
     if not low <= factor <= high:
         raise ValueError(message + " Pick a value inside that range.")
-    magnitude = abs(float(factor))
-    return max(-magnitude, float(low)), magnitude
+    magnitude = abs(factor)
+    return max(-magnitude, low), magnitude
 
 
 def parse_value_range(value_range: Any, layer: str) -> Tuple[float, float]:
