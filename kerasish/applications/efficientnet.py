@@ -16,7 +16,7 @@ from kerasish.layers import (
     Activation, BatchNormalization, Conv2D, Dense, DepthwiseConv2D, Dropout, GlobalAveragePooling2D, Normalization,
     Rescaling, Reshape, ZeroPadding2D, add,
 )
-from kerasish.layers import Multiply as _SameShapeMultiply
+from kerasish.layers import Multiply
 from kerasish.models import Model
 
 BASE_WEIGHTS_PATH = "https://storage.googleapis.com/keras-applications/"
@@ -40,31 +40,6 @@ CONV_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
 DENSE_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
                             "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
 IMAGENET_STDDEV_RGB = [0.229, 0.224, 0.225]
-
-
-class Multiply(_SameShapeMultiply):
-    """Keras's `Multiply`, broadcasting axes of size 1 (the squeeze-and-excitation gate).
-
-    kerasish's own `Multiply` requires equal shapes; this subclass keeps its class name so
-    weight paths and layer names stay Keras's. It can go once `kerasish.layers.Multiply`
-    broadcasts as Keras's does.
-    """
-
-    def build(self, input_shape: Any) -> None:
-        self.compute_output_shape(input_shape)
-
-    def compute_output_shape(self, input_shape: Any) -> tuple:
-        shapes = [tuple(s) for s in input_shape]
-        out = list(shapes[0])
-        for shape in shapes[1:]:
-            if len(shape) != len(out):
-                raise ValueError(f"Layer {self.name!r} (Multiply) needs inputs of one rank, received {shapes}.")
-            for i, (a, b) in enumerate(zip(out, shape)):
-                if a is None or b is None or a == 1 or b == 1 or a == b:
-                    out[i] = b if a in (1, None) and b != 1 else a
-                else:
-                    raise ValueError(f"Layer {self.name!r} (Multiply) cannot broadcast the shapes {shapes}.")
-        return tuple(out)
 
 
 def _bn_axis() -> int:

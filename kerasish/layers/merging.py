@@ -26,21 +26,28 @@ def _check_list(layer: Layer, shapes: Any, exactly: int = 0) -> List[Shape]:
 
 
 class _Elementwise(Layer):
-    """Element-wise merge of same-shape tensors (broadcasting the batch entry)."""
+    """Element-wise merge of tensors of one rank whose axes agree or are 1 (Keras's broadcasting:
+    a `(None, 1, 1, C)` gate times a `(None, H, W, C)` feature map)."""
 
     exact_inputs = 0
 
     def build(self, input_shape):
-        shapes = _check_list(self, input_shape, self.exact_inputs)
-        rest = {s[1:] for s in shapes}
-        if len(rest) > 1:
-            raise ValueError(
-                f"Layer {self.name!r} ({type(self).__name__}) needs inputs of the same shape, received "
-                f"{[tuple(s) for s in shapes]}. Reshape or project them (e.g. with Dense) to one shape first."
-            )
+        self.compute_output_shape(input_shape)
 
     def compute_output_shape(self, input_shape):
-        return tuple(_check_list(self, input_shape, self.exact_inputs)[0])
+        shapes = _check_list(self, input_shape, self.exact_inputs)
+        out = list(shapes[0])
+        for shape in shapes[1:]:
+            bad = len(shape) != len(out) or any(
+                a is not None and b is not None and a != b and 1 not in (a, b) for a, b in zip(out, shape))
+            if bad:
+                raise ValueError(
+                    f"Layer {self.name!r} ({type(self).__name__}) needs inputs of one rank whose axes are equal or "
+                    f"1, received {[tuple(s) for s in shapes]}. Reshape or project them (e.g. with Dense) first."
+                )
+            # Keras's rule per axis: unknown if either is, else the one that is not 1.
+            out = [None if a is None or b is None else (b if a == 1 else a) for a, b in zip(out, shape)]
+        return tuple(out)
 
     def _merge(self, tensors: List[torch.Tensor]) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -82,17 +89,17 @@ class Average(_Elementwise):
     """Element-wise mean of a list of tensors."""
 
     def _merge(self, t):
-        return torch.stack(t).mean(dim=0)
+        return torch.stack(torch.broadcast_tensors(*t)).mean(dim=0)
 
 
 class Maximum(_Elementwise):
     def _merge(self, t):
-        return torch.stack(t).amax(dim=0)
+        return torch.stack(torch.broadcast_tensors(*t)).amax(dim=0)
 
 
 class Minimum(_Elementwise):
     def _merge(self, t):
-        return torch.stack(t).amin(dim=0)
+        return torch.stack(torch.broadcast_tensors(*t)).amin(dim=0)
 
 
 class Concatenate(Layer):

@@ -278,3 +278,16 @@ def test_saved_model_keeps_weights_and_predictions(tmp_path: Any) -> None:
     state = model.state_dict()
     kernel_key = next(k for k in state if k.endswith("forward_layer.kernel"))
     assert tuple(state[kernel_key].shape) == (24, 8)
+
+
+@pytest.mark.parametrize("name", ["Add", "Multiply", "Average", "Maximum", "Minimum", "Subtract"])
+def test_elementwise_merges_broadcast_axes_of_size_one_as_keras(name):
+    keras = keras_module()
+    a = np.random.default_rng(0).normal(size=(2, 4, 4, 3)).astype("float32")
+    b = np.random.default_rng(1).normal(size=(2, 1, 1, 3)).astype("float32")
+    ours, theirs = getattr(klayers, name)(), getattr(keras.layers, name)()
+    assert_close(ours([torch.tensor(a), torch.tensor(b)]), theirs([a, b]))
+    assert ours.compute_output_shape([(None, 4, 4, 3), (None, 1, 1, 3)]) == \
+        tuple(theirs.compute_output_shape([(None, 4, 4, 3), (None, 1, 1, 3)]))
+    with pytest.raises(ValueError, match=r"needs inputs of one rank whose axes are equal or 1"):
+        getattr(klayers, name)().compute_output_shape([(None, 4, 3), (None, 5, 3)])
