@@ -27,7 +27,8 @@ from kerasish.variables import Variable
 
 __version__ = "0.1.0"
 
-_LAZY = ("callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed", "random")
+_LAZY = ("callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed", "random",
+         "applications")
 
 __all__ = [
     "Sequential", "Model", "Input", "Layer", "Loss", "Metric", "Variable", "layers", "models", "losses", "metrics", "optimizers", "activations",

@@ -12,7 +12,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 
 def test_notebooks_are_committed_with_outputs_cleared():
     assert {p.stem for p in NOTEBOOKS} >= {"quickstart", "linear_regression", "mnist_mlp", "mnist_cnn",
-                                          "binary_mlp", "imdb_rnn", "imdb_lstm", "transformer_text", "visualize_activations"}
+                                          "binary_mlp", "imdb_rnn", "imdb_lstm", "transformer_text", "visualize_activations",
+                                          "transfer_learning"}
     for path in NOTEBOOKS:
         for cell in json.loads(path.read_text())["cells"]:
             assert not cell.get("outputs"), f"{path.name} has stored outputs"
