@@ -214,3 +214,16 @@ def test_a_failed_save_leaves_no_file_and_no_temporary_folder(tmp_path):
     with pytest.raises((ValueError, TypeError), match=r"(?i)torch|kerasish"):
         model.save(tmp_path / "m.keras")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_model_loaded_from_a_keras_file_exports_like_any_other(tmp_path):
+    import torch
+
+    keras = keras_module()
+    x = MODELS["cnn"][1]()[0]
+    theirs = cnn(keras)
+    theirs.save(tmp_path / "k.keras")
+    ours = kerasish.load_model(tmp_path / "k.keras")
+    ours.export(str(tmp_path / "m.pt"), format="torchscript", sample_input=torch.tensor(x[:2]))
+    scripted = torch.jit.load(str(tmp_path / "m.pt"))
+    np.testing.assert_allclose(scripted(torch.tensor(x)).detach().numpy(), theirs.predict(x, verbose=0), atol=1e-5)
