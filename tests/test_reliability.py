@@ -131,7 +131,15 @@ def test_huge_learning_rate_diverges_visibly():
     model = _regression_model("mse")
     model.compile(optimizer=kerasish.optimizers.SGD(learning_rate=1e12), loss="mse", device="cpu")
     history = model.fit(X, X[:, :1] * 1000, epochs=3, batch_size=16, verbose=0)
-    assert not all(math.isfinite(v) for v in history.history["loss"])
+    assert not all(math.isfinite(v) for v in history.history["loss"])  # as Keras: the loss shows it
+    # With the opt-in guard, updates with a non-finite loss are skipped on the device, and the run
+    # of skipped updates ends fit with an error naming where it happened.
+    from kerasish.training.nonfinite import NonFiniteStepsError
+
+    model = _regression_model("mse")
+    model.compile(optimizer=kerasish.optimizers.SGD(learning_rate=1e12), loss="mse", device="cpu")
+    with pytest.raises(NonFiniteStepsError, match=r"skipped 10 consecutive updates .* reached at epoch \d+, batch \d+"):
+        model.fit(X, X[:, :1] * 1000, epochs=20, batch_size=16, verbose=0, skip_nonfinite=True)
 
 
 def test_terminate_on_nan_stops_at_the_first_bad_batch(capsys):

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
@@ -72,6 +73,29 @@ def to_tensor(a: Any, *, cast_ints_to_float: bool = False, what: str = "x") -> t
     elif cast_ints_to_float:
         t = t.to(config.floatx_dtype())
     return t
+
+
+def check_sample_weight(w: Any, what: str = "sample_weight") -> None:
+    """Sample weights must be finite and >= 0 (a negative weight makes the optimizer maximise that
+    sample's loss, a NaN one turns every weight NaN). One reduction, once per call."""
+    if not isinstance(w, torch.Tensor) or w.numel() == 0 or not (w.is_floating_point() or w.is_signed()):
+        return
+    lo, hi = torch.aminmax(w.detach().float())
+    lo_v, hi_v = float(lo), float(hi)  # host sync: once per call
+    if math.isfinite(lo_v) and math.isfinite(hi_v) and lo_v >= 0:
+        return
+    flat = w.detach().reshape(-1).float()
+    bad = ~torch.isfinite(flat) | (flat < 0)
+    index = int(bad.nonzero()[0, 0])
+    value = float(flat[index])
+    kind = "negative" if value < 0 else "non-finite"
+    raise ValueError(
+        f"{what} holds {int(bad.sum())} invalid weight(s) out of {flat.numel()}; the first, at index {index}, is "
+        f"{kind} ({value}). Weights must be finite and >= 0: a negative weight makes the optimizer maximise that "
+        f"sample's loss, NaN/inf turns every model weight NaN. Clip or drop those samples, e.g. "
+        f"np.clip(np.nan_to_num({what}), 0, None)."
+    )
+
 
 
 class ArrayAdapter:
@@ -278,6 +302,8 @@ class IterableAdapter:
         y = None if y is None else map_structure(lambda a: to_tensor(a, what="y"), y)
         w = None if w is None else to_tensor(w, what="sample_weight")
         self._check_shapes(x, y, w)
+        if isinstance(w, torch.Tensor) and w.device.type == "cpu":
+            check_sample_weight(w)  # a reduction over the host batch, not a device sync
         if self.check_labels is not None and isinstance(y, torch.Tensor) and y.device.type == "cpu":
             self.check_labels(y)  # a reduction over the host batch, not a device sync
         return x if text else move(x, self.device), move(y, self.device), move(w, self.device)

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from kerasish.data.adapters import num_samples, shape_matches
+from kerasish.data.adapters import check_sample_weight, num_samples, shape_matches  # noqa: F401 (re-exported)
 from kerasish.utils.tree import first_leaf, map_structure
 
 
@@ -86,6 +86,56 @@ def check_finite(t: Any, what: str) -> None:
                     f"Training on NaN/inf gives NaN weights. Clean {what} first, e.g. with "
                     "np.nan_to_num or by dropping those samples."
                 )
+
+
+def check_class_weight(class_weight: dict, num_classes: Optional[int]) -> None:
+    """class_weight values must be finite numbers >= 0 and its keys classes the model has."""
+    for k, v in class_weight.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(float(v)) or v < 0:
+            raise ValueError(
+                f"class_weight[{k!r}] is {v!r}; class weights must be finite numbers >= 0 (a negative weight makes "
+                "the optimizer maximise that class's loss, NaN/inf turns every model weight NaN). Received "
+                f"class_weight={class_weight!r}. Pass e.g. {{0: 1.0, 1: 5.0}}."
+            )
+    if num_classes is None:
+        return
+    outside = sorted(int(k) for k in class_weight if int(k) >= num_classes)
+    if outside:
+        raise ValueError(
+            f"class_weight has key(s) {outside} for class(es) the model does not have: its output has "
+            f"{num_classes} classes (0 to {num_classes - 1}). Received class_weight={class_weight!r}. Drop those "
+            "keys, or give the last layer as many units as there are classes."
+        )
+
+
+def check_shuffle(shuffle: Any) -> bool:
+    """shuffle must be a bool: a string such as 'no' would be truthy and shuffle silently."""
+    if isinstance(shuffle, (bool, np.bool_)):
+        return bool(shuffle)
+    hint = (" Keras's shuffle='batch' exists for TensorFlow datasets only; kerasish shuffles whole samples: "
+            "pass shuffle=True.") if shuffle == "batch" else ""
+    raise TypeError(
+        f"shuffle must be True or False, received shuffle={shuffle!r} (type {type(shuffle).__name__}).{hint} "
+        "Pass shuffle=False to keep the data's order."
+    )
+
+
+def check_per_sample_values(values: Any, y_pred: torch.Tensor, what: str, fix: str) -> None:
+    """A loss or metric function must return a scalar or per-sample values: y_pred's shape with trailing
+    axes reduced away. Anything else (e.g. (n, n, 1) from targets broadcast against outputs) would be
+    averaged into a wrong number. Shapes only: no host sync."""
+    if not isinstance(values, torch.Tensor) or not isinstance(y_pred, torch.Tensor) or values.dim() == 0:
+        return
+    v, o = tuple(values.shape), tuple(y_pred.shape)
+    if v == o[:len(v)] or (v[-1:] == (1,) and v[:-1] == o[:len(v) - 1]):
+        return
+    raise ValueError(
+        f"{what} returned values of shape {v} for a batch of {o[0] if o else 1} samples with y_pred of shape {o}; "
+        f"expected a scalar or one value per sample: shape {o[:1]}, or y_pred's shape {o} reduced over trailing "
+        f"axes. Reducing {v} would average unrelated values (often y and y_pred broadcast against each other). "
+        f"{fix}"
+    )
 
 
 def check_input_shape(x: Any, expected: Optional[Sequence[Optional[int]]], model_name: str) -> None:
@@ -174,23 +224,22 @@ _ELEMENTWISE_LOSSES = frozenset((
 
 
 def _check_target_shape(y: torch.Tensor, loss_name: str, output_shape: Sequence[Optional[int]]) -> None:
-    """y's per-sample shape must match the output's (or hold as many values, or broadcast to it)."""
+    """y's per-sample shape must match the output's, up to one trailing axis of size 1 (or hold as many
+    values when both are known). Broadcasting is refused: Keras broadcasts (n, 3) targets against (n, 1)
+    outputs and trains on a wrong loss without a word."""
     got = tuple(y.shape[1:])
-    out = tuple(1 if d is None else d for d in output_shape[1:])  # None (any size) broadcasts like 1
-    known = None not in output_shape[1:]
+    out = tuple(output_shape[1:])
+    known = None not in out
     if known and math.prod(got) == math.prod(out):
         return  # the loss reshapes (n,) to (n, 1) and the like
-    try:
-        if loss_name == "binary_crossentropy" and known:  # torch's binary cross-entropy does not broadcast
-            raise RuntimeError
-        torch.broadcast_shapes(tuple(y.shape), (y.shape[0],) + out)  # as the loss will, on whole batches
-    except RuntimeError:
-        expected = ", ".join(str(d) for d in output_shape[1:])
-        raise ValueError(
-            f"{loss_name} compares y with the model's output value by value, but y has samples of shape {got} "
-            f"(y.shape={tuple(y.shape)}) and the output has samples of shape {tuple(output_shape[1:])}. Give the "
-            f"last layer as many units as y has targets, or pass y of shape (n, {expected})."
-        ) from None
+    if shape_matches(got, out) or shape_matches(got + (1,), out) or (got[-1:] == (1,) and shape_matches(got[:-1], out)):
+        return
+    expected = ", ".join(str(d) for d in out)
+    raise ValueError(
+        f"{loss_name} compares y with the model's output value by value, but y has samples of shape {got} "
+        f"(y.shape={tuple(y.shape)}) and the output has samples of shape {out}; they would broadcast into a "
+        f"wrong loss. Give the last layer as many units as y has targets, or pass y of shape (n, {expected})."
+    )
 
 
 def check_token_ids(x: Any, layer: Any) -> Any:

@@ -4,11 +4,13 @@ Nothing here synchronises with the host: the loss and metrics are added to devic
 accumulators, batch sizes come from tensor shapes (host metadata), and no value is
 converted to a Python number. The loop reads the accumulators once per epoch. The
 exceptions are opt-in and labelled: 'mixed_float16' (the gradient scaler's inf check) and
-LossScaleOptimizer's skip-the-step check.
+LossScaleOptimizer's skip-the-step check. fit's non-finite guard (`nonfinite.py`) decides on
+the device whether an update is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from typing import Any, Callable, List, Optional
@@ -62,6 +64,8 @@ class Steps:
         self.metrics_need_probs = any(not m.logits_invariant for m in metrics)
         self.class_weight = class_weight
         self.loss_tracker = loss_tracker if loss_tracker is not None else Mean(name="loss")
+        self.guard: Any = None  # a NonFiniteGuard when fit skips non-finite updates (see nonfinite.py)
+        self.check_values = True  # the first batch checks what the loss and metric functions return
         self.regularized = bool(model.regularization_losses())
         # A subclass's compute_loss / compute_metrics override replaces the built-in arithmetic.
         from kerasish.training.model_trainer import Trainer
@@ -139,7 +143,7 @@ class Steps:
             loss = self.loss.reduced_logits(y, out, w)
             probs = self.fuse_fn(out.detach()) if self.metrics_need_probs else None
         elif self.loss is not None:
-            loss = self.loss(y, out, w)
+            loss = self._checked_loss(y, out, w) if self.check_values else self.loss(y, out, w)
         else:
             loss = None
         if not self.custom_loss:
@@ -165,12 +169,35 @@ class Steps:
         if self.custom_metrics:
             self.model.compute_metrics(x, y, out, w)
         elif self.metrics:
-            detached = out.detach()
-            for m in self.metrics:
-                # Keras 3: `metrics` are unweighted; `weighted_metrics` see sample/class weights.
-                m.update_state(y, detached if (self.fuse and m.logits_invariant) else (probs if self.fuse else detached),
-                               w if m.weighted else None)
+            if self.check_values:
+                self._check_metric_values(y, out.detach(), w, probs)
+            else:
+                self._update_metrics(y, out.detach(), w, probs)
+        self.check_values = False
         return loss
+
+    def _checked_loss(self, y: Any, out: Any, w: Optional[torch.Tensor]) -> torch.Tensor:
+        """The first batch's loss, with a look at the unreduced values on their way to the reduction."""
+        with checking_values(self.loss, "call", f"The loss {getattr(self.loss, 'name', self.loss)!r}", out,
+                             "Return per-sample losses (e.g. the mean over the last axis) or a scalar."):
+            return self.loss(y, out, w)
+
+    def _update_metrics(self, y: Any, detached: torch.Tensor, w: Optional[torch.Tensor], probs: Any) -> None:
+        for m in self.metrics:
+            # Keras 3: `metrics` are unweighted; `weighted_metrics` see sample/class weights.
+            m.update_state(y, detached if (self.fuse and m.logits_invariant) else (probs if self.fuse else detached),
+                           w if m.weighted else None)
+
+    def _check_metric_values(self, y: Any, out: Any, w: Optional[torch.Tensor], probs: Any) -> None:
+        """The first batch's metric updates, with a look at what each metric function returns."""
+        from kerasish.metrics.metric import MeanMetricWrapper
+
+        with contextlib.ExitStack() as stack:
+            for m in self.metrics:
+                if type(m) is MeanMetricWrapper:  # a user's function given as a metric
+                    stack.enter_context(checking_values(m, "_values", f"The metric {m.name!r}", out,
+                                                        "Return one value per sample or a scalar."))
+            self._update_metrics(y, out, w, probs)
 
     def train_step(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
         with call_context.training_scope(True, self.module_ids):
@@ -184,7 +211,10 @@ class Steps:
             self.optimizer.after_step()
         elif self.scaler is None:
             self.optimizer.scale_loss(loss).backward()
-            self.optimizer.step()
+            if self.guard is None:
+                self.optimizer.step()
+            else:
+                self.guard.step(loss)  # undone on the device when not finite (no host sync)
         else:
             # float16: scale the loss so small gradients survive, unscale before clipping.
             opt = self.optimizer
@@ -205,6 +235,30 @@ class Steps:
                     self._loss_and_metrics(x, y, w)
             else:
                 self._loss_and_metrics(x, y, w)
+
+
+@contextlib.contextmanager
+def checking_values(obj: Any, method: str, what: str, y_pred: Any, fix: str) -> Any:
+    """While active, `obj.<method>` (a loss's `call`, a metric's `_values`) checks that it returns a
+    scalar or per-sample values for `y_pred` (shapes only: no host sync, no extra evaluation)."""
+    from kerasish.data import checks
+
+    original = getattr(obj, method, None)
+    if original is None or method in vars(obj):
+        yield
+        return
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        values = result[0] if isinstance(result, tuple) else result
+        checks.check_per_sample_values(values, y_pred, what, fix)
+        return result
+
+    setattr(obj, method, checked)
+    try:
+        yield
+    finally:
+        delattr(obj, method)
 
 
 def compiled_forward(fn: Callable) -> Callable:

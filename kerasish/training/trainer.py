@@ -25,6 +25,7 @@ from kerasish.data.adapters import (
 )
 from kerasish.layers import call_context
 from kerasish.training.logs import results_to_floats
+from kerasish.training import nonfinite
 from kerasish.training.stepper import Stepper, overrides
 from kerasish.utils.tree import first_leaf, map_structure, pack_x_y_sample_weight
 from kerasish.training.step import MultiSteps, Steps, split_targets
@@ -40,7 +41,10 @@ def resolve_verbose(verbose: Any) -> int:
         # The progress goes to stdout, as Keras's does, so stdout decides.
         return 1 if (in_notebook or sys.stdout.isatty()) else 2
     if verbose not in (0, 1, 2, True, False):
-        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received verbose={verbose!r}.")
+        raise ValueError(
+            f"verbose must be 'auto', 0, 1 or 2, received verbose={verbose!r} (type {type(verbose).__name__}). "
+            "Pass 0 (silent), 1 (progress bar), 2 (one line per epoch) or 'auto'."
+        )
     return int(verbose)
 
 
@@ -61,6 +65,7 @@ def _convert_targets(y: Any, sample_weight: Any) -> Tuple[Any, Any]:
             raise ValueError(
                 f"sample_weight must be 1-D with one weight per sample, received shape {tuple(sample_weight.shape)}."
             )
+        checks.check_sample_weight(sample_weight, "sample_weight")
     return y, sample_weight
 
 
@@ -86,12 +91,20 @@ def _class_weight_tensor(class_weight: Optional[Dict[int, float]], device: torch
             f"received {class_weight!r}."
         )
     keys = list(class_weight)
-    if any(not isinstance(k, (int, np.integer)) or k < 0 for k in keys):
+    if any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0 for k in keys):
         raise ValueError(f"class_weight keys must be class indices >= 0, received keys {keys!r}.")
+    checks.check_class_weight(class_weight, _num_classes(output_shape))
     table = torch.ones(max(keys) + 1)
     for k, v in class_weight.items():
         table[int(k)] = float(v)
     return table.to(device)
+
+
+def _num_classes(output_shape: Any) -> Optional[int]:
+    """How many classes a classifier's output has (2 for one sigmoid unit), None when unknown."""
+    if output_shape is None or len(output_shape) < 2 or output_shape[-1] is None:
+        return None
+    return 2 if output_shape[-1] == 1 else int(output_shape[-1])
 
 
 class _Prepared:
@@ -281,10 +294,13 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0, validation_data: Any = None,
         shuffle: bool = True, class_weight: Any = None, sample_weight: Any = None, initial_epoch: int = 0,
         steps_per_epoch: Optional[int] = None, validation_steps: Optional[int] = None,
-        validation_batch_size: Optional[int] = None, validation_freq: Any = 1) -> Any:
+        validation_batch_size: Optional[int] = None, validation_freq: Any = 1, *, skip_nonfinite: bool = False,
+        max_nonfinite_steps: Optional[int] = 10) -> Any:
     from kerasish.callbacks.callback_list import CallbackList  # the one upward edge (lazy)
 
     model.require_compiled("fit")
+    shuffle = checks.check_shuffle(shuffle)
+    nonfinite.check_arguments(skip_nonfinite, max_nonfinite_steps)
     if class_weight is not None and sample_weight is not None:
         raise ValueError(
             "fit() received both class_weight and sample_weight; Keras refuses the pair because it is ambiguous. "
@@ -361,6 +377,8 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         _check_first_batch_labels(model, val.y_sample)
 
     steps = _make_steps(model, train.y_sample, class_weight, train=True)
+    guard = nonfinite.make_guard(model, steps, skip_nonfinite, max_nonfinite_steps)
+    check_batches = guard is not None and isinstance(train.adapter, IterableAdapter)
     if distributed.is_distributed():
         # The step's forward runs through DDP so gradients are averaged across processes; the
         # model itself stays unwrapped (the wrapper lives for this fit call only).
@@ -390,6 +408,8 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         with stepper:
             for epoch in range(initial_epoch if resume is None else resume, epochs):
                 stepper.reset()  # every metric the model lists, as Keras resets them per epoch
+                if guard is not None:
+                    guard.reset_epoch()
                 if not model.training:  # walking every module costs ~10 us per epoch; skip when already set
                     model.train()
                 cbs.on_epoch_begin(epoch, {})
@@ -397,6 +417,10 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
                 for i, (bx, by, bw) in enumerate(train.adapter):
                     if want_begin:
                         cbs.on_train_batch_begin(i, {})
+                    if guard is not None:
+                        guard.batch = i
+                        if check_batches:
+                            guard.check_inputs(bx, by, bw)  # on the device, no host sync
                     stepper(bx, by, bw)
                     seen += 1
                     if want_end:
@@ -410,6 +434,10 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
                     model.stop_training = True
                     break
                 epoch_logs = stepper.epoch_logs()  # host sync: once per epoch
+                if guard is not None:
+                    skipped = guard.end_epoch(epoch)  # host sync: once per epoch; raises past the limit
+                    if guard.total_skipped:
+                        epoch_logs["skipped_steps"] = skipped
                 if val is not None and _should_validate(epoch, validation_freq):
                     val_logs = run_epoch_eval(model, val_steps, val.adapter, cbs)
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})

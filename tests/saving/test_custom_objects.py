@@ -243,7 +243,7 @@ def test_subclass_passing_kwargs_to_super_keeps_name_trainable_and_dtype():
 
 def test_a_class_registered_after_saving_is_found(tmp_path):
     x, y = make_data()
-    model = _fitted(Sequential([Dense(2, input_shape=(3,)), LateScale(offset=1.5)]), x, y)
+    model = _fitted(Sequential([Dense(2, input_shape=(3,)), LateScale(offset=1.5)]), x, np.repeat(y, 2, axis=1))
     path = str(tmp_path / "m.kerasish")
     model.save(path)
     register_keras_serializable(package=PACKAGE)(LateScale)  # registered as 'test_custom_objects>LateScale'
