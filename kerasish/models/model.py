@@ -15,6 +15,7 @@ Three ways to get one:
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -118,8 +119,15 @@ class Model(Trainer, Layer):
         return self._device
 
     def ensure_device(self) -> None:
-        """Moves the model to its device (on first use)."""
-        self.to(self.device)
+        """Moves the model to its device when some weight or buffer is elsewhere (on first use).
+
+        Nothing is moved (or reassigned) when everything is already there, so a `predict` in one
+        thread does not rewrite the parameters a `fit` in another thread is stepping."""
+        device = self.device
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            if t.device.type != device.type or (device.index is not None and t.device.index != device.index):
+                self.to(device)
+                return
 
     def casts_integer_inputs(self) -> bool:
         """Whether integer x is cast to float (False when the model starts with an embedding)."""
