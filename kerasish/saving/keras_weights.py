@@ -16,7 +16,6 @@ and replaces `path` through `atomic_write`, so a failed save leaves no half-writ
 from __future__ import annotations
 
 import io
-import math
 import os
 import warnings
 import zipfile
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from kerasish.layers.weight_layout import keras_shape
+from kerasish.saving import h5_guard, zip_guard
 from kerasish.saving.keras_paths import KerasEntry, keras_layout
 from kerasish.utils.io import atomic_write
 
@@ -35,19 +35,11 @@ PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 WEIGHTS_SUFFIX = ".weights.h5"
 KERAS_ZIP_MEMBER = "model.weights.h5"  # the weights inside a `.keras` archive
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-# A dataset may not declare more bytes than this many times the file's size (plus a small
-# floor): an HDF5 dataset can declare a huge shape while storing next to nothing.
-_MAX_EXPANSION = 1000
-_EXPANSION_FLOOR = 1 << 20
+_HDF5_SIGNATURE = h5_guard.HDF5_SIGNATURE
 
 
 def _h5py() -> Any:
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - h5py is a dependency of this format only
-        raise ImportError("Keras's .weights.h5 format needs h5py: pip install h5py") from None
-    return h5py
+    return h5_guard.h5py_module("Keras's .weights.h5 format")
 
 
 def _model_name(model: nn.Module) -> str:
@@ -162,20 +154,16 @@ def _open_source(source: PathOrBytes) -> Tuple[Any, int, str]:
         )
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            try:
-                info = archive.getinfo(KERAS_ZIP_MEMBER)
-            except KeyError:
+            # The same bounded reading as every other archive (duplicates, names escaping it, zip bombs).
+            bad = lambda why: ValueError(f"{path!r} is not a readable '.keras' archive: {why}.")  # noqa: E731
+            members = zip_guard.check_members(archive, bad)
+            if KERAS_ZIP_MEMBER not in members:
                 raise ValueError(
                     f"{path!r} is a zip archive without a {KERAS_ZIP_MEMBER!r} member (it holds "
                     f"{archive.namelist()[:10]}). Expected a '.keras' file written by Keras 3's model.save; "
                     "a kerasish '.kerasish' file loads with kerasish.saving.load_model."
-                ) from None
-            if info.file_size > max(_EXPANSION_FLOOR, _MAX_EXPANSION * max(info.compress_size, 1)):
-                raise ValueError(
-                    f"{path!r}: the member {KERAS_ZIP_MEMBER!r} declares {info.file_size} bytes from "
-                    f"{info.compress_size} compressed bytes; refusing a likely zip bomb. Re-save the model in Keras."
                 )
-            data = archive.read(info)
+            data = zip_guard.read_bounded(archive, KERAS_ZIP_MEMBER, bad)
         return io.BytesIO(data), len(data), f"{KERAS_ZIP_MEMBER!r} in {path!r}"
     return path, os.path.getsize(path), repr(path)
 
@@ -211,28 +199,14 @@ def _scan(f: Any, stored: int, where: str) -> Dict[str, Any]:
         prefix, group = pending.pop()
         for name in group:
             path = f"{prefix}{name}"
-            link = group.get(name, getlink=True)
-            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-                raise ValueError(
-                    f"{where} holds a {type(link).__name__} at {path!r}; Keras weights files have none, and "
-                    "following it could read another file. Re-save the weights with model.save_weights."
-                )
+            h5_guard.check_link(group.get(name, getlink=True), where, repr(path), "Keras weights files",
+                                "Re-save the weights with model.save_weights.")
             obj = group[name]
             if isinstance(obj, h5py.Group):
                 pending.append((path + "/", obj))
                 continue
-            if obj.external or obj.is_virtual:
-                raise ValueError(
-                    f"{where}: dataset {path!r} keeps its data outside the file (external or virtual dataset). "
-                    "Keras weights files hold their data inline; re-save the weights with model.save_weights."
-                )
-            declared = math.prod(obj.shape or ()) * obj.dtype.itemsize
-            if declared > max(_EXPANSION_FLOOR, _MAX_EXPANSION * stored):
-                raise ValueError(
-                    f"{where}: dataset {path!r} declares shape {tuple(obj.shape)} ({declared} bytes) but the file "
-                    f"holds only {stored} bytes; refusing to read it (a corrupt file or a decompression bomb). "
-                    "Re-save the weights with Keras's model.save_weights."
-                )
+            h5_guard.check_dataset(obj, where, repr(path), stored, "Keras weights files",
+                                   "re-save the weights with Keras's model.save_weights.")
             datasets[path] = obj
     return datasets
 

@@ -18,7 +18,6 @@ always). Every count and shape is checked before any weight changes.
 from __future__ import annotations
 
 import copy
-import math
 import os
 import warnings
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from kerasish.layers.weight_layout import keras_shape, layouts_under
+from kerasish.saving import h5_guard
 from kerasish.saving.json_guard import parse_json
 from kerasish.saving.keras_config import from_keras_config
 from kerasish.utils.text import short_repr
@@ -35,11 +35,7 @@ from kerasish.utils.text import short_repr
 __all__ = ["load_legacy_h5_model", "load_legacy_h5_weights"]
 
 PathLike = Union[str, "os.PathLike[str]"]
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-# A dataset may declare at most this many times the file's size (plus a floor): HDF5 can
-# declare a huge shape (compressed, or never written) while storing next to nothing.
-_MAX_EXPANSION = 1000
-_EXPANSION_FLOOR = 1 << 20
+_HDF5_SIGNATURE = h5_guard.HDF5_SIGNATURE
 _MAX_NAMES = 1_000_000  # entries of a `layer_names` / `weight_names` attribute list
 # Keys tf.keras 2 writes that Keras 3 (and kerasish) lack, with the values that compute the same.
 # `implementation` picks an RNN kernel schedule only; `time_major` changes the input layout.
@@ -48,11 +44,7 @@ _LOSS_REDUCTIONS = {"auto": "sum_over_batch_size", "sum_over_batch_size": "sum_o
 
 
 def _h5py() -> Any:
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - h5py is needed for this format only
-        raise ImportError("Legacy tf.keras .h5 files need h5py: pip install h5py") from None
-    return h5py
+    return h5_guard.h5py_module("Legacy tf.keras .h5 files")
 
 
 # =========================================================================== the file
@@ -99,12 +91,8 @@ class _File:
             if not part or part not in current:
                 raise ValueError(f"{self.where} has no entry {group.name.rstrip('/')}/{here}. The file is incomplete or "
                                  "not a tf.keras weights file; save it again from tf.keras.")
-            link = current.get(part, getlink=True)
-            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-                raise ValueError(
-                    f"{self.where} holds a {type(link).__name__} at {group.name.rstrip('/')}/{here}; tf.keras files "
-                    "have none, and following it could read another file. Save the model again from tf.keras."
-                )
+            h5_guard.check_link(current.get(part, getlink=True), self.where, f"{group.name.rstrip('/')}/{here}",
+                                "tf.keras files", "Save the model again from tf.keras.")
             current = current[part]
         want = h5py.Group if kind == "group" else h5py.Dataset
         if not isinstance(current, want):
@@ -114,19 +102,11 @@ class _File:
         return current
 
     def _check_dataset(self, ds: Any) -> None:
-        if ds.external or ds.is_virtual:
-            raise ValueError(f"{self.where}: dataset {ds.name!r} keeps its data outside the file (external or virtual "
-                             "dataset). tf.keras files hold their data inline; save the model again from tf.keras.")
+        h5_guard.check_dataset(ds, self.where, repr(ds.name), self.stored, "tf.keras files",
+                               "save the model again from tf.keras.")
         if ds.dtype.kind not in "fiub":
             raise ValueError(f"{self.where}: dataset {ds.name!r} has dtype {ds.dtype}, not a number type; "
                              "a weight is a numeric array. The file is damaged; save it again.")
-        declared = math.prod(ds.shape or ()) * ds.dtype.itemsize
-        if declared > max(_EXPANSION_FLOOR, _MAX_EXPANSION * self.stored):
-            raise ValueError(
-                f"{self.where}: dataset {ds.name!r} declares shape {tuple(ds.shape)} ({declared} bytes) but the file "
-                f"holds only {self.stored} bytes; refusing to read it (a corrupt file or a decompression bomb). "
-                "Save the model again from tf.keras."
-            )
 
     def names(self, group: Any, attr: str) -> List[str]:
         """A list attribute as tf.keras writes it: whole, or split in chunks `attr0`, `attr1`, ..."""
