@@ -185,8 +185,7 @@ class Steps:
     def _update_metrics(self, y: Any, detached: torch.Tensor, w: Optional[torch.Tensor], probs: Any) -> None:
         for m in self.metrics:
             # Keras 3: `metrics` are unweighted; `weighted_metrics` see sample/class weights.
-            m.update_state(y, detached if (self.fuse and m.logits_invariant) else (probs if self.fuse else detached),
-                           w if m.weighted else None)
+            m.update_state(y, metric_input(m, detached, probs, bool(self.fuse)), w if m.weighted else None)
 
     def _check_metric_values(self, y: Any, out: Any, w: Optional[torch.Tensor], probs: Any) -> None:
         """The first batch's metric updates, with a look at what each metric function returns."""
@@ -235,6 +234,12 @@ class Steps:
                     self._loss_and_metrics(x, y, w)
             else:
                 self._loss_and_metrics(x, y, w)
+
+
+def metric_input(metric: Any, outputs: torch.Tensor, probs: Any, fused: bool) -> Any:
+    """What a metric reads: the model's outputs, or, when the step computed logits (`fused`), the
+    probabilities, except for metrics whose result logits do not change (accuracy's argmax)."""
+    return outputs if not fused or metric.logits_invariant else probs
 
 
 @contextlib.contextmanager
@@ -376,9 +381,7 @@ class MultiSteps(Steps):
             probs = fuse_fn(detached) if fuse_fn is not None and any(not m.logits_invariant for m in metrics) \
                 else None
             for m in metrics:
-                # unweighted, as Keras's `metrics`; logits-invariant ones (accuracy) read the logits
-                seen = detached if fuse_fn is None or m.logits_invariant else probs
-                m.update_state(target, seen, None)
+                m.update_state(target, metric_input(m, detached, probs, fuse_fn is not None), None)  # unweighted
         if self.regularized:
             total = total + sum(self.model.regularization_losses())
         added = call_context.pass_losses(self.module_ids)
