@@ -97,7 +97,6 @@ def check_sample_weight(w: Any, what: str = "sample_weight") -> None:
     )
 
 
-
 class ArrayAdapter:
     """In-memory arrays on the device, batched by shuffled index.
 

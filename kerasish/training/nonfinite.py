@@ -1,6 +1,7 @@
 """Keeps non-finite updates away from the weights, without a per-batch host sync.
 
-`fit`'s built-in step runs every update through a `NonFiniteGuard`. The guard decides on
+With `fit(..., skip_nonfinite=True)` (opt-in: it costs about 17-21% per step on the CPU, see
+below), `fit`'s built-in step runs every update through a `NonFiniteGuard`. The guard decides on
 the device whether the update is finite (the loss, every gradient, and, for batches from an
 iterable, the batch's inputs and targets: one `_amp_foreach_non_finite_check_and_unscale_`
 kernel, as torch's GradScaler finds `found_inf`) and undoes the update when it is not:

@@ -4,8 +4,8 @@ Nothing here synchronises with the host: the loss and metrics are added to devic
 accumulators, batch sizes come from tensor shapes (host metadata), and no value is
 converted to a Python number. The loop reads the accumulators once per epoch. The
 exceptions are opt-in and labelled: 'mixed_float16' (the gradient scaler's inf check) and
-LossScaleOptimizer's skip-the-step check. fit's non-finite guard (`nonfinite.py`) decides on
-the device whether an update is kept.
+LossScaleOptimizer's skip-the-step check. fit's opt-in non-finite guard (`nonfinite.py`,
+`skip_nonfinite=True`) decides on the device whether an update is kept.
 """
 
 from __future__ import annotations
