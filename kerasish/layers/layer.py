@@ -622,15 +622,14 @@ class Layer(nn.Module):
     add_variable = add_weight
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, nn.Module) and not isinstance(value, Layer) and value.training and not self.training:
-            value.train(False)  # a plain torch module joins in the layer's (eval) mode, as layers start
+        if isinstance(value, (nn.Module, list, tuple, dict)):
+            for m in tracking.modules_in(value):
+                if not isinstance(m, Layer) and m.training and not self.training:
+                    m.train(False)  # a plain torch module joins in the layer's (eval) mode, as layers start
         if isinstance(value, (list, tuple, dict)) and not isinstance(value, nn.Module) and "_modules" in self.__dict__:
             modules = self.__dict__["_modules"]
-            if tracking.holds_module(value) or isinstance(modules.get(name), nn.ModuleList) and name in self.__dict__:
+            if tracking.holds_module(value) or (isinstance(modules.get(name), nn.ModuleList) and name in self.__dict__):
                 # `self.blocks = [Dense(8), Dense(8)]`: Keras tracks layers in lists and dicts; so do we.
-                for m in tracking._modules_in(value):
-                    if not isinstance(m, Layer) and m.training and not self.training:
-                        m.train(False)
                 for store in (self.__dict__.get("_parameters"), self.__dict__.get("_buffers")):
                     if store is not None and name in store:
                         del store[name]
@@ -639,7 +638,7 @@ class Layer(nn.Module):
         super().__setattr__(name, value)
 
     def __delattr__(self, name: str) -> None:
-        if isinstance(self.__dict__.get(name), tracking._Tracked) or (
+        if isinstance(self.__dict__.get(name), tracking.Tracked) or (
                 name in self.__dict__ and name in self.__dict__.get("_modules", {})):
             self.__dict__["_modules"].pop(name, None)
             object.__delattr__(self, name)

@@ -22,25 +22,26 @@ from torch import nn
 
 def holds_module(value: Any) -> bool:
     """Whether a list/tuple/dict (possibly nested) holds a torch module."""
-    return any(True for _ in _modules_in(value))
+    return any(True for _ in modules_in(value))
 
 
-def _modules_in(value: Any) -> Iterator[nn.Module]:
+def modules_in(value: Any) -> Iterator[nn.Module]:
+    """The torch modules in `value` (itself, or inside nested lists, tuples and dicts)."""
     if isinstance(value, nn.Module):
         yield value
     elif isinstance(value, dict):
         for v in value.values():
-            yield from _modules_in(v)
+            yield from modules_in(v)
     elif isinstance(value, (list, tuple)):
         for v in value:
-            yield from _modules_in(v)
+            yield from modules_in(v)
 
 
 def register(owner: nn.Module, name: str, value: Any) -> None:
     """Registers the modules in `value` as `owner`'s submodule list `name` (or drops it when none)."""
     found: List[nn.Module] = []
     seen = set()
-    for m in _modules_in(value):
+    for m in modules_in(value):
         if id(m) not in seen:
             seen.add(id(m))
             found.append(m)
@@ -51,7 +52,7 @@ def register(owner: nn.Module, name: str, value: Any) -> None:
         modules.pop(name, None)
 
 
-class _Tracked:
+class Tracked:
     """Shared part: the owner (weakly) and the attribute name to re-register on a change."""
 
     _owner: Any = None
@@ -80,7 +81,7 @@ def _mutating(base: type, method: str) -> Any:
     return wrapper
 
 
-class TrackedList(_Tracked, list):
+class TrackedList(Tracked, list):
     """A list whose torch modules are registered with the layer that holds it."""
 
     def __reduce_ex__(self, protocol: Any) -> Any:  # copies and deep copies are plain lists
@@ -97,7 +98,7 @@ for _method in ("append", "extend", "insert", "pop", "remove", "clear", "__setit
     setattr(TrackedList, _method, _mutating(list, _method))
 
 
-class TrackedDict(_Tracked, dict):
+class TrackedDict(Tracked, dict):
     """A dict whose torch modules are registered with the layer that holds it."""
 
     def __reduce_ex__(self, protocol: Any) -> Any:
@@ -115,7 +116,7 @@ def track(owner: nn.Module, name: str, value: Any) -> Any:
         value = TrackedDict(value)
     elif isinstance(value, list) and not isinstance(value, TrackedList):
         value = TrackedList(value)
-    if isinstance(value, _Tracked):
+    if isinstance(value, Tracked):
         value._bind(owner, name)
     register(owner, name, value)
     return value
