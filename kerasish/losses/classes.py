@@ -61,11 +61,32 @@ class _Fixed(LossFunctionWrapper):
             setattr(self, key, value)
 
 
-def _make_simple(cls_name: str, fn: Callable[..., torch.Tensor], default_name: str, doc: str) -> type:
+def _one_kernel_mean(loss: Loss, y_true: Any, y_pred: Any, sample_weight: Any) -> bool:
+    """Whether Keras's mean-over-last-axis then mean-over-batch equals one fused torch kernel's mean over
+    every entry here: equal shapes and dtypes, no weights, a mean reduction, the class's own `call`."""
+    return (sample_weight is None and type(y_pred) is torch.Tensor and type(y_true) is torch.Tensor
+            and loss.reduction in ("sum_over_batch_size", "mean") and y_pred.dim() > 0 and y_pred.numel() > 0
+            and y_true.shape == y_pred.shape and y_true.dtype == y_pred.dtype and y_pred.is_floating_point()
+            and y_true.device == y_pred.device and type(loss).call is LossFunctionWrapper.call
+            and "call" not in vars(loss))
+
+
+def _make_simple(cls_name: str, fn: Callable[..., torch.Tensor], default_name: str, doc: str,
+                 kernel: Optional[Callable[..., torch.Tensor]] = None) -> type:
     def __init__(self, reduction: Any = _DEFAULT, name: str = default_name, dtype: Optional[str] = None) -> None:
         _Fixed.__init__(self, reduction=reduction, name=name, dtype=dtype)
 
-    cls = type(cls_name, (_Fixed,), {"__init__": __init__, "_fn": staticmethod(fn), "__module__": __name__,
+    namespace: Dict[str, Any] = {}
+    if kernel is not None:
+        def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
+            # One autograd node instead of five: tiny models are bound by per-node overhead.
+            if _one_kernel_mean(self, y_true, y_pred, sample_weight):
+                return kernel(y_pred, y_true)
+            return Loss.__call__(self, y_true, y_pred, sample_weight)
+
+        namespace["__call__"] = __call__
+    namespace.update({"__init__": __init__, "_fn": staticmethod(fn), "__module__": __name__})
+    cls = type(cls_name, (_Fixed,), {**namespace,
                                       "__doc__": f"{doc}\n\n    Args:\n        reduction: see `Loss`. Defaults to "
                                       f"`\"sum_over_batch_size\"`.\n        name: Defaults to `\"{default_name}\"`."
                                       "\n        dtype: Defaults to `None` (floatx).\n"})
@@ -73,9 +94,9 @@ def _make_simple(cls_name: str, fn: Callable[..., torch.Tensor], default_name: s
 
 
 MeanSquaredError = _make_simple("MeanSquaredError", fns.mean_squared_error, "mean_squared_error",
-                                "Mean of squared errors over the last axis.")
+                                "Mean of squared errors over the last axis.", F.mse_loss)
 MeanAbsoluteError = _make_simple("MeanAbsoluteError", fns.mean_absolute_error, "mean_absolute_error",
-                                 "Mean of absolute errors over the last axis.")
+                                 "Mean of absolute errors over the last axis.", F.l1_loss)
 MeanAbsolutePercentageError = _make_simple(
     "MeanAbsolutePercentageError", fns.mean_absolute_percentage_error, "mean_absolute_percentage_error",
     "100 times the mean absolute error relative to |y_true| (at least epsilon).")
@@ -137,6 +158,13 @@ def _check_smoothing(label_smoothing: float) -> float:
     return float(label_smoothing)
 
 
+def _fusable(loss: Loss, y_true: torch.Tensor, logits: torch.Tensor, sample_weight: Any) -> bool:
+    """Whether a cross-entropy's logits form may run as one torch kernel: no weights, a mean reduction,
+    the class axis last, targets of the logits' shape."""
+    return (sample_weight is None and loss.reduction in ("sum_over_batch_size", "mean")
+            and loss.axis in (-1, logits.dim() - 1) and logits.dim() > 0 and logits.numel() > 0 and y_true.shape == logits.shape)
+
+
 class BinaryCrossentropy(_Fixed):
     """Binary cross-entropy, averaged over `axis`.
 
@@ -160,6 +188,14 @@ class BinaryCrossentropy(_Fixed):
     def per_sample_logits(self, y_true, logits):
         y_true, logits = squeeze_or_expand_to_same_rank(y_true, logits)
         return fns.binary_crossentropy(y_true, logits, True, self.label_smoothing, self.axis)
+
+    def reduced_logits(self, y_true, logits, sample_weight):
+        if _fusable(self, y_true, logits, sample_weight) and y_true.dtype == logits.dtype:
+            # One fused kernel: the mean over every entry is Keras's mean over the axis, then the batch.
+            if self.label_smoothing:
+                y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+            return F.binary_cross_entropy_with_logits(logits, y_true)
+        return super().reduced_logits(y_true, logits, sample_weight)
 
 
 class BinaryFocalCrossentropy(_Fixed):
@@ -211,6 +247,12 @@ class CategoricalCrossentropy(_Fixed):
     def per_sample_logits(self, y_true, logits):
         y_true, logits = squeeze_or_expand_to_same_rank(y_true, logits)
         return fns.categorical_crossentropy(y_true, logits, True, self.label_smoothing, self.axis)
+
+    def reduced_logits(self, y_true, logits, sample_weight):
+        if _fusable(self, y_true, logits, sample_weight) and logits.dim() == 2 and y_true.dtype == logits.dtype:
+            # One fused kernel with probability targets (torch smooths labels as Keras does: y (1 - s) + s / C).
+            return F.cross_entropy(logits, y_true, label_smoothing=self.label_smoothing)
+        return super().reduced_logits(y_true, logits, sample_weight)
 
 
 class CategoricalFocalCrossentropy(_Fixed):

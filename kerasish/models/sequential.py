@@ -238,7 +238,7 @@ class Sequential(Model):
         return layers[0](inputs).to(self.device, non_blocking=True)
 
     def call(self, inputs: Any) -> Any:
-        if self.accepts_strings() and not isinstance(inputs, torch.Tensor):
+        if not isinstance(inputs, torch.Tensor) and self.accepts_strings():
             layers = self.layers
             inputs = self._text_to_device(layers, inputs)
             return self._call_masked(layers[1:], inputs, logits=False) if self._masking else \

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from kerasish import config
-from kerasish.optimizers import schedules
+from kerasish.optimizers import schedules, torch_calls
 from kerasish.optimizers.schedules import LearningRateSchedule
 
 _FORMULAS = ("keras", "torch")
@@ -383,7 +383,7 @@ class Optimizer:
                 )
             self._loss_scaled = False
         elif not self.gradient_accumulation_steps and not self.clips:
-            self.torch_optimizer.step()  # the common case: nothing to do to the gradients first
+            torch_calls.step(self.torch_optimizer)  # the common case: nothing to do to the gradients first
             self.after_step()
             return
         params, grads = self._grads()
@@ -396,7 +396,7 @@ class Optimizer:
                     return
                 if self.clips:
                     self._clip(grads)
-            self.torch_optimizer.step()
+            torch_calls.step(self.torch_optimizer)
         self.after_step()
 
     def _accumulate(self, params: list, grads: list) -> bool:
@@ -523,7 +523,7 @@ class Optimizer:
         self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def zero_grad(self) -> None:
-        self.torch_optimizer.zero_grad(set_to_none=True)
+        torch_calls.zero_grad(self.torch_optimizer)
 
     # ----------------------------------------------------------------- state and config
     def state_dict(self) -> Dict[str, Any]:

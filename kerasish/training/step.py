@@ -19,6 +19,7 @@ import torch
 
 from kerasish import activations
 from kerasish.layers import call_context
+from kerasish.layers.calling import step_forward
 from kerasish.metrics import Mean, Metric
 
 
@@ -78,7 +79,7 @@ class Steps:
             self.fuse, self.fuse_fn = None, None
         # The model's layers: add_loss values of other layers never reach this model's loss.
         self.module_ids = {id(m) for m in model.modules()}
-        self.forward = model.forward_logits if fuse else model
+        self.forward = model.forward_logits if fuse else step_forward(model)
         from kerasish import mixed_precision
 
         device = model.device
