@@ -207,6 +207,9 @@ def _compile_to_keras(model: Any) -> Optional[Dict[str, Any]]:
             "Keras does not have. Compile with a kerasish optimizer (e.g. 'adam') to write its Keras config."
         )
     opt_config = {"name": optimizer["class_name"].lower(), **optimizer["config"]}
+    rate = opt_config.get("learning_rate")
+    if kl.is_envelope(rate) and rate.get("module") == "kerasish.optimizers.schedules":
+        opt_config["learning_rate"] = {**rate, "module": "keras.optimizers.schedules"}  # Keras's own class
     loss = config["loss"]
     loss_object = getattr(model._compile_config, "loss", None)
     if kl.is_envelope(loss) and loss_object is not None and not isinstance(loss_object, (list, dict)):

@@ -2,11 +2,12 @@
 
 `save_keras(model, "m.keras")` writes what Keras 3's `model.save("m.keras")` writes: the model
 described in Keras's own serialization (`keras_config.to_keras_config`), its weights in Keras's
-HDF5 layout (`keras_weights`) and Keras's metadata, so `keras.saving.load_model` opens the file.
-The optimizer's variables are not written (Keras then warns that a compiled model's optimizer
-starts fresh) and are skipped when reading Keras's files: use `.kerasish` to keep the exact
-optimizer state for resuming. `load_keras("m.keras")` reads a file written by Keras
-3 (any backend) or by kerasish into kerasish layers.
+HDF5 layout (`keras_weights`), a compiled model's optimizer variables (`keras_optimizer`: a
+model trained in one library continues in the other) and Keras's metadata, so
+`keras.saving.load_model` opens the file. `load_keras("m.keras")` reads a file written by Keras
+3 (any backend) or by kerasish into kerasish layers, and restores the optimizer's state when
+`compile=True`. Adapted lookup vocabularies (StringLookup, IntegerLookup, TextVectorization)
+travel as `assets/<layer path>/vocabulary.txt`, as Keras writes them (`keras_assets`).
 
 Reading is bounded before anything is parsed: only the members Keras writes are accepted
 (`metadata.json`, `config.json`, `model.weights.h5`/`.npz`, `assets/...`), each name is checked
@@ -95,6 +96,7 @@ def save_keras(model: Any, filepath: Any, overwrite: bool = True) -> None:
         ValueError: for a model Keras's format cannot describe (e.g. a plain torch module inside),
             naming the layer and the way out (save it as `.kerasish`).
     """
+    from kerasish.saving.keras_assets import asset_members
     from kerasish.saving.keras_config import to_keras_config
     from kerasish.saving.keras_weights import write_keras_weights
 
@@ -102,6 +104,7 @@ def save_keras(model: Any, filepath: Any, overwrite: bool = True) -> None:
     if os.path.exists(filepath) and not overwrite:
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
     config = to_keras_config(model)  # first: a model Keras cannot describe fails before any write
+    assets = asset_members(model, config)  # adapted vocabularies leave the config for assets/
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "saved_by": "kerasish"}
     folder = os.path.dirname(os.path.abspath(filepath))
@@ -113,6 +116,8 @@ def save_keras(model: Any, filepath: Any, overwrite: bool = True) -> None:
             zf.writestr(METADATA, json.dumps(metadata))
             zf.writestr(CONFIG, json.dumps(config))
             zf.write(weights, WEIGHTS_H5)
+            for name, data in assets.items():
+                zf.writestr(name, data)
         os.replace(partial, filepath)
 
 
@@ -130,8 +135,10 @@ def load_keras(filepath: Any, custom_objects: Optional[Dict[str, Any]] = None, c
     Raises:
         KerasFileError: (a ValueError) for a malformed or hostile archive, naming the member.
         ValueError: for a class kerasish does not have (naming it and how to register one), code in
-            the file while `safe_mode=True`, or weights that do not fit the architecture.
+            the file while `safe_mode=True`, weights that do not fit the architecture, or a lookup
+            layer whose vocabulary is missing or unreadable (naming the layer and the member).
     """
+    from kerasish.saving.keras_assets import restore_vocabularies
     from kerasish.saving.keras_config import from_keras_config
     from kerasish.saving.keras_weights import read_keras_weights
 
@@ -151,6 +158,9 @@ def load_keras(filepath: Any, custom_objects: Optional[Dict[str, Any]] = None, c
             raise _bad(filepath, "its weights are in the npz layout (weights_format='npz'); kerasish reads "
                                  "model.weights.h5. Re-save it in Keras with model.save(path) (h5 is the default)")
         model = from_keras_config(config, custom_objects=custom_objects, safe_mode=safe_mode, compile=compile)
+        restore_vocabularies(
+            model, members,
+            lambda name, limit: zip_guard.read_bounded(zf, name, lambda why: _bad(filepath, why), limit), filepath)
         if WEIGHTS_H5 in members:
             with tempfile.TemporaryDirectory(prefix="kerasish-") as tmp:
                 weights = os.path.join(tmp, WEIGHTS_H5)

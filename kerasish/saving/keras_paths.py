@@ -19,7 +19,7 @@ follow at `<path>/<attribute>`. The paths are built from the tree, not from laye
   TorchModuleWrapper stores the wrapped module's `state_dict()` under its keys.
 
 Keras stores no seed-generator state in this file. Optimizer variables sit at `optimizer/vars`
-of a compiled model; kerasish's readers skip them (they are Keras optimizer slots, not weights).
+of a compiled model; they are not weights, and `keras_optimizer` maps them.
 Lookup layers in `"tf_idf"` mode store `idf_weights`, which kerasish does not map: they are
 refused with an error that names the layer.
 """
@@ -27,7 +27,7 @@ refused with an error that names the layer.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import torch
@@ -111,6 +111,7 @@ class _Walker:
         self.entries: List[KerasEntry] = []
         self.groups: List[Tuple[str, str]] = []  # (vars group, name attribute), in visiting order
         self.model_paths: List[str] = []
+        self.layers: List[Tuple[str, Layer]] = []  # (path, layer), in visiting order
         self.visited: Set[int] = set()
 
     # -- helpers
@@ -149,6 +150,7 @@ class _Walker:
         if id(layer) in self.visited or not isinstance(layer, Layer):
             return
         self.visited.add(id(layer))
+        self.layers.append((path, layer))
         names = _class_names(layer)
         group = _join(path, "vars")
         self.groups.append((group, layer.name))
@@ -228,6 +230,8 @@ class KerasFileLayout:
     entries: List[KerasEntry]
     groups: List[Tuple[str, str]]
     model_paths: List[str]
+    #: every layer with its path (the `<path>` of its `<path>/vars` group, and of `assets/<path>/`)
+    layers: List[Tuple[str, Layer]] = field(default_factory=list)
 
 
 def keras_layout(model: nn.Module) -> KerasFileLayout:
@@ -246,7 +250,7 @@ def keras_layout(model: nn.Module) -> KerasFileLayout:
     """
     walker = _Walker(model)
     walker.visit(model, "")
-    return KerasFileLayout(walker.entries, walker.groups, walker.model_paths)
+    return KerasFileLayout(walker.entries, walker.groups, walker.model_paths, walker.layers)
 
 
 def keras_weight_paths(layer: nn.Module) -> List[Tuple[str, str]]:

@@ -11,6 +11,7 @@ and replaces `path` through `atomic_write`, so a failed save leaves no half-writ
 - `write_keras_weights(model, 'x.weights.h5')` / `read_keras_weights(model, 'x.weights.h5')`;
   `read_keras_weights` also takes a `.keras` zip (its `model.weights.h5` member) or the bytes
   of a weights file; `keras_weights_bytes(model)` gives the bytes a `.keras` writer stores.
+- A compiled model's optimizer state is written and read at `optimizer/vars`, as Keras does.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from kerasish.layers.weight_layout import keras_shape
-from kerasish.saving import h5_guard, zip_guard
+from kerasish.saving import h5_guard, keras_optimizer, zip_guard
 from kerasish.saving.keras_paths import KerasEntry, keras_layout
 from kerasish.utils.io import atomic_write
 
@@ -107,6 +108,7 @@ def keras_weights_bytes(model: nn.Module) -> bytes:
                 dataset = group.create_dataset(e.key, data=array)
                 if e.tensor.dtype == torch.bfloat16:
                     dataset.attrs["dtype"] = "bfloat16"  # Keras's marker on its 2-byte opaque datasets
+        keras_optimizer.write_group(f, model)  # a compiled model's optimizer, as Keras writes it
     return buffer.getvalue()
 
 
@@ -289,8 +291,9 @@ def read_keras_weights(model: nn.Module, path: PathOrBytes, skip_mismatch: bool 
     """Loads a Keras 3 weights file into `model`, as Keras's `model.load_weights(path)` does.
 
     Layers are matched by their place in the model (Keras's paths come from class names and
-    structure, not layer names), so the file fits any model built the same way. A compiled
-    Keras model's optimizer variables (`optimizer/vars`) are not read.
+    structure, not layer names), so the file fits any model built the same way. When `model` is
+    compiled, the optimizer's variables (`optimizer/vars`) are restored too (`keras_optimizer`:
+    the optimizer is built first; a state that does not fit leaves it fresh, with a warning).
 
     Args:
         model: a built kerasish model (or layer) with the architecture the file was saved from.
@@ -351,6 +354,8 @@ def read_keras_weights(model: nn.Module, path: PathOrBytes, skip_mismatch: bool 
                 f"Reading {where} failed ({err}): the file is truncated or corrupt; no weight was changed. "
                 "Write it again with Keras's model.save_weights."
             ) from None
-    with torch.no_grad():
-        for tensor, value in loads:
-            tensor.copy_(value)
+        with torch.no_grad():
+            for tensor, value in loads:
+                tensor.copy_(value)
+        if getattr(model, "optimizer", None) is not None:
+            keras_optimizer.read_group(f, model, where)  # builds the optimizer, then restores its state
