@@ -25,6 +25,7 @@ from kerasish.data.adapters import (
 )
 from kerasish.layers import call_context
 from kerasish.training.logs import results_to_floats
+from kerasish.training.predictions import Predictions, concat
 from kerasish.training import nonfinite
 from kerasish.training.stepper import Stepper, overrides
 from kerasish.utils.tree import first_leaf, map_structure, pack_x_y_sample_weight
@@ -515,8 +516,12 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
                        steps=data.adapter.steps)
     want_end = cbs.needs("on_predict_batch_end")
     custom = overrides(model, "predict_step")
-    outputs: List[Any] = []
-    to_host = model.device.type == "cuda" and not getattr(data.adapter, "sharded", False)
+    sharded = getattr(data.adapter, "sharded", False)
+    known = isinstance(data.adapter, ArrayAdapter) and not custom and not sharded
+    # One host array per output, filled batch by batch (see predictions.py); on CUDA each batch
+    # starts copying to pinned host memory right away, so a long predict holds nothing on the GPU.
+    outputs = Predictions(min(data.adapter.n, data.adapter.steps * data.adapter.batch_size) if known else None,
+                          model.device if not sharded else torch.device("cpu"))
     was_training = model.training
     model.eval()
     cbs.on_predict_begin({})
@@ -530,37 +535,16 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
                         out = model.predict_step(pack_x_y_sample_weight(bx))
                     else:
                         out = model(*bx) if isinstance(bx, (list, tuple)) else model(bx)
-                # On CUDA each batch's outputs start copying to (pinned) host memory right
-                # away, so a long predict does not hold every output on the GPU.
-                outputs.append(map_structure(_to_host_async, out) if to_host else out)
+                outputs.add(out)
                 if want_end:
                     cbs.on_predict_batch_end(i, {"outputs": out})
     finally:
         model.train(was_training)  # a callback may predict mid-epoch
-    if to_host:
-        torch.cuda.synchronize(model.device)  # host sync: once, the async copies must land first
     cbs.on_predict_end({})
-    if not outputs:
-        raise ValueError("predict received no batches: the data is empty.")
-    if getattr(data.adapter, "sharded", False):
-        outputs = [distributed.gather_predictions(outputs, data.adapter.total)]  # every sample, in order
-    return _concat(outputs)
-
-
-def _to_host_async(t: Any) -> Any:
-    """Starts a device-to-host copy (non_blocking: torch allocates the target pinned)."""
-    return t.to("cpu", non_blocking=True) if isinstance(t, torch.Tensor) else t
-
-
-def _concat(outputs: List[Any]) -> Any:
-    first = outputs[0]
-    if isinstance(first, (list, tuple)):
-        return type(first)(_concat([o[i] for o in outputs]) for i in range(len(first)))
-    if isinstance(first, dict):
-        return {k: _concat([o[k] for o in outputs]) for k in first}
-    # host sync: once, copying all predictions back
-    return torch.cat(outputs).float().cpu().numpy() if first.dtype in (torch.bfloat16, torch.float16) \
-        else torch.cat(outputs).cpu().numpy()
+    if sharded and outputs.template is not None:
+        # every sample, in order
+        return concat([distributed.gather_predictions(outputs.as_batches(), data.adapter.total)])
+    return outputs.result()  # host sync: once
 
 
 def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_weight: Any,
