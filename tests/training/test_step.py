@@ -59,6 +59,43 @@ def test_fit_host_syncs_do_not_grow_with_batches(sync_counter, metrics):
     assert few < 40
 
 
+class KerasGuideStep(Sequential):
+    """A train_step written as Keras's torch guide writes it (the metric results returned per step)."""
+
+    def train_step(self, data):
+        x, y = data
+        self.zero_grad()
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        weights = self.trainable_weights
+        self.optimizer.apply([v.grad for v in weights], weights)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def test_a_custom_train_step_adds_no_host_sync_per_batch(sync_counter):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(640, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+
+    def syncs(batch_size):
+        model = KerasGuideStep([Dense(8, activation="relu", input_shape=(6,)), Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0)
+        before = sync_counter["n"]
+        history = model.fit(x, y, epochs=2, batch_size=batch_size, validation_split=0.25, verbose=0)
+        assert sorted(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+        return sync_counter["n"] - before
+
+    few, many = syncs(160), syncs(8)
+    assert many == few, f"host syncs grew with the number of batches: {few} -> {many}"
+
+
 @pytest.mark.slow
 def test_jit_compile_gives_the_same_losses_as_eager():
     import kerasish
