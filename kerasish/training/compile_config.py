@@ -33,6 +33,7 @@ class CompileConfig:
     metric_ids: List[Any] = field(default_factory=list)
     loss_weight: float = 1.0
     jit_compile: bool = False
+    jit_compile_options: Optional[dict] = None  # torch.compile's keyword arguments (see compiled_step)
     device: torch.device = torch.device("cpu")
     steps_per_execution: int = 1
     raw: dict = field(default_factory=dict)
@@ -139,8 +140,9 @@ def build_compile_config(
                     f"received {loss_weights!r}."
                 )
             weight = float(loss_weights)
-    if jit_compile not in (True, False, "auto"):
-        raise ValueError(f"jit_compile must be True, False or 'auto', received {jit_compile!r}.")
+    from kerasish.training.compiled_step import resolve_jit_compile
+
+    jit_options = resolve_jit_compile(jit_compile)
     if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) or steps_per_execution < 1:
         raise ValueError(f"steps_per_execution must be a positive integer, received {steps_per_execution!r}.")
     if steps_per_execution != 1:
@@ -156,7 +158,8 @@ def build_compile_config(
         raw_loss = loss if all(isinstance(v, str) or v is None for v in values) else None
     return CompileConfig(
         optimizer=opt, loss=loss_obj, loss_name=loss_name, metric_ids=metric_ids, loss_weight=weight,
-        jit_compile=jit_compile is True, device=dev, steps_per_execution=steps_per_execution,
+        jit_compile=jit_options is not None, jit_compile_options=jit_options, device=dev,
+        steps_per_execution=steps_per_execution,
         raw={"loss": raw_loss, "metrics": [m for m in metric_ids if isinstance(m, str)],
              "loss_weights": loss_weights if multi else None,
              "multi_metrics": metrics if multi and _jsonable(metrics) else None},

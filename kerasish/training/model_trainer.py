@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import torch
@@ -73,7 +75,12 @@ class Trainer:
             run_eagerly: accepted for Keras compatibility (kerasish always runs eagerly unless
                 `jit_compile`). Defaults to `False`.
             steps_per_execution: accepted; it has no effect (see the README). Defaults to `1`.
-            jit_compile: wrap the forward pass with `torch.compile`. Defaults to `False`.
+            jit_compile: `True` runs the built-in train and test steps (forward, loss, metrics and
+                their backward) under `torch.compile`; a dict passes torch.compile's options
+                (`mode`, `backend`, `fullgraph`, `dynamic`, `options`); `"auto"` and `False` run
+                eagerly, as Keras 3 does on torch. The optimizer update stays eager. See
+                `kerasish.training.compiled_step` (and the README: on a CPU it is slower for small
+                models). Defaults to `False`.
             device: 'cpu', 'cuda', 'cuda:1', 'mps'. Defaults to `None`
                 (kerasish.config's choice: CUDA, then MPS, then CPU; under torchrun,
                 `cuda:LOCAL_RANK`, and compile joins the process group).
@@ -83,6 +90,11 @@ class Trainer:
         """
         from kerasish import distributed
 
+        if run_eagerly and jit_compile and jit_compile != "auto":
+            # Keras does the same: an eager run is not compiled.
+            warnings.warn(f"compile() received run_eagerly=True with jit_compile={jit_compile!r}: an eager run is "
+                          "not compiled, so jit_compile is turned off.", stacklevel=2)
+            jit_compile = False
         device = distributed.setup(device)  # under torchrun: join the process group, use cuda:LOCAL_RANK
         names = getattr(self, "output_names", None)
         cfg = build_compile_config(optimizer, loss, metrics, loss_weights, jit_compile, device, steps_per_execution,

@@ -89,7 +89,9 @@ class Steps:
         if self.scaler is not None:
             _check_float16_optimizer(optimizer)
         if jit_compile:
-            self.forward = compiled_forward(self.forward)
+            from kerasish.training import compiled_step
+
+            compiled_step.install(self)  # the loss and metrics, with their backward (see compiled_step)
 
     def trackers(self) -> List[Any]:
         return [self.loss_tracker] + list(self.metrics)
@@ -267,10 +269,14 @@ def checking_values(obj: Any, method: str, what: str, y_pred: Any, fix: str) -> 
         delattr(obj, method)
 
 
-def compiled_forward(fn: Callable) -> Callable:
-    """torch.compile(fn), falling back to eager (with a warning) if compilation fails."""
+def compiled_forward(fn: Callable, options: Optional[dict] = None) -> Callable:
+    """torch.compile(fn, **options), falling back to eager (with a warning) if compilation fails.
+
+    Only the trainer's torchrun path uses it (the DDP-wrapped forward); otherwise `jit_compile`
+    compiles the whole loss-and-metrics step with its backward (see `compiled_step`).
+    """
     try:
-        compiled = torch.compile(fn)
+        compiled = torch.compile(fn, **(options or {}))
     except Exception as e:  # noqa: BLE001 - any backend failure means: run eagerly
         warnings.warn(f"jit_compile=True: torch.compile is unavailable ({e}); running eagerly.", stacklevel=3)
         return fn
@@ -347,8 +353,6 @@ class MultiSteps(Steps):
         self.logits_outputs = tuple(i for i, f in enumerate(self.fused) if f is not None)
         if self.logits_outputs:
             self.forward = functools.partial(model.forward_logits, logits_outputs=self.logits_outputs)
-            if jit_compile:
-                self.forward = compiled_forward(self.forward)
 
     @property
     def ddp_logits(self) -> Any:

@@ -206,14 +206,14 @@ def _make_steps(model: Any, y_sample: Any, class_weight: Any = None, train: bool
             heads.append((head.name, head.loss, head.weight,
                           [m for m, h in zip(metric_objs, container.heads) if h == i]))
         return MultiSteps(model, heads, cfg.optimizer if train else None,
-                          jit_compile=cfg.jit_compile and train, loss_tracker=tracker).to(model.device)
+                          jit_compile=cfg.jit_compile, loss_tracker=tracker).to(model.device)
     fuse = None
     if cfg.loss is not None and cfg.loss.fuses and not getattr(cfg.loss, "from_logits", True):
         if model.logits_activation() == cfg.loss.fuses:
             fuse = cfg.loss.fuses
     steps = Steps(model, cfg.loss, metric_objs, cfg.optimizer if train else None, cfg.loss_weight, fuse,
                   _class_weight_tensor(class_weight, model.device, y_sample, model.output_shape_or_none()),
-                  jit_compile=cfg.jit_compile and train, loss_tracker=tracker)
+                  jit_compile=cfg.jit_compile, loss_tracker=tracker)
     return steps.to(model.device)
 
 
@@ -387,7 +387,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         if model._compile_config.jit_compile:
             from kerasish.training.step import compiled_forward
 
-            steps.forward = compiled_forward(steps.forward)
+            steps.forward = compiled_forward(steps.forward, model._compile_config.jit_compile_options)
     val_steps = _make_steps(model, val.y_sample if val else None) if val else None
 
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
