@@ -288,18 +288,20 @@ class Model(Trainer, Layer):
 
         return model_to_json(self, **kwargs)
 
-    def save(self, filepath: str, overwrite: bool = True) -> None:
+    def save(self, filepath: str, overwrite: bool = True, zipped: Optional[bool] = None) -> None:
         """Writes the whole model to one file: `.keras` (Keras 3's format, which Keras opens) or
-        `.kerasish` (kerasish's, which also keeps the exact optimizer state and plain torch modules)."""
+        `.kerasish` (kerasish's, which also keeps the exact optimizer state and plain torch modules);
+        `zipped=False` writes the `.keras` content into the folder `filepath`, as Keras does."""
         from kerasish import saving
 
-        saving.save_model(self, filepath, overwrite=overwrite)
+        saving.save_model(self, filepath, overwrite=overwrite, zipped=zipped)
 
-    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Writes the weights: `.weights.h5` (Keras 3's layout, which Keras loads) or `.safetensors`."""
+    def save_weights(self, filepath: str, overwrite: bool = True, max_shard_size: Optional[float] = None) -> None:
+        """Writes the weights: `.weights.h5` (Keras 3's layout, which Keras loads) or `.safetensors`;
+        with `max_shard_size` (GB), Keras's sharded `.weights.json` index plus shards."""
         from kerasish import saving
 
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
     def export(self, filepath: str, format: str = "torchscript", sample_input: Any = None) -> None:
         """Exports the model for inference without kerasish.

@@ -5,6 +5,7 @@
 | `.keras`        | Keras 3's zip (Keras opens it; we open its) | load: the weights inside                 |
 | `.kerasish`     | kerasish's zip (JSON + safetensors)         | load: the weights inside                 |
 | `.weights.h5`   | -                                           | Keras 3's HDF5 weights, both ways        |
+| `.weights.json` | -                                           | Keras 3's sharded weights, both ways     |
 | `.safetensors`  | -                                           | safetensors by state-dict key            |
 | `.h5` / `.hdf5` | legacy tf.keras HDF5: load only             | legacy: load only (`by_name` too)        |
 
@@ -12,6 +13,9 @@
 models made of Keras layers; `.kerasish` also describes what Keras's format cannot (a plain
 torch module in a `Sequential`, `kerasish.Model(torch_module)`) and keeps the exact
 `torch.optim` state. Both are read without pickle and without running code from the file.
+`model.save(folder, zipped=False)` writes the `.keras` content unzipped into a folder (no
+suffix), which `load_model(folder)` reads, as in Keras (`keras_folder`);
+`save_weights("m.weights.json", max_shard_size=2)` writes Keras's sharded weights (`keras_sharded`).
 """
 
 from __future__ import annotations
@@ -103,6 +107,23 @@ def _load_weights_from_keras(model: Any, filepath: str, skip_mismatch: bool = Fa
         read_keras_weights(model, target, skip_mismatch=skip_mismatch)
 
 
+def _save_sharded(model: Any, filepath: str, overwrite: bool = True, max_shard_size: Any = None) -> None:
+    from kerasish.saving.keras_sharded import save_sharded_weights
+
+    if max_shard_size is None:
+        raise ValueError(
+            f"{filepath!r} names Keras's sharded weights (a '.weights.json' index plus shards), which need "
+            "max_shard_size (in GB). Pass e.g. model.save_weights(path, max_shard_size=2), or save one file with a "
+            "'.weights.h5' path.")
+    save_sharded_weights(model, filepath, max_shard_size, overwrite=overwrite)
+
+
+def _load_sharded(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
+    from kerasish.saving.keras_sharded import load_sharded_weights
+
+    load_sharded_weights(model, filepath, skip_mismatch=skip_mismatch)
+
+
 def _save_safetensors(model: Any, filepath: str, overwrite: bool = True) -> None:
     from kerasish.saving.weights import save_weights
 
@@ -128,6 +149,7 @@ MODEL_FORMATS: Dict[str, ModelFormat] = {
 }
 WEIGHTS_FORMATS: Dict[str, WeightsFormat] = {
     ".weights.h5": WeightsFormat("Keras 3's HDF5 weights", _save_weights_h5, _load_weights_h5),
+    ".weights.json": WeightsFormat("Keras 3's sharded HDF5 weights (index + shards)", _save_sharded, _load_sharded),
     ".safetensors": WeightsFormat("safetensors weights", _save_safetensors, _load_safetensors),
     ".keras": WeightsFormat("the weights in a Keras 3 model file", None, _load_weights_from_keras),
     ".kerasish": WeightsFormat("the weights in a kerasish model file", None, _load_safetensors),
@@ -158,7 +180,7 @@ def model_format(filepath: Any, saving: bool) -> ModelFormat:
     path = os.fspath(filepath)
     suffix = _match(path, MODEL_FORMATS)
     if suffix is None or (suffix == ".h5" and path.lower().endswith(".weights.h5")):
-        if path.lower().endswith((".weights.h5", ".safetensors")):
+        if path.lower().endswith((".weights.h5", ".weights.json", ".safetensors")):
             verb = "model.save_weights(path)" if saving else "model.load_weights(path)"
             raise ValueError(f"{path!r} names a weights file; use {verb} for it, or a '.keras' path for the model.")
         raise _unknown(path, MODEL_FORMATS, "The model file path", "model.save('model.keras')")
@@ -180,20 +202,46 @@ def weights_format(filepath: Any, saving: bool) -> WeightsFormat:
     return fmt
 
 
-def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
-    """Saves `model` in the format its suffix names (see the module docstring)."""
+def save_model(model: Any, filepath: Any, overwrite: bool = True, zipped: Optional[bool] = None) -> None:
+    """Saves `model` in the format its suffix names (see the module docstring); `zipped=False`
+    writes the `.keras` content into the folder `filepath` (which must not end in `.keras`)."""
+    if zipped is not None and not isinstance(zipped, bool):
+        raise TypeError(f"zipped must be True, False or None, received zipped={zipped!r}. Pass zipped=False to "
+                        "write the model as a folder, or leave it out for a '.keras' file.")
+    if zipped is False:
+        from kerasish.saving.keras_folder import save_keras_folder
+
+        save_keras_folder(model, os.fspath(filepath), overwrite=overwrite)
+        return
     model_format(filepath, saving=True).save(model, os.fspath(filepath), overwrite=overwrite)
 
 
 def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None, compile: bool = True,
                safe_mode: bool = True) -> Any:
-    """Loads a model from a `.keras` or `.kerasish` file (see the module docstring)."""
+    """Loads a model from a `.keras` or `.kerasish` file, or a folder written with `zipped=False`
+    (see the module docstring)."""
+    from kerasish.saving.keras_folder import is_keras_folder, load_keras_folder
+
+    if is_keras_folder(filepath):
+        return load_keras_folder(os.fspath(filepath), custom_objects=custom_objects, compile=compile,
+                                 safe_mode=safe_mode)
     return model_format(filepath, saving=False).load(os.fspath(filepath), custom_objects=custom_objects,
                                                       compile=compile, safe_mode=safe_mode)
 
 
-def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
-    """Saves `model`'s weights in the format its suffix names."""
+def save_weights(model: Any, filepath: Any, overwrite: bool = True, max_shard_size: Any = None) -> None:
+    """Saves `model`'s weights in the format its suffix names; with `max_shard_size` (GB), as
+    Keras's sharded weights (a `.weights.json` index plus shards, see `keras_sharded`)."""
+    if max_shard_size is not None:
+        from kerasish.saving.keras_sharded import (
+            index_path,
+            save_sharded_weights,
+            shard_size_bytes,
+        )
+
+        shard_size_bytes(max_shard_size)  # the argument first, then the name
+        save_sharded_weights(model, index_path(filepath), max_shard_size, overwrite=overwrite)
+        return
     weights_format(filepath, saving=True).save(model, os.fspath(filepath), overwrite=overwrite)
 
 
@@ -218,6 +266,11 @@ def check_save_path(filepath: Any, weights_only: bool, who: str) -> None:
         fmt = weights_format(filepath, saving=True) if weights_only else model_format(filepath, saving=True)
     except ValueError as e:
         raise ValueError(f"{who}: {e}") from None
+    if fmt.save is _save_sharded:
+        raise ValueError(
+            f"{who}: {os.fspath(filepath)!r} names sharded weights ('.weights.json'), which {who} does not write "
+            "(it saves one file per checkpoint, as Keras's does). Use a '.weights.h5' path, e.g. "
+            "'ckpt-{epoch:02d}.weights.h5'.")
     if fmt.save is _legacy_h5:
         raise ValueError(
             f"{who}: {os.fspath(filepath)!r} names a legacy HDF5 file, which kerasish does not write. Use "

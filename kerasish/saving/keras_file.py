@@ -7,7 +7,9 @@ model trained in one library continues in the other) and Keras's metadata, so
 `keras.saving.load_model` opens the file. `load_keras("m.keras")` reads a file written by Keras
 3 (any backend) or by kerasish into kerasish layers, and restores the optimizer's state when
 `compile=True`. Adapted lookup vocabularies (StringLookup, IntegerLookup, TextVectorization)
-travel as `assets/<layer path>/vocabulary.txt`, as Keras writes them (`keras_assets`).
+travel as `assets/<layer path>/vocabulary.txt`, as Keras writes them (`keras_assets`). The
+same members, unzipped into a folder (`save(path, zipped=False)`), are `keras_folder`'s; a
+Keras subclassed model loads into its registered kerasish twin (`keras_subclassed`).
 
 Reading is bounded before anything is parsed: only the members Keras writes are accepted
 (`metadata.json`, `config.json`, `model.weights.h5`/`.npz`, `assets/...`), each name is checked
@@ -24,7 +26,7 @@ import json
 import os
 import tempfile
 import zipfile
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Iterable, Optional
 
 from kerasish.saving import zip_guard
 
@@ -35,8 +37,8 @@ WEIGHTS_NPZ = "model.weights.npz"
 ASSETS = "assets/"
 #: What kerasish reports as the writer's Keras version (the format follows Keras 3's).
 KERAS_VERSION = "3.15.1"
-_JSON_LIMIT = 64 * 2 ** 20       # bytes of config.json / metadata.json
-_WEIGHTS_LIMIT = 64 * 2 ** 30    # bytes of model.weights.h5 once extracted
+JSON_LIMIT = 64 * 2 ** 20       # bytes of config.json / metadata.json
+WEIGHTS_LIMIT = 64 * 2 ** 30    # bytes of model.weights.h5 once extracted
 
 
 class KerasFileError(ValueError):
@@ -50,32 +52,38 @@ def _bad(path: Any, why: str) -> KerasFileError:
     )
 
 
+def check_member_names(names: Iterable[str], bad: Callable[[str], Exception]) -> None:
+    """Refuses a member Keras never writes, or a missing `config.json` (zip and folder alike)."""
+    names = list(names)
+    for name in names:
+        if name not in (CONFIG, METADATA, WEIGHTS_H5, WEIGHTS_NPZ) and not name.startswith(ASSETS):
+            raise bad(f"unexpected member {name!r}; a .keras file holds only {CONFIG}, {METADATA}, "
+                      f"{WEIGHTS_H5} and {ASSETS}")
+    if CONFIG not in names:
+        raise bad(f"it has no {CONFIG} member (members: {sorted(names)[:8]})")
+
+
 def _checked_members(zf: zipfile.ZipFile, path: Any) -> Dict[str, zipfile.ZipInfo]:
     members = zip_guard.check_members(zf, lambda why: _bad(path, why))
-    for name in members:
-        if name not in (CONFIG, METADATA, WEIGHTS_H5, WEIGHTS_NPZ) and not name.startswith(ASSETS):
-            raise _bad(path, f"unexpected member {name!r}; a .keras file holds only {CONFIG}, {METADATA}, "
-                             f"{WEIGHTS_H5} and {ASSETS}")
-    if CONFIG not in members:
-        raise _bad(path, f"it has no {CONFIG} member (members: {sorted(members)[:8]})")
+    check_member_names(members, lambda why: _bad(path, why))
     return members
 
 
 def _read_json(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Any) -> Any:
     from kerasish.saving.json_guard import parse_json
 
-    if info.file_size > _JSON_LIMIT:
-        raise _bad(path, f"{info.filename} declares {info.file_size} bytes, more than the {_JSON_LIMIT} allowed")
+    if info.file_size > JSON_LIMIT:
+        raise _bad(path, f"{info.filename} declares {info.file_size} bytes, more than the {JSON_LIMIT} allowed")
     with zf.open(info) as f:
-        raw = f.read(_JSON_LIMIT + 1)
-    if len(raw) > _JSON_LIMIT:
-        raise _bad(path, f"{info.filename} is larger than the {_JSON_LIMIT} bytes allowed")
+        raw = f.read(JSON_LIMIT + 1)
+    if len(raw) > JSON_LIMIT:
+        raise _bad(path, f"{info.filename} is larger than the {JSON_LIMIT} bytes allowed")
     return parse_json(raw, f"{os.fspath(path)}/{info.filename}")
 
 
 def _extract_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: str, path: Any) -> None:
-    if info.file_size > _WEIGHTS_LIMIT:
-        raise _bad(path, f"{info.filename} declares {info.file_size} bytes, more than the {_WEIGHTS_LIMIT} allowed")
+    if info.file_size > WEIGHTS_LIMIT:
+        raise _bad(path, f"{info.filename} declares {info.file_size} bytes, more than the {WEIGHTS_LIMIT} allowed")
     written = 0
     with zf.open(info) as src, open(target, "wb") as dst:
         while True:
@@ -88,6 +96,28 @@ def _extract_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: str, pa
             dst.write(chunk)
 
 
+def keras_members(model: Any) -> Dict[str, bytes]:
+    """The members of `model`'s `.keras` content by name (metadata, config, weights, assets), as the
+    zip and the unzipped folder (`keras_folder`) both hold them.
+
+    Raises:
+        ValueError: for a model Keras's format cannot describe (e.g. a plain torch module inside),
+            naming the layer and the way out (save it as `.kerasish`).
+    """
+    from kerasish.saving.keras_assets import asset_members
+    from kerasish.saving.keras_config import to_keras_config
+    from kerasish.saving.keras_weights import keras_weights_bytes
+
+    config = to_keras_config(model)  # first: a model Keras cannot describe fails before any write
+    assets = asset_members(model, config)  # adapted vocabularies leave the config for assets/
+    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                "saved_by": "kerasish"}
+    members = {METADATA: json.dumps(metadata).encode(), CONFIG: json.dumps(config).encode(),
+               WEIGHTS_H5: keras_weights_bytes(model)}
+    members.update(assets)
+    return members
+
+
 def save_keras(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """Writes `model` as a Keras 3 `.keras` file (config, metadata and weights).
 
@@ -96,27 +126,15 @@ def save_keras(model: Any, filepath: Any, overwrite: bool = True) -> None:
         ValueError: for a model Keras's format cannot describe (e.g. a plain torch module inside),
             naming the layer and the way out (save it as `.kerasish`).
     """
-    from kerasish.saving.keras_assets import asset_members
-    from kerasish.saving.keras_config import to_keras_config
-    from kerasish.saving.keras_weights import write_keras_weights
-
     filepath = os.fspath(filepath)
     if os.path.exists(filepath) and not overwrite:
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
-    config = to_keras_config(model)  # first: a model Keras cannot describe fails before any write
-    assets = asset_members(model, config)  # adapted vocabularies leave the config for assets/
-    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-                "saved_by": "kerasish"}
+    members = keras_members(model)
     folder = os.path.dirname(os.path.abspath(filepath))
     with tempfile.TemporaryDirectory(dir=folder, prefix=".kerasish-") as tmp:
-        weights = os.path.join(tmp, WEIGHTS_H5)
-        write_keras_weights(model, weights)
         partial = os.path.join(tmp, "model.keras")
         with zipfile.ZipFile(partial, "w") as zf:
-            zf.writestr(METADATA, json.dumps(metadata))
-            zf.writestr(CONFIG, json.dumps(config))
-            zf.write(weights, WEIGHTS_H5)
-            for name, data in assets.items():
+            for name, data in members.items():
                 zf.writestr(name, data)
         os.replace(partial, filepath)
 
@@ -138,8 +156,6 @@ def load_keras(filepath: Any, custom_objects: Optional[Dict[str, Any]] = None, c
             the file while `safe_mode=True`, weights that do not fit the architecture, or a lookup
             layer whose vocabulary is missing or unreadable (naming the layer and the member).
     """
-    from kerasish.saving.keras_assets import restore_vocabularies
-    from kerasish.saving.keras_config import from_keras_config
     from kerasish.saving.keras_weights import read_keras_weights
 
     if not os.path.exists(os.fspath(filepath)):
@@ -151,21 +167,51 @@ def load_keras(filepath: Any, custom_objects: Optional[Dict[str, Any]] = None, c
         raise _bad(filepath, f"it is not a zip archive ({e})") from None
     with zf:
         members = _checked_members(zf, filepath)
-        config = _read_json(zf, members[CONFIG], filepath)
-        if METADATA in members:
-            _read_json(zf, members[METADATA], filepath)  # checked like the config; the content is informative
-        if WEIGHTS_NPZ in members and WEIGHTS_H5 not in members:
-            raise _bad(filepath, "its weights are in the npz layout (weights_format='npz'); kerasish reads "
-                                 "model.weights.h5. Re-save it in Keras with model.save(path) (h5 is the default)")
-        model = from_keras_config(config, custom_objects=custom_objects, safe_mode=safe_mode, compile=compile)
-        restore_vocabularies(
-            model, members,
-            lambda name, limit: zip_guard.read_bounded(zf, name, lambda why: _bad(filepath, why), limit), filepath)
-        if WEIGHTS_H5 in members:
+
+        def load_weights(model: Any) -> None:
             with tempfile.TemporaryDirectory(prefix="kerasish-") as tmp:
                 weights = os.path.join(tmp, WEIGHTS_H5)
                 _extract_bounded(zf, members[WEIGHTS_H5], weights, filepath)
-                read_keras_weights(model, weights)
+                try:
+                    read_keras_weights(model, weights)
+                except ValueError as e:  # name the user's file, not the private copy
+                    raise ValueError(str(e).replace(repr(weights), f"{os.fspath(filepath)!r} (its {WEIGHTS_H5})")) \
+                        from None
+
+        return build_from_members(
+            members, lambda name: _read_json(zf, members[name], filepath),
+            lambda name, limit: zip_guard.read_bounded(zf, name, lambda why: _bad(filepath, why), limit),
+            load_weights, os.fspath(filepath), custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+def build_from_members(names: Iterable[str], read_json: Callable[[str], Any], read: Callable[[str, int], bytes],
+                       load_weights: Callable[[Any], None], where: str, custom_objects: Optional[Dict[str, Any]],
+                       compile: bool, safe_mode: bool) -> Any:
+    """The model described by checked `.keras` members (a zip's or a folder's): `read_json(name)`
+    parses a bounded JSON member, `read(name, limit)` gives a bounded member's bytes and
+    `load_weights(model)` loads `model.weights.h5` into the built model."""
+    from kerasish.saving.keras_assets import restore_vocabularies
+    from kerasish.saving.keras_config import from_keras_config
+    from kerasish.saving.keras_subclassed import (
+        is_subclassed,
+        subclassed_from_keras_config,
+    )
+
+    names = set(names)
+    config = read_json(CONFIG)
+    if METADATA in names:
+        read_json(METADATA)  # checked like the config; the content is informative
+    if WEIGHTS_NPZ in names and WEIGHTS_H5 not in names:
+        raise _bad(where, "its weights are in the npz layout (weights_format='npz'); kerasish reads "
+                          "model.weights.h5. Re-save it in Keras with model.save(path) (h5 is the default)")
+    if is_subclassed(config):  # the user's registered class, rebuilt from its constructor arguments
+        model = subclassed_from_keras_config(config, custom_objects=custom_objects, safe_mode=safe_mode,
+                                             compile=compile)
+    else:
+        model = from_keras_config(config, custom_objects=custom_objects, safe_mode=safe_mode, compile=compile)
+    restore_vocabularies(model, names, read, where)
+    if WEIGHTS_H5 in names:
+        load_weights(model)
     return model
 
 
