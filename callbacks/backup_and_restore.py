@@ -19,7 +19,7 @@ from kerasish.saving.json_guard import parse_json
 from kerasish.saving.model_file import load_optimizer_state, optimizer_state_to_files
 from kerasish.saving.serialization import decode_state, encode_state
 from kerasish.saving.weights import assign_weights, tensors_from_bytes, tensors_to_bytes
-from kerasish.utils.io import atomic_write
+from kerasish.utils.io import atomic_write, remove_stale_temp_files
 
 _FILE = "training_backup.zip"
 _JSON_LIMIT = 256 * 2 ** 20  # bytes of state.json / optimizer.json
@@ -53,14 +53,23 @@ class BackupAndRestore(Callback):
     """Backs up the training state at every epoch boundary and resumes from it after a crash.
 
     One file in `backup_dir` holds the model weights, the optimizer state, the next
-    epoch, the random-number states (torch, NumPy, Python) and every other callback's
-    `state_dict()` (EarlyStopping's patience count, ReduceLROnPlateau's, ModelCheckpoint's
-    best value ...). It is written atomically when an epoch's end hooks have all run, so
-    it always matches one finished epoch. When `fit` starts and a backup exists, all of
-    it is restored and training continues at the next epoch; with the same seed the
-    result equals an uninterrupted run. Put it first in `callbacks=[...]`: callbacks
-    listed before it that act at epoch begin (LearningRateScheduler) would run twice
-    for the resumed epoch.
+    epoch, the position in the training data (the shuffled order and cursor of arrays
+    when `steps_per_epoch` is shorter than the data, how far a generator or a
+    DataLoader's pass has been read, the DataLoader's generators), the random-number
+    states (torch, NumPy, Python) and every other callback's `state_dict()`
+    (EarlyStopping's patience count, ReduceLROnPlateau's, ModelCheckpoint's best value
+    ...). It is written atomically when an epoch's end hooks have all run, so it always
+    matches one finished epoch. When `fit` starts and a backup exists, all of it is
+    restored and training continues at the next epoch; with the same seed and the same
+    data (a generator made the same way, a DataLoader with the same seeded generator)
+    the result equals an uninterrupted run bit for bit. Put it first in
+    `callbacks=[...]`: callbacks listed before it that act at epoch begin
+    (LearningRateScheduler) would run twice for the resumed epoch.
+
+    `fit` tells it where the loop starts through `set_loop_position` (a
+    `kerasish.training.snapshot.LoopPosition`); a restore moves that position. Temporary
+    files of backups whose writer was killed are removed when training starts and ends;
+    if the folder still holds other files at the end, a warning names them.
 
     Args:
         backup_dir: the folder for the backup (created if missing). Use one folder per run.
@@ -92,6 +101,7 @@ class BackupAndRestore(Callback):
         self._pending: Optional[Dict[str, Any]] = None
         self._finished_epoch: Optional[int] = None
         self._in_epoch = False
+        self._position: Any = None
 
     @property
     def backup_path(self) -> str:
@@ -101,6 +111,10 @@ class BackupAndRestore(Callback):
     def set_callbacks(self, callbacks: List[Callback]) -> None:
         """Called by CallbackList with every callback of the fit (whose state is backed up)."""
         self._callbacks = callbacks
+
+    def set_loop_position(self, position: Any) -> None:
+        """Called by fit before `on_train_begin` with its `LoopPosition` (epoch and data), restored and saved here."""
+        self._position = position
 
     # ----------------------------------------------------------------- hooks
     def on_train_begin(self, logs: Optional[Mapping[str, Any]] = None) -> None:
@@ -118,6 +132,8 @@ class BackupAndRestore(Callback):
         # Data-parallel runs: rank 0 may still be writing or deleting the backup of the previous
         # fit; wait for it, so that every rank restores the same file (or none does).
         distributed.barrier()
+        if distributed.is_main_process():
+            remove_stale_temp_files(self.backup_path)  # a backup write killed mid-way leaves one
         if os.path.isfile(self.backup_path):
             self._restore()
 
@@ -146,14 +162,28 @@ class BackupAndRestore(Callback):
         if completed and self.delete_checkpoint:
             if os.path.isfile(self.backup_path):
                 os.remove(self.backup_path)
-            try:
-                os.rmdir(self.backup_dir)
-            except OSError:  # not empty (the user's own files) or already gone: leave it
-                pass
+            remove_stale_temp_files(self.backup_path)
+            self._remove_folder()
         elif finished is not None and self.save_freq == "epoch":
             self._write(next_epoch=finished + 1)
 
     # ----------------------------------------------------------------- files
+    def _remove_folder(self) -> None:
+        try:
+            os.rmdir(self.backup_dir)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            try:
+                left = sorted(os.listdir(self.backup_dir))
+            except OSError:
+                left = []
+            shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+            warnings.warn(
+                f"BackupAndRestore removed its backup but could not remove the folder {self.backup_dir!r} "
+                f"({e.strerror}); it still holds: {shown or 'nothing listable'}. Files there that are not the "
+                "backup's are left alone: delete them yourself, or use a folder for the backup only.", stacklevel=2)
+
     def _callback_states(self) -> Dict[str, Any]:
         states = {}
         for i, c in enumerate(self._callbacks):
@@ -184,6 +214,10 @@ class BackupAndRestore(Callback):
         extra.update(callback_tensors)
         state = {"format": _FORMAT, "version": _VERSION, "next_epoch": next_epoch, "rng": rng,
                  "callbacks": callbacks_structure}
+        if self._position is not None:
+            # The data position as it is between two epochs: read once per epoch, no device sync.
+            state["data"], data_tensors = encode_state(self._position.data_state(), "data")
+            extra.update(data_tensors)
         optimizer_files = optimizer_state_to_files(getattr(self.model, "optimizer", None))
         os.makedirs(self.backup_dir, exist_ok=True)
         with atomic_write(self.backup_path) as f:
@@ -223,11 +257,26 @@ class BackupAndRestore(Callback):
             raise ValueError(
                 f"{path!r} is not a kerasish training backup (format {state.get('format')!r}). Point backup_dir "
                 "at a folder used only by BackupAndRestore, or delete the file.")
+        next_epoch, data = state.get("next_epoch"), state.get("data", {})
+        if isinstance(next_epoch, bool) or not isinstance(next_epoch, int) or next_epoch < 0:
+            raise bad(f"state.json's 'next_epoch' is {next_epoch!r}, not an int >= 0")
+        if not isinstance(state.get("rng"), dict) or not isinstance(data, dict):
+            raise bad("state.json's 'rng' or 'data' is not a dict")
+        if self._position is not None:
+            # First, before any weight changes: data that does not match the backup is refused.
+            try:
+                self._position.restore(next_epoch, decode_state(data, extra))
+            except ValueError as e:
+                raise ValueError(f"Cannot resume from {path!r}: {e}") from None
+        else:
+            raise RuntimeError(
+                f"BackupAndRestore found a backup in {path!r} but no training loop handed it its position "
+                "(Model.fit does, through set_loop_position). Restore by calling fit with this callback."
+            )
         assign_weights(self.model, weights, repr(path))
         if optimizer_files is not None and getattr(self.model, "optimizer", None) is not None:
             self.model.ensure_optimizer()
             load_optimizer_state(self.model.optimizer, optimizer_files[0], optimizer_files[1], repr(path))
         rng = dict(state["rng"])
         rng["torch"] = {k[len("rng."):]: v for k, v in extra.items() if k.startswith("rng.")}
-        self._pending = {"rng": rng, "callbacks": decode_state(state["callbacks"], extra)}
-        self.model._resume_from_epoch = int(state["next_epoch"])
+        self._pending = {"rng": rng, "callbacks": decode_state(state.get("callbacks", {}), extra)}

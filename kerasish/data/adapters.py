@@ -6,12 +6,18 @@
 - `IterableAdapter`: a `torch.utils.data.Dataset` (wrapped in a DataLoader), a
   `DataLoader`, or any iterable/generator of `(x, y)` / `(x, y, sample_weight)`.
   Batches are copied to the device with `non_blocking=True` (pinned on CUDA).
+
+Both adapters have `state_dict()` / `load_state_dict()`: where in the data the next
+epoch starts (the array order and cursor when `steps_per_epoch` cuts a pass short, the
+iterable's carry-over and its sampler's generators). BackupAndRestore saves it, so a
+resumed fit draws exactly the batches the uninterrupted one would.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple
+import random
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -97,6 +103,30 @@ def check_sample_weight(w: Any, what: str = "sample_weight") -> None:
     )
 
 
+def _bad_state(what: str, field: str, value: Any, expected: str) -> ValueError:
+    return ValueError(
+        f"The saved {what} position has an invalid {field!r}: received {value!r:.80}, expected {expected}. The "
+        "backup was written by another kind of data or edited; delete it to start training from scratch.")
+
+
+def host_rng_state() -> Dict[str, Any]:
+    """torch's CPU, NumPy's and Python's global random states, as tensors and numbers (no pickle)."""
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy": [torch.from_numpy(keys.astype(np.int64)), int(pos),
+                                                      int(has_gauss), float(cached)],
+            "python": [int(version), torch.tensor(internal, dtype=torch.int64), gauss_next]}
+
+
+def set_host_rng_state(state: Mapping[str, Any]) -> None:
+    """Sets the states `host_rng_state` returned."""
+    keys, pos, has_gauss, cached = state["numpy"]
+    version, internal, gauss_next = state["python"]
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached)))
+    random.setstate((int(version), tuple(int(v) for v in internal.tolist()), gauss_next))
+
+
 class ArrayAdapter:
     """In-memory arrays on the device, batched by shuffled index.
 
@@ -137,7 +167,47 @@ class ArrayAdapter:
         self.steps = min(full, steps) if steps else full
         self.full = full
         self._order: Optional[torch.Tensor] = None
+        self._order_rng: Optional[torch.Tensor] = None  # torch's CPU state the order was drawn from
         self._cursor = 0
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Where the next epoch starts: empty unless `steps_per_epoch` cut a pass short.
+
+        Then it holds the next batch's index in the current pass (`cursor`) and the torch
+        CPU random state that pass's order was drawn from (`order_rng`, None when not
+        shuffled), about 5 KB whatever the data size.
+        """
+        if self._order is None:
+            return {}
+        return {"cursor": self._cursor, "order_rng": self._order_rng}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Puts the adapter where `state_dict` was taken; the global random state is left as it was.
+
+        Raises:
+            ValueError: for a state of another shape of data.
+        """
+        if not state:
+            self._order, self._order_rng, self._cursor = None, None, 0
+            return
+        cursor, order_rng = state.get("cursor"), state.get("order_rng")
+        if isinstance(cursor, bool) or not isinstance(cursor, int) or not 0 <= cursor <= self.full:
+            raise _bad_state("array data", "cursor", cursor, f"an int from 0 to {self.full} (batches per pass)")
+        if order_rng is None:
+            if self.shuffle:
+                raise _bad_state("array data", "order_rng", order_rng, "torch's random state (fit uses shuffle=True)")
+            order = torch.arange(self.n)
+        else:
+            if not isinstance(order_rng, torch.Tensor) or order_rng.dtype != torch.uint8 or order_rng.dim() != 1:
+                raise _bad_state("array data", "order_rng", order_rng, "a 1-D uint8 tensor (torch.get_rng_state())")
+            with torch.random.fork_rng(devices=[]):
+                try:
+                    torch.set_rng_state(order_rng)
+                except RuntimeError:
+                    raise _bad_state("array data", "order_rng", order_rng,
+                                     "torch.get_rng_state()'s 5056 bytes") from None
+                order = torch.randperm(self.n)
+        self._order, self._order_rng, self._cursor = order.to(self.device, non_blocking=True), order_rng, cursor
 
     def _take_targets(self, idx: torch.Tensor) -> Tuple[Any, Optional[torch.Tensor]]:
         """y and sample_weight of the samples at `idx` (a gather on the device)."""
@@ -154,6 +224,7 @@ class ArrayAdapter:
         bs = self.batch_size
         for _ in range(self.steps):
             if self._order is None or self._cursor >= self.full:
+                self._order_rng = torch.get_rng_state() if self.shuffle else None
                 order = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
                 self._order, self._cursor = order.to(self.device, non_blocking=True), 0
             idx = self._order[self._cursor * bs:(self._cursor + 1) * bs]
@@ -216,6 +287,34 @@ class TextArrayAdapter(ArrayAdapter):
             yield (self.texts[order_np[i * bs:(i + 1) * bs]],) + self._take_targets(idx)
 
 
+def _generators(data: Any) -> List[torch.Generator]:
+    """The torch generators a DataLoader draws its order from (its own, its sampler's), each once."""
+    found: List[torch.Generator] = []
+    for owner in (data, getattr(data, "sampler", None), getattr(getattr(data, "batch_sampler", None), "sampler", None)):
+        gen = getattr(owner, "generator", None)
+        if isinstance(gen, torch.Generator) and all(gen is not g for g in found):
+            found.append(gen)
+    return found
+
+
+def _generator_states(data: Any) -> List[torch.Tensor]:
+    return [g.get_state() for g in _generators(data)]
+
+
+def _check_generator_states(data: Any, states: Any) -> None:
+    count = len(_generators(data))
+    if (not isinstance(states, list) or len(states) != count
+            or not all(isinstance(v, torch.Tensor) and v.dtype == torch.uint8 for v in states)):
+        raise _bad_state("iterable data", "generators", states, f"{count} torch.Generator.get_state() tensor(s), as "
+                         "many as this data's DataLoader and sampler have generators")
+
+
+def _set_generator_states(data: Any, states: Any) -> None:
+    _check_generator_states(data, states)
+    for gen, value in zip(_generators(data), states):
+        gen.set_state(value)
+
+
 def unpack(element: Any, *, with_targets: bool = True) -> Batch:
     """Splits a batch from a loader into (x, y, sample_weight), Keras's convention."""
     if isinstance(element, (list, tuple)):
@@ -267,6 +366,8 @@ class IterableAdapter:
         self._epoch = 0
         self._peeked: Any = None
         self._live: Optional[Iterator[Any]] = None
+        self._drawn = 0  # elements drawn from the current pass (a one-shot iterator: since the start)
+        self._pass_rng: Optional[Dict[str, Any]] = None  # the random states the current pass started from
         map_style = isinstance(data, Dataset) and not isinstance(data, IterableDataset)
         # Data-parallel runs shard map-style Datasets only (see ArrayAdapter's `shard`).
         self.sharded = bool(shard) and map_style and distributed.is_distributed()
@@ -292,6 +393,8 @@ class IterableAdapter:
             length = len(data)  # type: ignore[arg-type]
         except TypeError:
             length = None
+        self._length = length
+        self._cut = bool(steps)  # steps_per_epoch given: an epoch may end mid-pass
         self.steps = min(length, steps) if (steps and length) else (steps or length)
 
     def _convert(self, element: Any) -> Batch:
@@ -354,7 +457,7 @@ class IterableAdapter:
         if self._peeked is None:
             self._live = self._source()
             try:
-                element = next(self._live)
+                element = self._draw(self._live)
             except StopIteration:
                 raise ValueError(
                     "The data iterable yielded no batches. Pass a non-empty Dataset/DataLoader/generator."
@@ -365,11 +468,97 @@ class IterableAdapter:
         except (TypeError, ValueError) as e:
             raise type(e)(f"Batch 0 from the data iterable is invalid: {e}") from None
 
+    def _one_shot(self) -> bool:
+        return hasattr(self.data, "__next__")
+
+    def _draw(self, source: Iterator[Any]) -> Any:
+        element = next(source)
+        self._drawn += 1
+        return element
+
     def _source(self) -> Iterator[Any]:
+        if self._one_shot():
+            return self.data  # drawn from across epochs; `_drawn` counts from the start
+        # What this pass's order depends on, so that a resumed fit can start it again; only a
+        # pass cut by steps_per_epoch can be unfinished between epochs (~0.2 ms per pass).
+        self._pass_rng = None if not self._cut else {"host": host_rng_state(),
+                                                     "generators": _generator_states(self.data)}
+        self._drawn = 0
         if self._sampler is not None:
             self._sampler.set_epoch(self._epoch)  # a new shuffled order each epoch, the same on every process
             self._epoch += 1
-        return self.data if hasattr(self.data, "__next__") else iter(self.data)
+        return iter(self.data)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Where the next epoch starts in the data (see the module docstring).
+
+        Holds the batches handed out from the current pass (`consumed`; for a generator,
+        since the start), the random states that pass started from (`pass_rng`: torch's,
+        NumPy's and Python's global states and those of the DataLoader's own generators;
+        only while a pass shortened by `steps_per_epoch` is unfinished), the current states
+        of the DataLoader's generators and the DistributedSampler's epoch.
+        """
+        consumed = self._drawn - (self._peeked is not None)
+        state: Dict[str, Any] = {"consumed": consumed, "epoch": self._epoch,
+                                 "generators": _generator_states(self.data)}
+        finished = self._length is not None and consumed >= self._length
+        if not self._one_shot() and self._live is not None and self._pass_rng is not None and not finished:
+            state["pass_rng"] = self._pass_rng
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Moves to where `state_dict` was taken, by replaying the batches already used.
+
+        A re-iterable (DataLoader, Dataset, PyDataset) starts its unfinished pass again from
+        the saved random states and skips `consumed` batches; a generator skips what it has
+        not yet yielded. The global random states are left as they were.
+
+        Raises:
+            ValueError: for a state of other data, or data that ends before the saved position.
+        """
+        consumed, epoch, generators = state.get("consumed"), state.get("epoch"), state.get("generators")
+        if isinstance(consumed, bool) or not isinstance(consumed, int) or consumed < 0:
+            raise _bad_state("iterable data", "consumed", consumed, "an int >= 0 (batches drawn)")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise _bad_state("iterable data", "epoch", epoch, "an int >= 0")
+        _check_generator_states(self.data, generators)
+        outside = host_rng_state()
+        try:
+            if self._one_shot():
+                self._skip(consumed - (self._drawn - (self._peeked is not None)), consumed)
+            else:
+                self._peeked = self._live = None
+                pass_rng = state.get("pass_rng")
+                if pass_rng is not None:
+                    try:
+                        set_host_rng_state(pass_rng["host"])
+                    except (TypeError, ValueError, RuntimeError, KeyError, AttributeError):
+                        raise _bad_state("iterable data", "pass_rng", pass_rng, "the random states of host_rng_state()"
+                                         ) from None
+                    _set_generator_states(self.data, pass_rng["generators"])
+                    self._epoch = epoch - 1 if self._sampler is not None else epoch
+                    self._live = self._source()
+                    self._skip(consumed, consumed)
+            _set_generator_states(self.data, generators)
+            self._epoch = epoch
+        finally:
+            set_host_rng_state(outside)
+
+    def _skip(self, count: int, target: int) -> None:
+        if count < 0:
+            raise ValueError(
+                f"The data iterator has already yielded more batches than the saved position ({target}); a generator "
+                "cannot be rewound. Pass a new generator, made the same way as the interrupted run's.")
+        if count and self._peeked is not None:
+            self._peeked, count = None, count - 1
+        for done in range(count):
+            try:
+                self._draw(self._live if self._live is not None else self.data)
+            except StopIteration:
+                raise ValueError(
+                    f"The data ran out after {self._drawn} batches while moving to the saved position ({target} "
+                    "batches): it is not the data the interrupted run trained on. Pass the same data (a generator "
+                    "made the same way, the same DataLoader and sampler seed).") from None
 
     def __iter__(self) -> Iterator[Batch]:
         # A one-shot iterator (a generator) is drawn from across epochs, as Keras does.
@@ -387,7 +576,7 @@ class IterableAdapter:
                 element, pending = pending, None
             else:
                 try:
-                    element = next(source)
+                    element = self._draw(source)
                 except StopIteration:
                     self._live = None
                     if count == 0 and not hasattr(self.data, "__next__") and self.steps is not None:

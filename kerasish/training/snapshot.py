@@ -12,6 +12,10 @@ holds, on the host (so it costs no accelerator memory while the finders run):
   metrics held by layers);
 - the random-number states of torch (CPU and initialised CUDA devices), NumPy and
   Python, so that what follows a finder draws the same numbers as without it.
+
+`LoopPosition` is the other half of a training state: where a running `fit` stands
+(the epoch it starts at and its training data's position). `fit` hands it to the
+callbacks that save and restore training (BackupAndRestore) before `on_train_begin`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,46 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import torch
+
+
+class LoopPosition:
+    """Where a `fit` loop starts: the explicit hand-over between `fit` and BackupAndRestore.
+
+    `fit` makes one per call, gives it to every callback that has a
+    `set_loop_position(position)` method, then runs `on_train_begin` and starts at
+    `position.epoch`. A callback restoring a backup sets the epoch and the data position
+    in its `on_train_begin` (`restore`); one writing a backup reads them (`data_state`).
+
+    Args:
+        epoch: the first epoch to run (fit's `initial_epoch`).
+        data: the training data adapter (`state_dict()` / `load_state_dict()`), or None.
+
+    Example:
+        >>> position = LoopPosition(0, None)
+        >>> position.restore(3, {})
+        >>> position.epoch
+        3
+    """
+
+    def __init__(self, epoch: int, data: Any) -> None:
+        self.epoch = epoch
+        self.data = data
+
+    def data_state(self) -> Dict[str, Any]:
+        """The data adapter's position (empty when the data has none, e.g. a fresh pass each epoch)."""
+        state_dict = getattr(self.data, "state_dict", None)
+        return state_dict() if callable(state_dict) else {}
+
+    def restore(self, epoch: int, data_state: Dict[str, Any]) -> None:
+        """Makes fit start at `epoch`, with the data where `data_state` says.
+
+        Raises:
+            ValueError: from the adapter, for a data state of other data.
+        """
+        self.epoch = epoch
+        load = getattr(self.data, "load_state_dict", None)
+        if callable(load):
+            load(data_state)
 
 
 def _to_host(value: Any) -> Any:

@@ -27,6 +27,7 @@ from kerasish.layers import call_context
 from kerasish.training.logs import results_to_floats
 from kerasish.training.predictions import Predictions, concat
 from kerasish.training import nonfinite
+from kerasish.training.snapshot import LoopPosition
 from kerasish.training.stepper import Stepper, overrides
 from kerasish.utils.tree import first_leaf, map_structure, pack_x_y_sample_weight
 from kerasish.training.step import MultiSteps, Steps, split_targets
@@ -396,9 +397,13 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     stepper = Stepper(model, steps, "train")
     want_begin = cbs.needs("on_train_batch_begin")
     want_end = cbs.needs("on_train_batch_end")
+    # The explicit hand-over to callbacks that resume a run (BackupAndRestore): in on_train_begin
+    # they may move the first epoch and the training data's position.
+    position = LoopPosition(initial_epoch, train.adapter)
+    for c in cbs.callbacks:
+        if callable(getattr(c, "set_loop_position", None)):
+            c.set_loop_position(position)
     cbs.on_train_begin({})
-    # A callback restoring a backup (BackupAndRestore) sets where training resumes.
-    resume = model.__dict__.pop("_resume_from_epoch", None)
     epoch_logs: Dict[str, float] = {}
     if stepper.custom:
         # The layers' metrics, found once per fit: `model.metrics` is read several times per batch.
@@ -407,7 +412,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         model.__dict__["_layer_metrics_cache"] = Layer.metrics.fget(model)
     try:
         with stepper:
-            for epoch in range(initial_epoch if resume is None else resume, epochs):
+            for epoch in range(position.epoch, epochs):
                 stepper.reset()  # every metric the model lists, as Keras resets them per epoch
                 if guard is not None:
                     guard.reset_epoch()

@@ -5,14 +5,24 @@ complete new one, never a half-written file: the bytes go to a temporary file in
 the target's folder, are flushed to disk, and `os.replace` swaps it in (an atomic
 rename on POSIX and Windows when both names are on the same file system, which the
 same folder guarantees).
+
+A process killed mid-write (SIGKILL, power loss) cannot remove its temporary file. Each
+temporary name therefore carries the writer's process id and host,
+`.<name>.<pid>-<host>.<random>.tmp`, and the next write to the same target removes the
+temporary files of that target whose writer on this host is no longer running
+(`remove_stale_temp_files`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
+import re
+import socket
 import tempfile
-from typing import IO, Any, Iterator, Union
+from typing import IO, Any, Iterator, List, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -32,6 +42,84 @@ def _check_folder(path: str) -> str:
             "Change the folder's permissions or choose a path in a writable folder."
         )
     return folder
+
+
+@functools.lru_cache(maxsize=1)
+def _host_tag() -> str:
+    # Eight hex digits of the host name: temp files in a shared folder (NFS) written by a
+    # process on another machine are never judged by this machine's process table.
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _temp_prefix(path: str) -> str:
+    return "." + os.path.basename(path) + "."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    except OSError:
+        return True  # cannot tell: keep its file
+    return True
+
+
+def stale_temp_files(path: PathLike) -> List[str]:
+    """The temporary files of interrupted `atomic_write`s of `path` whose writer is gone.
+
+    Only files named by `atomic_write` for this exact target, written on this host by a
+    process that no longer runs, are listed; a write in progress (in this or another
+    process) is never listed.
+
+    Args:
+        path: the target file of the writes.
+
+    Returns:
+        The full paths of the stale temporary files, sorted.
+    """
+    path = os.fspath(path)
+    if os.name != "posix":
+        return []  # liveness is checked with kill(pid, 0), which only POSIX offers safely
+    folder = os.path.dirname(os.path.abspath(path))
+    pattern = re.compile(re.escape(_temp_prefix(path)) + r"(\d+)-" + _host_tag() + r"\.[A-Za-z0-9_]+\.tmp")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    stale = []
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+            stale.append(os.path.join(folder, name))
+    return sorted(stale)
+
+
+def remove_stale_temp_files(path: PathLike) -> List[str]:
+    """Removes what killed writes of `path` left behind (see `stale_temp_files`).
+
+    `atomic_write` calls it before each write; callers that own a folder (BackupAndRestore)
+    call it before they delete the folder.
+
+    Args:
+        path: the target file of the writes.
+
+    Returns:
+        The paths removed.
+
+    Example:
+        >>> import tempfile
+        >>> remove_stale_temp_files(os.path.join(tempfile.mkdtemp(), "model.kerasish"))
+        []
+    """
+    removed = []
+    for stale in stale_temp_files(path):
+        with contextlib.suppress(FileNotFoundError):  # another process cleaned it first
+            os.unlink(stale)
+            removed.append(stale)
+    return removed
 
 
 def _default_file_mode() -> int:
@@ -63,7 +151,8 @@ def atomic_write(path: PathLike, mode: str = "wb", encoding: str = "utf-8") -> I
 
     The temporary file sits in the same folder as `path` (so the final rename is
     atomic), is flushed and fsynced before `os.replace`, and is removed when the
-    block raises, leaving any previous `path` untouched.
+    block raises, leaving any previous `path` untouched. Temporary files of `path` left
+    by writers that were killed are removed first (`remove_stale_temp_files`).
 
     Args:
         path: the file to (re)write.
@@ -93,7 +182,8 @@ def atomic_write(path: PathLike, mode: str = "wb", encoding: str = "utf-8") -> I
         )
     path = os.fspath(path)
     folder = _check_folder(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    remove_stale_temp_files(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{_temp_prefix(path)}{os.getpid()}-{_host_tag()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **({"encoding": encoding, "newline": ""} if mode == "w" else {})) as f:
             yield f
