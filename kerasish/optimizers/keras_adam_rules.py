@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import torch
 
-from kerasish.optimizers.keras_rules import KerasRule, _zeros
+from kerasish.optimizers.keras_rules import KerasRule, _zeros, adam_alpha, fused_adam_
 
 
 class KerasAdamTorch(KerasRule):
@@ -36,21 +36,22 @@ class KerasAdamTorch(KerasRule):
 
     def update(self, group, params, grads, states, f):
         b1, b2 = group["beta_1"], group["beta_2"]
-        t = f(group["step"])
-        alpha = f(group["lr"]) * (f(1) - f(b2) ** t) ** f(0.5) / (f(1) - f(b1) ** t)
+        alpha = adam_alpha(group, f)
         ms = [st["momentum"] for st in states]
         vs = [st["velocity"] for st in states]
+        v_hats = [st["velocity_hat"] for st in states] if group["amsgrad"] else []
+        if fused_adam_(params, grads, ms, vs, v_hats, alpha, b1, b2, group["eps"]):
+            return  # float32/float64 on the CPU: one fused pass per tensor
         torch._foreach_mul_(ms, b1)
         torch._foreach_add_(ms, grads, alpha=1.0 - b1)
         torch._foreach_mul_(vs, b2)
         torch._foreach_addcmul_(vs, grads, grads, value=1.0 - b2)
         if group["amsgrad"]:
-            v_hats = [st["velocity_hat"] for st in states]
             torch._foreach_maximum_(v_hats, vs)
             vs = v_hats
         denom = torch._foreach_sqrt(vs)
         torch._foreach_add_(denom, group["eps"])
-        torch._foreach_addcdiv_(params, torch._foreach_mul(ms, float(alpha)), denom, value=-1.0)
+        torch._foreach_addcdiv_(params, torch._foreach_mul(ms, alpha), denom, value=-1.0)
 
 
 class KerasAdamaxTorch(KerasRule):

@@ -3,7 +3,10 @@
 Each class is a `torch.optim.Optimizer` usable on its own, and what the kerasish optimizer
 of the same name runs by default. All of them:
 - update every parameter of a group at once with foreach kernels (no Python loop over
-  elements, no host sync: the step's scalars are host numbers);
+  elements, no host sync: the step's scalars are host numbers); where torch has a fused CPU
+  kernel that can be given Keras's formula (SGD with momentum here, Adam through
+  `fused_adam_`), float32/float64 parameters on the CPU take it instead: one pass over
+  memory per tensor in place of one per foreach kernel;
 - apply Keras 3's decoupled weight decay before the update (`p *= 1 - lr * weight_decay`);
 - count steps once per optimizer in each param group's `step` (a host integer saved with
   `state_dict`), as Keras's single `iterations` counter;
@@ -15,6 +18,7 @@ The Adam family (Adam, Adamax, Nadam, Lamb, Adafactor) lives in `keras_adam_rule
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Dict, Iterable, List
 
 import numpy as np
@@ -101,10 +105,93 @@ def _zeros(p: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
+# torch's fused Adam kernel divides by its bias corrections `1 - beta**step`. At this step
+# count `beta**step` underflows to exactly 0 (in double) for every beta below 1, so both
+# corrections are exactly 1 and the kernel computes `p -= lr * m / (sqrt(v) + eps)`: Keras's
+# form, when `lr` is Keras's `alpha`. 2**62 is exact as float32, float64 and int64, however
+# the kernel reads its step tensor.
+_FAR_STEP = float(2 ** 62)
+_FUSED_DTYPES = (torch.float32, torch.float64)
+
+
+@functools.lru_cache(maxsize=1)
+def _far_step() -> torch.Tensor:
+    """The step tensor handed to the fused Adam kernel (read, never written, by it)."""
+    return torch.full((), _FAR_STEP, dtype=torch.float32)
+
+
+def fusable(params: List[torch.Tensor], *others: List[torch.Tensor]) -> bool:
+    """Whether torch's fused CPU kernels can update `params` with these gradients and states:
+    all on the CPU, dense, contiguous and of the parameters' dtype, float32 or float64 (the
+    kernels walk memory linearly, so every tensor must share one layout)."""
+    if not params or params[0].dtype not in _FUSED_DTYPES:
+        return False
+    dtype = params[0].dtype
+    for group in (params, *others):
+        for t in group:
+            if t.device.type != "cpu" or t.dtype != dtype or t.is_sparse or not t.is_contiguous():
+                return False
+    return True
+
+
+def fused_sgd_(params: List[torch.Tensor], grads: List[torch.Tensor], ms: List[torch.Tensor], lr: float,
+               momentum: float) -> bool:
+    """Keras's SGD momentum update with torch's fused CPU kernel: `m = momentum * m - lr * g`,
+    `p += m` (one pass over memory per tensor).
+
+    torch's kernel computes `buf = momentum * buf + (1 - dampening) * g`, `p -= lr' * buf`;
+    with `dampening = 1 + lr` and `lr' = -1` that is Keras's form, and `buf` is Keras's
+    velocity (not torch's), so the state stays Keras's under a changing learning rate.
+
+    Returns:
+        True when the update was done; False, with nothing changed, where the kernel does not
+        apply (see `fusable`): the caller then runs its foreach kernels.
+    """
+    if not fusable(params, grads, ms):
+        return False
+    torch._fused_sgd_(params, grads, ms, weight_decay=0.0, momentum=momentum, lr=-1.0, dampening=1.0 + lr,
+                      nesterov=False, maximize=False, is_first_step=False)
+    return True
+
+
+def adam_alpha(group: Dict[str, Any], f: Callable[[Any], Any]) -> float:
+    """Keras's Adam step size `lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)` for the group's step `t`,
+    computed in the parameters' precision `f` (as Keras computes it)."""
+    t = f(group["step"])
+    return float(f(group["lr"]) * (f(1) - f(group["beta_2"]) ** t) ** f(0.5) / (f(1) - f(group["beta_1"]) ** t))
+
+
+def fused_adam_(params: List[torch.Tensor], grads: List[torch.Tensor], ms: List[torch.Tensor],
+                vs: List[torch.Tensor], v_hats: List[torch.Tensor], alpha: float, beta_1: float, beta_2: float,
+                eps: float) -> bool:
+    """Keras's Adam update with torch's fused CPU kernel (one pass over memory per tensor).
+
+    Updates in place `m = beta_1 * m + (1 - beta_1) * g`, `v = beta_2 * v + (1 - beta_2) * g**2`,
+    with AMSGrad (`v_hats` not empty) `v_hat = max(v_hat, v)`, then
+    `p -= alpha * m / (sqrt(v or v_hat) + eps)`, where `alpha` already holds Keras's bias
+    corrections (`lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`). Weight decay is not applied
+    here: Keras decays before the update (`KerasRule.step`).
+
+    Returns:
+        True when the update was done; False, with nothing changed, where the fused kernel
+        does not apply (parameters off the CPU, not float32/float64, mixed dtypes,
+        non-contiguous or sparse tensors, a beta of 1 or more): the caller then runs its
+        foreach kernels.
+    """
+    if not (beta_1 < 1.0 and beta_2 < 1.0) or not fusable(params, grads, ms, vs, v_hats):
+        return False
+    torch._fused_adam_(params, grads, ms, vs, v_hats, [_far_step()] * len(params), lr=alpha, beta1=beta_1,
+                       beta2=beta_2, weight_decay=0.0, eps=eps, amsgrad=bool(v_hats), maximize=False)
+    return True
+
+
 class KerasSGDTorch(KerasRule):
     """SGD with Keras's momentum form: `m = momentum * m - lr * g`, `p += m`
     (Nesterov: `p += momentum * m - lr * g`). Equal to torch's SGD for a constant rate;
-    under a schedule the velocity keeps the rates it was built with, as in Keras."""
+    under a schedule the velocity keeps the rates it was built with, as in Keras. Without
+    Nesterov, CPU parameters are updated by torch's fused kernel (`fused_sgd_`)."""
+
+    fused = True  # take torch's fused CPU kernel where it applies; False: foreach kernels only
 
     def __init__(self, params: Iterable[Any], lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0) -> None:
@@ -121,6 +208,8 @@ class KerasSGDTorch(KerasRule):
             return
         # setdefault: a momentum switched on after the first step (e.g. by OneCycle) starts from zero.
         ms = [st.setdefault("momentum", _zeros(p)) for p, st in zip(params, states)]
+        if self.fused and not group["nesterov"] and fused_sgd_(params, grads, ms, lr, group["momentum"]):
+            return
         torch._foreach_mul_(ms, group["momentum"])
         torch._foreach_add_(ms, grads, alpha=-lr)
         if group["nesterov"]:
