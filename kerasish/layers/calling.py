@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+from torch.nn.modules import module as torch_module
 
 from kerasish.layers.symbolic import KerasTensor
 
@@ -157,8 +158,6 @@ def step_forward(model: Any) -> Any:
     saves its bookkeeping (~6 us per batch, most of a tiny model's overhead over a hand loop). The
     conditions that can change during fit (hooks, a regularizer, the policy) are checked per call.
     """
-    from torch.nn.modules import module as torch_module
-
     from kerasish.layers.layer import Layer
 
     cls = type(model)
@@ -169,12 +168,18 @@ def step_forward(model: Any) -> Any:
     call = model.call
 
     def forward(*args: Any) -> Any:
-        if (len(args) != 1 or type(args[0]) is not torch.Tensor or not model.built
-                or model.activity_regularizer is not None or model._compute_dtype is not None or model._forward_hooks or model._forward_pre_hooks
-                or model._backward_hooks or model._backward_pre_hooks or torch_module._global_forward_hooks
-                or torch_module._global_forward_pre_hooks or torch_module._global_backward_hooks
-                or torch_module._global_backward_pre_hooks):
+        if len(args) != 1 or type(args[0]) is not torch.Tensor or not model.built or outer_call_needed(model):
             return model(*args)
         return call(args[0])
 
     return forward
+
+
+def outer_call_needed(model: Any) -> bool:
+    """Whether calling `model` itself does something its layers' calls do not: an activity
+    regularizer or dtype policy of its own, or forward/backward hooks (its own or global)."""
+    return bool(getattr(model, "activity_regularizer", None) is not None
+                or getattr(model, "_compute_dtype", None) is not None or model._forward_hooks
+                or model._forward_pre_hooks or model._backward_hooks or model._backward_pre_hooks
+                or torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks
+                or torch_module._global_backward_hooks or torch_module._global_backward_pre_hooks)

@@ -115,6 +115,17 @@ def test_forward_hooks_on_the_model_run_in_every_step():
     assert seen == [16, 16, 16, 16]
 
 
+def test_a_forward_hook_on_a_softmax_model_is_called_although_the_loss_could_use_the_logits():
+    x = RNG.normal(size=(32, 5)).astype("float32")
+    y = RNG.integers(0, 3, 32)
+    model = Sequential([layers.Input((5,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    seen = []
+    model.register_forward_hook(lambda module, args, out: seen.append(float(out.sum(-1).mean())))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert seen == pytest.approx([1.0, 1.0], abs=1e-5)  # the hook saw the probabilities of each batch
+
+
 def test_activity_regularizer_set_on_the_model_after_compile_adds_to_the_loss():
     x, y = _data()
     model = _model()
