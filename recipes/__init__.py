@@ -9,6 +9,8 @@ RECIPES = {
     "imdb_lstm": "kerasish.recipes.imdb_lstm",
     "transformer_text": "kerasish.recipes.transformer_text",
     "visualize_activations": "kerasish.recipes.visualize_activations",
+    "fashion_speedrun": "kerasish.recipes.fashion_speedrun",
+    "cifar_speedrun": "kerasish.recipes.cifar_speedrun",
 }
 
 __all__ = ["RECIPES"]
