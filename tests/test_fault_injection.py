@@ -102,6 +102,23 @@ def test_only_stale_temps_of_that_target_on_this_host_are_removed(tmp_path):
     assert left == {n for k, n in names.items() if k != "stale"}
 
 
+def test_a_temp_whose_writer_looks_dead_but_holds_its_lock_is_kept(tmp_path):
+    # A writer in another PID namespace (a container sharing the folder and the hostname) looks
+    # dead to kill(pid, 0); the flock that atomic_write holds until its rename keeps its file.
+    import fcntl
+
+    held = tmp_path / _temp_name("a.bin", _dead_pid())
+    held.write_bytes(b"partial")
+    fd = os.open(held, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert kio.remove_stale_temp_files(tmp_path / "a.bin") == []
+        assert held.exists()
+    finally:
+        os.close(fd)
+    assert kio.remove_stale_temp_files(tmp_path / "a.bin") == [str(held)]
+
+
 def test_backup_and_restore_removes_stale_temps_and_its_folder(tmp_path):
     backup_dir = tmp_path / "backup"
     backup_dir.mkdir()

@@ -282,6 +282,20 @@ class Model(Trainer, Layer):
         return {"name": self.name}
 
     # ----------------------------------------------------------------- saving
+    @classmethod
+    def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> "Model":
+        """Rebuilds a model from `get_config()`, resolving class names through `custom_objects` too.
+        A functional model's config (layers, inputs and outputs) gives a functional model, as
+        `keras.Model.from_config` does."""
+        from kerasish.utils.object_registration import CustomObjectScope
+
+        with CustomObjectScope(custom_objects or {}):
+            if cls is Model and {"layers", "input_layers", "output_layers"} <= set(config):
+                from kerasish.models.functional import Functional
+
+                return Functional.from_config(config)
+            return cls(**config)
+
     def to_json(self, **kwargs: Any) -> str:
         """The architecture as JSON (no weights); `kerasish.models.model_from_json` rebuilds it."""
         from kerasish.saving.serialization import model_to_json

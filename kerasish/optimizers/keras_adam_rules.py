@@ -23,6 +23,8 @@ from kerasish.optimizers.keras_rules import KerasRule, _zeros, adam_alpha, fused
 class KerasAdamTorch(KerasRule):
     """Adam with Keras's epsilon placement; `amsgrad=True` keeps the running maximum of `v`."""
 
+    fused = True  # take torch's fused CPU kernel where it applies; False: foreach kernels only
+
     def __init__(self, params: Iterable[Any], lr: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  eps: float = 1e-7, amsgrad: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, beta_1=beta_1, beta_2=beta_2, eps=eps, amsgrad=amsgrad,
@@ -40,7 +42,7 @@ class KerasAdamTorch(KerasRule):
         ms = [st["momentum"] for st in states]
         vs = [st["velocity"] for st in states]
         v_hats = [st["velocity_hat"] for st in states] if group["amsgrad"] else []
-        if fused_adam_(params, grads, ms, vs, v_hats, alpha, b1, b2, group["eps"]):
+        if self.fused and fused_adam_(params, grads, ms, vs, v_hats, alpha, b1, b2, group["eps"]):
             return  # float32/float64 on the CPU: one fused pass per tensor
         torch._foreach_mul_(ms, b1)
         torch._foreach_add_(ms, grads, alpha=1.0 - b1)

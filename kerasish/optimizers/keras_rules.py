@@ -120,11 +120,15 @@ def _far_step() -> torch.Tensor:
     return torch.full((), _FAR_STEP, dtype=torch.float32)
 
 
+# torch has CPU kernels for _fused_adam_ / _fused_sgd_ from 2.4 on (pyproject allows 2.2).
+_CPU_FUSED = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
+
+
 def fusable(params: List[torch.Tensor], *others: List[torch.Tensor]) -> bool:
     """Whether torch's fused CPU kernels can update `params` with these gradients and states:
     all on the CPU, dense, contiguous and of the parameters' dtype, float32 or float64 (the
     kernels walk memory linearly, so every tensor must share one layout)."""
-    if not params or params[0].dtype not in _FUSED_DTYPES:
+    if not _CPU_FUSED or not params or params[0].dtype not in _FUSED_DTYPES:
         return False
     dtype = params[0].dtype
     for group in (params, *others):

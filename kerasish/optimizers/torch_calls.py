@@ -23,8 +23,10 @@ def _plain(opt: torch.optim.Optimizer) -> bool:
 
 def step(opt: torch.optim.Optimizer) -> None:
     """`opt.step()`; the unwrapped rule when nothing observes the call."""
-    raw = getattr(type(opt).step, "__wrapped__", None)
-    if raw is None or not _plain(opt):
+    method = type(opt).step
+    raw = getattr(method, "__wrapped__", None)
+    # Only torch's own profiling wrapper (marked `hooked`) is skipped; any other decorator stays.
+    if raw is None or not getattr(method, "hooked", False) or not _plain(opt):
         opt.step()
         return
     raw(opt)
@@ -33,7 +35,7 @@ def step(opt: torch.optim.Optimizer) -> None:
 
 def zero_grad(opt: torch.optim.Optimizer) -> None:
     """`opt.zero_grad(set_to_none=True)`: every parameter's gradient becomes None."""
-    if _profiling() or type(opt).zero_grad is not torch.optim.Optimizer.zero_grad:
+    if _profiling() or "zero_grad" in vars(opt) or type(opt).zero_grad is not torch.optim.Optimizer.zero_grad:
         opt.zero_grad(set_to_none=True)
         return
     for group in opt.param_groups:

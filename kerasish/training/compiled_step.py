@@ -119,8 +119,10 @@ def resolve_jit_compile(jit_compile: Any) -> Optional[Dict[str, Any]]:
         raise TypeError(f"jit_compile's 'dynamic' must be True, False or None, received {options['dynamic']!r}.")
     if "options" in options and not isinstance(options["options"], (dict, type(None))):
         raise TypeError(f"jit_compile's 'options' must be a dict, received {type(options['options']).__name__}.")
-    backend = options.get("backend", "inductor")
-    if isinstance(backend, str):
+    backend = options.get("backend")
+    if backend is None:
+        pass  # torch.compile's default (inductor): listing the backends costs an import, skip it
+    elif isinstance(backend, str):
         known = torch._dynamo.list_backends(exclude_tags=())
         if backend not in known:
             raise ValueError(
@@ -170,7 +172,7 @@ class CompiledLoss:
         self.eager = types.MethodType(type(steps)._loss_and_metrics, steps)
         self.options = options
         self.kind = "train" if steps.optimizer is not None else "test"
-        self.all_sizes = "dynamic" in options
+        self.all_sizes = options.get("dynamic") is True
         self.batch_size: Optional[int] = None
         self.compiled: Optional[Callable] = None
         # One compiled body, and one failure, per model, step kind and options.

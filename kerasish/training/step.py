@@ -19,7 +19,7 @@ import torch
 
 from kerasish import activations
 from kerasish.layers import call_context
-from kerasish.layers.calling import step_forward
+from kerasish.layers.calling import outer_call_needed, step_forward
 from kerasish.metrics import Mean, Metric
 
 
@@ -79,7 +79,8 @@ class Steps:
             self.fuse, self.fuse_fn = None, None
         # The model's layers: add_loss values of other layers never reach this model's loss.
         self.module_ids = {id(m) for m in model.modules()}
-        self.forward = model.forward_logits if fuse else step_forward(model)
+        self.plain_forward = step_forward(model)  # the model's outputs (what the logits path is not)
+        self.forward = model.forward_logits if fuse else self.plain_forward
         from kerasish import mixed_precision
 
         device = model.device
@@ -132,7 +133,21 @@ class Steps:
         cw = self.class_weight[labels.long()]
         return cw if w is None else cw * w
 
+    def leave_logits_path(self) -> None:
+        """From now on the loss reads the model's outputs: something now observes the model's own call
+        (a hook or regularizer added during fit), which the logits path would skip."""
+        from kerasish import distributed
+
+        if distributed.is_distributed():
+            raise RuntimeError(
+                "A hook, activity regularizer or dtype policy was added to the model during a distributed fit; the "
+                "data-parallel forward was built without it. Add it before calling fit."
+            )
+        self.fuse, self.fuse_fn, self.forward = None, None, self.plain_forward
+
     def _loss_and_metrics(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> torch.Tensor:
+        if self.fuse and outer_call_needed(self.model):
+            self.leave_logits_path()
         # The common case (one input tensor, no class weights) skips the generic helpers:
         # this runs once per batch, and tiny models are bound by Python overhead.
         single = type(x) is torch.Tensor
@@ -348,7 +363,8 @@ class MultiSteps(Steps):
         for i, (_, loss_fn, _, _) in enumerate(heads):
             fuses = getattr(loss_fn, "fuses", None)
             act = model.output_logits_activation(i) if hasattr(model, "output_logits_activation") else None
-            ok = (fuses and act == fuses and not getattr(loss_fn, "from_logits", True) and not self.custom_loss)
+            ok = (fuses and act == fuses and not getattr(loss_fn, "from_logits", True) and not self.custom_loss
+                  and not outer_call_needed(model))
             self.fused.append(activations.get(fuses) if ok else None)
         self.logits_outputs = tuple(i for i, f in enumerate(self.fused) if f is not None)
         if self.logits_outputs:
@@ -371,7 +387,14 @@ class MultiSteps(Steps):
             t.to(device)
         return self
 
+    def leave_logits_path(self) -> None:
+        super().leave_logits_path()
+        self.fused = [None] * len(self.fused)
+        self.logits_outputs = ()
+
     def _loss_and_metrics(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> torch.Tensor:
+        if self.logits_outputs and outer_call_needed(self.model):
+            self.leave_logits_path()
         outs = self.model.flatten_outputs(call_module(self.forward, x))
         ys = split_targets(y, self.names, self.required)
         n = batch_size_of(x)

@@ -22,7 +22,7 @@ import os
 import re
 import socket
 import tempfile
-from typing import IO, Any, Iterator, List, Union
+from typing import IO, Any, Iterator, List, Optional, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -92,9 +92,40 @@ def stale_temp_files(path: PathLike) -> List[str]:
     stale = []
     for name in names:
         match = pattern.fullmatch(name)
-        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
-            stale.append(os.path.join(folder, name))
+        full = os.path.join(folder, name)
+        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))) \
+                and not _locked(full):
+            stale.append(full)
     return sorted(stale)
+
+
+def _hold_lock(fd: int) -> Optional[int]:
+    """A duplicate of `fd` holding an exclusive flock on the file (None where flock is missing)."""
+    if os.name != "posix":
+        return None
+    import fcntl
+
+    lock = os.dup(fd)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
+
+
+def _locked(path: str) -> bool:
+    """Whether a live `atomic_write` holds its lock on `path` (a writer in another PID namespace,
+    e.g. a container sharing the folder and the hostname, looks dead to `kill(pid, 0)`)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return True  # gone or unreadable: not ours to remove
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also releases the probe's lock
+    return False
 
 
 def remove_stale_temp_files(path: PathLike) -> List[str]:
@@ -184,6 +215,7 @@ def atomic_write(path: PathLike, mode: str = "wb", encoding: str = "utf-8") -> I
     folder = _check_folder(path)
     remove_stale_temp_files(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{_temp_prefix(path)}{os.getpid()}-{_host_tag()}.", suffix=".tmp")
+    lock = _hold_lock(fd)  # released after the rename: the file is never seen unlocked while in use
     try:
         with os.fdopen(fd, mode, **({"encoding": encoding, "newline": ""} if mode == "w" else {})) as f:
             yield f
@@ -196,4 +228,7 @@ def atomic_write(path: PathLike, mode: str = "wb", encoding: str = "utf-8") -> I
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
     _fsync_folder(folder)

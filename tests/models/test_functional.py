@@ -261,3 +261,16 @@ def test_calls_that_a_config_cannot_describe_are_refused_at_save(tmp_path):
     with pytest.raises(ValueError, match="argument of type float32 .* a model config cannot describe"):
         odd_pair.save(str(tmp_path / "odd_pair.kerasish"))
     assert os.listdir(tmp_path) == []
+
+
+def test_model_from_config_of_a_functional_config_gives_a_functional_model_as_keras():
+    from kerasish import layers as L
+    from kerasish.models import Model as M
+
+    i = L.Input((4,))
+    model = M(i, L.Dense(2)(i))
+    rebuilt = M.from_config(model.get_config())
+    assert type(rebuilt) is type(model) and rebuilt.get_config() == model.get_config()
+    x = torch.ones(3, 4)
+    rebuilt.set_weights(model.get_weights())
+    torch.testing.assert_close(rebuilt(x), model(x))

@@ -17,9 +17,14 @@ from tests.keras_parity import assert_close, keras_module
 SHAPES = [(7, 5), (5,), (3, 4, 2)]
 
 
+class ForeachAdam(KerasAdamTorch):
+    """KerasAdamTorch on its foreach kernels only (the reference for the fused kernel)."""
+
+    fused = False
+
+
 class FusedAdam(KerasAdamTorch):
-    """KerasAdamTorch with its update through `fused_adam_` (the wiring proposed for
-    keras_adam_rules.KerasAdamTorch.update)."""
+    """KerasAdamTorch whose update must go through `fused_adam_` (fails if the kernel declines)."""
 
     def update(self, group, params, grads, states, f):
         ms = [st["momentum"] for st in states]
@@ -85,7 +90,7 @@ def test_fused_adam_matches_the_foreach_rule(dtype):
     # Under a changing rate too: alpha is recomputed on the host each step.
     weights, grads = _weights_and_grads(20, dtype=np.float64)
     lrs = list(np.linspace(0.02, 0.001, 20))
-    ref, ref_opt = _run_torch(KerasAdamTorch, weights, grads, lrs, dtype=dtype, amsgrad=True)
+    ref, ref_opt = _run_torch(ForeachAdam, weights, grads, lrs, dtype=dtype, amsgrad=True)
     ours, opt = _run_torch(FusedAdam, weights, grads, lrs, dtype=dtype, amsgrad=True)
     tol = 1e-6 if dtype == torch.float32 else 1e-14
     assert_close(ours, ref, rtol=tol, atol=tol)

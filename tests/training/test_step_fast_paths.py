@@ -126,6 +126,34 @@ def test_a_forward_hook_on_a_softmax_model_is_called_although_the_loss_could_use
     assert seen == pytest.approx([1.0, 1.0], abs=1e-5)  # the hook saw the probabilities of each batch
 
 
+def test_a_hook_a_callback_registers_during_fit_is_called_from_then_on():
+    x = RNG.normal(size=(32, 5)).astype("float32")
+    y = RNG.integers(0, 3, 32)
+    model = Sequential([layers.Input((5,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    seen = []
+
+    class HookAfterFirstBatch(kerasish.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                self.model.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+
+    history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[HookAfterFirstBatch()])
+    assert seen == [(8, 3)] * 3 and np.isfinite(history.history["loss"][0])
+
+
+def test_a_forward_hook_on_a_multi_output_model_with_softmax_heads_is_called():
+    inp = layers.Input((5,))
+    model = kerasish.models.Model(inp, [layers.Dense(3, activation="softmax", name="a")(inp),
+                                        layers.Dense(2, activation="softmax", name="b")(inp)])
+    model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy"] * 2)
+    x = RNG.normal(size=(16, 5)).astype("float32")
+    seen = []
+    model.register_forward_hook(lambda module, args, out: seen.append([float(o.sum(-1).mean()) for o in out]))
+    model.fit(x, [RNG.integers(0, 3, 16), RNG.integers(0, 2, 16)], batch_size=8, epochs=1, verbose=0)
+    assert np.allclose(seen, 1.0, atol=1e-5) and len(seen) == 2
+
+
 def test_activity_regularizer_set_on_the_model_after_compile_adds_to_the_loss():
     x, y = _data()
     model = _model()
