@@ -19,7 +19,7 @@ import torch
 from kerasish import distributed
 from kerasish import metrics as metrics_mod
 from kerasish import mixed_precision
-from kerasish.data import checks
+from kerasish.data import checks, pandas_inputs
 from kerasish.data.adapters import (
     ArrayAdapter, IterableAdapter, TextArrayAdapter, is_array, is_array_structure, is_text, num_samples, to_tensor,
 )
@@ -304,6 +304,11 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     from kerasish.callbacks.callback_list import CallbackList  # the one upward edge (lazy)
 
     model.require_compiled("fit")
+    x, y, sample_weight = pandas_inputs.convert(x), pandas_inputs.convert(y), pandas_inputs.convert(sample_weight,
+                                                                                                     weights=True)
+    if isinstance(validation_data, (tuple, list)):
+        validation_data = type(validation_data)(pandas_inputs.convert(v, weights=i == 2)
+                                                for i, v in enumerate(validation_data))
     shuffle = checks.check_shuffle(shuffle)
     nonfinite.check_arguments(skip_nonfinite, max_nonfinite_steps)
     if class_weight is not None and sample_weight is not None:
@@ -496,6 +501,8 @@ def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int]
     from kerasish.callbacks.callback_list import CallbackList
 
     model.require_compiled("evaluate")
+    x, y, sample_weight = pandas_inputs.convert(x), pandas_inputs.convert(y), pandas_inputs.convert(sample_weight,
+                                                                                                     weights=True)
     batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
     verbose = resolve_verbose(verbose)
     need_y = has_compiled_loss(model) and not overrides(model, "test_step")
@@ -516,6 +523,7 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
             steps: Optional[int] = None, callbacks: Any = None) -> Any:
     from kerasish.callbacks.callback_list import CallbackList
 
+    x = pandas_inputs.convert(x)
     batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
     verbose = resolve_verbose(verbose)
     model.ensure_device()
