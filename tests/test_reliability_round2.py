@@ -317,3 +317,16 @@ def test_the_guard_is_off_by_default_as_keras_lets_nan_reach_the_weights():
     history = model.fit(_loader(_with_nan_in_batch(), Y), epochs=1, verbose=0)
     assert "skipped_steps" not in history.history
     assert not np.isfinite(model.get_weights()[0]).all()
+
+
+def test_without_the_guard_a_nan_loss_is_named_once_with_the_ways_out():
+    model = _model()
+    model.fit = functools.partial(model.fit.func, skip_nonfinite=False)  # the default
+    with pytest.warns(UserWarning, match=r"Epoch 1: the training loss is nan.*skip_nonfinite=True.*TerminateOnNaN") \
+            as caught:
+        history = model.fit(_loader(_with_nan_in_batch(), Y), epochs=3, verbose=0)
+    assert len([w for w in caught if "training loss is" in str(w.message)]) == 1  # once per fit, not per epoch
+    assert math.isnan(history.history["loss"][0])  # fit goes on, as Keras does
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _model().fit(_loader(X, Y), epochs=1, verbose=0)  # a finite loss: no warning

@@ -30,8 +30,10 @@ per fit) reads the flag on the host, since there is no earlier state to restore 
 
 from __future__ import annotations
 
+import math
+
 import warnings
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -241,3 +243,21 @@ def make_guard(model: Any, steps: Any, skip_nonfinite: bool, limit: Optional[int
         return None
     steps.guard = NonFiniteGuard(model.optimizer, model.device, None if limit is None else int(limit))
     return steps.guard
+
+
+def warn_if_nonfinite_loss(epoch: int, logs: Dict[str, float]) -> bool:
+    """Warns (once per fit: returns True) when an epoch's training loss is NaN/inf without the guard.
+
+    The epoch's logs are host floats already, so this costs nothing per step. Keras prints the `nan`
+    and trains on; kerasish does too, but says what it means and the ways out.
+    """
+    loss = logs.get("loss")
+    if loss is None or math.isfinite(loss):
+        return False
+    warnings.warn(
+        f"Epoch {epoch + 1}: the training loss is {loss}: a NaN or inf reached the loss (from the inputs, the "
+        "labels, the sample weights or an overflow), and every weight its gradient touched is now non-finite. "
+        "fit goes on, as Keras does. Pass fit(..., skip_nonfinite=True) to skip such updates on the device "
+        "(the weights stay finite), or add kerasish.callbacks.TerminateOnNaN() to stop at the first one.",
+        stacklevel=4)
+    return True

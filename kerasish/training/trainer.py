@@ -413,6 +413,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
             c.set_loop_position(position)
     cbs.on_train_begin({})
     epoch_logs: Dict[str, float] = {}
+    warned_nonfinite = False
     if stepper.custom:
         # The layers' metrics, found once per fit: `model.metrics` is read several times per batch.
         from kerasish.layers.layer import Layer
@@ -448,6 +449,8 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
                     model.stop_training = True
                     break
                 epoch_logs = stepper.epoch_logs()  # host sync: once per epoch
+                if guard is None and not warned_nonfinite:
+                    warned_nonfinite = nonfinite.warn_if_nonfinite_loss(epoch, epoch_logs)  # host floats: free
                 if guard is not None:
                     skipped = guard.end_epoch(epoch)  # host sync: once per epoch; raises past the limit
                     if guard.total_skipped:
