@@ -330,3 +330,47 @@ def test_without_the_guard_a_nan_loss_is_named_once_with_the_ways_out():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _model().fit(_loader(X, Y), epochs=1, verbose=0)  # a finite loss: no warning
+
+
+# ------------------------------------------------------------------ raw errors, now named
+class _Recompile(kerasish.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.compile(optimizer="adam", loss="mae")
+
+
+class _AddLayer(kerasish.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.add(Dense(1))
+
+
+@pytest.mark.parametrize("callback, match", [
+    (_Recompile(), r"compile\(\) was called on .* while its fit\(\) is running.*between two fit\(\) calls"),
+    (_AddLayer(), r"Sequential.add was called on .* while its fit\(\) is running.*before fit\(\)"),
+])
+def test_changing_the_model_from_a_callback_mid_fit_is_refused_by_name(callback, match):
+    model = _model()
+    with pytest.raises(RuntimeError, match=match):
+        model.fit(X, Y, epochs=2, verbose=0, callbacks=[callback])
+    model.compile(optimizer="adam", loss="mae")  # between fits: fine
+    model.add(Dense(1))
+
+
+@pytest.mark.parametrize("x, match", [
+    ({"a": X}, r"takes one input, but x is a dict with keys \['a'\]"),
+    ([X, X], r"takes one input, but x is a list of 2 arrays"),
+])
+def test_several_inputs_for_a_one_input_model_are_refused_by_name(x, match):
+    model = _model()
+    with pytest.raises(ValueError, match=match):
+        model.fit(x, Y, verbose=0)
+    with pytest.raises(ValueError, match=match):
+        model.predict(x, verbose=0)
+
+
+def test_a_custom_loss_returning_a_number_and_meta_tensors_are_refused_by_name():
+    model = Sequential([Dense(1, input_shape=(4,))])
+    model.compile(optimizer="sgd", loss=lambda y_true, y_pred: 1.0)
+    with pytest.raises(TypeError, match=r"returned a float \(1.0\); expected a tensor computed from y_true and y_pred"):
+        model.fit(X, Y, verbose=0)
+    with pytest.raises(TypeError, match=r"x is a tensor on the 'meta' device"):
+        _model().fit(torch.empty(64, 4, device="meta"), Y, verbose=0)

@@ -67,6 +67,9 @@ def to_tensor(a: Any, *, cast_ints_to_float: bool = False, what: str = "x") -> t
         t = torch.from_numpy(np.ascontiguousarray(a))
     elif isinstance(a, torch.Tensor):
         t = a.detach()
+        if t.is_meta:
+            raise TypeError(f"{what} is a tensor on the 'meta' device: it has a shape but no values to train on. "
+                            "Create it on 'cpu' or 'cuda' (or load its data) first.")
         if t.is_complex():
             raise TypeError(f"{what} has complex dtype {t.dtype}; kerasish trains on real numbers only.")
     else:

@@ -269,3 +269,25 @@ def check_token_ids(x: Any, layer: Any) -> Any:
                 "vocabulary size (+1 when 0 is padding), or map unknown words to an OOV id below it."
             )
     return x
+
+
+def check_input_structure(model: Any, x: Any) -> None:
+    """A dict or a list of several arrays given to a model that takes one input is refused by name
+    (a Sequential, or a functional model with one input); other models decide for themselves."""
+    from kerasish.models.sequential import Sequential
+
+    inputs = getattr(model, "inputs", None) if not isinstance(model, Sequential) else [None]
+    if not isinstance(inputs, (list, tuple)) or len(inputs) != 1:
+        return
+    if isinstance(x, dict) and not isinstance(model, Sequential):
+        return  # a functional model maps dict keys to its input names itself
+    if isinstance(x, dict):
+        raise ValueError(
+            f"{model.name!r} takes one input, but x is a dict with keys {sorted(map(str, x))}. Pass the array "
+            "itself (x=...), or build a functional model whose Input(name=...) matches the keys."
+        )
+    if isinstance(x, (list, tuple)) and len(x) > 1 and all(isinstance(v, (np.ndarray, torch.Tensor)) for v in x):
+        raise ValueError(
+            f"{model.name!r} takes one input, but x is a {type(x).__name__} of {len(x)} arrays. Pass one array; "
+            "for several inputs build a functional model with one Input per array."
+        )

@@ -114,6 +114,12 @@ class _CallableLoss(Loss):
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         values = self.call(y_true, y_pred)
+        if not isinstance(values, torch.Tensor):
+            raise TypeError(
+                f"The loss {self.name!r} returned a {type(values).__name__} ({values!r}); expected a tensor computed "
+                "from y_true and y_pred (one value per sample, or a scalar), so that it has a gradient. Use torch or "
+                "kerasish.ops operations on the two arguments, e.g. ops.mean(ops.square(y_true - y_pred), axis=-1)."
+            )
         if values.dim() == 0:
             if sample_weight is not None:
                 raise ValueError(

@@ -68,7 +68,14 @@ class Sequential(Model):
         Raises:
             TypeError: if `layer` is not a torch module.
             ValueError: if a layer with the same name is already in the model.
+            RuntimeError: while the model's fit() is running.
         """
+        if "_active_train_steps" in self.__dict__:
+            raise RuntimeError(
+                f"Sequential.add was called on {self.name!r} while its fit() is running (from a callback?): the "
+                "optimizer was built for the layers fit started with and would not train the new one. Add layers "
+                "before fit(), or between two fit() calls (then compile() again)."
+            )
         if isinstance(layer, KerasTensor):
             if not isinstance(layer.layer, InputLayer):
                 raise TypeError(

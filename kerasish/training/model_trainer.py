@@ -90,6 +90,12 @@ class Trainer:
         """
         from kerasish import distributed
 
+        if "_active_train_steps" in self.__dict__:
+            raise RuntimeError(
+                f"compile() was called on {self.name!r} while its fit() is running (from a callback?). The running "
+                "fit keeps the loss and optimizer it started with, so the new ones would be ignored (Keras fails at "
+                "the next step). Call compile() before fit(), or between two fit() calls."
+            )
         if run_eagerly and jit_compile and jit_compile != "auto":
             # Keras does the same: an eager run is not compiled.
             warnings.warn(f"compile() received run_eagerly=True with jit_compile={jit_compile!r}: an eager run is "

@@ -127,6 +127,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
     device = model.device
     if x is None:
         raise ValueError("x is None. Pass the input data as x (arrays, a Dataset, a DataLoader or an iterable).")
+    checks.check_input_structure(model, x)
     if model.accepts_strings() and is_text(x):
         texts = np.asarray(x, dtype=object)
         if need_y and y is None:
