@@ -133,9 +133,24 @@ class BackupAndRestore(Callback):
         # fit; wait for it, so that every rank restores the same file (or none does).
         distributed.barrier()
         if distributed.is_main_process():
+            self._check_folder()  # before training: not at the first epoch's end
             remove_stale_temp_files(self.backup_path)  # a backup write killed mid-way leaves one
         if os.path.isfile(self.backup_path):
             self._restore()
+
+    def _check_folder(self) -> None:
+        """Creates `backup_dir` if missing and refuses one this process cannot write into."""
+        try:
+            os.makedirs(self.backup_dir, exist_ok=True)
+        except OSError as e:
+            raise PermissionError(f"BackupAndRestore cannot create its backup folder {self.backup_dir!r}: {e}. "
+                                  "Choose a backup_dir in a writable location.") from None
+        if not os.access(self.backup_dir, os.W_OK | os.X_OK):
+            raise PermissionError(
+                f"BackupAndRestore cannot write into its backup folder {self.backup_dir!r} (not writable by this "
+                "process); training would fail at the first epoch's end. Change its permissions or choose another "
+                "backup_dir."
+            )
 
     def on_epoch_begin(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         if self._pending is not None:

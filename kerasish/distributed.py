@@ -41,6 +41,7 @@ Nothing here runs at import: the process group is created on first use.
 from __future__ import annotations
 
 import atexit
+import datetime
 import math
 import os
 from typing import Any, List, Sequence, Tuple, Union
@@ -296,7 +297,17 @@ def local_results(trackers: Sequence[Any]) -> List[torch.Tensor]:
 
 
 def _destroy_process_group() -> None:
+    """At exit: every rank reaches a barrier, then tears the group down. A rank destroying its gloo
+    group while a peer's connections are still live made that peer's gloo thread abort the process
+    ('terminate called without an active exception', exit code -6) in about 1 run of 4 under load."""
     if dist.is_available() and dist.is_initialized():
+        try:
+            if dist.get_backend() == "gloo":
+                dist.monitored_barrier(timeout=datetime.timedelta(seconds=60))
+            else:
+                dist.barrier()
+        except Exception:  # noqa: BLE001 - a peer already gone: tear down anyway
+            pass
         dist.destroy_process_group()
 
 

@@ -374,3 +374,18 @@ def test_a_custom_loss_returning_a_number_and_meta_tensors_are_refused_by_name()
         model.fit(X, Y, verbose=0)
     with pytest.raises(TypeError, match=r"x is a tensor on the 'meta' device"):
         _model().fit(torch.empty(64, 4, device="meta"), Y, verbose=0)
+
+
+def test_an_unwritable_backup_folder_is_refused_before_training(tmp_path, monkeypatch):
+    import os
+
+    from kerasish.callbacks import BackupAndRestore
+
+    model = _model()
+    before = [w.copy() for w in model.get_weights()]
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if str(p).startswith(str(tmp_path)) else
+                        real_access(p, mode, **k))
+    with pytest.raises(PermissionError, match=r"cannot write into its backup folder .*before|not writable by this"):
+        model.fit(X, Y, epochs=2, verbose=0, callbacks=[BackupAndRestore(tmp_path / "backup")])
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # no epoch ran
