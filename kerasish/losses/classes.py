@@ -61,14 +61,13 @@ class _Fixed(LossFunctionWrapper):
             setattr(self, key, value)
 
 
-def _one_kernel_mean(loss: Loss, y_true: Any, y_pred: Any, sample_weight: Any) -> bool:
-    """Whether Keras's mean-over-last-axis then mean-over-batch equals one fused torch kernel's mean over
-    every entry here: equal shapes and dtypes, no weights, a mean reduction, the class's own `call`."""
-    return (sample_weight is None and type(y_pred) is torch.Tensor and type(y_true) is torch.Tensor
-            and loss.reduction in ("sum_over_batch_size", "mean") and y_pred.dim() > 0 and y_pred.numel() > 0
-            and y_true.shape == y_pred.shape and y_true.dtype == y_pred.dtype and y_pred.is_floating_point()
-            and y_true.device == y_pred.device and type(loss).call is LossFunctionWrapper.call
-            and "call" not in vars(loss))
+def _one_kernel(loss: Loss, y_true: Any, y_pred: Any, sample_weight: Any) -> bool:
+    """Whether Keras's mean over the last axis, then over the batch, equals one fused torch kernel's mean
+    over every entry: no weights, a mean reduction, targets of the predictions' shape, dtype and device."""
+    return (sample_weight is None and loss.reduction in ("sum_over_batch_size", "mean")
+            and type(y_pred) is torch.Tensor and type(y_true) is torch.Tensor and y_pred.dim() > 0
+            and y_pred.numel() > 0 and y_true.shape == y_pred.shape and y_true.dtype == y_pred.dtype
+            and y_true.device == y_pred.device)
 
 
 def _make_simple(cls_name: str, fn: Callable[..., torch.Tensor], default_name: str, doc: str,
@@ -80,7 +79,8 @@ def _make_simple(cls_name: str, fn: Callable[..., torch.Tensor], default_name: s
     if kernel is not None:
         def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
             # One autograd node instead of five: tiny models are bound by per-node overhead.
-            if _one_kernel_mean(self, y_true, y_pred, sample_weight):
+            if (_one_kernel(self, y_true, y_pred, sample_weight) and y_pred.is_floating_point()
+                    and type(self).call is LossFunctionWrapper.call and "call" not in vars(self)):
                 return kernel(y_pred, y_true)
             return Loss.__call__(self, y_true, y_pred, sample_weight)
 
@@ -158,13 +158,6 @@ def _check_smoothing(label_smoothing: float) -> float:
     return float(label_smoothing)
 
 
-def _fusable(loss: Loss, y_true: torch.Tensor, logits: torch.Tensor, sample_weight: Any) -> bool:
-    """Whether a cross-entropy's logits form may run as one torch kernel: no weights, a mean reduction,
-    the class axis last, targets of the logits' shape."""
-    return (sample_weight is None and loss.reduction in ("sum_over_batch_size", "mean")
-            and loss.axis in (-1, logits.dim() - 1) and logits.dim() > 0 and logits.numel() > 0 and y_true.shape == logits.shape)
-
-
 class BinaryCrossentropy(_Fixed):
     """Binary cross-entropy, averaged over `axis`.
 
@@ -190,7 +183,7 @@ class BinaryCrossentropy(_Fixed):
         return fns.binary_crossentropy(y_true, logits, True, self.label_smoothing, self.axis)
 
     def reduced_logits(self, y_true, logits, sample_weight):
-        if _fusable(self, y_true, logits, sample_weight) and y_true.dtype == logits.dtype:
+        if _one_kernel(self, y_true, logits, sample_weight) and self.axis in (-1, logits.dim() - 1):
             # One fused kernel: the mean over every entry is Keras's mean over the axis, then the batch.
             if self.label_smoothing:
                 y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
@@ -249,7 +242,7 @@ class CategoricalCrossentropy(_Fixed):
         return fns.categorical_crossentropy(y_true, logits, True, self.label_smoothing, self.axis)
 
     def reduced_logits(self, y_true, logits, sample_weight):
-        if _fusable(self, y_true, logits, sample_weight) and logits.dim() == 2 and y_true.dtype == logits.dtype:
+        if _one_kernel(self, y_true, logits, sample_weight) and logits.dim() == 2 and self.axis in (-1, 1):
             # One fused kernel with probability targets (torch smooths labels as Keras does: y (1 - s) + s / C).
             return F.cross_entropy(logits, y_true, label_smoothing=self.label_smoothing)
         return super().reduced_logits(y_true, logits, sample_weight)

@@ -17,31 +17,10 @@ from typing import Any, List, Optional
 import numpy as np
 import torch
 
+from kerasish.tree import flatten as _leaves, pack_sequence_as as _rebuild
 from kerasish.utils.tree import map_structure
 
 _HALF = (torch.bfloat16, torch.float16)
-
-
-def _leaves(x: Any) -> List[Any]:
-    if isinstance(x, (list, tuple)):
-        return [leaf for item in x for leaf in _leaves(item)]
-    if isinstance(x, dict):
-        return [leaf for key in x for leaf in _leaves(x[key])]
-    return [x]
-
-
-def _rebuild(template: Any, leaves: List[Any]) -> Any:
-    """`template`'s structure with its leaves replaced, in `_leaves` order."""
-    it = iter(leaves)
-
-    def build(t: Any) -> Any:
-        if isinstance(t, (list, tuple)):
-            return type(t)(build(item) for item in t)
-        if isinstance(t, dict):
-            return {key: build(t[key]) for key in t}
-        return next(it)
-
-    return build(template)
 
 
 class Predictions:

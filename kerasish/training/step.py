@@ -55,6 +55,10 @@ class Steps:
                  loss_weight: float = 1.0, fuse: Optional[str] = None,
                  class_weight: Optional[torch.Tensor] = None, jit_compile: bool = False,
                  loss_tracker: Optional[Mean] = None) -> None:
+        if fuse and outer_call_needed(model):
+            # Calling the model itself does more than its layers (hooks, its own regularizer or policy):
+            # the logits path runs the layers only. The step also leaves it when one appears mid-fit.
+            fuse = None
         self.model = model
         self.loss = loss
         self.metrics = metrics

@@ -24,7 +24,6 @@ from kerasish.data.adapters import (
     ArrayAdapter, IterableAdapter, TextArrayAdapter, is_array, is_array_structure, is_text, num_samples, to_tensor,
 )
 from kerasish.layers import call_context
-from kerasish.layers.calling import outer_call_needed
 from kerasish.training.logs import results_to_floats
 from kerasish.training.predictions import Predictions, concat
 from kerasish.training import nonfinite
@@ -212,9 +211,7 @@ def _make_steps(model: Any, y_sample: Any, class_weight: Any = None, train: bool
                           jit_compile=cfg.jit_compile, loss_tracker=tracker).to(model.device)
     fuse = None
     if cfg.loss is not None and cfg.loss.fuses and not getattr(cfg.loss, "from_logits", True):
-        # Not when calling the model itself does more than its layers (hooks, its own regularizer or
-        # policy): the logits path runs the layers only.
-        if model.logits_activation() == cfg.loss.fuses and not outer_call_needed(model):
+        if model.logits_activation() == cfg.loss.fuses:
             fuse = cfg.loss.fuses
     steps = Steps(model, cfg.loss, metric_objs, cfg.optimizer if train else None, cfg.loss_weight, fuse,
                   _class_weight_tensor(class_weight, model.device, y_sample, model.output_shape_or_none()),
