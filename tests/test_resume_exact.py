@@ -14,28 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from kerasish.callbacks import Callback
 from kerasish.data.adapters import ArrayAdapter, IterableAdapter
 from tests import resume_child
-
-
-class Crash(Exception):
-    pass
-
-
-class CrashAt(Callback):
-    """Raises at (epoch, batch): a crash, in-process."""
-
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.target, self.epoch = (epoch, batch), -1
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (self.epoch, batch) == self.target:
-            raise Crash()
+from tests.callbacks.test_backup_and_restore import Crash, CrashAt  # the in-process crash
 
 
 def _weights(model):
