@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kerasish.layers import call_context, tracking
+from kerasish.layers import call_context, tracking, weight_walk
 from kerasish.layers.calling import call_spec, first_device, has_symbolic, needs_conversion, shape_tree, to_tensors
 from kerasish.layers.symbolic import call_symbolic
 from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
@@ -33,6 +33,10 @@ from kerasish.variables import Variable, as_variable
 Shape = Tuple[Optional[int], ...]
 
 _name_counts: Dict[str, int] = defaultdict(int)
+
+
+def _is_layer(module: Any) -> bool:
+    return isinstance(module, Layer)
 
 
 def to_snake_case(name: str) -> str:
@@ -234,7 +238,9 @@ class Layer(nn.Module):
         return self._dtype_arg or config.floatx()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        plain = len(args) == 1 and not kwargs and type(args[0]) is torch.Tensor  # the per-batch common case
+        # The per-batch common case: one tensor, at most `training=` (a train_step's `self(x, training=True)`).
+        plain = len(args) == 1 and type(args[0]) is torch.Tensor and (
+            not kwargs or (len(kwargs) == 1 and "training" in kwargs and type(kwargs["training"]) is bool))
         if not plain and has_symbolic(args, kwargs):
             # Functional API: record the call on symbolic inputs, return symbolic outputs.
             return call_symbolic(self, args, kwargs)
@@ -414,25 +420,7 @@ class Layer(nn.Module):
     def weights(self) -> List[torch.Tensor]:
         """Every weight, in Keras's order: this layer's own (trainable first, then the rest),
         then each sublayer's, without duplicates; float buffers of plain torch modules last."""
-        out: List[torch.Tensor] = []
-        seen = set()
-        own = list(self._parameters.values())
-        for p in [p for p in own if p is not None and p.requires_grad] + \
-                 [p for p in own if p is not None and not p.requires_grad]:
-            if id(p) not in seen:
-                seen.add(id(p))
-                out.append(p)
-        for child in self.children():
-            for w in (child.weights if isinstance(child, Layer) else
-                      list(child.parameters()) + [b for b in child.buffers() if b.is_floating_point()]):
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    out.append(w)
-        for b in self._buffers.values():
-            if b is not None and b.is_floating_point() and id(b) not in seen:
-                seen.add(id(b))
-                out.append(b)
-        return out
+        return weight_walk.scoped(self, "weights", lambda: weight_walk.keras_weights(self, _is_layer))
 
     @property
     def trainable_weights(self) -> List[torch.Tensor]:
@@ -441,6 +429,10 @@ class Layer(nn.Module):
     @property
     def non_trainable_weights(self) -> List[torch.Tensor]:
         return [p for p in self.weights if not p.requires_grad]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """torch's `zero_grad`, with a walk cheap enough for a `train_step` that calls it every batch."""
+        weight_walk.zero_grad(self, set_to_none)
 
     # Keras 3 spells these 'variables' too.
     variables = weights
@@ -638,6 +630,7 @@ class Layer(nn.Module):
         super().__setattr__(name, value)
 
     def __delattr__(self, name: str) -> None:
+        weight_walk.tree_changed()
         if isinstance(self.__dict__.get(name), tracking.Tracked) or (
                 name in self.__dict__ and name in self.__dict__.get("_modules", {})):
             self.__dict__["_modules"].pop(name, None)
@@ -648,6 +641,7 @@ class Layer(nn.Module):
     def register_parameter(self, name: str, param: Optional[nn.Parameter]) -> None:
         """Registers a parameter as a `Variable` (a plain `nn.Parameter` is converted)."""
         if param is None:
+            weight_walk.tree_changed()
             return nn.Module.register_parameter(self, name, param)
         params = self.__dict__.get("_parameters")
         if isinstance(param, Variable) and getattr(param, "_pending_key", False) and params is not None:

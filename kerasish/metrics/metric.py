@@ -223,6 +223,14 @@ class Mean(Metric):
         self.count = torch.zeros_like(self.total)
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
+        if (sample_weight is None and type(values) is torch.Tensor and values.dim() == 0
+                and values.is_floating_point() and values.device == self.device
+                and type(self)._update is Mean._update and getattr(self, "_placed", True)):
+            # One scalar (a custom train_step's `loss_tracker.update_state(loss)`, every batch):
+            # two in-place adds, the same sums as the general path without its five kernels.
+            self.total.add_(values.detach())
+            self.count += 1
+            return
         values, sample_weight = self._inputs(values, sample_weight)
         self._update(values, sample_weight)
 
