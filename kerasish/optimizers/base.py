@@ -471,6 +471,14 @@ class Optimizer:
                 variable the optimizer was not built for.
         """
         grads = list(grads)
+        params = self._params if self.torch_optimizer is not None else None
+        if (params is not None and trainable_variables is not None and len(grads) == len(params)
+                and len(trainable_variables) == len(params)
+                and all(v is p and g is p.grad for v, p, g in zip(trainable_variables, params, grads))):
+            # A custom train_step's `apply([v.grad for v in weights], weights)` with the variables the
+            # optimizer was built for, in its order, and their own gradients: nothing to check or move.
+            self.step()
+            return
         if trainable_variables is None:
             if self.torch_optimizer is None:
                 raise ValueError(
