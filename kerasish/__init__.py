@@ -5,45 +5,80 @@ A Keras tutorial runs with only its imports changed::
     from kerasish.models import Sequential
     from kerasish.layers import Dense
 
-`kerasish.callbacks`, `kerasish.recipes` and `kerasish.datasets` load lazily, so
-`import kerasish` stays cheap (no TensorBoard, no torchvision).
+Every subpackage and top-level name (`kerasish.layers`, `kerasish.Model`, ...) loads on first
+use (PEP 562), so `import kerasish` costs little more than `import torch`: no layers, models,
+TensorBoard or torchvision until something asks for them. Loading a saved model imports the
+packages that define kerasish's own classes first (see `_import_builtin_classes`).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import importlib.util
+from typing import Any, List
 
-from kerasish import (
-    activations, backend, config, constraints, initializers, layers, losses, metrics, models, ops, optimizers,
-    regularizers, tree, utils,
-)
-from kerasish.layers import Input, Layer
-from kerasish.losses import Loss
-from kerasish.metrics import Metric
-from kerasish.models import Model, Sequential
-from kerasish.ops.dtypes import device_scope as device
-from kerasish.variables import Variable
+from kerasish import config
+from kerasish.utils.object_registration import add_builtin_loader as _add_builtin_loader
 
 __version__ = "0.1.0"
 
-_LAZY = ("callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed", "random",
-         "applications")
+_SUBPACKAGES = (
+    "activations", "backend", "config", "constraints", "initializers", "layers", "losses", "metrics", "models",
+    "ops", "optimizers", "regularizers", "tree", "utils",
+    # Rarely needed at startup: TensorBoard, torchvision, h5py and friends stay unloaded until used.
+    "callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed", "random",
+    "applications",
+)
+
+# Top-level names -> (module, attribute).
+_NAMES = {
+    "Sequential": ("kerasish.models", "Sequential"),
+    "Model": ("kerasish.models", "Model"),
+    "Input": ("kerasish.layers", "Input"),
+    "Layer": ("kerasish.layers", "Layer"),
+    "Loss": ("kerasish.losses", "Loss"),
+    "Metric": ("kerasish.metrics", "Metric"),
+    "Variable": ("kerasish.variables", "Variable"),
+    "device": ("kerasish.ops.dtypes", "device_scope"),
+    "load_model": ("kerasish.saving", "load_model"),
+}
 
 __all__ = [
-    "Sequential", "Model", "Input", "Layer", "Loss", "Metric", "Variable", "layers", "models", "losses", "metrics", "optimizers", "activations",
-    "initializers", "regularizers", "constraints", "utils", "config", "ops", "backend", "tree", "device", "__version__",
-    *_LAZY,
+    "Sequential", "Model", "Input", "Layer", "Loss", "Metric", "Variable", "layers", "models", "losses", "metrics",
+    "optimizers", "activations", "initializers", "regularizers", "constraints", "utils", "config", "ops",
+    "backend", "tree", "device", "__version__",
+    "callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed", "random",
+    "applications",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module = importlib.import_module(f"kerasish.{name}")
-        globals()[name] = module
-        return module
-    if name in ("load_model",):
-        from kerasish import saving
+def _import_builtin_classes() -> None:
+    # kerasish.layers, kerasish.models and kerasish.optimizers register their classes (by class name)
+    # when imported; a saved config may name any of them, so the first lookup imports all three.
+    for package in ("kerasish.layers", "kerasish.models", "kerasish.optimizers"):
+        importlib.import_module(package)
 
-        return getattr(saving, name)
-    raise AttributeError(f"module 'kerasish' has no attribute {name!r}")
+
+_add_builtin_loader(_import_builtin_classes)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        module, attr = _NAMES[name]
+        value = getattr(importlib.import_module(module), attr)
+    elif name in _SUBPACKAGES or (
+        name.isidentifier() and not name.startswith("_") and importlib.util.find_spec(f"kerasish.{name}") is not None
+    ):
+        # Any other module of the package (kerasish.training, kerasish.variables ...) also resolves
+        # as an attribute, as it did when `import kerasish` loaded them all.
+        value = importlib.import_module(f"kerasish.{name}")
+    else:
+        raise AttributeError(
+            f"module 'kerasish' has no attribute {name!r}. Public names: {', '.join(sorted(__all__))}."
+        )
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

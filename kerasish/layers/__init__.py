@@ -1,78 +1,95 @@
-"""Keras layers as torch nn.Modules: `from kerasish.layers import Dense, Dropout`."""
+"""Keras layers as torch nn.Modules: `from kerasish.layers import Dense, Dropout`.
 
-from kerasish.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from kerasish.layers.attention import (
-    AdditiveAttention, Attention, EinsumDense, GroupedQueryAttention, GroupQueryAttention, MultiHeadAttention,
-)
-from kerasish.layers.convolutional import Conv1D, Conv2D, Conv2DTranspose, SeparableConv2D
-from kerasish.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
-from kerasish.layers.embedding import Embedding, Masking, ReversibleEmbedding
-from kerasish.layers.lambda_layer import Lambda
-from kerasish.layers.layer import Layer
-from kerasish.layers.merging import (
-    Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, multiply,
-    subtract,
-)
-from kerasish.layers.op_layer import OpLayer
-from kerasish.layers.normalization import BatchNormalization, LayerNormalization
-from kerasish.layers.pooling import (
-    AveragePooling1D,
-    AveragePooling2D,
-    GlobalAveragePooling1D,
-    GlobalAveragePooling2D,
-    GlobalMaxPooling1D,
-    GlobalMaxPooling2D,
-    MaxPooling1D,
-    MaxPooling2D,
-)
-from kerasish.layers.recurrent import GRU, LSTM, SimpleRNN
-from kerasish.layers.reshaping import SpatialDropout1D, SpatialDropout2D, UpSampling2D, ZeroPadding2D
-from kerasish.layers.text_vectorization import TextVectorization
-from kerasish.layers.normalization_more import (
-    GroupNormalization, RMSNormalization, SpectralNormalization, UnitNormalization,
-)
-from kerasish.layers.regularization import (
-    ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout3D,
-)
-from kerasish.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
-from kerasish.layers.rnn_generic import RNN
-from kerasish.layers.reshaping_more import (
-    Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D, UpSampling3D, ZeroPadding1D, ZeroPadding3D,
-)
-from kerasish.layers.structure import Identity, TimeDistributed, TorchModuleWrapper
-from kerasish.layers.convolutional_more import Conv1DTranspose, Conv3D, Conv3DTranspose
-from kerasish.layers.convolutional_depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D
-from kerasish.layers.pooling_more import (
-    AdaptiveAveragePooling1D, AdaptiveAveragePooling2D, AdaptiveAveragePooling3D, AdaptiveMaxPooling1D,
-    AdaptiveMaxPooling2D, AdaptiveMaxPooling3D, AveragePooling3D, GlobalAveragePooling3D, GlobalMaxPooling3D,
-    MaxPooling3D,
-)
-from kerasish.layers.wrappers import Bidirectional
-from kerasish.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
-from kerasish.layers.preprocessing.image_preprocessing import AutoContrast, CenterCrop, Rescaling, Resizing
-from kerasish.layers.preprocessing.image_augmentation import (
-    RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
-)
-from kerasish.layers.preprocessing.image_color import (
-    RandomBrightness, RandomContrast, RandomGrayscale, RandomHue, RandomSaturation,
-)
-from kerasish.layers.preprocessing.normalization import Normalization
-from kerasish.layers.preprocessing.discretization import Discretization
-from kerasish.layers.preprocessing.category_encoding import CategoryEncoding
-from kerasish.layers.preprocessing.hashing import Hashing
-from kerasish.layers.preprocessing.string_lookup import StringLookup
-from kerasish.layers.preprocessing.integer_lookup import IntegerLookup
+Each layer's module loads when its name is first used (PEP 562), so `from kerasish.layers import
+Dense` does not import the recurrent, attention, text or preprocessing families. `dir()`, `__all__`
+and `from kerasish.layers import *` list every layer as before.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any, List
+
+from kerasish.utils.object_registration import add_builtin_loader as _add_builtin_loader
 from kerasish.utils.object_registration import register_builtin as _register_builtin
 from kerasish.utils.object_registration import register_builtin_alias as _register_builtin_alias
 
-# Keras's aliases.
-MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
-AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
-Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
-Convolution1DTranspose, Convolution2DTranspose, Convolution3DTranspose = Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
-SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
-GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D
-GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D
+# Module (under kerasish.layers) -> the public names it defines.
+_MODULES = {
+    "activations": ("ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"),
+    "attention": (
+        "AdditiveAttention", "Attention", "EinsumDense", "GroupedQueryAttention", "GroupQueryAttention",
+        "MultiHeadAttention",
+    ),
+    "convolutional": ("Conv1D", "Conv2D", "Conv2DTranspose", "SeparableConv2D"),
+    "core": ("Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Reshape"),
+    "embedding": ("Embedding", "Masking", "ReversibleEmbedding"),
+    "lambda_layer": ("Lambda",),
+    "layer": ("Layer",),
+    "merging": (
+        "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
+        "concatenate", "multiply", "subtract",
+    ),
+    "op_layer": ("OpLayer",),
+    "normalization": ("BatchNormalization", "LayerNormalization"),
+    "pooling": (
+        "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+        "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPooling1D", "MaxPooling2D",
+    ),
+    "recurrent": ("GRU", "LSTM", "SimpleRNN"),
+    "reshaping": ("SpatialDropout1D", "SpatialDropout2D", "UpSampling2D", "ZeroPadding2D"),
+    "text_vectorization": ("TextVectorization",),
+    "normalization_more": ("GroupNormalization", "RMSNormalization", "SpectralNormalization", "UnitNormalization"),
+    "regularization": (
+        "ActivityRegularization", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout3D",
+    ),
+    "rnn_cells": ("GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells"),
+    "rnn_generic": ("RNN",),
+    "reshaping_more": (
+        "Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector", "UpSampling1D", "UpSampling3D",
+        "ZeroPadding1D", "ZeroPadding3D",
+    ),
+    "structure": ("Identity", "TimeDistributed", "TorchModuleWrapper"),
+    "convolutional_more": ("Conv1DTranspose", "Conv3D", "Conv3DTranspose"),
+    "convolutional_depthwise": ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D"),
+    "pooling_more": (
+        "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+        "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AveragePooling3D",
+        "GlobalAveragePooling3D", "GlobalMaxPooling3D", "MaxPooling3D",
+    ),
+    "wrappers": ("Bidirectional",),
+    "conv_lstm": ("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"),
+    "preprocessing.image_preprocessing": ("AutoContrast", "CenterCrop", "Rescaling", "Resizing"),
+    "preprocessing.image_augmentation": (
+        "RandomCrop", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
+    ),
+    "preprocessing.image_color": (
+        "RandomBrightness", "RandomContrast", "RandomGrayscale", "RandomHue", "RandomSaturation",
+    ),
+    "preprocessing.normalization": ("Normalization",),
+    "preprocessing.discretization": ("Discretization",),
+    "preprocessing.category_encoding": ("CategoryEncoding",),
+    "preprocessing.hashing": ("Hashing",),
+    "preprocessing.string_lookup": ("StringLookup",),
+    "preprocessing.integer_lookup": ("IntegerLookup",),
+}
+
+# Keras's aliases: alias -> the name it stands for.
+_ALIASES = {
+    "MaxPool1D": "MaxPooling1D", "MaxPool2D": "MaxPooling2D", "MaxPool3D": "MaxPooling3D",
+    "AvgPool1D": "AveragePooling1D", "AvgPool2D": "AveragePooling2D", "AvgPool3D": "AveragePooling3D",
+    "Convolution1D": "Conv1D", "Convolution2D": "Conv2D", "Convolution3D": "Conv3D",
+    "Convolution1DTranspose": "Conv1DTranspose", "Convolution2DTranspose": "Conv2DTranspose",
+    "Convolution3DTranspose": "Conv3DTranspose",
+    "SeparableConvolution1D": "SeparableConv1D", "SeparableConvolution2D": "SeparableConv2D",
+    "GlobalAvgPool1D": "GlobalAveragePooling1D", "GlobalAvgPool2D": "GlobalAveragePooling2D",
+    "GlobalAvgPool3D": "GlobalAveragePooling3D",
+    "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
+    "GlobalMaxPool3D": "GlobalMaxPooling3D",
+}
+
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
@@ -109,8 +126,37 @@ __all__ = [
 
 __all__ += ["Normalization", "Discretization", "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup"]
 
-# Saved configs name layers by class; load_model finds kerasish's own in this table
-# (kerasish.saving never imports the layer modules itself).
-_register_builtin(*[obj for name, obj in list(globals().items()) if name in __all__ and isinstance(obj, type)])
-# Keras 3 calls GroupedQueryAttention `GroupQueryAttention`: configs written by Keras name it so.
-_register_builtin_alias("GroupQueryAttention", GroupedQueryAttention)
+
+def __getattr__(name: str) -> Any:
+    target = _ALIASES.get(name, name)
+    if target in _WHERE:
+        value = getattr(importlib.import_module(f"kerasish.layers.{_WHERE[target]}"), target)
+    elif name.isidentifier() and not name.startswith("_") and importlib.util.find_spec(f"kerasish.layers.{name}"):
+        # A module of the package (kerasish.layers.core ...), as when this package imported them all.
+        value = importlib.import_module(f"kerasish.layers.{name}")
+    else:
+        raise AttributeError(f"module 'kerasish.layers' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def _register_all() -> None:
+    # Saved configs name layers by class; load_model finds kerasish's own in the builtin table
+    # (kerasish.saving never imports the layer modules itself). Runs before the first lookup.
+    def get(name: str) -> Any:  # an eagerly imported name is a global; a lazy one loads here
+        return globals()[name] if name in globals() else __getattr__(name)
+
+    _register_builtin(*[obj for obj in map(get, __all__) if isinstance(obj, type)])
+    # Keras 3 calls GroupedQueryAttention `GroupQueryAttention`: configs written by Keras name it so.
+    _register_builtin_alias("GroupQueryAttention", get("GroupedQueryAttention"))
+
+
+_add_builtin_loader(_register_all)
+
+# Installs the recorder that makes `ops.add(keras_tensor, 1)` a graph node (symbolic tensors exist
+# only once a layer module is imported, and every one of them imports this package first).
+from kerasish.layers import op_layer as _op_layer  # noqa: E402,F401

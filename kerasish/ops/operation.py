@@ -54,7 +54,7 @@ def op(namespace: str, name: Optional[str] = None) -> Callable[[Callable[..., An
             if _handler is None:
                 raise RuntimeError(
                     f"ops.{name or fn.__name__} was called on a KerasTensor before kerasish.layers was imported. "
-                    "Import kerasish (which imports the layers) before building a functional model."
+                    "Import kerasish.layers (`from kerasish import layers`) before building a functional model."
                 )
             return _handler(key, fn, args, kwargs)
 
@@ -82,6 +82,8 @@ def get_op(key: str) -> Callable[..., Any]:
     Raises:
         ValueError: for a name no op has, naming the closest ones.
     """
+    if key not in _REGISTRY:
+        _import_namespaces()
     try:
         return _REGISTRY[key]
     except KeyError:
@@ -96,5 +98,11 @@ def get_op(key: str) -> Callable[..., Any]:
 
 def registered_ops() -> Dict[str, Callable[..., Any]]:
     """Every registered op by 'namespace.name'."""
+    _import_namespaces()
     return dict(_REGISTRY)
+
+
+def _import_namespaces() -> None:
+    # Each namespace registers its ops when imported, and kerasish.ops imports them on first use.
+    from kerasish.ops import core, einops, image, linalg, math, nn, numpy  # noqa: F401
 

@@ -10,7 +10,6 @@ import torch
 
 from kerasish import losses as losses_mod
 from kerasish import metrics as metrics_mod
-from kerasish import optimizers as optimizers_mod
 from kerasish.config import resolve_device
 
 
@@ -93,6 +92,8 @@ def build_compile_config(
     optimizer: Any, loss: Any, metrics: Any, loss_weights: Any, jit_compile: Any, device: Any,
     steps_per_execution: int = 1, output_names: Optional[Sequence[str]] = None, weighted_metrics: Any = None,
 ) -> CompileConfig:
+    from kerasish import optimizers as optimizers_mod  # loaded at compile: importing models stays cheap
+
     opt = optimizers_mod.get(optimizer)
     heads = None
     loss_obj = loss_name = None

@@ -28,7 +28,6 @@ from kerasish.metrics import Mean
 from kerasish.training import trainer
 from kerasish.training.compile_config import CompileConfig, build_compile_config
 from kerasish.training.compile_metrics import CompileMetrics
-from kerasish.training import batch_finder, lr_finder, one_cycle
 from kerasish.utils.tree import unpack_x_y_sample_weight
 
 
@@ -137,14 +136,20 @@ class Trainer:
     # ----------------------------------------------------------------- finders (beyond Keras)
     def find_learning_rate(self, *args: Any, **kwargs: Any) -> Any:
         """A learning-rate range test on a snapshot of the model (see `training.lr_finder`)."""
+        from kerasish.training import lr_finder  # loaded on first use: import kerasish stays cheap
+
         return lr_finder.find_learning_rate(self, *args, **kwargs)
 
     def find_batch_size(self, *args: Any, **kwargs: Any) -> int:
         """The largest batch that trains within memory (see `training.batch_finder`)."""
+        from kerasish.training import batch_finder
+
         return batch_finder.find_batch_size(self, *args, **kwargs)
 
     def fit_one_cycle(self, *args: Any, **kwargs: Any) -> Any:
         """`fit` with fastai's one-cycle policy (see `callbacks.OneCycle`)."""
+        from kerasish.training import one_cycle
+
         return one_cycle.fit_one_cycle(self, *args, **kwargs)
 
     def require_compiled(self, what: str) -> None:
@@ -179,9 +184,10 @@ class Trainer:
     ) -> Any:
         """Trains the model for a number of epochs.
 
-        An update whose loss, gradients or (for batches from an iterable) inputs hold NaN or
-        inf is undone on the device, without a host sync (see `training.nonfinite`): the
-        weights keep their last finite values, and once an update was skipped the epoch logs
+        With `skip_nonfinite=True` (off by default; Keras has no such option), an update whose
+        loss, gradients or (for batches from an iterable) inputs hold NaN or inf is undone on
+        the device, without a host sync (see `training.nonfinite`): the weights keep their last
+        finite values, and once an update was skipped the epoch logs
         carry `skipped_steps` (the epoch's count). The logged loss still includes the batch,
         so `TerminateOnNaN` stops training as in Keras.
 
@@ -246,8 +252,13 @@ class Trainer:
         """Returns the loss (and metrics) on the given data, in eval mode.
 
         Args:
-            x, y, batch_size, sample_weight, steps, callbacks: as in `fit`.
+            x: the inputs, as in `fit`. Defaults to `None`.
+            y: the targets, as in `fit`. Defaults to `None`.
+            batch_size: samples per batch for arrays. Defaults to `None` (32).
             verbose: as in `fit`. Defaults to `'auto'`.
+            sample_weight: per-sample loss weights, as in `fit`. Defaults to `None`.
+            steps: batches to evaluate before stopping. Defaults to `None` (all the data).
+            callbacks: callbacks for the `on_test_*` hooks. Defaults to `None`.
             return_dict: return `{'loss': ..., 'accuracy': ...}`. Defaults to `False`.
 
         Returns:

@@ -7,7 +7,8 @@ turns that back into a class by looking, in order, in:
 2. the enclosing `custom_object_scope(...)` blocks (per thread),
 3. the classes registered with `@register_keras_serializable()` (or `register_serializable`),
 4. kerasish's own classes, which `kerasish.layers` and `kerasish.models` add with
-   `register_builtin` when they are imported.
+   `register_builtin` when they are imported (the first such lookup imports them, through
+   the loader `import kerasish` adds with `add_builtin_loader`).
 
 A name found nowhere is an error that says how to make it known; nothing is ever
 imported by name from a file. This module is a leaf (standard library only), so
@@ -18,13 +19,14 @@ from __future__ import annotations
 
 import inspect
 import threading
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 from kerasish.utils.text import did_you_mean, short_repr
 
 _REGISTERED: Dict[str, Any] = {}  # registered name -> class or function
 _REGISTERED_NAMES: Dict[Any, str] = {}  # class or function -> registered name
 _BUILTINS: Dict[str, type] = {}  # kerasish's own classes, by class name
+_BUILTIN_LOADERS: List[Callable[[], None]] = []  # import the packages that fill _BUILTINS (run once)
 
 
 class _ScopeState(threading.local):
@@ -42,6 +44,22 @@ def register_builtin(*classes: type) -> None:
         _BUILTINS[cls.__name__] = cls
 
 
+def add_builtin_loader(loader: Callable[[], None]) -> None:
+    """Adds a function that imports packages which call `register_builtin`; it runs once, before the
+    first lookup of kerasish's own classes (`import kerasish` stays cheap: nothing registers until needed)."""
+    _BUILTIN_LOADERS.append(loader)
+
+
+def _load_builtins() -> None:
+    while _BUILTIN_LOADERS:
+        loader = _BUILTIN_LOADERS.pop(0)  # popped first: a lookup made while it imports does not rerun it
+        try:
+            loader()
+        except BaseException:
+            _BUILTIN_LOADERS.insert(0, loader)
+            raise
+
+
 def register_builtin_alias(name: str, cls: type) -> None:
     """Adds another name for one of kerasish's classes (Keras's `GroupQueryAttention` for
     `GroupedQueryAttention`), so configs that use it load."""
@@ -50,11 +68,14 @@ def register_builtin_alias(name: str, cls: type) -> None:
 
 def builtin_classes() -> Mapping[str, type]:
     """kerasish's own classes by class name (a copy)."""
+    _load_builtins()
     return dict(_BUILTINS)
 
 
 def is_builtin(cls: Any) -> bool:
     """Whether `cls` is one of kerasish's own classes (not a user's subclass of one)."""
+    if isinstance(cls, type) and cls.__name__ not in _BUILTINS:
+        _load_builtins()
     return isinstance(cls, type) and _BUILTINS.get(cls.__name__) is cls
 
 
@@ -291,6 +312,7 @@ def get_registered_object(name: str, custom_objects: Optional[Mapping[str, Any]]
 
 def registered_names() -> list:
     """Every name loading resolves without help: kerasish's own classes and the registered ones."""
+    _load_builtins()
     return sorted(set(_BUILTINS) | set(_REGISTERED))
 
 
@@ -319,6 +341,7 @@ def resolve_class(class_name: str, registered_name: Optional[str] = None, module
             return matches[0]
     if module is None or module in ("kerasish", "keras") or module.startswith(("kerasish.", "keras.")):
         # kerasish's own classes, and Keras's of the same name (a config Keras wrote).
+        _load_builtins()
         if class_name in _BUILTINS:
             return _BUILTINS[class_name]
     valid = registered_names()

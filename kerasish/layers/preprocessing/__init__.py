@@ -1,19 +1,40 @@
-"""Preprocessing layers: image preprocessing and augmentation, and feature preprocessing."""
+"""Preprocessing layers: image preprocessing and augmentation, and feature preprocessing.
 
-from kerasish.layers.preprocessing.image_preprocessing import (
-    AutoContrast, BaseImagePreprocessingLayer, CenterCrop, Rescaling, Resizing,
-)
-from kerasish.layers.preprocessing.image_augmentation import (
-    RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
-)
-from kerasish.layers.preprocessing.image_color import (
-    RandomBrightness, RandomContrast, RandomGrayscale, RandomHue, RandomSaturation,
-)
-from kerasish.layers.preprocessing.base import PreprocessingLayer
-from kerasish.layers.preprocessing.collate import collate_with
-from kerasish.layers.preprocessing.normalization import Normalization
-from kerasish.layers.preprocessing.discretization import Discretization
-from kerasish.layers.preprocessing.category_encoding import CategoryEncoding
-from kerasish.layers.preprocessing.hashing import Hashing
-from kerasish.layers.preprocessing.string_lookup import StringLookup
-from kerasish.layers.preprocessing.integer_lookup import IntegerLookup
+Each module loads when one of its names is first used (PEP 562): importing one layer does not
+import the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, List
+
+# Module (under kerasish.layers.preprocessing) -> the public names it defines.
+_MODULES = {
+    "image_preprocessing": ("AutoContrast", "BaseImagePreprocessingLayer", "CenterCrop", "Rescaling", "Resizing"),
+    "image_augmentation": ("RandomCrop", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom"),
+    "image_color": ("RandomBrightness", "RandomContrast", "RandomGrayscale", "RandomHue", "RandomSaturation"),
+    "base": ("PreprocessingLayer",),
+    "collate": ("collate_with",),
+    "normalization": ("Normalization",),
+    "discretization": ("Discretization",),
+    "category_encoding": ("CategoryEncoding",),
+    "hashing": ("Hashing",),
+    "string_lookup": ("StringLookup",),
+    "integer_lookup": ("IntegerLookup",),
+}
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'kerasish.layers.preprocessing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"kerasish.layers.preprocessing.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))
