@@ -1,14 +1,30 @@
 """`compile(jit_compile=...)`: the built-in train and test steps under `torch.compile`.
 
 What is compiled, per batch of the built-in step (`step.Steps`):
-- train: the forward pass, the loss (compiled loss, weights, `add_loss` terms, penalties) and
-  the loss-tracker and metric updates, as one graph; AOTAutograd compiles its backward graph
-  with it, so `loss.backward()` runs compiled code too. The optimizer update then runs as
-  kerasish's foreach update rules (a handful of multi-tensor kernels). It is not compiled:
-  Keras's rules compute their step scalars (bias corrections, the scheduled rate) on the host
-  from the step count, and `torch.compile` of the update specialises on that count, so it
-  recompiles on every step until it reaches dynamo's recompile limit (measured).
+- train (`CompiledTrainStep`): the whole step as one graph: the forward pass, the loss
+  (compiled loss, weights, `add_loss` terms, penalties), the loss-tracker and metric
+  updates, the gradients (`torch.autograd.grad`, traced by dynamo) and the optimizer's
+  update (`optimizers.compiled_update`: Keras's SGD, RMSprop, Adam and AdamW rules, with the
+  step's scalars, e.g. a schedule's rate or Adam's bias correction, as 0-d tensors, so one
+  graph serves every step). A step is one compiled call plus a few microseconds of host
+  bookkeeping: no autograd engine, no AOTAutograd backward wrapper, no eager optimizer.
+  Where the update has no compiled form (another optimizer, clipping, gradient
+  accumulation, loss scaling, hooks on the torch optimizer, `skip_nonfinite`, mixed
+  precision, a torch without `torch._dynamo.config.trace_autograd_ops`) the step runs as
+  before: forward, loss and metrics as one graph (`CompiledLoss`) whose backward
+  AOTAutograd compiles, then the eager update.
 - test: the forward pass, the loss and the metric updates.
+
+Why the whole step: on a CPU a compiled call costs some tens of microseconds whatever it
+holds (measured for linear regression: dynamo's guards about 8 us, of which 3-4 are the
+NaN checks of the float64 tracker totals; the eval-frame hook, AOTAutograd's runtime
+wrapper and inductor's Python wrapper the rest of a ~45 us call). Compiling the forward
+and loss alone pays that and then runs `loss.backward()` through the autograd engine into
+a second compiled function (AOTAutograd's backward wrappers), then the eager update: slower
+than the eager step for a tiny model (measured 1.6x). One graph for everything pays it once
+and replaces the engine and the update: per fit step 0.40x the eager step on linreg, 0.79x
+on the benchmarks' MLP; their CNN is still 1.22x (the compiled step's own kernels, not its
+call overhead). benchmarks/compiled_step.py prints these numbers.
 
 Left eager, with the same results:
 - the first batch of each fit/evaluate call: it checks what the loss and metric functions
@@ -29,15 +45,14 @@ resolves to `False` (eager), as in Keras 3 on the torch backend.
 
 If compiling fails (no C++ compiler, an unsupported operation, a backend error), the batch
 is rerun eagerly and the model stays eager (for these options), with one warning that says
-why. An error of the step itself is raised as the eager step raises it. The seconds spent in
-first compiled calls (tracing and code generation) add up in `model.compile_time_s`.
+why. If only the whole step cannot be one graph (a graph break in a layer: the whole step
+is compiled with `fullgraph=True`), the warning says so and the forward pass and loss
+still compile. An error of the step itself is raised as the eager step raises it. The
+seconds spent in first compiled calls (tracing and code generation) add up in
+`model.compile_time_s`.
 
-When it pays: a compiled call has a fixed cost (dynamo's guards, AOTAutograd's wrappers)
-of some tens to hundreds of microseconds on a CPU, so a step that does little work (linear
-regression on a batch of 4) gets slower, and one that does real work (an MLP on batches of
-128) faster; see benchmarks/compiled_step.py.
-
-Nothing here synchronises with the host: routing by batch size reads tensor metadata. On a
+Nothing here synchronises with the host: routing by batch size reads tensor metadata, and
+the update's scalars are written with `fill_` (a kernel argument, not a host copy). On a
 CPU, dynamo's guards read the 0-d float64 tracker totals (a NaN check, host memory only);
 torch installs no such guard for CUDA tensors.
 
@@ -59,6 +74,8 @@ import warnings
 from typing import Any, Callable, Dict, Optional
 
 import torch
+
+from kerasish.layers import call_context
 
 _BODY_IDS = itertools.count()
 OPTION_NAMES = ("mode", "backend", "fullgraph", "dynamic", "options")
@@ -135,11 +152,11 @@ def resolve_jit_compile(jit_compile: Any) -> Optional[Dict[str, Any]]:
 
 
 def install(steps: Any, options: Optional[Dict[str, Any]] = None) -> None:
-    """Makes `steps.train_step` / `steps.test_step` run their loss and metrics under torch.compile.
+    """Makes `steps.train_step` / `steps.test_step` run under torch.compile.
 
-    The step's own code (`Steps.train_step`: autocast, backward, the optimizer, the non-finite
-    guard, mixed-float16's scaler) stays as it is; only its `_loss_and_metrics` is replaced,
-    on this object, by a `CompiledLoss`.
+    On this object only: `_loss_and_metrics` becomes a `CompiledLoss` (the test step, and the
+    train steps the whole graph does not cover) and `train_step` a `CompiledTrainStep` (the
+    whole step as one graph where the optimizer's update has a compiled form).
 
     Args:
         steps: a `Steps` or `MultiSteps` (kerasish.training.step) for one fit/evaluate call.
@@ -154,7 +171,10 @@ def install(steps: Any, options: Optional[Dict[str, Any]] = None) -> None:
     if options is None:
         cfg = getattr(model, "_compile_config", None)
         options = dict(getattr(cfg, "jit_compile_options", None) or {})
-    steps._loss_and_metrics = CompiledLoss(steps, options)
+    partial = CompiledLoss(steps, options)
+    steps._loss_and_metrics = partial
+    if partial.kind == "train":
+        steps.train_step = CompiledTrainStep(steps, partial)
 
 
 class CompiledLoss:
@@ -175,6 +195,7 @@ class CompiledLoss:
         self.all_sizes = options.get("dynamic") is True
         self.batch_size: Optional[int] = None
         self.compiled: Optional[Callable] = None
+        self.forced_eager = False  # set while CompiledTrainStep reruns a failed step eagerly
         # One compiled body, and one failure, per model, step kind and options.
         self.key = (self.kind, repr(sorted(options.items())))
         self.failures = steps.model.__dict__.setdefault("_jit_compile_failures", {})
@@ -183,6 +204,8 @@ class CompiledLoss:
         from kerasish.training.step import batch_size_of
 
         n = batch_size_of(x)  # host metadata: no sync
+        if self.forced_eager:
+            return self.eager(x, y, w)
         if self.batch_size is None:
             # The first batch runs eagerly (it checks the loss and metric values and creates
             # the optimizer's state) and sets the batch size the graph is compiled for.
@@ -227,6 +250,148 @@ class CompiledLoss:
         return loss
 
 
+class CompiledTrainStep:
+    """`Steps.train_step` for one step object: the whole step as one compiled graph.
+
+    The graph holds the forward pass, the loss, the tracker and metric updates, the gradients
+    (`torch.autograd.grad`, traced) and the optimizer's update (`CompiledUpdate`, with the
+    step's scalars as tensors), so a step is one compiled call plus a few microseconds of host
+    bookkeeping. Batches this graph does not take run `Steps.train_step` as before (its loss
+    through `CompiledLoss`, the update eager): the first batch, a batch of another size, an
+    optimizer or setting without a compiled update, observed optimizer steps (hooks),
+    `skip_nonfinite`, mixed precision.
+
+    Args:
+        steps: the `Steps` whose `train_step` this replaces.
+        partial: the `CompiledLoss` installed as the same object's `_loss_and_metrics`.
+    """
+
+    def __init__(self, steps: Any, partial: CompiledLoss) -> None:
+        from kerasish.training.step import Steps
+
+        self.steps, self.partial = steps, partial
+        self.builtin = type(steps).train_step is Steps.train_step  # a subclass's own step stays as it is
+        self.eager = types.MethodType(type(steps).train_step, steps)
+        self.options = {**partial.options, "fullgraph": True}
+        self.key = ("train_whole", partial.key[1])
+        self.update: Any = None
+        self.possible: Optional[bool] = None  # whether the whole graph can run, decided at the second batch
+        self.compiled: Optional[Callable] = None
+        self.why_eager: Optional[str] = None  # why this step object keeps the eager update (None: it does not)
+
+    def _whole_step_possible(self) -> bool:
+        """Whether this step object can run the whole graph at all (decided once, after the first batch)."""
+        steps = self.steps
+        if steps.scaler is not None or steps.mixed or not self.builtin:
+            return False
+        if not hasattr(torch._dynamo.config, "trace_autograd_ops"):
+            # A torch whose dynamo cannot trace `torch.autograd.grad`: forward and loss compile only.
+            self.why_eager = f"torch {torch.__version__} cannot trace torch.autograd.grad into a graph"
+            return False
+        from kerasish.optimizers.compiled_update import CompiledUpdate
+
+        self.why_eager = CompiledUpdate.unsupported(steps.optimizer)
+        if self.why_eager is None:
+            self.update = CompiledUpdate(steps.optimizer)
+        return self.update is not None
+
+    def __call__(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
+        partial = self.partial
+        if self.possible is None:
+            if partial.batch_size is None:
+                self.eager(x, y, w)  # the first batch: checks values, creates the optimizer's state
+                return
+            self.possible = self._whole_step_possible()
+        # Per batch, host checks only (about a microsecond): whatever the graph does not cover
+        # runs the eager step.
+        n = x.shape[0] if type(x) is torch.Tensor else _batch_size_of(x)
+        failed = partial.failures and (self.key in partial.failures or partial.key in partial.failures)
+        other_size = n != partial.batch_size and not partial.all_sizes
+        if not self.possible or failed or other_size or self.steps.guard is not None or self.update.observed():
+            self.eager(x, y, w)
+            return
+        update = self.update
+        prepared = update.prepare()
+        try:
+            with call_context.training_scope(True, self.steps.module_ids):
+                if self.compiled is None:
+                    self._first_call(x, y, w, prepared)
+                else:
+                    self._call(x, y, w, prepared)
+        except Exception as e:  # noqa: BLE001 - a compiler failure, or the step's own error
+            update.undo(prepared)
+            self._fall_back(e, x, y, w)
+            return
+        update.finish()
+
+    def _call(self, x: Any, y: Any, w: Any, prepared: Any) -> torch.Tensor:
+        try:
+            return self.compiled(self.steps, x, y, w, prepared, self.update)
+        except torch._dynamo.exc.Unsupported:
+            # A recompile (a guard failed) traced without autograd ops: trace again with them.
+            # Tracing raises before the graph runs, so nothing was updated twice.
+            with torch._dynamo.config.patch(trace_autograd_ops=True):
+                return self.compiled(self.steps, x, y, w, prepared, self.update)
+
+    def _first_call(self, x: Any, y: Any, w: Any, prepared: Any) -> None:
+        model = self.steps.model
+        start = time.perf_counter()
+        self.compiled = _compiled_body(model, self.key, self.options, _train_step_body)
+        # The gradients are traced into the graph (`torch.autograd.grad`), which dynamo does
+        # only with this setting; it is read while tracing, so it is set for this call only.
+        with torch._dynamo.config.patch(trace_autograd_ops=True):
+            self.compiled(self.steps, x, y, w, prepared, self.update)
+        model.__dict__["compile_time_s"] = model.__dict__.get("compile_time_s", 0.0) + time.perf_counter() - start
+
+    def _fall_back(self, error: Exception, x: Any, y: Any, w: Optional[torch.Tensor]) -> None:
+        # Rerun the step eagerly first: an error of the step itself raises here, unchanged.
+        partial = self.partial
+        partial.forced_eager = True
+        try:
+            self.eager(x, y, w)
+        finally:
+            partial.forced_eager = False
+        model = self.steps.model
+        reason = _reason(error)
+        if isinstance(error, torch._dynamo.exc.Unsupported):
+            # Something in the step that one graph cannot hold: the forward pass and loss still
+            # compile (CompiledLoss), the update runs eagerly.
+            partial.failures[self.key] = reason
+            outcome = ("its forward pass and loss still compile, the optimizer update runs eagerly (same "
+                       "results, less speed-up)")
+        else:
+            partial.failures[self.key] = partial.failures[partial.key] = reason
+            outcome = "this model now runs eagerly (same results, no compile speed-up)"
+        warnings.warn(
+            f"jit_compile: torch.compile could not compile {type(model).__name__}'s train step as one graph "
+            f"({reason}); {outcome}. Pass jit_compile=False to skip compiling, or "
+            "jit_compile={'backend': 'aot_eager'} to compile without code generation.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _batch_size_of(x: Any) -> int:
+    from kerasish.training.step import batch_size_of
+
+    return batch_size_of(x)
+
+
+def _train_step_body(steps: Any, x: Any, y: Any, w: Any, prepared: Any, update: Any) -> torch.Tensor:
+    """What one compiled graph runs: `Steps._loss_and_metrics`, the gradients, the update.
+
+    The conditions below are decided while tracing (dynamo guards them): a weight frozen
+    since the optimizer was built, or one the loss does not reach, gets no gradient and no
+    update, as in the eager step.
+    """
+    loss = type(steps)._loss_and_metrics(steps, x, y, w)
+    params = update.params(prepared)
+    wanted = [p for p in params if p.requires_grad] if loss.requires_grad else []
+    found = iter(torch.autograd.grad(loss, wanted, allow_unused=True) if wanted else ())
+    update.apply(prepared, [next(found) if loss.requires_grad and p.requires_grad else None for p in params])
+    return loss.detach()
+
+
 def _reason(error: Exception) -> str:
     """The first line of the error behind a compile failure (dynamo wraps the backend's own error)."""
     inner = getattr(error, "inner_exception", None) or error.__cause__ or error
@@ -239,7 +404,8 @@ def _loss_and_metrics_body(steps: Any, x: Any, y: Any, w: Any) -> torch.Tensor:
     return type(steps)._loss_and_metrics(steps, x, y, w)
 
 
-def _compiled_body(model: Any, key: Any, options: Dict[str, Any]) -> Callable:
+def _compiled_body(model: Any, key: Any, options: Dict[str, Any], body: Callable = _loss_and_metrics_body
+                   ) -> Callable:
     """torch.compile of the step body, one per model and step kind, reused by later fits.
 
     Each gets its own copy of the body's code object, under its own name: dynamo keeps its cache
@@ -249,7 +415,6 @@ def _compiled_body(model: Any, key: Any, options: Dict[str, Any]) -> Callable:
     """
     cache = model.__dict__.setdefault("_compiled_step_bodies", {})
     if key not in cache:
-        body = _loss_and_metrics_body
         name = f"{key[0]}_step_body_{next(_BODY_IDS)}"
         code = body.__code__.replace(co_name=name, co_qualname=name)
         cache[key] = torch.compile(types.FunctionType(code, body.__globals__, name), **options)

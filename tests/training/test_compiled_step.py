@@ -201,6 +201,171 @@ def test_an_error_of_the_step_itself_is_raised_not_swallowed():
     assert not [w for w in caught if "jit_compile" in str(w.message)]  # not mistaken for a compiler failure
 
 
+# ----------------------------------------------------------------- the whole step as one graph (aot_eager)
+def _count_rule_steps(monkeypatch):
+    """Counts the eager update rule's steps: the batches whose update did not join the graph."""
+    from kerasish.optimizers import torch_calls
+
+    calls = {"n": 0}
+    original = torch_calls.step
+
+    def counted(opt):
+        calls["n"] += 1
+        return original(opt)
+
+    monkeypatch.setattr(torch_calls, "step", counted)
+    return calls
+
+
+def _decay_without_bias():
+    opt = kerasish.optimizers.Adam(0.01, weight_decay=0.05)
+    opt.exclude_from_weight_decay(var_names=["bias"])  # two param groups
+    return opt
+
+
+OPTIMIZERS = {
+    "sgd": lambda: kerasish.optimizers.SGD(0.05),
+    "sgd_momentum": lambda: kerasish.optimizers.SGD(0.05, momentum=0.9),
+    "sgd_nesterov": lambda: kerasish.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    "rmsprop": lambda: kerasish.optimizers.RMSprop(0.01),
+    "rmsprop_centered_momentum": lambda: kerasish.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    "adam": lambda: kerasish.optimizers.Adam(0.01),
+    "adam_amsgrad_ema": lambda: kerasish.optimizers.Adam(0.01, amsgrad=True, use_ema=True),
+    "adamw": lambda: kerasish.optimizers.AdamW(0.01, weight_decay=0.1),
+    "adam_decay_without_bias": _decay_without_bias,
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_the_update_joins_the_compiled_step_and_matches_eager(name, monkeypatch):
+    eager = _fit(_mlp, False, optimizer=OPTIMIZERS[name]())
+    calls = _count_rule_steps(monkeypatch)
+    counters.clear()
+    compiled = _fit(_mlp, QUICK, optimizer=OPTIMIZERS[name]())
+    # 2 epochs of 3 batches of 64 and one of 8: the first batch and the short ones update eagerly.
+    assert calls["n"] == 3
+    assert _compiled_graphs() == 1
+    assert compiled[0].optimizer.iterations == eager[0].optimizer.iterations == 8
+    _assert_same_training(eager, compiled)
+
+
+@pytest.mark.parametrize("name, build", [
+    ("adagrad", lambda: kerasish.optimizers.Adagrad(0.05)),
+    ("torch_formula", lambda: kerasish.optimizers.Adam(0.01, formula="torch")),
+    ("clipnorm", lambda: kerasish.optimizers.Adam(0.01, clipnorm=0.5)),
+    ("accumulation", lambda: kerasish.optimizers.SGD(0.05, gradient_accumulation_steps=2)),
+])
+def test_optimizers_without_a_compiled_update_update_eagerly_with_the_same_results(name, build):
+    eager = _fit(_mlp, False, optimizer=build())
+    counters.clear()
+    compiled = _fit(_mlp, QUICK, optimizer=build())  # the forward pass and loss still compile
+    assert _compiled_graphs() == 1
+    _assert_same_training(eager, compiled)
+
+
+class _SetRateEveryBatch(kerasish.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate = 0.02 / (1 + batch)
+
+
+@pytest.mark.parametrize("how", ["schedule", "callback"])
+def test_a_changing_learning_rate_compiles_once_over_50_steps(how, monkeypatch):
+    def build_optimizer():
+        if how == "schedule":
+            rate = kerasish.optimizers.schedules.ExponentialDecay(0.02, decay_steps=5, decay_rate=0.5)
+            return kerasish.optimizers.Adam(rate)
+        return kerasish.optimizers.SGD(0.02, momentum=0.9)
+
+    callbacks = [_SetRateEveryBatch()] if how == "callback" else []
+    run = dict(batch_size=8, epochs=2, callbacks=callbacks)  # 200 / 8: 25 full batches per epoch
+    eager = _fit(_mlp, False, optimizer=build_optimizer(), **run)
+    calls = _count_rule_steps(monkeypatch)
+    counters.clear()
+    compiled = _fit(_mlp, QUICK, optimizer=build_optimizer(), **run)
+    opt = compiled[0].optimizer
+    assert opt.iterations == 50 and calls["n"] == 1  # 49 compiled steps ...
+    assert opt.learning_rate < 0.02 / 20  # ... at rates that changed ...
+    assert _compiled_graphs() == 1  # ... from one graph: no recompile
+    _assert_same_training(eager, compiled)
+
+
+def test_a_weight_frozen_mid_fit_stops_changing_as_in_eager():
+    class FreezeFirstLayer(kerasish.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                self.model.layers[0].trainable = False  # a guard of the graph: one recompile
+
+    eager = _fit(_mlp, False, callbacks=[FreezeFirstLayer()])
+    counters.clear()
+    compiled = _fit(_mlp, QUICK, callbacks=[FreezeFirstLayer()])
+    assert _compiled_graphs() == 2
+    _assert_same_training(eager, compiled)
+
+
+def test_super_train_step_in_an_override_reaches_the_whole_compiled_step(monkeypatch):
+    class Counting(Sequential):
+        def train_step(self, data):
+            self.seen = getattr(self, "seen", 0) + 1
+            return super().train_step(data)
+
+    def build():
+        return Counting([layers.Dense(16, activation="relu", input_shape=(12,)), layers.Dense(2, activation="softmax")])
+
+    eager = _fit(build, False)
+    calls = _count_rule_steps(monkeypatch)
+    counters.clear()
+    compiled = _fit(build, QUICK)
+    assert compiled[0].seen == 8 and calls["n"] == 3  # the override ran; 5 of its 8 updates were compiled
+    assert _compiled_graphs() == 1
+    _assert_same_training(eager, compiled)
+
+
+def test_a_graph_break_keeps_the_compiled_loss_and_warns_once():
+    class Breaks(layers.Layer):
+        def call(self, inputs):
+            torch._dynamo.graph_break()  # e.g. a layer calling into code dynamo cannot trace
+            return inputs * 2.0
+
+    def build():
+        return Sequential([layers.Dense(4, activation="relu", input_shape=(12,)), Breaks(),
+                           layers.Dense(2, activation="softmax")])
+
+    eager = _fit(build, False, epochs=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = _fit(build, QUICK, epochs=3, fallback_ok=True)
+    ours = [str(w.message) for w in caught if "jit_compile" in str(w.message)]
+    assert len(ours) == 1, ours
+    assert "as one graph" in ours[0] and "forward pass and loss still compile" in ours[0]
+    assert "graph_break" in ours[0] or "graph break" in ours[0].lower()
+    _assert_same_training(eager, compiled)
+
+
+@pytest.mark.parametrize("build, match", [
+    (lambda: kerasish.optimizers.Adagrad(0.1),
+     r"its update rule KerasAdagradTorch has no compiled form.*KerasAdamTorch"),
+    (lambda: kerasish.optimizers.SGD(0.1, clipnorm=1.0), "it sets clipnorm"),
+    (lambda: kerasish.optimizers.SGD(0.1, gradient_accumulation_steps=2), "it sets gradient_accumulation_steps"),
+    (lambda: kerasish.optimizers.LossScaleOptimizer(kerasish.optimizers.SGD(0.1)),
+     "LossScaleOptimizer changes how a step runs"),
+])
+def test_compiled_update_refuses_what_it_cannot_run(build, match):
+    from kerasish.optimizers.compiled_update import CompiledUpdate
+
+    opt = build()
+    opt.build([torch.nn.Parameter(torch.ones(2))])
+    assert CompiledUpdate.unsupported(opt) is not None
+    with pytest.raises(ValueError, match=r"CompiledUpdate cannot run .*'s update: " + match + ".*Run its eager update"):
+        CompiledUpdate(opt)
+
+
+def test_compiled_update_refuses_an_unbuilt_optimizer():
+    from kerasish.optimizers.compiled_update import CompiledUpdate
+
+    with pytest.raises(ValueError, match="it is not a built kerasish optimizer"):
+        CompiledUpdate(kerasish.optimizers.SGD(0.1))
+
+
 @pytest.fixture
 def sync_counter(monkeypatch):
     """Counts the calls that would be a host sync on CUDA, as tests/training/test_step.py does.
@@ -233,8 +398,10 @@ def test_compiled_fit_host_syncs_do_not_grow_with_batches(sync_counter):
     def syncs(batch_size):
         model = Sequential([layers.Dense(8, activation="relu", input_shape=(6,)),
                             layers.Dense(1, activation="sigmoid")])
-        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy", "precision"],
-                      jit_compile=QUICK)
+        # A schedule: the whole step's update reads a new rate every batch (written with fill_, no sync).
+        rate = kerasish.optimizers.schedules.ExponentialDecay(0.01, decay_steps=10, decay_rate=0.9)
+        model.compile(optimizer=kerasish.optimizers.Adam(rate), loss="binary_crossentropy",
+                      metrics=["accuracy", "precision"], jit_compile=QUICK)
         model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0)  # build, compile, warm up
         before = sync_counter["n"]
         model.fit(x, y, epochs=2, batch_size=batch_size, validation_split=0.25, verbose=0)
@@ -242,7 +409,7 @@ def test_compiled_fit_host_syncs_do_not_grow_with_batches(sync_counter):
 
     counters.clear()
     few, many = syncs(160), syncs(8)  # 3 vs 60 training batches per epoch
-    # Two per model, the train step and the validation step: the steps really ran compiled.
+    # Two per model, the whole train step and the validation step: the steps really ran compiled.
     assert counters["stats"]["unique_graphs"] == 4
     assert sync_counter["guards"] > 0  # ... and their guards were seen (and told apart)
     assert many == few, f"host syncs grew with the number of batches: {few} -> {many}"
