@@ -207,8 +207,8 @@ def load_data(path: PathLike = None, num_words: Optional[int] = None, skip_top: 
         index_from: offset added to every word rank. Defaults to `3`.
 
     Returns:
-        `(x_train, y_train), (x_test, y_test)`: object arrays of lists of ints, and int64
-        labels 0/1.
+        (tuple): two tuples `(x_train, y_train), (x_test, y_test)` of object arrays of lists of ints
+            and int64 labels 0/1.
 
     Raises:
         ValueError: when `maxlen` is so small that no review of a split is kept.

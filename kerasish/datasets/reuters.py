@@ -66,8 +66,8 @@ def load_data(path: PathLike = FILE, num_words: Optional[int] = None, skip_top: 
         index_from: offset added to every word rank. Defaults to `3`.
 
     Returns:
-        `(x_train, y_train), (x_test, y_test)`: 1-D object arrays of lists of ints, and the
-        topic labels (0-45, see `get_label_names`).
+        (tuple): two tuples `(x_train, y_train), (x_test, y_test)` of 1-D object arrays of lists of
+            ints and the topic labels (0-45, see `get_label_names`).
 
     Raises:
         ValueError: `test_split` outside [0, 1], or a `maxlen` that keeps no wire.

@@ -93,11 +93,15 @@ class Average(_Elementwise):
 
 
 class Maximum(_Elementwise):
+    """Element-wise maximum of a list of tensors of broadcastable shapes."""
+
     def _merge(self, t):
         return torch.stack(torch.broadcast_tensors(*t)).amax(dim=0)
 
 
 class Minimum(_Elementwise):
+    """Element-wise minimum of a list of tensors of broadcastable shapes."""
+
     def _merge(self, t):
         return torch.stack(torch.broadcast_tensors(*t)).amin(dim=0)
 
@@ -199,16 +203,20 @@ def concatenate(inputs: List[Any], axis: int = -1, **kwargs: Any) -> Any:
 
 
 def add(inputs: List[Any], **kwargs: Any) -> Any:
+    """Functional form of `Add`: the sum of `inputs`; `kwargs` go to the layer."""
     return Add(**kwargs)(inputs)
 
 
 def multiply(inputs: List[Any], **kwargs: Any) -> Any:
+    """Functional form of `Multiply`: the element-wise product of `inputs`; `kwargs` go to the layer."""
     return Multiply(**kwargs)(inputs)
 
 
 def average(inputs: List[Any], **kwargs: Any) -> Any:
+    """Functional form of `Average`: the element-wise mean of `inputs`; `kwargs` go to the layer."""
     return Average(**kwargs)(inputs)
 
 
 def subtract(inputs: List[Any], **kwargs: Any) -> Any:
+    """Functional form of `Subtract`: `inputs[0] - inputs[1]`; `kwargs` go to the layer."""
     return Subtract(**kwargs)(inputs)

@@ -11,7 +11,7 @@ def to_categorical(y, num_classes: Optional[int] = None, dtype: str = "float32")
     """One-hot encodes integer class labels, as `keras.utils.to_categorical`.
 
     Args:
-        y: array-like of integer labels, any shape; a trailing axis of size 1 is dropped.
+        y (array-like): integer labels, any shape; a trailing axis of size 1 is dropped.
         num_classes: number of classes. Defaults to `max(y) + 1`.
         dtype: dtype of the result. Defaults to `'float32'`.
 
