@@ -55,12 +55,22 @@ def tiny_classification():
     return x, y
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item):
-    """Names each slow test as it starts, so a long CI run shows which real-data test is running."""
-    if item.get_closest_marker("slow") is not None:
-        reporter = item.config.pluginmanager.get_plugin("terminalreporter")
-        capture = item.config.pluginmanager.get_plugin("capturemanager")
-        if reporter is not None and capture is not None:
-            with capture.global_and_fixture_disabled():  # setup output is captured otherwise
-                reporter.write_line(f"[slow] {item.nodeid}")
+def pytest_runtest_logreport(report):
+    """Names each slow test as its setup ends (its body starts), so a long CI run shows which
+    real-data test is running. Runs where the terminal is: in the one process, or, under
+    pytest-xdist (`-n 2`, as `.ci/run` does), in the controller, which receives every report."""
+    if report.when != "setup" or "slow" not in report.keywords or not report.passed:
+        return
+    config = _CONFIG.get("config")
+    reporter = config.pluginmanager.get_plugin("terminalreporter") if config is not None else None
+    if reporter is None:
+        return  # an xdist worker: its controller writes the line
+    worker = getattr(getattr(report, "node", None), "gateway", None)
+    reporter.write_line(f"[slow] {report.nodeid}" + (f" ({worker.id})" if worker is not None else ""))
+
+
+_CONFIG = {}
+
+
+def pytest_configure(config):
+    _CONFIG["config"] = config

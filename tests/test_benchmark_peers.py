@@ -111,8 +111,9 @@ def test_keras3_and_lightning_get_rows_with_numbers():
     pytest.importorskip("keras")
     pytest.importorskip("lightning")
     frameworks = ["hand", "keras3", "lightning"]
-    out = _run_peers("--workloads", "linreg", "mlp", "--frameworks", *frameworks)
-    _assert_rows(out, ["linreg", "mlp"], frameworks)
+    # One workload: the rows' format is the same for all (the test above runs every workload).
+    out = _run_peers("--workloads", "linreg", "--frameworks", *frameworks)
+    _assert_rows(out, ["linreg"], frameworks)
 
 
 def test_markdown_table_and_a_framework_that_is_not_installed(monkeypatch, capsys):
