@@ -63,10 +63,31 @@ def callbacks(args: argparse.Namespace, name: str, monitor: str = "val_loss") ->
     return out
 
 
-def report_outputs(args: argparse.Namespace) -> None:
+def report_outputs(args: argparse.Namespace, history: Any = None) -> None:
+    """Prints where the TensorBoard logs and the checkpoint went; with `history`, also saves
+    the History plot (loss and metrics per epoch) as `history.png` next to the TensorBoard logs."""
     if not kerasish.distributed.is_main_process():
         return
-    if getattr(args, "resolved_logdir", None):
-        print(f"TensorBoard logs: {args.resolved_logdir}   (view: tensorboard --logdir {args.resolved_logdir})")
+    logdir = getattr(args, "resolved_logdir", None)
+    if logdir:
+        print(f"TensorBoard logs: {logdir}   (view: tensorboard --logdir {logdir})")
+        if history is not None and getattr(history, "history", None):
+            print(save_history_plot(history, os.path.join(logdir, "history.png")))
     if args.checkpoint:
         print(f"best checkpoint: {args.checkpoint}")
+
+
+def save_history_plot(history: Any, path: str) -> str:
+    """Writes `plot_history(history)` to `path`; returns the line to print (also when matplotlib is missing)."""
+    try:
+        from kerasish.utils.plot_history import plot_history
+
+        fig = plot_history(history)
+    except ImportError:
+        return 'History plot: not saved, matplotlib is not installed (pip install "kerasish[plot]").'
+    import matplotlib.pyplot as plt
+
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return f"History plot: {path}"

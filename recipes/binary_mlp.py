@@ -69,7 +69,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     y_pred = (model.predict(x_test, verbose=0).ravel() > 0.5).astype("float32")
     print(f"trained {stopped} epochs (early stopping patience 2); test loss {test_loss:.4f}, accuracy {test_acc:.4f}")
     print(classification_report(y_test, y_pred))
-    _cli.report_outputs(args)
+    _cli.report_outputs(args, history)
     return {"test_loss": test_loss, "test_accuracy": test_acc, "epochs": stopped}
 
 

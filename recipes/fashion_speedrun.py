@@ -205,7 +205,7 @@ def run(args: argparse.Namespace, name: str, model: models.Model, train: Tuple[t
                         callbacks=cbs)
     if kerasish.distributed.is_main_process():
         print(clock.summary_line(), flush=True)
-    _cli.report_outputs(args)
+    _cli.report_outputs(args, history)
     return {**clock.result(), "history": history.history}
 
 

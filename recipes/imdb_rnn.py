@@ -55,7 +55,7 @@ def run(name: str, build, argv: Optional[List[str]], epochs: int) -> Dict[str, A
     test_loss, test_acc = model.evaluate(x_test, test[1], batch_size=256, verbose=0)
     print(f"test loss: {test_loss:.4f}   test accuracy: {test_acc:.4f}   majority baseline: {baseline:.4f}   "
           f"training time: {seconds:.1f}s")
-    _cli.report_outputs(args)
+    _cli.report_outputs(args, history)
     return {"test_loss": test_loss, "test_accuracy": test_acc, "baseline": float(baseline), "seconds": seconds,
             "history": history.history}
 

@@ -55,7 +55,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     seconds = time.perf_counter() - start
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
     print(f"test loss: {test_loss:.4f}   test accuracy: {test_acc:.4f}   training time: {seconds:.1f}s")
-    _cli.report_outputs(args)
+    _cli.report_outputs(args, history)
     return {"test_loss": test_loss, "test_accuracy": test_acc, "seconds": seconds, "history": history.history}
 
 

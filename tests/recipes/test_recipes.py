@@ -45,6 +45,19 @@ def test_mnist_mlp_recipe_quick(offline_fashion, tmp_path, capsys):
     assert ckpt.exists() and any((tmp_path / "tb").rglob("events.out.tfevents.*"))
     printed = capsys.readouterr().out
     assert "test accuracy" in printed and str(tmp_path / "tb") in printed and str(ckpt) in printed
+    # The History plot lies next to the TensorBoard logs.
+    plot = tmp_path / "tb" / "history.png"
+    assert f"History plot: {plot}" in printed
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5000
+
+
+def test_the_history_plot_says_why_it_is_missing_without_matplotlib(tmp_path, monkeypatch):
+    from kerasish.recipes import _cli
+
+    monkeypatch.setitem(sys.modules, "kerasish.utils.plot_history", None)  # import fails as if matplotlib were absent
+    line = _cli.save_history_plot({"loss": [1.0, 0.5]}, str(tmp_path / "history.png"))
+    assert line == 'History plot: not saved, matplotlib is not installed (pip install "kerasish[plot]").'
+    assert not (tmp_path / "history.png").exists()
 
 
 def test_mnist_cnn_recipe_quick(offline_fashion, tmp_path):
