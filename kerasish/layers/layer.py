@@ -420,7 +420,7 @@ class Layer(nn.Module):
     def weights(self) -> List[torch.Tensor]:
         """Every weight, in Keras's order: this layer's own (trainable first, then the rest),
         then each sublayer's, without duplicates; float buffers of plain torch modules last."""
-        return weight_walk.scoped(self, "weights", lambda: weight_walk.keras_weights(self, _is_layer))
+        return weight_walk.keras_weights(self, _is_layer)
 
     @property
     def trainable_weights(self) -> List[torch.Tensor]:
@@ -630,7 +630,6 @@ class Layer(nn.Module):
         super().__setattr__(name, value)
 
     def __delattr__(self, name: str) -> None:
-        weight_walk.tree_changed()
         if isinstance(self.__dict__.get(name), tracking.Tracked) or (
                 name in self.__dict__ and name in self.__dict__.get("_modules", {})):
             self.__dict__["_modules"].pop(name, None)
@@ -641,7 +640,6 @@ class Layer(nn.Module):
     def register_parameter(self, name: str, param: Optional[nn.Parameter]) -> None:
         """Registers a parameter as a `Variable` (a plain `nn.Parameter` is converted)."""
         if param is None:
-            weight_walk.tree_changed()
             return nn.Module.register_parameter(self, name, param)
         params = self.__dict__.get("_parameters")
         if isinstance(param, Variable) and getattr(param, "_pending_key", False) and params is not None:

@@ -19,8 +19,6 @@ from typing import Any, Iterator, List
 
 from torch import nn
 
-from kerasish.layers import weight_walk
-
 
 def holds_module(value: Any) -> bool:
     """Whether a list/tuple/dict (possibly nested) holds a torch module."""
@@ -48,7 +46,6 @@ def register(owner: nn.Module, name: str, value: Any) -> None:
             seen.add(id(m))
             found.append(m)
     modules = owner.__dict__["_modules"]
-    weight_walk.tree_changed()
     if found:
         modules[name] = nn.ModuleList(found)
     else:

@@ -73,22 +73,39 @@ def buffers_of(module: nn.Module) -> List[torch.Tensor]:
     return _members(module, "_buffers", module.buffers)
 
 
+def _parameters_and_float_buffers(module: nn.Module) -> List[torch.Tensor]:
+    """`list(module.parameters()) + [float buffers of module.buffers()]`, in one walk."""
+    modules = _modules(module)
+    if modules is None:
+        return list(module.parameters()) + [b for b in module.buffers() if b.is_floating_point()]
+    params: List[torch.Tensor] = []
+    buffers: List[torch.Tensor] = []
+    seen_p, seen_b = set(), set()
+    for m in modules:
+        for t in m._parameters.values():
+            if t is not None and id(t) not in seen_p:
+                seen_p.add(id(t))
+                params.append(t)
+        for t in m._buffers.values():
+            if t is not None and id(t) not in seen_b:
+                seen_b.add(id(t))
+                if t.is_floating_point():
+                    buffers.append(t)
+    return params + buffers
+
+
 def keras_weights(layer: nn.Module, is_layer: Callable[[Any], bool]) -> List[torch.Tensor]:
     """A layer's weights in Keras's order: its own parameters (trainable first, then the rest),
     then each child's (a layer's `weights`, a plain module's parameters then float buffers),
     then its own float buffers; each tensor once."""
     out: List[torch.Tensor] = []
     seen = set()
-
-    def add(tensors: Any) -> None:
-        for t in tensors:
+    own = [p for p in layer._parameters.values() if p is not None]
+    for group in ([p for p in own if p.requires_grad], [p for p in own if not p.requires_grad]):
+        for t in group:
             if id(t) not in seen:
                 seen.add(id(t))
                 out.append(t)
-
-    own = [p for p in layer._parameters.values() if p is not None]
-    add([p for p in own if p.requires_grad])
-    add([p for p in own if not p.requires_grad])
     if _walks_like_torch(type(layer)):
         children, seen_children = [], set()
         for c in layer._modules.values():
@@ -98,12 +115,14 @@ def keras_weights(layer: nn.Module, is_layer: Callable[[Any], bool]) -> List[tor
     else:
         children = list(layer.children())
     for child in children:
-        if is_layer(child):
-            add(child.weights)
-        else:
-            add(parameters_of(child))
-            add([b for b in buffers_of(child) if b.is_floating_point()])
-    add([b for b in layer._buffers.values() if b is not None and b.is_floating_point()])
+        for t in (child.weights if is_layer(child) else _parameters_and_float_buffers(child)):
+            if id(t) not in seen:
+                seen.add(id(t))
+                out.append(t)
+    for t in layer._buffers.values():
+        if t is not None and t.is_floating_point() and id(t) not in seen:
+            seen.add(id(t))
+            out.append(t)
     return out
 
 
@@ -112,62 +131,12 @@ def zero_grad(module: nn.Module, set_to_none: bool = True) -> None:
     if not set_to_none or getattr(module, "_is_replica", False):
         nn.Module.zero_grad(module, set_to_none)  # the rare forms: torch's own code (and its warning)
         return
-    for p in scoped(module, "parameters", lambda: parameters_of(module)):
-        if p.grad is not None:
-            p.grad = None
-
-
-# ---------------------------------------------------------------- the step-scoped cache
-# A user's train_step reads `self.trainable_weights` every batch. While a fit's step runs
-# (`begin_step_scope` .. `end_step_scope`), a model's weight list is kept and reused until any
-# module anywhere registers a parameter, buffer or submodule (torch's global registration hooks),
-# or kerasish changes a tree by hand (`tree_changed`: a deleted attribute, a parameter set to
-# None, a model's layer dict, a tracked list). `trainable` still filters on every read.
-_generation = 0
-_hooks_installed = False
-
-
-def tree_changed(*_: Any) -> None:
-    """Marks every cached weight list stale (also torch's registration hook: returns None)."""
-    global _generation
-    _generation += 1
-
-
-def _install_hooks() -> None:
-    global _hooks_installed
-    if _hooks_installed:
+    modules = _modules(module)
+    if modules is None:
+        nn.Module.zero_grad(module, set_to_none)
         return
-    from torch.nn.modules import module as torch_module
+    for m in modules:
+        for p in m._parameters.values():  # a parameter met twice is cleared twice: no harm
+            if p is not None and p.grad is not None:
+                p.grad = None
 
-    for name in ("register_module_parameter_registration_hook", "register_module_buffer_registration_hook",
-                 "register_module_module_registration_hook"):
-        getattr(torch_module, name)(tree_changed)
-    _hooks_installed = True
-
-
-def begin_step_scope(model: nn.Module) -> bool:
-    """A fit/evaluate step loop starts: `model`'s weight lists may be cached from now on.
-    Returns whether this call opened the scope (a nested loop, validation inside fit, did not)."""
-    if "_weights_cache" in model.__dict__:
-        return False
-    _install_hooks()
-    model.__dict__["_weights_cache"] = {"generation": None}
-    return True
-
-
-def end_step_scope(model: nn.Module) -> None:
-    model.__dict__.pop("_weights_cache", None)
-
-
-def scoped(model: nn.Module, key: str, compute: Callable[[], List[Any]]) -> List[Any]:
-    """`compute()`, reused while the tree is unchanged inside a step scope (a fresh list each time)."""
-    cache = model.__dict__.get("_weights_cache")
-    if cache is None:
-        return compute()
-    if cache["generation"] != _generation:
-        cache.clear()
-        cache["generation"] = _generation
-    found = cache.get(key)
-    if found is None:
-        found = cache[key] = compute()
-    return list(found)

@@ -14,8 +14,6 @@ from typing import Any
 
 from torch import nn
 
-from kerasish.layers.weight_walk import tree_changed
-
 _DOT = "\u00b7"
 
 
@@ -37,14 +35,12 @@ class LayerDict(nn.ModuleDict):
         if not isinstance(module, nn.Module):
             raise TypeError(f"A model's layers must be torch modules, received {type(module).__name__} for {key!r}.")
         self._modules[key_of(key)] = module
-        tree_changed()
 
     def __getitem__(self, key: str) -> Any:
         return self._modules[key_of(key)]
 
     def __delitem__(self, key: str) -> None:
         del self._modules[key_of(key)]
-        tree_changed()
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key_of(key) in self._modules

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping
 
-from kerasish.layers import call_context, weight_walk
+from kerasish.layers import call_context
 from kerasish.training import step_logs
 from kerasish.training.logs import LazyLogs, results_to_floats
 from kerasish.utils.tree import pack_x_y_sample_weight
@@ -44,18 +44,13 @@ class Stepper:
         self.key = f"_active_{kind}_steps"
         self.names, self.trackers = steps.tracker_names(), steps.trackers()
         self.result: Any = None
-        self.scoped = False
 
     def __enter__(self) -> "Stepper":
         self.model.__dict__[self.key] = self.steps
-        # A custom step reads trainable_weights per batch: keep the list while the tree is unchanged.
-        self.scoped = self.custom and weight_walk.begin_step_scope(self.model)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.model.__dict__.pop(self.key, None)
-        if self.scoped:
-            weight_walk.end_step_scope(self.model)
 
     def reset(self) -> None:
         """Start of an epoch or evaluation: the built-in trackers and every metric the model lists."""
