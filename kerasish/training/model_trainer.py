@@ -35,6 +35,10 @@ class NotCompiledError(ValueError, RuntimeError):
     """A model used before `compile()`: a ValueError as in Keras 3 (and a RuntimeError, as kerasish raised before)."""
 
 
+# What fit/evaluate keep on the model while they run (see `Stepper` and `trainer.fit`).
+_RUNNING_FIT_STATE = ("_active_train_steps", "_active_test_steps", "_layer_metrics_cache")
+
+
 class Trainer:
     """The training half of `Model`; see the module docstring for the contract."""
 
@@ -421,6 +425,14 @@ class Trainer:
     @property
     def metrics_names(self) -> List[str]:
         return [m.name for m in self.metrics]
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """The model without the state of a running fit/evaluate: a copy or pickle made from a
+        callback mid-fit (a best-model snapshot) is a model at rest, not one inside that fit."""
+        state = super().__getstate__()
+        for key in _RUNNING_FIT_STATE:
+            state.pop(key, None)
+        return state
 
     def reset_metrics(self) -> None:
         """Resets every metric in `self.metrics`."""
