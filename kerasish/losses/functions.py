@@ -225,8 +225,16 @@ def sparse_categorical_crossentropy_with_mask(
             f"sparse_categorical_crossentropy: y_true must have y_pred's shape without the class axis "
             f"{tuple(y_pred.shape[:ax] + y_pred.shape[ax + 1:])} (or with a last axis of 1), received "
             f"y_true.shape={tuple(y_true.shape)} and y_pred.shape={tuple(y_pred.shape)}.")
-    logp = _log_probs(y_pred, from_logits, ax)
-    values = -torch.gather(logp, ax, labels.unsqueeze(ax)).squeeze(ax)
+    index = labels.unsqueeze(ax)
+    if from_logits:
+        values = -torch.gather(_log_probs(y_pred, True, ax), ax, index).squeeze(ax)
+    else:
+        # Keras's formula, -log(clip(p / sum(p))) at the label, computed at the label only: the same
+        # divisions, clips and logs for those entries, none for the others (fewer kernels forward
+        # and backward; the values and gradients are the same numbers).
+        eps = _eps()
+        picked = torch.gather(y_pred, ax, index) / y_pred.sum(dim=ax, keepdim=True)
+        values = -torch.log(picked.clamp(eps, 1.0 - eps)).squeeze(ax)
     if mask is not None:
         values = torch.where(mask, values, torch.zeros_like(values))
     return values, mask
