@@ -27,10 +27,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-from kerasish import activations, constraints, initializers, regularizers
+from kerasish import activations
 from kerasish.layers.convolutional import (
     conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, pad_input, spatial_pads,
 )
+from kerasish.layers.recurrent_args import initializers_config, penalties_config, set_weight_args
 from kerasish.layers.layer import Layer, Shape
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -147,17 +148,10 @@ class ConvLSTMCell(Layer):
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
-        self._init_args = (kernel_initializer, recurrent_initializer, bias_initializer)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        set_weight_args(self, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                        recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                        bias_constraint)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = _check_rate(cls, "dropout", dropout)
         self.recurrent_dropout = _check_rate(cls, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
@@ -322,16 +316,9 @@ class ConvLSTMCell(Layer):
             "activation": activations.serialize(self._activation_arg),
             "recurrent_activation": activations.serialize(self._recurrent_activation_arg),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self._init_args[0]),
-            "recurrent_initializer": initializers.serialize(self._init_args[1]),
-            "bias_initializer": initializers.serialize(self._init_args[2]),
+            **initializers_config(self),
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **penalties_config(self),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from kerasish import activations, config, constraints, initializers, random, regularizers
+from kerasish import activations, config, random, regularizers
+from kerasish.layers.recurrent_args import initializers_config, penalties_config, set_weight_args
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.rnn_state import StatefulStates
 from kerasish.layers.weight_layout import KerasLayout, attach_constraint
@@ -98,16 +99,9 @@ class _RNN(StatefulStates, Layer):
         self.activation = activations.get(activation)
         self.recurrent_activation = None if recurrent_activation is None else activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
-        self._init_args = (kernel_initializer, recurrent_initializer, bias_initializer)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_args(self, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                        recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                        bias_constraint)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
@@ -422,15 +416,8 @@ class _RNN(StatefulStates, Layer):
             units=self.units,
             activation=activations.serialize(self.activation_arg),
             use_bias=self.use_bias,
-            kernel_initializer=initializers.serialize(self._init_args[0]),
-            recurrent_initializer=initializers.serialize(self._init_args[1]),
-            bias_initializer=initializers.serialize(self._init_args[2]),
-            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
-            recurrent_regularizer=regularizers.serialize(self.recurrent_regularizer),
-            bias_regularizer=regularizers.serialize(self.bias_regularizer),
-            kernel_constraint=constraints.serialize(self.kernel_constraint),
-            recurrent_constraint=constraints.serialize(self.recurrent_constraint),
-            bias_constraint=constraints.serialize(self.bias_constraint),
+            **initializers_config(self),
+            **penalties_config(self),
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             seed=self.seed,

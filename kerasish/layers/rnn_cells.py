@@ -22,7 +22,8 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 
-from kerasish import activations, constraints, initializers, regularizers
+from kerasish import activations
+from kerasish.layers.recurrent_args import initializers_config, penalties_config, set_weight_args
 from kerasish.layers.layer import Layer, Shape
 
 States = Union[torch.Tensor, Sequence[torch.Tensor]]
@@ -105,16 +106,9 @@ class _Cell(DropoutRNNCell, Layer):
         self._recurrent_activation_arg = recurrent_activation
         self.recurrent_activation = None if recurrent_activation is None else activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
-        self._init_args = (kernel_initializer, recurrent_initializer, bias_initializer)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_args(self, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                        recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                        bias_constraint)
         self.seed = seed
         self.seed_generator = SeedGenerator(seed)
         self.output_size = self.units
@@ -158,15 +152,8 @@ class _Cell(DropoutRNNCell, Layer):
             config["recurrent_activation"] = activations.serialize(self._recurrent_activation_arg)
         config.update(
             use_bias=self.use_bias,
-            kernel_initializer=initializers.serialize(self._init_args[0]),
-            recurrent_initializer=initializers.serialize(self._init_args[1]),
-            bias_initializer=initializers.serialize(self._init_args[2]),
-            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
-            recurrent_regularizer=regularizers.serialize(self.recurrent_regularizer),
-            bias_regularizer=regularizers.serialize(self.bias_regularizer),
-            kernel_constraint=constraints.serialize(self.kernel_constraint),
-            recurrent_constraint=constraints.serialize(self.recurrent_constraint),
-            bias_constraint=constraints.serialize(self.bias_constraint),
+            **initializers_config(self),
+            **penalties_config(self),
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             seed=self.seed,

@@ -406,8 +406,11 @@ def test_layer_matches_keras(c: Case) -> None:
 
 
 def _exported_layer_classes() -> Dict[str, type]:
-    return {name: obj for name, obj in vars(klayers).items()
-            if not name.startswith("_") and inspect.isclass(obj) and issubclass(obj, torch.nn.Module)}
+    # Every public name, loaded (the namespace is lazy: `vars()` holds only what was used so far).
+    names = set(klayers.__all__) | {n for n in dir(klayers) if not n.startswith("_")}
+    exported = {name: getattr(klayers, name) for name in names}
+    return {name: obj for name, obj in exported.items()
+            if inspect.isclass(obj) and issubclass(obj, torch.nn.Module)}
 
 
 def test_every_exported_layer_has_a_case() -> None:
