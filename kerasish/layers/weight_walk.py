@@ -12,7 +12,7 @@ tree is seen on the next call. A module class that overrides torch's walk (`name
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 from torch import nn
@@ -30,15 +30,14 @@ def _walks_like_torch(cls: type) -> bool:
     return known
 
 
-def _modules(module: nn.Module) -> List[nn.Module]:
+def _modules(module: nn.Module) -> Optional[List[nn.Module]]:
     """`module.modules()`'s list (pre-order, each module once), or None if a class walks its own way."""
     out: List[nn.Module] = []
     seen = set()
 
     def visit(m: nn.Module) -> bool:
         seen.add(id(m))
-        cls = type(m)
-        if cls not in _plain_walk and not _walks_like_torch(cls) or not _plain_walk[cls]:
+        if not _walks_like_torch(type(m)):
             return False
         out.append(m)
         for c in m._modules.values():
@@ -46,13 +45,11 @@ def _modules(module: nn.Module) -> List[nn.Module]:
                 return False
         return True
 
-    return out if visit(module) else None  # type: ignore[return-value]
+    return out if visit(module) else None
 
 
-def _members(module: nn.Module, store: str, torch_walk: Callable[[], Any]) -> List[torch.Tensor]:
-    modules = _modules(module)
-    if modules is None:
-        return list(torch_walk())
+def _collect(modules: List[nn.Module], store: str) -> List[torch.Tensor]:
+    """The tensors of each module's `store` dict (`_parameters` or `_buffers`), each once."""
     out: List[torch.Tensor] = []
     seen = set()
     for m in modules:
@@ -65,33 +62,22 @@ def _members(module: nn.Module, store: str, torch_walk: Callable[[], Any]) -> Li
 
 def parameters_of(module: nn.Module) -> List[nn.Parameter]:
     """`list(module.parameters())`, faster."""
-    return _members(module, "_parameters", module.parameters)
+    modules = _modules(module)
+    return list(module.parameters()) if modules is None else _collect(modules, "_parameters")
 
 
 def buffers_of(module: nn.Module) -> List[torch.Tensor]:
     """`list(module.buffers())`, faster."""
-    return _members(module, "_buffers", module.buffers)
+    modules = _modules(module)
+    return list(module.buffers()) if modules is None else _collect(modules, "_buffers")
 
 
 def _parameters_and_float_buffers(module: nn.Module) -> List[torch.Tensor]:
-    """`list(module.parameters()) + [float buffers of module.buffers()]`, in one walk."""
+    """`list(module.parameters()) + [float buffers of module.buffers()]`, walking the tree once."""
     modules = _modules(module)
     if modules is None:
         return list(module.parameters()) + [b for b in module.buffers() if b.is_floating_point()]
-    params: List[torch.Tensor] = []
-    buffers: List[torch.Tensor] = []
-    seen_p, seen_b = set(), set()
-    for m in modules:
-        for t in m._parameters.values():
-            if t is not None and id(t) not in seen_p:
-                seen_p.add(id(t))
-                params.append(t)
-        for t in m._buffers.values():
-            if t is not None and id(t) not in seen_b:
-                seen_b.add(id(t))
-                if t.is_floating_point():
-                    buffers.append(t)
-    return params + buffers
+    return _collect(modules, "_parameters") + [b for b in _collect(modules, "_buffers") if b.is_floating_point()]
 
 
 def keras_weights(layer: nn.Module, is_layer: Callable[[Any], bool]) -> List[torch.Tensor]:
@@ -127,7 +113,7 @@ def keras_weights(layer: nn.Module, is_layer: Callable[[Any], bool]) -> List[tor
 
 
 def zero_grad(module: nn.Module, set_to_none: bool = True) -> None:
-    """`nn.Module.zero_grad`, walking the parameters with `parameters_of`."""
+    """`nn.Module.zero_grad(set_to_none)`, reading the modules' parameter dicts directly."""
     if not set_to_none or getattr(module, "_is_replica", False):
         nn.Module.zero_grad(module, set_to_none)  # the rare forms: torch's own code (and its warning)
         return
