@@ -12,14 +12,13 @@ import functools
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import torch
 from torch import nn
 
 from kerasish import activations
 from kerasish.layers.core import Input, InputLayer
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.op_layer import OpLayer
-from kerasish.layers.symbolic import KerasTensor, Node, flatten, map_symbolic
+from kerasish.layers.symbolic import KerasTensor, Node, map_symbolic
 from kerasish.models import call_args
 from kerasish.models import summary as summary_mod
 from kerasish.models.layer_dict import LayerDict

@@ -16,7 +16,7 @@ Three ways to get one:
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +28,6 @@ from kerasish.layers.layer import Layer, Shape, to_snake_case, unique_name
 from kerasish.layers.symbolic import is_symbolic
 from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
 from kerasish.models import summary as summary_mod
-from kerasish.training import trainer
 from kerasish.training.compile_config import CompileConfig
 from kerasish.training.model_trainer import Trainer
 

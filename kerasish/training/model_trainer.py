@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 

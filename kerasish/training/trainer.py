@@ -8,7 +8,6 @@ plus the up-front data checks, and when a callback reads batch-level logs.
 from __future__ import annotations
 
 import contextlib
-import copy
 import sys
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
@@ -17,19 +16,17 @@ import numpy as np
 import torch
 
 from kerasish import distributed
-from kerasish import metrics as metrics_mod
 from kerasish import mixed_precision
 from kerasish.data import checks, pandas_inputs
 from kerasish.data.adapters import (
     ArrayAdapter, IterableAdapter, TextArrayAdapter, is_array, is_array_structure, is_text, num_samples, to_tensor,
 )
 from kerasish.layers import call_context
-from kerasish.training.logs import results_to_floats
 from kerasish.training.predictions import Predictions, concat
 from kerasish.training import nonfinite
 from kerasish.training.snapshot import LoopPosition
 from kerasish.training.stepper import Stepper, overrides
-from kerasish.utils.tree import first_leaf, map_structure, pack_x_y_sample_weight
+from kerasish.utils.tree import map_structure, pack_x_y_sample_weight
 from kerasish.training.step import MultiSteps, Steps, split_targets
 
 
