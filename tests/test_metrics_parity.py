@@ -232,3 +232,20 @@ def test_errors_name_the_bad_argument():
         kerasish.metrics.R2Score(class_aggregation="median")
     with pytest.raises(ValueError, match="Did you mean 'accuracy'"):
         kerasish.metrics.get("accurcy")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
+def test_mean_of_scalar_losses_equals_keras(dtype):
+    """A custom train_step's `loss_tracker.update_state(loss)` (one 0-d tensor per batch, the
+    fast path) gives Keras's Mean; so does the general path it is mixed with (a list, a weight)."""
+    import torch
+
+    k = keras_module()
+    values = [0.25, 1.5, 3.125, 1e-3, 7.0]
+    ours, theirs = kerasish.metrics.Mean(), k.metrics.Mean()
+    for v in values:
+        ours.update_state(torch.tensor(v, dtype=getattr(torch, dtype)))
+        theirs.update_state(k.ops.convert_to_tensor(v, dtype=dtype))
+    ours.update_state([2.0, 4.0], sample_weight=[1.0, 3.0])
+    theirs.update_state([2.0, 4.0], sample_weight=[1.0, 3.0])
+    assert_close(ours.result(), theirs.result(), rtol=1e-6, atol=1e-7)
