@@ -30,8 +30,8 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from torch.optim import optimizer as _torch_optimizer
 
+from kerasish.optimizers import torch_calls
 from kerasish.optimizers.base import Optimizer
 from kerasish.optimizers.keras_adam_rules import KerasAdamTorch
 from kerasish.optimizers.keras_rules import (
@@ -198,9 +198,7 @@ class CompiledUpdate:
     def observed(self) -> bool:
         """Whether something watches the torch optimizer's `step` (hooks, a patched `step`):
         then the eager update runs, so they see it."""
-        opt = self.torch_optimizer
-        return bool(opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks or "step" in opt.__dict__
-                    or _torch_optimizer._global_optimizer_pre_hooks or _torch_optimizer._global_optimizer_post_hooks)
+        return torch_calls.step_observed(self.torch_optimizer)
 
     def prepare(self) -> List[Tuple[Plan, List[torch.Tensor], List[List[torch.Tensor]], List[torch.Tensor], bool]]:
         """Host bookkeeping before the compiled step; returns what `apply` reads, per param group.

@@ -15,10 +15,16 @@ from torch.optim import optimizer as torch_optimizer
 _profiling = torch._C._autograd._profiler_enabled
 
 
-def _plain(opt: torch.optim.Optimizer) -> bool:
-    return not (_profiling() or opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks
+def step_observed(opt: torch.optim.Optimizer) -> bool:
+    """Whether something watches `opt.step`: step hooks (its own or global) or a patched `step`
+    (torch's LR schedulers patch it)."""
+    return bool(opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks
                 or torch_optimizer._global_optimizer_pre_hooks or torch_optimizer._global_optimizer_post_hooks
                 or "step" in vars(opt))
+
+
+def _plain(opt: torch.optim.Optimizer) -> bool:
+    return not (_profiling() or step_observed(opt))
 
 
 def step(opt: torch.optim.Optimizer) -> None:
