@@ -297,18 +297,52 @@ def local_results(trackers: Sequence[Any]) -> List[torch.Tensor]:
 
 
 def _destroy_process_group() -> None:
-    """At exit: every rank reaches a barrier, then tears the group down. A rank destroying its gloo
-    group while a peer's connections are still live made that peer's gloo thread abort the process
-    ('terminate called without an active exception', exit code -6) in about 1 run of 4 under load."""
-    if dist.is_available() and dist.is_initialized():
-        try:
-            if dist.get_backend() == "gloo":
-                dist.monitored_barrier(timeout=datetime.timedelta(seconds=60))
-            else:
-                dist.barrier()
-        except Exception:  # noqa: BLE001 - a peer already gone: tear down anyway
-            pass
-        dist.destroy_process_group()
+    """At exit: every rank reaches a barrier, tears the group down, then waits (on the launcher's
+    key-value store, not on gloo) until every rank has torn its group down before going on to exit.
+
+    A rank destroying its gloo group while a peer's connections are still live made that peer's
+    gloo thread abort the process ('terminate called without an active exception', exit code -6)
+    in about 1 run of 4 under load; the barrier made it rare but a rank could still exit (closing
+    its sockets) while a slower peer was inside its own teardown (seen once in CI, 1 launch of 4
+    on a loaded machine). No rank now leaves before all have finished tearing down."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    store, world = _exit_store(), dist.get_world_size()
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=datetime.timedelta(seconds=60))
+        else:
+            dist.barrier()
+    except Exception:  # noqa: BLE001 - a peer already gone: tear down anyway, wait for no one
+        store = None
+    dist.destroy_process_group()
+    if store is not None:
+        _wait_for_all(store, world, timeout_s=30.0)
+
+
+def _exit_store() -> Any:
+    """The default group's key-value store (torchrun's agent store), or None if torch hides it."""
+    try:
+        from torch.distributed.distributed_c10d import _get_default_store  # private: guarded
+
+        return _get_default_store()
+    except Exception:  # noqa: BLE001 - an older/newer torch without it: skip the final wait
+        return None
+
+
+def _wait_for_all(store: Any, world: int, timeout_s: float) -> None:
+    """Counts this rank in on `store` and waits, at most `timeout_s`, until `world` ranks have."""
+    import time
+
+    key = f"kerasish/exit/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"
+    try:
+        count = store.add(key, 1)
+        deadline = time.monotonic() + timeout_s
+        while count < world and time.monotonic() < deadline:
+            time.sleep(0.01)
+            count = store.add(key, 0)
+    except Exception:  # noqa: BLE001 - the store is gone (the launcher is exiting): nothing to wait for
+        pass
 
 
 def any_rank(flag: bool) -> bool:

@@ -28,6 +28,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _diagnosis(stderr: str) -> str:
+    """What each rank printed about its end (torchrun's `--tee 3` prefixes rank lines), then the tail:
+    the launcher's own traceback fills the tail and hid the rank's message in CI once."""
+    hints = [line for line in stderr.splitlines()
+             if any(k in line for k in ("terminate", "Abort", "abort", "Error", "error:", "Signal", "[rank"))]
+    return "\n".join(hints[-40:]) + "\n--- tail ---\n" + stderr[-800:]
+
+
 @pytest.mark.slow
 def test_torchrun_fits_in_a_row_all_exit_cleanly(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -35,10 +43,10 @@ def test_torchrun_fits_in_a_row_all_exit_cleanly(tmp_path):
     for launch in range(LAUNCHES):
         out = tmp_path / f"run{launch}"
         out.mkdir()
-        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--tee=3",
                                f"--master_port={_free_port()}", str(SCRIPT), str(out)],
                               capture_output=True, text=True, timeout=300, env=env, cwd=out)
         done = sorted(p.name for p in out.glob("done_*"))
         if proc.returncode != 0 or done != ["done_0", "done_1"]:
-            failures.append(f"launch {launch}: exit code {proc.returncode}, wrote {done}\n{proc.stderr[-1500:]}")
+            failures.append(f"launch {launch}: exit code {proc.returncode}, wrote {done}\n{_diagnosis(proc.stderr)}")
     assert not failures, f"{len(failures)} of {LAUNCHES} launches failed:\n" + "\n\n".join(failures)
