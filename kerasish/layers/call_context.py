@@ -24,6 +24,9 @@ class _State(threading.local):
         self.depth = 0
         # Layers holding losses added by add_loss during the last pass (cleared by the next one).
         self.loss_layers: List[Any] = []
+        # (model, activation, loss) while fit runs a custom step of a model whose built-in step would
+        # compute the loss from logits: that model's call keeps its logits (training/kept_logits.py).
+        self.keep_logits: Optional[Any] = None
 
 
 _state = _State()

@@ -24,10 +24,12 @@ from torch import nn
 
 from kerasish import config
 from kerasish.utils.tree import first_leaf, map_structure, move
+from kerasish.layers import call_context
 from kerasish.layers.layer import Layer, Shape, to_snake_case, unique_name
 from kerasish.layers.symbolic import is_symbolic
 from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
 from kerasish.models import summary as summary_mod
+from kerasish.training import kept_logits
 from kerasish.training.compile_config import CompileConfig
 from kerasish.training.model_trainer import Trainer
 
@@ -88,6 +90,13 @@ class Model(Trainer, Layer):
                 "call(self, inputs) or forward(self, inputs), or wrap a module with Model(module)."
             )
         return self.module(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        keep = call_context.state().keep_logits
+        if keep is not None and keep[0] is self and len(args) == 1 and not kwargs:
+            # fit is running this model's own train_step/test_step: keep the logits for compute_loss.
+            return kept_logits.call(self, args[0], keep[1], keep[2])
+        return self.call(*args, **kwargs)
 
     def forward_logits(self, x: Any) -> Any:
         """Pre-activation outputs (see `logits_activation`); the model's output otherwise."""

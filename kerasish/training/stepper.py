@@ -3,7 +3,8 @@
 The loops never ask which one runs: they call the stepper per batch, then ask it for
 the batch logs (lazy) and the epoch logs (one host sync). A model that overrides
 `train_step` / `test_step` receives the batch packed as Keras packs it and its returned
-dict becomes the logs; otherwise the built-in `Steps` arithmetic runs, with no detour
+dict becomes the logs (and, in a `train_step` where the built-in step would compute the loss
+from logits, the model's own call keeps them for `compute_loss`: see `kept_logits`); otherwise the built-in `Steps` arithmetic runs, with no detour
 through packing.
 """
 
@@ -65,8 +66,15 @@ class Stepper:
             else:
                 self.steps.test_step(x, y, w)
             return
-        with call_context.training_scope(self.training, self.steps.module_ids):
-            result = self.method(pack_x_y_sample_weight(x, y, w))
+        steps, st = self.steps, call_context.state()
+        # A training step's own call keeps its logits for compute_loss (not an evaluation's: its outputs are
+        # inference tensors, whose in-place changes no version counter would reveal).
+        st.keep_logits = (self.model, steps.fuse_fn, steps.loss) if steps.fuse and self.training else None
+        try:
+            with call_context.training_scope(self.training, steps.module_ids):
+                result = self.method(pack_x_y_sample_weight(x, y, w))
+        finally:
+            st.keep_logits = None
         if type(result) is not dict:
             step_logs.check_step_result(result, f"{self.kind}_step")
         self.result = result

@@ -23,7 +23,7 @@ from kerasish.data.adapters import (
 )
 from kerasish.layers import call_context
 from kerasish.training.predictions import Predictions, concat
-from kerasish.training import nonfinite
+from kerasish.training import kept_logits, nonfinite
 from kerasish.training.snapshot import LoopPosition
 from kerasish.training.stepper import Stepper, overrides
 from kerasish.utils.tree import map_structure, pack_x_y_sample_weight
@@ -220,7 +220,8 @@ def compiled_loss(model: Any, y: Any, y_pred: Any, sample_weight: Any = None) ->
     """The compiled loss (weighted sum over outputs) of one batch: `compute_loss`'s default."""
     cfg = model._compile_config
     if cfg.heads is None:
-        loss = cfg.loss(y, y_pred, sample_weight)
+        logits = kept_logits.logits_of(y_pred, cfg.loss)  # the model's own output in a custom step
+        loss = cfg.loss(y, y_pred, sample_weight) if logits is None else cfg.loss.reduced_logits(y, logits, sample_weight)
         return loss * cfg.loss_weight if cfg.loss_weight != 1.0 else loss
     names = [h.name for h in cfg.heads]
     ys = split_targets(y, names, [h.name for h in cfg.heads if h.loss is not None])
