@@ -44,6 +44,9 @@ class Stepper:
         self.method = getattr(model, f"{kind}_step")
         self.key = f"_active_{kind}_steps"
         self.names, self.trackers = steps.tracker_names(), steps.trackers()
+        # The logits path runs the output layer's logits form, which attaches no Keras mask: a model whose
+        # layers make masks keeps its plain call (its output may carry one).
+        self.masks = any(getattr(m, "produces_mask", False) for m in model.modules())
         self.result: Any = None
 
     def __enter__(self) -> "Stepper":
@@ -69,7 +72,8 @@ class Stepper:
         steps, st = self.steps, call_context.state()
         # A training step's own call keeps its logits for compute_loss (not an evaluation's: its outputs are
         # inference tensors, whose in-place changes no version counter would reveal).
-        st.keep_logits = (self.model, steps.fuse_fn, steps.loss) if steps.fuse and self.training else None
+        st.keep_logits = (self.model, steps.fuse_fn, steps.loss) if steps.fuse and self.training and not self.masks \
+            else None
         try:
             with call_context.training_scope(self.training, steps.module_ids):
                 result = self.method(pack_x_y_sample_weight(x, y, w))

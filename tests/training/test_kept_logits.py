@@ -185,3 +185,24 @@ def test_a_custom_test_step_reads_probabilities():
     expected = float(kerasish.losses.SparseCategoricalCrossentropy()(torch.as_tensor(y), probs))
     assert custom.evaluate(x, y, batch_size=16, verbose=0) == pytest.approx(expected, rel=1e-6)
     assert plain.evaluate(x, y, batch_size=16, verbose=0) != pytest.approx(expected, rel=1e-3)  # logits
+
+
+def test_a_model_that_makes_masks_keeps_its_plain_call():
+    """The logits path attaches no Keras mask to the output, so a model with mask-making layers is left as it was."""
+    class Sees(kerasish.Sequential):
+        def train_step(self, data):
+            x, y = data
+            y_pred = self(x, training=True)
+            self.kept.append("_keras_logits" in y_pred.__dict__)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            loss.backward()
+            self.zero_grad()
+            return {"loss": loss}
+
+    model = Sees([layers.Input((6,)), layers.Embedding(10, 4, mask_zero=True), layers.LSTM(3),
+                  layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", device="cpu")
+    model.kept = []
+    x = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 0, 0, 0, 0]])
+    model.fit(x, np.array([0, 1]), batch_size=2, epochs=1, verbose=0)
+    assert model.kept == [False]
