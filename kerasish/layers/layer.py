@@ -20,23 +20,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from kerasish.layers import call_context, tracking, weight_walk
+from kerasish.layers import call_context
 from kerasish.layers.calling import call_spec, first_device, has_symbolic, needs_conversion, shape_tree, to_tensors
 from kerasish.layers.symbolic import call_symbolic
-from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
-from kerasish.layers.layer_utils import (
-    _check_weight_shape, _fill_keras_layout, _free_key, _jsonable_shape, _resolve_dtype, _shape_from_json,
-    _torch_dtype, state_restore, state_snapshot,
-)
-from kerasish.variables import Variable, as_variable
+from kerasish.layers.layer_state import LayerState
+from kerasish.layers.layer_utils import _jsonable_shape, _resolve_dtype, _shape_from_json, state_restore, state_snapshot
 
 Shape = Tuple[Optional[int], ...]
 
 _name_counts: Dict[str, int] = defaultdict(int)
-
-
-def _is_layer(module: Any) -> bool:
-    return isinstance(module, Layer)
 
 
 def to_snake_case(name: str) -> str:
@@ -122,7 +114,7 @@ def _marking_built(build: Any) -> Any:
     return wrapped
 
 
-class Layer(nn.Module):
+class Layer(LayerState, nn.Module):
     """Base class of kerasish layers: an `nn.Module` built lazily from its input shape.
 
     Args:
@@ -393,268 +385,6 @@ class Layer(nn.Module):
 
     def call_logits(self, inputs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no fused logits path.")
-
-    # ------------------------------------------------------------------ weights
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-
-        def apply(module: nn.Module) -> None:
-            for p in module.parameters(recurse=False):
-                p.requires_grad_(self._trainable)
-            for child in module.children():
-                if isinstance(child, Layer):
-                    # Child layers decide for themselves (BatchNormalization keeps its
-                    # moving statistics frozen whatever `trainable` says).
-                    child.trainable = value
-                else:
-                    apply(child)
-
-        apply(self)
-
-    @property
-    def weights(self) -> List[torch.Tensor]:
-        """Every weight, in Keras's order: this layer's own (trainable first, then the rest),
-        then each sublayer's, without duplicates; float buffers of plain torch modules last."""
-        return weight_walk.keras_weights(self, _is_layer)
-
-    @property
-    def trainable_weights(self) -> List[torch.Tensor]:
-        return [p for p in self.weights if p.requires_grad]
-
-    @property
-    def non_trainable_weights(self) -> List[torch.Tensor]:
-        return [p for p in self.weights if not p.requires_grad]
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        """torch's `zero_grad`, with a walk cheap enough for a `train_step` that calls it every batch."""
-        weight_walk.zero_grad(self, set_to_none)
-
-    # Keras 3 spells these 'variables' too.
-    variables = weights
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
-
-    def count_params(self) -> int:
-        if not self.built:
-            raise ValueError(
-                f"Layer {self.name!r} is not built yet, so it has no weights to count. "
-                "Give the first layer input_shape=..., or call the model on data first."
-            )
-        return sum(p.numel() for p in self.parameters())
-
-    def get_weights(self) -> List[np.ndarray]:
-        """The weights as NumPy arrays, in Keras's order and layout (e.g. [kernel, bias]; a Conv2D
-        kernel inside, even of a custom layer, comes out as Keras's `(kh, kw, in, out)`)."""
-        return keras_arrays(self, self.weights)
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Sets the weights from arrays in `get_weights()` order and layout, checking every shape first.
-
-        Raises:
-            ValueError: for a different number of arrays or a shape that differs (nothing changes then).
-        """
-        assign_keras_arrays(self, self.weights, weights, f"Layer {self.name!r}")
-
-    #: (regularizer attribute, weight attribute) pairs whose penalties `losses` returns.
-    regularized_weights: Tuple[Tuple[str, str], ...] = ()
-
-    def _regularization_losses(self) -> List[torch.Tensor]:
-        """This layer's own weight penalties (not its sublayers')."""
-        out = []
-        for reg_name, weight_name in self.regularized_weights:
-            reg, weight = getattr(self, reg_name, None), getattr(self, weight_name, None)
-            if reg is not None and weight is not None:
-                out.append(reg(weight))
-        for p in self._parameters.values():
-            reg = getattr(p, "regularizer", None) if p is not None else None
-            if reg is not None:
-                out.append(reg(p))
-        return out
-
-    @property
-    def losses(self) -> List[torch.Tensor]:
-        """Losses of this layer and its sublayers: values given to `add_loss` during the last
-        forward pass, then weight-regularisation penalties (recomputed on each access)."""
-        layers = [m for m in self.modules() if isinstance(m, Layer)]
-        out: List[torch.Tensor] = [t for m in layers for t in m._call_losses]
-        for m in layers:
-            out.extend(m._regularization_losses())
-        return out
-
-    def add_loss(self, loss: Any) -> None:
-        """Adds a scalar loss computed in `call` (e.g. a KL term) to this forward pass.
-
-        `fit` adds it to the training loss; `layer.losses` / `model.losses` list it until
-        the next forward pass starts.
-
-        Raises:
-            TypeError: if `loss` is not a number or tensor.
-        """
-        if not isinstance(loss, torch.Tensor):
-            if isinstance(loss, (int, float)) and not isinstance(loss, bool):
-                loss = torch.tensor(float(loss))
-            else:
-                raise TypeError(
-                    f"add_loss() expects a scalar tensor (or number), received {type(loss).__name__}. "
-                    "Pass e.g. self.add_loss(torch.mean(x ** 2)) from call()."
-                )
-        if loss.dim() > 0:
-            loss = loss.sum() if loss.numel() == 1 else loss.mean()
-        if not self._call_losses:
-            call_context.record_loss_layer(self)
-        self._call_losses.append(loss)
-
-    @property
-    def metrics(self) -> List[Any]:
-        """Metric objects held as attributes of this layer and its sublayers."""
-        from kerasish.metrics import Metric
-
-        out: List[Any] = []
-        for m in self.modules():
-            if isinstance(m, Layer):
-                # Public attributes only: the model's own trackers (_loss_tracker ...) are listed by Trainer.
-                out.extend(v for k, v in m.__dict__.items() if isinstance(v, Metric) and not k.startswith("_"))
-        return out
-
-    # ------------------------------------------------------------------ variables
-    def add_weight(
-        self,
-        shape: Any = None,
-        initializer: Any = None,
-        dtype: Any = None,
-        trainable: bool = True,
-        autocast: bool = True,
-        regularizer: Any = None,
-        constraint: Any = None,
-        aggregation: str = "none",
-        overwrite_with_gradient: bool = False,
-        name: Optional[str] = None,
-    ) -> Variable:
-        """Creates a weight of this layer (in `__init__` or `build`) and returns it.
-
-        Args:
-            shape: the variable's shape, fully known, in Keras's layout (a Dense kernel is
-                (input_dim, units)). Defaults to `None` (a scalar).
-            initializer: a name ('glorot_uniform', 'zeros', 'random_normal' ...), an
-                initializer object or a callable filling a tensor in place. Defaults to
-                `None` ('glorot_uniform' for floats, 'zeros' otherwise).
-            dtype: a dtype name. Defaults to `None` (the layer's dtype).
-            trainable: whether optimizers update it. Defaults to `True`.
-            autocast: whether the variable is cast to the layer's compute dtype under a
-                mixed-precision policy. `False` with a mixed policy is refused: torch's
-                autocast casts the inputs of matmul/conv whatever the variable says.
-                Defaults to `True`.
-            regularizer: adds `regularizer(variable)` to `losses`. Defaults to `None`.
-            constraint: applied to the value after each optimizer step. Defaults to `None`.
-            aggregation: how replicas combine the variable ('none', 'mean', 'sum',
-                'only_first_replica'), kept as `variable.aggregation`; kerasish's DDP
-                averages gradients and never aggregates variables. Defaults to `'none'`.
-            overwrite_with_gradient: not supported; must stay False. Defaults to `False`.
-            name: the variable's name (its path is 'layer_name/name'). Defaults to `None`.
-
-        Returns:
-            A `kerasish.Variable` (a torch Parameter registered on this layer).
-
-        Raises:
-            ValueError: for a shape with unknown or negative sizes, an unknown initializer,
-                regularizer or constraint name, or an unsupported option.
-        """
-        from kerasish import initializers
-
-        shape = _check_weight_shape(shape, self.name)
-        if overwrite_with_gradient:
-            raise ValueError(
-                f"add_weight(overwrite_with_gradient=True) is not supported by kerasish (layer {self.name!r}). "
-                "Keep the default False and update the variable with assign() instead."
-            )
-        if aggregation not in ("none", "mean", "sum", "only_first_replica"):
-            raise ValueError(
-                f"add_weight received aggregation={aggregation!r}; expected one of 'none', 'mean', 'sum', "
-                "'only_first_replica'."
-            )
-        if not autocast and self._mixed_compute():
-            raise ValueError(
-                f"add_weight(autocast=False) on layer {self.name!r} under a mixed-precision policy: kerasish computes "
-                "with torch.autocast, which casts matmul/conv inputs regardless of the variable. Keep autocast=True "
-                "and wrap the float32 computation in `with torch.autocast(x.device.type, enabled=False):` in call()."
-            )
-        torch_dtype = _torch_dtype(dtype or self.dtype)
-        if initializer is None:
-            initializer = "glorot_uniform" if torch_dtype.is_floating_point else "zeros"
-        init = initializers.get(initializer)
-        data = torch.empty(shape, dtype=torch_dtype, device=self._input_device())
-        _fill_keras_layout(data, init)
-        if not torch_dtype.is_floating_point and trainable:
-            trainable = False  # integer variables cannot have gradients (Keras makes them non-trainable too)
-        if name is None:
-            # Unnamed variables are 'variable', 'variable_1', ... as in Keras: no two share a path.
-            taken = {getattr(p, "name", None) for p in self._parameters.values()}
-            name = next(n for n in (f"variable_{i}" if i else "variable" for i in range(len(taken) + 1))
-                        if n not in taken)
-        var = Variable(data, bool(trainable), name=name)
-        var.aggregation = aggregation
-        if regularizer is not None:
-            from kerasish import regularizers
-
-            var.regularizer = regularizers.get(regularizer)
-        if constraint is not None:
-            from kerasish import constraints
-
-            var.constraint = constraints.get(constraint)
-        key = _free_key(self, name or "variable")
-        var._pending_key = True  # renamed to the attribute the caller assigns it to
-        self.register_parameter(key, var)
-        return var
-
-    add_variable = add_weight
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, (nn.Module, list, tuple, dict)):
-            for m in tracking.modules_in(value):
-                if not isinstance(m, Layer) and m.training and not self.training:
-                    m.train(False)  # a plain torch module joins in the layer's (eval) mode, as layers start
-        if isinstance(value, (list, tuple, dict)) and not isinstance(value, nn.Module) and "_modules" in self.__dict__:
-            modules = self.__dict__["_modules"]
-            if tracking.holds_module(value) or (isinstance(modules.get(name), nn.ModuleList) and name in self.__dict__):
-                # `self.blocks = [Dense(8), Dense(8)]`: Keras tracks layers in lists and dicts; so do we.
-                for store in (self.__dict__.get("_parameters"), self.__dict__.get("_buffers")):
-                    if store is not None and name in store:
-                        del store[name]
-                object.__setattr__(self, name, tracking.track(self, name, value))
-                return
-        super().__setattr__(name, value)
-
-    def __delattr__(self, name: str) -> None:
-        if isinstance(self.__dict__.get(name), tracking.Tracked) or (
-                name in self.__dict__ and name in self.__dict__.get("_modules", {})):
-            self.__dict__["_modules"].pop(name, None)
-            object.__delattr__(self, name)
-            return
-        super().__delattr__(name)
-
-    def register_parameter(self, name: str, param: Optional[nn.Parameter]) -> None:
-        """Registers a parameter as a `Variable` (a plain `nn.Parameter` is converted)."""
-        if param is None:
-            return nn.Module.register_parameter(self, name, param)
-        params = self.__dict__.get("_parameters")
-        if isinstance(param, Variable) and getattr(param, "_pending_key", False) and params is not None:
-            old = next((k for k, v in params.items() if v is param), None)
-            if old is not None and old != name:
-                # `self.w = self.add_weight(...)`: the attribute name becomes the torch key, in place.
-                param._pending_key = False
-                items = [(name if k == old else k, v) for k, v in params.items()]
-                params.clear()
-                params.update(items)
-                return
-        var = as_variable(param, name)
-        var._keras_path = f"{getattr(self, 'name', type(self).__name__)}/{var.name}"
-        nn.Module.register_parameter(self, name, var)
-
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
