@@ -23,8 +23,9 @@ and loss alone pays that and then runs `loss.backward()` through the autograd en
 a second compiled function (AOTAutograd's backward wrappers), then the eager update: slower
 than the eager step for a tiny model (measured 1.6x). One graph for everything pays it once
 and replaces the engine and the update: per fit step 0.40x the eager step on linreg, 0.79x
-on the benchmarks' MLP; their CNN is still 1.22x (the compiled step's own kernels, not its
-call overhead). benchmarks/compiled_step.py prints these numbers.
+on the benchmarks' MLP, 0.97x on their CNN (1.22x while inductor generated max pooling's
+backward, a slow scatter on a CPU; `ops/opaque.py` keeps aten's kernels for it).
+benchmarks/compiled_step.py prints these numbers.
 
 Left eager, with the same results:
 - the first batch of each fit/evaluate call: it checks what the loss and metric functions
