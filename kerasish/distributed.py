@@ -308,16 +308,17 @@ def _destroy_process_group() -> None:
     if not (dist.is_available() and dist.is_initialized()):
         return
     store, world = _exit_store(), dist.get_world_size()
+    wait = True
     try:
         if dist.get_backend() == "gloo":
             dist.monitored_barrier(timeout=datetime.timedelta(seconds=60))
         else:
             dist.barrier()
     except Exception:  # noqa: BLE001 - a peer already gone: tear down anyway, wait for no one
-        store = None
+        wait = False
     dist.destroy_process_group()
     if store is not None:
-        _wait_for_all(store, world, timeout_s=30.0)
+        _wait_for_all(store, world, timeout_s=30.0, wait=wait)
 
 
 def _exit_store() -> Any:
@@ -330,19 +331,25 @@ def _exit_store() -> Any:
         return None
 
 
-def _wait_for_all(store: Any, world: int, timeout_s: float) -> None:
-    """Counts this rank in on `store` and waits, at most `timeout_s`, until `world` ranks have."""
+def _wait_for_all(store: Any, world: int, timeout_s: float, wait: bool = True) -> None:
+    """Counts this rank in on `store` and, if `wait`, waits at most `timeout_s` until `world` ranks have
+    (a rank that will not wait still counts itself, so its peers need not wait for it)."""
     import time
+    import warnings
 
     key = f"kerasish/exit/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"
     try:
         count = store.add(key, 1)
         deadline = time.monotonic() + timeout_s
-        while count < world and time.monotonic() < deadline:
+        while wait and count < world and time.monotonic() < deadline:
             time.sleep(0.01)
             count = store.add(key, 0)
     except Exception:  # noqa: BLE001 - the store is gone (the launcher is exiting): nothing to wait for
-        pass
+        return
+    if wait and count < world:
+        warnings.warn(f"kerasish.distributed: at exit, {world - count} of {world} processes had not finished "
+                      f"tearing down the process group after {timeout_s:.0f} s; exiting without them.",
+                      RuntimeWarning, stacklevel=2)
 
 
 def any_rank(flag: bool) -> bool:

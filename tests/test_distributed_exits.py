@@ -50,3 +50,36 @@ def test_torchrun_fits_in_a_row_all_exit_cleanly(tmp_path):
         if proc.returncode != 0 or done != ["done_0", "done_1"]:
             failures.append(f"launch {launch}: exit code {proc.returncode}, wrote {done}\n{_diagnosis(proc.stderr)}")
     assert not failures, f"{len(failures)} of {LAUNCHES} launches failed:\n" + "\n\n".join(failures)
+
+
+class _Store:
+    """The two calls of torch's key-value store that the exit wait uses."""
+
+    def __init__(self, others=0, fail=False):
+        self.count, self.fail = others, fail
+
+    def add(self, key, n):
+        if self.fail:
+            raise RuntimeError("store gone")
+        assert key.startswith("kerasish/exit/")
+        self.count += n
+        return self.count
+
+
+def test_the_exit_wait_returns_once_every_rank_counted_in():
+    from kerasish import distributed
+
+    store = _Store(others=1)
+    distributed._wait_for_all(store, 2, timeout_s=5.0)
+    assert store.count == 2
+
+
+def test_the_exit_wait_warns_when_a_rank_never_comes_and_counts_a_rank_that_will_not_wait():
+    from kerasish import distributed
+
+    with pytest.warns(RuntimeWarning, match=r"1 of 2 processes had not finished tearing down .* exiting without them"):
+        distributed._wait_for_all(_Store(), 2, timeout_s=0.05)
+    store = _Store()
+    distributed._wait_for_all(store, 2, timeout_s=5.0, wait=False)  # its barrier failed: it counts itself, no wait
+    assert store.count == 1
+    distributed._wait_for_all(_Store(fail=True), 2, timeout_s=5.0)  # the launcher's store is gone: nothing to do

@@ -163,7 +163,8 @@ def step_forward(model: Any) -> Any:
     cls = type(model)
     spec = call_spec(cls)
     if (cls.__call__ is not Layer.__call__ or spec.training or spec.mask or spec.own_compute_mask
-            or getattr(model, "supports_masking", True)):
+            or getattr(model, "supports_masking", True)
+            or not getattr(cls.forward, "_calls_call", False)):  # a subclass's own forward is what runs
         return model
     call = model.call
 
@@ -183,3 +184,33 @@ def outer_call_needed(model: Any) -> bool:
                 or model._forward_pre_hooks or model._backward_hooks or model._backward_pre_hooks
                 or torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks
                 or torch_module._global_backward_hooks or torch_module._global_backward_pre_hooks)
+
+
+def logits_path_skips(model: Any) -> bool:
+    """Whether `model.forward_logits` would skip something the model's plain call does: what the
+    model's own `__call__` adds (`outer_call_needed`), or the same on the layer whose `call_logits`
+    the logits path runs instead of calling it (followed into a nested model), or that layer's
+    class overriding `call` without `call_logits` (its call computes something else). Checked per
+    call: hooks, regularizers and policies can be added during fit."""
+    layer = model
+    while layer is not None:
+        if outer_call_needed(layer):
+            return True
+        logits_layer = getattr(layer, "logits_layer", None)
+        if logits_layer is None:
+            return not _call_beside_logits(type(layer))
+        layer = logits_layer()
+    return False
+
+
+_beside: Dict[type, bool] = {}
+
+
+def _call_beside_logits(cls: type) -> bool:
+    """Whether `cls.call` is the `call` written beside the `call_logits` it inherits (a subclass
+    that overrides `call` alone computes something `call_logits` does not know)."""
+    known = _beside.get(cls)
+    if known is None:
+        owner = next((k for k in cls.__mro__ if "call_logits" in k.__dict__), None)
+        known = _beside[cls] = owner is not None and owner.__dict__.get("call") is cls.call
+    return known

@@ -342,6 +342,8 @@ class Layer(LayerState, nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.call(*args, **kwargs)
 
+    forward._calls_call = True  # type: ignore[attr-defined]  # (a subclass's own forward has no mark)
+
     # ------------------------------------------------------------------ masking
     #: Whether the layer passes an incoming mask through unchanged (Keras's flag).
     supports_masking = False

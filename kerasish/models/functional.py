@@ -296,7 +296,14 @@ class Functional(Model):
             return self._run(args, logits_for=(0,))[0]
         return self._run(args, logits_for=tuple(logits_outputs))
 
+    def logits_layer(self) -> Any:
+        """The layer whose `call_logits` `forward_logits` runs (its own call is skipped)."""
+        return self._outputs[0].layer if len(self._outputs) == 1 else None
+
     def logits_activation(self) -> Optional[str]:
+        cls = type(self)
+        if cls.call is not Functional.call or cls.forward is not Model.forward:
+            return None  # the subclass's own call/forward is what the model computes: no logits path
         if len(self._outputs) != 1:
             return None
         return self.output_logits_activation(0)

@@ -93,10 +93,13 @@ class Model(Trainer, Layer):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         keep = call_context.state().keep_logits
-        if keep is not None and keep[0] is self and len(args) == 1 and not kwargs:
+        if keep is not None and keep[0] is self and len(args) == 1 and not kwargs \
+                and not torch.is_inference_mode_enabled():  # inference tensors have no version counter
             # fit is running this model's own train_step/test_step: keep the logits for compute_loss.
             return kept_logits.call(self, args[0], keep[1], keep[2])
         return self.call(*args, **kwargs)
+
+    forward._calls_call = True  # type: ignore[attr-defined]  # it runs `call` (see calling.step_forward)
 
     def forward_logits(self, x: Any) -> Any:
         """Pre-activation outputs (see `logits_activation`); the model's output otherwise."""

@@ -309,7 +309,15 @@ class Sequential(Model):
             mask = new_mask
         return inputs
 
+    def logits_layer(self) -> Any:
+        """The layer whose `call_logits` `forward_logits` runs (its own call is skipped)."""
+        layers = self.layers
+        return layers[-1] if layers else None
+
     def logits_activation(self) -> Optional[str]:
+        cls = type(self)
+        if cls.call is not Sequential.call or cls.forward is not Model.forward:
+            return None  # the subclass's own call/forward is what the model computes: no logits path
         layers = self.layers
         if layers and isinstance(layers[-1], Layer):
             return layers[-1].logits_activation()

@@ -19,7 +19,7 @@ import torch
 
 from kerasish import activations
 from kerasish.layers import call_context
-from kerasish.layers.calling import outer_call_needed, step_forward
+from kerasish.layers.calling import logits_path_skips, outer_call_needed, step_forward
 from kerasish.metrics import Mean, Metric
 
 
@@ -55,9 +55,9 @@ class Steps:
                  loss_weight: float = 1.0, fuse: Optional[str] = None,
                  class_weight: Optional[torch.Tensor] = None, jit_compile: bool = False,
                  loss_tracker: Optional[Mean] = None) -> None:
-        if fuse and outer_call_needed(model):
-            # Calling the model itself does more than its layers (hooks, its own regularizer or policy):
-            # the logits path runs the layers only. The step also leaves it when one appears mid-fit.
+        if fuse and logits_path_skips(model):
+            # Calling the model or its output layer itself does more than the logits path runs (hooks, a
+            # regularizer or policy of its own, a subclass's call). The step also leaves it if one appears mid-fit.
             fuse = None
         self.model = model
         self.loss = loss
@@ -150,7 +150,7 @@ class Steps:
         self.fuse, self.fuse_fn, self.forward = None, None, self.plain_forward
 
     def _loss_and_metrics(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> torch.Tensor:
-        if self.fuse and outer_call_needed(self.model):
+        if self.fuse and logits_path_skips(self.model):
             self.leave_logits_path()
         # The common case (one input tensor, no class weights) skips the generic helpers:
         # this runs once per batch, and tiny models are bound by Python overhead.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping
 
 from kerasish.layers import call_context
+from kerasish.layers.calling import logits_path_skips
 from kerasish.training import step_logs
 from kerasish.training.logs import LazyLogs, results_to_floats
 from kerasish.utils.tree import pack_x_y_sample_weight
@@ -70,15 +71,20 @@ class Stepper:
                 self.steps.test_step(x, y, w)
             return
         steps, st = self.steps, call_context.state()
+        if steps.fuse and self.training and logits_path_skips(self.model):
+            steps.leave_logits_path()  # as the built-in step does: a hook/regularizer/policy appeared
         # A training step's own call keeps its logits for compute_loss (not an evaluation's: its outputs are
         # inference tensors, whose in-place changes no version counter would reveal).
+        if steps.class_weight is not None:
+            w = steps._weights(y, w)  # Keras hands a custom step the class weights as its sample_weight
+        outer = st.keep_logits  # a fit nested in another model's custom step gives the outer one back
         st.keep_logits = (self.model, steps.fuse_fn, steps.loss) if steps.fuse and self.training and not self.masks \
             else None
         try:
             with call_context.training_scope(self.training, steps.module_ids):
                 result = self.method(pack_x_y_sample_weight(x, y, w))
         finally:
-            st.keep_logits = None
+            st.keep_logits = outer
         if type(result) is not dict:
             step_logs.check_step_result(result, f"{self.kind}_step")
         self.result = result

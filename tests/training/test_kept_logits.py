@@ -8,6 +8,7 @@ import torch
 
 import kerasish
 from kerasish import layers
+from kerasish.utils.tree import unpack_x_y_sample_weight
 
 
 class GuideStep(kerasish.Sequential):
@@ -206,3 +207,111 @@ def test_a_model_that_makes_masks_keeps_its_plain_call():
     x = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 0, 0, 0, 0]])
     model.fit(x, np.array([0, 1]), batch_size=2, epochs=1, verbose=0)
     assert model.kept == [False]
+
+
+# Found by review: each failed before its fix.
+rng = np.random.default_rng(0)
+X = rng.normal(size=(8, 5)).astype("float32"); Y = rng.integers(0, 4, 8)
+
+class ReviewGuide(kerasish.Sequential):
+    def train_step(self, data):
+        x, y, sw = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=True)
+        self.seen.append((y_pred.detach().clone(), sw))
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+        loss.backward(); self.zero_grad()
+        return {"loss": loss}
+
+def make(cls=ReviewGuide, **last):
+    kerasish.utils.set_random_seed(1)
+    m = cls([layers.Input((5,)), layers.Dense(6), layers.Dense(4, activation="softmax", **last)])
+    m.compile(optimizer=kerasish.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy", device="cpu")
+    m.seen = []
+    return m
+
+def test_a_forward_hook_on_the_output_layer_is_seen_by_the_custom_step():
+    m = make()
+    m.layers[-1].register_forward_hook(lambda mod, i, o: o * 0.5)
+    expected = m(torch.as_tensor(X)).detach()
+    m.fit(X, Y, batch_size=8, shuffle=False, verbose=0)
+    torch.testing.assert_close(m.seen[0][0], expected, rtol=0, atol=0)
+
+def test_a_sequential_subclass_own_call_is_what_the_custom_step_sees():
+    class Squares(ReviewGuide):
+        def call(self, inputs):
+            return super().call(inputs) ** 2
+    m = make(Squares)
+    expected = m(torch.as_tensor(X)).detach()
+    m.fit(X, Y, batch_size=8, shuffle=False, verbose=0)
+    torch.testing.assert_close(m.seen[0][0], expected, rtol=0, atol=0)
+
+def test_the_output_layers_activity_regularizer_counts_in_both_steps():
+    m = make(kerasish.Sequential, activity_regularizer=kerasish.regularizers.L2(10.0))
+    xt = torch.as_tensor(X)
+    with torch.no_grad():
+        out = m(xt, training=True)
+        expected = float(kerasish.losses.SparseCategoricalCrossentropy()(torch.as_tensor(Y), out) + sum(m.losses))
+    assert m.fit(X, Y, batch_size=8, verbose=0).history["loss"][0] == pytest.approx(expected, rel=1e-5)
+
+def test_predict_inside_a_custom_train_step_works():
+    class PseudoLabel(ReviewGuide):
+        def train_step(self, data):
+            self.predict_on_batch(data[0])  # under inference_mode: no logits kept (no version counter)
+            return super().train_step(data)
+    make(PseudoLabel).fit(X, Y, batch_size=8, verbose=0)
+
+def test_a_nested_custom_evaluate_leaves_the_outer_keep_flag():
+    class Quiet(kerasish.Sequential):
+        def test_step(self, data):
+            return {}
+    other = make(Quiet)
+    class Outer(ReviewGuide):
+        def train_step(self, data):
+            other.evaluate(data[0], data[1], verbose=0)
+            y_pred = self(data[0], training=True)
+            self.kept = "_keras_logits" in y_pred.__dict__
+            return {}
+    m = make(Outer)
+    m.fit(X, Y, batch_size=8, shuffle=False, verbose=0)
+    assert m.kept
+
+def test_class_weight_reaches_a_custom_step_as_its_sample_weight():
+    """Keras (torch backend) hands train_step the class weights as its sample_weight."""
+    m = make()
+    m.fit(X, Y, batch_size=8, shuffle=False, verbose=0, class_weight={0: 1.0, 1: 2.0, 2: 0.5, 3: 3.0})
+    sw = m.seen[0][1]
+    assert sw is not None
+    np.testing.assert_array_equal(np.asarray(sw), np.array([1.0, 2.0, 0.5, 3.0], "float32")[Y])
+
+
+def test_a_dense_subclass_with_its_own_call_is_called_by_both_steps():
+    """The logits path runs the output layer's `call_logits`; a subclass that overrides `call` alone
+    computes something else, so both steps call it."""
+    class Squared(layers.Dense):
+        def call(self, inputs):
+            return super().call(inputs) ** 2
+
+    for cls in (kerasish.Sequential, ReviewGuide):
+        kerasish.utils.set_random_seed(1)
+        m = cls([layers.Input((5,)), Squared(4, activation="softmax")])
+        m.compile(optimizer=kerasish.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy", device="cpu")
+        m.seen = []
+        with torch.no_grad():
+            expected = float(kerasish.losses.SparseCategoricalCrossentropy()(torch.as_tensor(Y), m(torch.as_tensor(X))))
+        assert m.fit(X, Y, batch_size=8, verbose=0).history["loss"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_model_subclass_that_defines_forward_trains():
+    """kerasish.Model subclasses may define forward instead of call (as its error message says)."""
+    class Forward(kerasish.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(1)
+
+        def forward(self, x):
+            return self.d(x) * 0 + 5.0
+
+    m = Forward()
+    m.compile(optimizer="sgd", loss="mse", device="cpu")
+    history = m.fit(np.ones((8, 3), "float32"), np.ones((8, 1), "float32"), epochs=1, verbose=0)
+    assert history.history["loss"] == [pytest.approx(16.0)]
