@@ -4,8 +4,9 @@ The loops never ask which one runs: they call the stepper per batch, then ask it
 the batch logs (lazy) and the epoch logs (one host sync). A model that overrides
 `train_step` / `test_step` receives the batch packed as Keras packs it and its returned
 dict becomes the logs (and, in a `train_step` where the built-in step would compute the loss
-from logits, the model's own call keeps them for `compute_loss`: see `kept_logits`); otherwise the built-in `Steps` arithmetic runs, with no detour
-through packing.
+from logits, the model's own call keeps them for `compute_loss`: see `kept_logits`; class
+weights arrive as its sample weights, as in Keras); otherwise the built-in `Steps`
+arithmetic runs, with no detour through packing.
 """
 
 from __future__ import annotations
