@@ -186,12 +186,17 @@ def outer_call_needed(model: Any) -> bool:
                 or torch_module._global_backward_hooks or torch_module._global_backward_pre_hooks)
 
 
-def logits_path_skips(model: Any) -> bool:
+def logits_path_skips(model: Any, output: Optional[int] = None) -> bool:
     """Whether `model.forward_logits` would skip something the model's plain call does: what the
     model's own `__call__` adds (`outer_call_needed`), or the same on the layer whose `call_logits`
     the logits path runs instead of calling it (followed into a nested model), or that layer's
     class overriding `call` without `call_logits` (its call computes something else). Checked per
-    call: hooks, regularizers and policies can be added during fit."""
+    call: hooks, regularizers and policies can be added during fit. `output`: for a model with
+    several outputs, the index of the output whose logits are taken."""
+    if output is not None:
+        if outer_call_needed(model):
+            return True
+        return logits_path_skips(model.logits_layer(output))
     layer = model
     while layer is not None:
         if outer_call_needed(layer):

@@ -296,9 +296,12 @@ class Functional(Model):
             return self._run(args, logits_for=(0,))[0]
         return self._run(args, logits_for=tuple(logits_outputs))
 
-    def logits_layer(self) -> Any:
-        """The layer whose `call_logits` `forward_logits` runs (its own call is skipped)."""
-        return self._outputs[0].layer if len(self._outputs) == 1 else None
+    def logits_layer(self, index: Optional[int] = None) -> Any:
+        """The layer whose `call_logits` `forward_logits` runs for output `index` (its own call is
+        skipped); `None` means the single output's (None for a model with several)."""
+        if index is None:
+            return self._outputs[0].layer if len(self._outputs) == 1 else None
+        return self._outputs[index].layer
 
     def logits_activation(self) -> Optional[str]:
         cls = type(self)

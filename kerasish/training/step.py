@@ -19,7 +19,7 @@ import torch
 
 from kerasish import activations
 from kerasish.layers import call_context
-from kerasish.layers.calling import logits_path_skips, outer_call_needed, step_forward
+from kerasish.layers.calling import logits_path_skips, step_forward
 from kerasish.metrics import Mean, Metric
 
 
@@ -368,7 +368,7 @@ class MultiSteps(Steps):
             fuses = getattr(loss_fn, "fuses", None)
             act = model.output_logits_activation(i) if hasattr(model, "output_logits_activation") else None
             ok = (fuses and act == fuses and not getattr(loss_fn, "from_logits", True) and not self.custom_loss
-                  and not outer_call_needed(model))
+                  and not logits_path_skips(model, i))
             self.fused.append(activations.get(fuses) if ok else None)
         self.logits_outputs = tuple(i for i, f in enumerate(self.fused) if f is not None)
         if self.logits_outputs:
@@ -397,7 +397,7 @@ class MultiSteps(Steps):
         self.logits_outputs = ()
 
     def _loss_and_metrics(self, x: Any, y: Any, w: Optional[torch.Tensor]) -> torch.Tensor:
-        if self.logits_outputs and outer_call_needed(self.model):
+        if self.logits_outputs and any(logits_path_skips(self.model, i) for i in self.logits_outputs):
             self.leave_logits_path()
         outs = self.model.flatten_outputs(call_module(self.forward, x))
         ys = split_targets(y, self.names, self.required)

@@ -115,3 +115,21 @@ def test_functional_layers_and_weights_are_in_keras_order_so_set_weights_cannot_
     ours.set_weights(theirs.get_weights())
     xs = [X[:, :4], X[:, 2:6]]
     assert_close(ours.predict(xs, verbose=0), theirs.predict(xs, verbose=0), atol=1e-6)
+
+
+def test_an_output_layer_whose_own_call_adds_something_is_called():
+    """A head whose layer has a forward hook (or activity regularizer) is computed by calling the layer,
+    not from its logits (found by review: the logits path skipped the output layer's own call)."""
+    model = _model(layers, kerasish.Input, kerasish.Model)
+    _compile(model)
+    cls_layer = model.get_layer("cls")
+    cls_layer.register_forward_hook(lambda module, args, out: out ** 2 / (out ** 2).sum(-1, keepdims=True))
+    from kerasish.training.trainer import _make_steps
+
+    steps = _make_steps(model, [Y_CLASS[:2], Y_BIN[:2], Y_REG[:2]], train=True)
+    assert steps.logits_outputs == (1,)
+    with torch.no_grad():
+        outs = model(torch.tensor(X))
+        expected = kerasish.losses.CategoricalCrossentropy()(torch.tensor(Y_CLASS), outs[0])
+    got = model.evaluate(X, [Y_CLASS, Y_BIN, Y_REG], batch_size=32, verbose=0, return_dict=True)
+    assert got["cls_loss"] == pytest.approx(float(expected), rel=1e-5)
