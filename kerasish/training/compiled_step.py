@@ -4,15 +4,18 @@ What is compiled, per batch of the built-in step (`step.Steps`):
 - train (`CompiledTrainStep`): the whole step as one graph: the forward pass, the loss
   (compiled loss, weights, `add_loss` terms, penalties), the loss-tracker and metric
   updates, the gradients (`torch.autograd.grad`, traced by dynamo) and the optimizer's
-  update (`optimizers.compiled_update`: Keras's SGD, RMSprop, Adam and AdamW rules, with the
-  step's scalars, e.g. a schedule's rate or Adam's bias correction, as 0-d tensors, so one
-  graph serves every step). A step is one compiled call plus a few microseconds of host
-  bookkeeping: no autograd engine, no AOTAutograd backward wrapper, no eager optimizer.
-  Where the update has no compiled form (another optimizer, clipping, gradient
-  accumulation, loss scaling, hooks on the torch optimizer, `skip_nonfinite`, mixed
-  precision, a torch without `torch._dynamo.config.trace_autograd_ops`) the step runs as
-  before: forward, loss and metrics as one graph (`CompiledLoss`) whose backward
-  AOTAutograd compiles, then the eager update.
+  update (`optimizers.compiled_update`: Keras's clipping, `clipnorm`, `global_clipnorm` or
+  `clipvalue`, then its SGD, RMSprop, Adam, AdamW, Adamax, Nadam or Lion rule, with the
+  step's scalars, e.g. a schedule's rate, Adam's bias correction or Nadam's momentum cache,
+  as 0-d tensors, so one graph serves every step). A step is one compiled call plus a few
+  microseconds of host bookkeeping: no autograd engine, no AOTAutograd backward wrapper, no
+  eager optimizer. Where the update has no compiled form (another optimizer: Adagrad,
+  Adadelta, Ftrl, Lamb, Adafactor, a wrapped torch optimizer or `formula="torch"`; gradient
+  accumulation; loss scaling; an optimizer overriding `step`; hooks on the torch
+  optimizer; `skip_nonfinite`; mixed precision; a torch without
+  `torch._dynamo.config.trace_autograd_ops`) the step runs as before: forward, loss and
+  metrics as one graph (`CompiledLoss`) whose backward AOTAutograd compiles, then the eager
+  update. `CompiledUpdate.unsupported(optimizer)` says which applies.
 - test: the forward pass, the loss and the metric updates.
 
 Why the whole step: on a CPU a compiled call costs some tens of microseconds whatever it
