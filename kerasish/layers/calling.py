@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.nn.modules import module as torch_module
 
+from kerasish import mixed_precision
 from kerasish.layers.symbolic import KerasTensor
 
 
@@ -219,3 +220,68 @@ def _call_beside_logits(cls: type) -> bool:
         owner = next((k for k in cls.__mro__ if "call_logits" in k.__dict__), None)
         known = _beside[cls] = owner is not None and owner.__dict__.get("call") is cls.call
     return known
+
+
+def input_cast_dtype(layer: Any) -> Optional[torch.dtype]:
+    """The dtype a layer's floating-point inputs are converted to before `call`: its weights' dtype
+    (its first floating-point parameter's), or None where nothing is converted.
+
+    Keras converts every layer's floating-point inputs to the layer's compute dtype (float64 data
+    into a float32 layer, float32 data into a `dtype="float64"` one). kerasish converts them to
+    what the layer's weights hold now, which is the same for a layer built as Keras builds it and
+    also follows torch's conversions (`layer.double()` takes float64 inputs as they are). Layers
+    without weights of their own pass their inputs on unconverted (their sublayers convert), and
+    nothing is converted for a layer that opts out (`_convert_input_args = False`, as Keras's
+    lookup, hashing, text and some data layers do), one with `autocast=False`, or under a
+    mixed-precision policy (the layer's or the global one), where torch's autocast picks each
+    operation's dtype."""
+    if not layer._convert_input_args or not layer.autocast or layer._compute_dtype is not None:
+        return None
+    for p in layer._parameters.values():
+        if p is not None and p.is_floating_point():
+            if mixed_precision._policy.autocast_dtype is not None:
+                return None
+            return p.dtype
+    return None
+
+
+def cast_input(x: Any, dtype: torch.dtype) -> Any:
+    """`x` in `dtype` if it is a floating-point tensor of another dtype (its Keras mask kept)."""
+    if type(x) is not torch.Tensor and not isinstance(x, torch.Tensor):
+        return x
+    if x.dtype is dtype or not x.is_floating_point():
+        return x
+    out = x.to(dtype)
+    mask = x.__dict__.get("_keras_mask")
+    if mask is not None:
+        out._keras_mask = mask
+    return out
+
+
+def _needs_cast(v: Any, dtype: torch.dtype) -> bool:
+    if isinstance(v, torch.Tensor):
+        return v.dtype is not dtype and v.is_floating_point()
+    if isinstance(v, (list, tuple)) and not isinstance(v, KerasTensor):
+        return any(_needs_cast(i, dtype) for i in v)
+    if isinstance(v, dict):
+        return any(_needs_cast(i, dtype) for i in v.values())
+    return False
+
+
+def cast_inputs(args: Tuple[Any, ...], kwargs: Dict[str, Any], dtype: torch.dtype) -> Tuple[Any, Dict[str, Any]]:
+    """Every floating-point tensor among `args` and `kwargs` (also inside lists, tuples and dicts)
+    converted to `dtype`, as Keras's `Layer.__call__` converts its inputs; the same objects back
+    when none needs it."""
+    if not (any(_needs_cast(a, dtype) for a in args) or any(_needs_cast(v, dtype) for v in kwargs.values())):
+        return args, kwargs
+
+    def conv(v: Any) -> Any:
+        if isinstance(v, torch.Tensor):
+            return cast_input(v, dtype)
+        if type(v) in (list, tuple):
+            return type(v)(conv(i) for i in v)
+        if type(v) is dict:
+            return {k: conv(i) for k, i in v.items()}
+        return v
+
+    return tuple(conv(a) for a in args), {k: conv(v) for k, v in kwargs.items()}

@@ -21,7 +21,10 @@ import torch
 from torch import nn
 
 from kerasish.layers import call_context
-from kerasish.layers.calling import call_spec, first_device, has_symbolic, needs_conversion, shape_tree, to_tensors
+from kerasish.layers.calling import (
+    call_spec, cast_input, cast_inputs, first_device, has_symbolic, input_cast_dtype, needs_conversion, shape_tree,
+    to_tensors,
+)
 from kerasish.layers.symbolic import call_symbolic
 from kerasish.layers.layer_state import LayerState
 from kerasish.layers.layer_utils import _jsonable_shape, _resolve_dtype, _shape_from_json, state_restore, state_snapshot
@@ -187,6 +190,10 @@ class Layer(LayerState, nn.Module):
         # not submodules.
         self._inbound_nodes: List[Any] = []
 
+    #: Whether `__call__` converts floating-point inputs to the layer's compute dtype (Keras's flag;
+    #: lookup, hashing, text and some data layers turn it off).
+    _convert_input_args = True
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         build = cls.__dict__.get("build")
@@ -265,6 +272,15 @@ class Layer(LayerState, nn.Module):
                 )
         if not self.built:
             self._build_on_call(args, kwargs)
+        # Floating-point inputs in the weights' dtype, as Keras converts them to the compute dtype
+        # (float64 data into a float32 layer, float32 data into a dtype="float64" one).
+        cast_to = input_cast_dtype(self)
+        if cast_to is not None:
+            if plain:
+                if args[0].dtype is not cast_to and args[0].is_floating_point():
+                    args = (cast_input(args[0], cast_to),)
+            else:
+                args, kwargs = cast_inputs(args, kwargs, cast_to)
         if st.depth == 0 and st.loss_layers:
             call_context.clear_losses_under(self)
         saved = st.training

@@ -169,6 +169,8 @@ class TextVectorization(Layer):
         [[2, 6, 1, 0]]
     """
 
+    _convert_input_args = False  # as Keras: inputs reach call() in their own dtype
+
     #: fit/predict pass raw strings to a model that starts with this layer.
     string_input = True
 

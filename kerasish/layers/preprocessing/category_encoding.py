@@ -108,6 +108,8 @@ class CategoryEncoding(Layer):
         [[1.0, 1.0, 0.0, 0.0], [2.0, 0.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]]
     """
 
+    _convert_input_args = False  # as Keras: inputs reach call() in their own dtype
+
     #: Integer ids reach the layer as they are (fit does not cast them to float).
     integer_input = True
 

@@ -263,6 +263,8 @@ class Hashing(PreprocessingLayer):
         [[1], [0], [1], [1], [2]]
     """
 
+    _convert_input_args = False  # as Keras: inputs reach call() in their own dtype
+
     #: fit/predict pass raw strings to a model that starts with this layer.
     string_input = True
     #: Integer inputs are hashed as integers (fit does not cast them to float).

@@ -144,6 +144,8 @@ class RandomFlip(BaseImagePreprocessingLayer):
         True
     """
 
+    _convert_input_args = False  # as Keras: inputs reach call() in their own dtype
+
     # Symbolic calls trace the (inference) call on zeros: integer inputs give a float output spec.
     _infer_by_tracing = True
 
@@ -400,6 +402,8 @@ class RandomCrop(BaseImagePreprocessingLayer):
         >>> RandomCrop(4, 4, seed=1)(torch.rand(2, 8, 8, 3), training=True).shape
         torch.Size([2, 4, 4, 3])
     """
+
+    _convert_input_args = False  # as Keras: inputs reach call() in their own dtype
 
     # Symbolic calls trace the (inference) call on zeros: integer inputs give a float output spec.
     _infer_by_tracing = True

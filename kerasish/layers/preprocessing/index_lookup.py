@@ -48,6 +48,8 @@ class IndexLookup(PreprocessingLayer):
     The arguments are those of StringLookup / IntegerLookup (see there).
     """
 
+    _convert_input_args = False  # as Keras: inputs reach call() in their own dtype
+
     _kind = "string"
 
     def __init__(self, max_tokens: Optional[int], num_oov_indices: int, mask_token: Any, oov_token: Any,
