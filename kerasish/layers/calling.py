@@ -238,10 +238,10 @@ def input_cast_dtype(layer: Any) -> Optional[torch.dtype]:
     if not layer._convert_input_args or not layer.autocast or layer._compute_dtype is not None:
         return None
     for p in layer._parameters.values():
-        if p is not None and p.is_floating_point():
-            if mixed_precision._policy.autocast_dtype is not None:
-                return None
-            return p.dtype
+        if p is not None:
+            dtype = p.dtype  # read once: a Parameter's attributes cost about 0.2 us each
+            if dtype.is_floating_point:
+                return None if mixed_precision._policy.autocast_dtype is not None else dtype
     return None
 
 
@@ -252,7 +252,7 @@ def cast_input(x: Any, dtype: torch.dtype) -> Any:
     if x.dtype is dtype or not x.is_floating_point():
         return x
     out = x.to(dtype)
-    mask = x.__dict__.get("_keras_mask")
+    mask = getattr(x, "_keras_mask", None)
     if mask is not None:
         out._keras_mask = mask
     return out

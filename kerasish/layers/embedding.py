@@ -65,6 +65,9 @@ class Embedding(Layer):
     """
 
     integer_input = True
+    #: As Keras's Embedding (autocast=False): ids reach call() as they are (float ids are not
+    #: rounded to a float16/bfloat16 table's dtype first).
+    _convert_input_args = False
 
     regularized_weights = (("embeddings_regularizer", "embeddings"),)
 
@@ -222,6 +225,9 @@ class ReversibleEmbedding(Embedding):
             from kerasish.ops.dtypes import to_torch_dtype
 
             dtype = to_torch_dtype(self.reverse_dtype)
+            inputs, kernel = inputs.to(dtype), kernel.to(dtype)
+        else:  # as Keras's matmul: the promoted dtype (float32 hidden states @ a bfloat16 table: float32)
+            dtype = torch.promote_types(inputs.dtype, kernel.dtype)
             inputs, kernel = inputs.to(dtype), kernel.to(dtype)
         logits = inputs @ kernel
         if self.logit_soft_cap is not None:

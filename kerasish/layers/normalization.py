@@ -248,6 +248,8 @@ class LayerNormalization(Layer):
         tensor(True)
     """
 
+    _convert_input_args = False  # as Keras (autocast=False): call() upcasts, see there
+
     regularized_weights = (("gamma_regularizer", "gamma"), ("beta_regularizer", "beta"))
 
     def __init__(
@@ -319,21 +321,26 @@ class LayerNormalization(Layer):
         return input_shape
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
-        rank = inputs.dim()
+        # As Keras: normalised in the inputs' dtype but at least float32, returned in the weights' dtype.
+        out_dtype = next((p.dtype for p in (self.gamma, self.beta) if p is not None), inputs.dtype)
+        x = inputs if inputs.dtype in (torch.float32, torch.float64) else inputs.float()
+        gamma = None if self.gamma is None else self.gamma.to(x.dtype)
+        beta = None if self.beta is None else self.beta.to(x.dtype)
+        rank = x.dim()
         axes = self._axes or _resolve_axes(self.axis, rank, self)
         if axes == tuple(range(rank - len(axes), rank)):
             # Trailing axes: torch's fused kernel.
-            return F.layer_norm(inputs, inputs.shape[rank - len(axes):], self.gamma, self.beta, self.epsilon)
-        mean = inputs.mean(dim=axes, keepdim=True)
-        var = inputs.var(dim=axes, keepdim=True, unbiased=False)
-        out = (inputs - mean) * torch.rsqrt(var + self.epsilon)
+            return F.layer_norm(x, x.shape[rank - len(axes):], gamma, beta, self.epsilon).to(out_dtype)
+        mean = x.mean(dim=axes, keepdim=True)
+        var = x.var(dim=axes, keepdim=True, unbiased=False)
+        out = (x - mean) * torch.rsqrt(var + self.epsilon)
         # Broadcast gamma/beta (shaped like the normalised axes) over the other axes.
-        view = [inputs.shape[a] if a in axes else 1 for a in range(rank)]
-        if self.gamma is not None:
-            out = out * self.gamma.reshape(view)
-        if self.beta is not None:
-            out = out + self.beta.reshape(view)
-        return out
+        view = [x.shape[a] if a in axes else 1 for a in range(rank)]
+        if gamma is not None:
+            out = out * gamma.reshape(view)
+        if beta is not None:
+            out = out + beta.reshape(view)
+        return out.to(out_dtype)
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()

@@ -68,6 +68,8 @@ class GroupNormalization(Layer):
         (torch.Size([3, 5, 4]), 8)
     """
 
+    _convert_input_args = False  # as Keras (autocast=False): call() upcasts, see there
+
     supports_masking = True
 
     def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
@@ -143,7 +145,8 @@ class GroupNormalization(Layer):
         shift = -mean * inv
         if self.beta is not None:
             shift = shift + self.beta.reshape(param_shape).to(x.dtype)
-        return (x * inv + shift).reshape(inputs.shape).to(inputs.dtype)
+        out_dtype = next((p.dtype for p in (self.gamma, self.beta) if p is not None), inputs.dtype)
+        return (x * inv + shift).reshape(inputs.shape).to(out_dtype)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         _check_axes(self, self.axis, input_shape)

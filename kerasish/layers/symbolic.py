@@ -22,6 +22,9 @@ from kerasish.ops.keras_tensor import (  # noqa: F401 - re-exported for the laye
 )
 
 
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+
 def call_symbolic(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
     """Records `layer(*args, **kwargs)` on KerasTensors and returns the output KerasTensor(s).
 
@@ -48,6 +51,12 @@ def call_symbolic(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
         dtype = flatten(inputs)[0].dtype if flatten(inputs) else "float32"
         if getattr(layer, "integer_input", False) or getattr(layer, "string_input", False):
             dtype = "float32"
+        else:
+            from kerasish.layers.calling import input_cast_dtype
+
+            cast_to = input_cast_dtype(layer)  # __call__ converts floating-point inputs to it
+            if cast_to is not None and str(dtype).replace("torch.", "") in _FLOATS:
+                dtype = str(cast_to).replace("torch.", "")
         specs = [(s, dtype) for s in out_shapes] if isinstance(out_shapes, list) else (out_shapes, dtype)
     else:
         specs = _trace(layer, args, kwargs)

@@ -65,3 +65,50 @@ def test_no_conversion_under_a_mixed_policy_or_with_autocast_off():
         assert input_cast_dtype(layers.Dense(2)) is None and bf.dtype == torch.bfloat16
     finally:
         kerasish.mixed_precision.set_global_policy("float32")
+
+
+# Found by review of the conversion: each failed on its first version.
+def test_float_ids_into_a_bfloat16_embedding_pick_the_right_rows_as_keras():
+    keras = keras_module()
+    ours, theirs = layers.Embedding(300, 2, dtype="bfloat16"), keras.layers.Embedding(300, 2, dtype="bfloat16")
+    ids = torch.tensor([[257.0, 1.0, 299.0]])  # 257 and 299 are not bfloat16 numbers
+    assert torch.equal(theirs(keras.ops.convert_to_tensor(ids)), theirs(keras.ops.convert_to_tensor(ids.long())))
+    assert torch.equal(ours(ids), ours(ids.long()))
+
+
+@pytest.mark.parametrize("name,kw", [("LayerNormalization", {}), ("GroupNormalization", {"groups": 2})])
+def test_bfloat16_normalization_of_float32_data_is_computed_as_keras(name, kw):
+    keras = keras_module()
+    x = 50 + torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
+    ours, theirs = getattr(layers, name)(dtype="bfloat16", **kw), getattr(keras.layers, name)(dtype="bfloat16", **kw)
+    got, expected = ours(x), theirs(keras.ops.convert_to_tensor(x))
+    assert got.dtype == torch.bfloat16
+    np.testing.assert_allclose(to_numpy(got.float()), to_numpy(expected.float()), atol=2e-2)
+
+
+def test_a_symbolic_dense_reports_the_dtype_its_call_returns():
+    keras = keras_module()
+    out = layers.Dense(2)(layers.Input((4,), dtype="float64"))
+    assert out.dtype == "float32" == keras.layers.Dense(2)(keras.Input((4,), dtype="float64")).dtype
+
+
+def test_the_conversion_keeps_the_mask_and_compiles_without_a_graph_break():
+    class Probe(layers.Layer):
+        def build(self, shape):
+            self.w = self.add_weight(shape=(shape[-1],), initializer="ones")
+
+        def call(self, x, mask=None):
+            self.seen = mask
+            return x * self.w
+
+    probe = Probe()
+    probe(torch.zeros(1, 3, 2))
+    mask = torch.tensor([[True, True, False]])
+
+    def step(h):
+        h = h.double()
+        h._keras_mask = mask
+        return probe(h)
+
+    out = torch.compile(step, fullgraph=True, backend="eager")(torch.randn(1, 3, 2))
+    assert out.dtype == torch.float32 and torch.equal(probe.seen, mask)
