@@ -30,6 +30,11 @@ process CPU time of interleaved fit epochs, compiled / eager, spread of the roun
     linreg  173 us -> 70 us   (0.40x; eager 166-179, compiled 64-84)     compile 16 s
     mlp     4.25 ms -> 3.36 ms (0.79x; eager 3.84-4.51, compiled 3.04-3.58) compile 10 s
     cnn     35.6 ms -> 43.5 ms (1.22x; eager 34.7-36.3, compiled 41.8-44.6) compile 14 s
+Later the same day, max pooling as aten's kernels inside the graph (kerasish/ops/opaque.py):
+    cnn     0.97x, 0.98x (--rounds 5), 1.10x (--rounds 7; compiled spread 33.6-40.9 ms), 0.95x
+            (--rounds 9; eager 32.9 ms, compiled 31.4 ms, compiled spread 30.1-32.4 ms) compile 8-24 s
+    linreg 0.40x, mlp 0.83x (--rounds 7); mlp with RMSprop(clipnorm=1.0), clipping now inside the
+            graph: 0.79-0.83x (was 0.98-1.04x with the eager update)
     linreg step breakdown: eager 147 us; forward-and-loss graph with the eager update (the
     step before the whole graph) 217 us; whole step 46 us, of which the compiled call 37 us
     and dynamo's guards 7 us (a trivial compiled call `x + 1` costs 12 us).
