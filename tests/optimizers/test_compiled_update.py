@@ -12,17 +12,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch._dynamo.utils import counters
 
 import kerasish
 from kerasish.optimizers.compiled_update import CompiledUpdate
 from tests.training.test_compiled_step import (
     QUICK,
     _assert_same_training,
-    _compiled_graphs,
     _count_rule_steps,
     _fit,
     _mlp,
+    check_update_joins_the_graph,
 )
 from tests.keras_parity import assert_close, keras_module
 
@@ -190,15 +189,7 @@ FITS = {
 
 @pytest.mark.parametrize("name", sorted(FITS))
 def test_fit_with_the_update_in_the_graph_matches_eager_fit(name, monkeypatch):
-    eager = _fit(_mlp, False, optimizer=FITS[name]())
-    calls = _count_rule_steps(monkeypatch)
-    counters.clear()
-    compiled = _fit(_mlp, QUICK, optimizer=FITS[name]())
-    # 2 epochs of 3 batches of 64 and one of 8: only the first batch and the short ones update eagerly.
-    assert calls["n"] == 3
-    assert _compiled_graphs() == 1  # one graph for every step, the schedule's too
-    assert compiled[0].optimizer.iterations == eager[0].optimizer.iterations == 8
-    _assert_same_training(eager, compiled)
+    check_update_joins_the_graph(FITS[name], monkeypatch)
 
 
 def test_the_clipping_in_the_fits_really_clips():

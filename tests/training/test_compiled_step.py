@@ -236,17 +236,22 @@ OPTIMIZERS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_the_update_joins_the_compiled_step_and_matches_eager(name, monkeypatch):
-    eager = _fit(_mlp, False, optimizer=OPTIMIZERS[name]())
+def check_update_joins_the_graph(build, monkeypatch):
+    """A compiled fit with the optimizer `build()` makes equals the eager fit, in one graph."""
+    eager = _fit(_mlp, False, optimizer=build())
     calls = _count_rule_steps(monkeypatch)
     counters.clear()
-    compiled = _fit(_mlp, QUICK, optimizer=OPTIMIZERS[name]())
+    compiled = _fit(_mlp, QUICK, optimizer=build())
     # 2 epochs of 3 batches of 64 and one of 8: the first batch and the short ones update eagerly.
     assert calls["n"] == 3
-    assert _compiled_graphs() == 1
+    assert _compiled_graphs() == 1  # one graph for every step, a schedule's too
     assert compiled[0].optimizer.iterations == eager[0].optimizer.iterations == 8
     _assert_same_training(eager, compiled)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_the_update_joins_the_compiled_step_and_matches_eager(name, monkeypatch):
+    check_update_joins_the_graph(OPTIMIZERS[name], monkeypatch)
 
 
 @pytest.mark.parametrize("name, build", [
