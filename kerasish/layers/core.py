@@ -212,6 +212,8 @@ class Dense(Layer):
         torch.Size([2, 3])
     """
 
+    supports_masking = True  # as Keras: an incoming Keras mask passes on to the next layers
+
     regularized_weights = (("kernel_regularizer", "kernel"), ("bias_regularizer", "bias"))
 
     def __init__(
@@ -321,6 +323,8 @@ class Activation(Layer):
         activation: name or callable, e.g. `'relu'`.
     """
 
+    supports_masking = True  # as Keras: an incoming Keras mask passes on to the next layers
+
     def __init__(self, activation: activations.ActivationLike, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation_arg = activation
@@ -358,6 +362,8 @@ class Dropout(Layer):
             saved with the layer; the same seed gives Keras's own masks on the CPU). Defaults
             to `None` (torch's global generator, which `set_random_seed` seeds).
     """
+
+    supports_masking = True  # as Keras: an incoming Keras mask passes on to the next layers
 
     def __init__(self, rate: float, noise_shape: Any = None, seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -79,6 +79,9 @@ class BatchNormalization(Layer):
         128
     """
 
+    supports_masking = True  # as Keras: the mask passes on, and in training it limits the batch statistics
+    accepts_mask = True  # a Sequential hands it the mask as `mask=`
+
     regularized_weights = (("gamma_regularizer", "gamma"), ("beta_regularizer", "beta"))
 
     def __init__(
@@ -178,14 +181,23 @@ class BatchNormalization(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
 
-    def call(self, inputs: torch.Tensor, training: Optional[bool] = None) -> torch.Tensor:
+    def call(self, inputs: torch.Tensor, training: Optional[bool] = None,
+             mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         axis = self._axis_index if self._axis_index is not None else self.axis % inputs.dim()
         if inputs.dim() != len(self._build_input_shape or inputs.shape):
             raise ValueError(
                 f"Layer {self.name!r} was built for inputs of rank {len(self._build_input_shape)}, received a "
                 f"tensor of shape {tuple(inputs.shape)}. Feed inputs of the rank the model was built with."
             )
+        if mask is not None and mask.dim() != inputs.dim() - 1:
+            raise ValueError(
+                f"Layer {self.name!r} received a mask of shape {tuple(mask.shape)} for inputs of shape "
+                f"{tuple(inputs.shape)}; the mask must have one dimension less than the inputs (one entry per "
+                "feature vector, e.g. (batch, steps) for (batch, steps, features))."
+            )
         training = (self.training if training is None else training) and self._trainable
+        if training and mask is not None:
+            return self._train_masked(inputs, mask, axis)
         # F.batch_norm normalises axis 1: move the feature axis there (a view; for NHWC images
         # it is the channels_last-format NCHW view, which the kernel handles without a copy).
         x = inputs.movedim(axis, 1) if axis != 1 else inputs
@@ -195,6 +207,25 @@ class BatchNormalization(Layer):
         else:
             y = self._train_keras(x)
         return y.movedim(1, axis) if axis != 1 else y
+
+    def _train_masked(self, inputs: torch.Tensor, mask: torch.Tensor, axis: int) -> torch.Tensor:
+        """Training with a Keras mask: batch statistics over the unmasked feature vectors only (Keras's
+        masked moments, its epsilon 1e-7 in the denominators), the moving averages updated with them."""
+        keep = mask.to(torch.bool).unsqueeze(-1).expand(inputs.shape)
+        axes = tuple(a for a in range(inputs.dim()) if a != axis)
+        count = keep.to(inputs.dtype).sum(axes, keepdim=True) + 1e-7
+        mean = torch.where(keep, inputs, 0).sum(axes, keepdim=True) / count
+        variance = torch.where(keep, inputs - mean, 0).square().sum(axes, keepdim=True) / count
+        with torch.no_grad():
+            self.moving_mean.mul_(self.momentum).add_(mean.reshape(-1), alpha=1.0 - self.momentum)
+            self.moving_variance.mul_(self.momentum).add_(variance.reshape(-1), alpha=1.0 - self.momentum)
+        view = [inputs.shape[a] if a == axis else 1 for a in range(inputs.dim())]
+        out = (inputs - mean) * torch.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            out = out * self.gamma.reshape(view)
+        if self.beta is not None:
+            out = out + self.beta.reshape(view)
+        return out
 
     def _train_keras(self, x: torch.Tensor) -> torch.Tensor:
         """Training step with Keras's moving variance update (the biased batch variance).
@@ -247,6 +278,8 @@ class LayerNormalization(Layer):
         >>> layer(torch.arange(8.0).reshape(2, 4)).mean().abs() < 1e-6
         tensor(True)
     """
+
+    supports_masking = True  # as Keras: an incoming Keras mask passes on to the next layers
 
     _convert_input_args = False  # as Keras (autocast=False): call() upcasts, see there
 

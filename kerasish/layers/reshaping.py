@@ -132,6 +132,7 @@ class UpSampling2D(Layer):
 
 
 class BaseSpatialDropout(Layer):
+    supports_masking = True  # as Keras (a Dropout): an incoming Keras mask passes on to the next layers
     rank = 1
 
     def __init__(self, rate: float, seed: Optional[int] = None, **kwargs: Any) -> None:

@@ -1,0 +1,65 @@
+"""Keras masks pass through the layers Keras lets them pass (Dense, Activation, Dropout, SpatialDropout,
+LayerNormalization, BatchNormalization), so the layers after them (pooling, recurrent) skip the padded
+steps as in Keras; BatchNormalization's training statistics use only the unmasked steps. Before, these
+layers dropped the mask and the model's outputs differed from Keras's silently (up to 0.3 after a
+LayerNormalization)."""
+
+import numpy as np
+import pytest
+import torch
+
+import kerasish
+from kerasish import layers
+from tests.keras_parity import keras_module
+
+IDS = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0], [1, 0, 0, 0, 0], [5, 4, 3, 2, 1]])
+LABELS = np.array([0.0, 1.0, 1.0, 0.0], "float32")
+MIDDLE = {"Dense": (4,), "Activation": ("tanh",), "Dropout": (0.5,), "SpatialDropout1D": (0.3,),
+          "LayerNormalization": (), "BatchNormalization": ()}
+
+
+def build(lib, L, middle, kind, head):
+    def mid():
+        return getattr(L, middle)(*MIDDLE[middle], **({"momentum": 0.5} if middle == "BatchNormalization" else {}))
+
+    def end():
+        return L.GlobalAveragePooling1D() if head == "pool" else L.LSTM(2)
+
+    if kind == "sequential":
+        return lib.Sequential([L.Input((5,)), L.Embedding(6, 3, mask_zero=True), mid(), end(), L.Dense(1)])
+    inp = L.Input((5,))
+    h = end()(mid()(L.Embedding(6, 3, mask_zero=True)(inp)))
+    return lib.Model(inp, L.Dense(1)(h))
+
+
+@pytest.mark.parametrize("head", ["pool", "lstm"])
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+@pytest.mark.parametrize("middle", sorted(MIDDLE))
+def test_outputs_equal_keras_with_a_masked_sequence_through_the_layer(middle, kind, head):
+    keras = keras_module()
+    theirs = build(keras, keras.layers, middle, kind, head)
+    ours = build(kerasish, layers, middle, kind, head)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours.predict(IDS, verbose=0), np.asarray(theirs.predict(IDS, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_batch_normalization_trains_on_the_unmasked_steps_as_keras(kind):
+    keras = keras_module()
+    theirs = build(keras, keras.layers, "BatchNormalization", kind, "lstm")
+    ours = build(kerasish, layers, "BatchNormalization", kind, "lstm")
+    ours.set_weights(theirs.get_weights())
+    for m in (theirs, ours):
+        m.compile(optimizer=(keras if m is theirs else kerasish).optimizers.SGD(0.1), loss="mse")
+        m.fit(IDS, LABELS, batch_size=4, epochs=3, shuffle=False, verbose=0)
+    bn = [w for w in ours.layers if isinstance(w, layers.BatchNormalization)][0]
+    assert not torch.allclose(bn.moving_mean, torch.zeros_like(bn.moving_mean))  # it trained
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def test_batch_normalization_refuses_a_mask_of_the_wrong_rank():
+    bn = layers.BatchNormalization()
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 5, 3\) .* one dimension less than the inputs"):
+        bn(torch.ones(2, 5, 3), mask=torch.ones(2, 5, 3, dtype=torch.bool), training=True)
