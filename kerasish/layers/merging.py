@@ -25,6 +25,28 @@ def _check_list(layer: Layer, shapes: Any, exactly: int = 0) -> List[Shape]:
     return [tuple(s) for s in shapes]
 
 
+def _masks(inputs: Any, previous: Any = None) -> List[Any]:
+    """Each input's Keras mask (None where it has none): given as a list, or read from the tensors."""
+    if isinstance(previous, (list, tuple)):
+        return list(previous)
+    return [getattr(x, "_keras_mask", None) for x in inputs]
+
+
+def _or_masks(masks: List[Any]) -> Any:
+    """Keras's merge rule for the output mask: the OR of the inputs' masks, or None if one has none."""
+    if not masks or any(m is None for m in masks):
+        return None
+    out = masks[0]
+    for m in masks[1:]:
+        out = torch.logical_or(out, m)
+    return out
+
+
+def _broadcast_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A (batch, steps) mask over a (batch, steps, features) tensor, as Keras broadcasts it."""
+    return mask.to(torch.bool).unsqueeze(-1).expand(x.shape)
+
+
 class _Elementwise(Layer):
     """Element-wise merge of tensors of one rank whose axes agree or are 1 (Keras's broadcasting:
     a `(None, 1, 1, C)` gate times a `(None, H, W, C)` feature map)."""
@@ -55,6 +77,10 @@ class _Elementwise(Layer):
     def call(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         return self._merge(list(inputs))
 
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        """Keras's rule: the OR of the inputs' masks when every input has one, else None."""
+        return _or_masks(_masks(inputs, previous_mask))
+
 
 class Add(_Elementwise):
     """Sum of a list of tensors."""
@@ -79,9 +105,27 @@ class Multiply(_Elementwise):
     """Element-wise product of a list of tensors."""
 
     def _merge(self, t):
+        masks = _masks(t)
+        if any(m is not None for m in masks):
+            return self._merge_masked(t, masks)
         out = t[0]
         for x in t[1:]:
             out = out * x
+        return out
+
+    @staticmethod
+    def _merge_masked(t: List[torch.Tensor], masks: List[Any]) -> torch.Tensor:
+        """Keras's masked product: masked-out steps count as 1, and are 0 in the output where every
+        input has a mask and all of them mask the step out."""
+        out, keep = None, None
+        for x, mask in zip(t, masks):
+            if mask is not None:
+                m = _broadcast_mask(mask, x)
+                x = torch.where(m, x, torch.ones((), dtype=x.dtype, device=x.device))
+                keep = m if keep is None else torch.logical_or(keep, m)
+            out = x if out is None else out * x
+        if all(m is not None for m in masks):
+            out = torch.where(keep, out, torch.zeros((), dtype=out.dtype, device=out.device))
         return out
 
 
@@ -92,10 +136,31 @@ class Average(_Elementwise):
         return torch.stack(torch.broadcast_tensors(*t)).mean(dim=0)
 
 
+def _masked_extreme(t: List[torch.Tensor], masks: List[Any], op: Any) -> torch.Tensor:
+    """Keras's masked maximum/minimum: a masked-out step of one input takes the running result's
+    value and the other way round, so masked steps never win."""
+    out, out_mask = None, None
+    for x, mask in zip(t, masks):
+        m = _broadcast_mask(mask, x) if mask is not None else None
+        if out is None:
+            out, out_mask = x, m
+            continue
+        if m is not None:
+            x = torch.where(m, x, out)
+        if out_mask is not None:
+            out = torch.where(out_mask, out, x)
+        out_mask = torch.logical_or(out_mask, m) if m is not None and out_mask is not None else None
+        out = op(out, x)
+    return out
+
+
 class Maximum(_Elementwise):
     """Element-wise maximum of a list of tensors of broadcastable shapes."""
 
     def _merge(self, t):
+        masks = _masks(t)
+        if any(m is not None for m in masks):
+            return _masked_extreme(t, masks, torch.maximum)
         return torch.stack(torch.broadcast_tensors(*t)).amax(dim=0)
 
 
@@ -103,6 +168,9 @@ class Minimum(_Elementwise):
     """Element-wise minimum of a list of tensors of broadcastable shapes."""
 
     def _merge(self, t):
+        masks = _masks(t)
+        if any(m is not None for m in masks):
+            return _masked_extreme(t, masks, torch.minimum)
         return torch.stack(torch.broadcast_tensors(*t)).amin(dim=0)
 
 
@@ -139,6 +207,22 @@ class Concatenate(Layer):
 
     def call(self, inputs):
         return torch.cat(list(inputs), dim=self.axis)
+
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        """Keras's rule: each input's mask (all True where it has none, broadcast over its features),
+        joined along `axis`, then any() over the last axis; None when no input has a mask."""
+        masks = _masks(inputs, previous_mask)
+        if all(m is None for m in masks):
+            return None
+        full = []
+        for x, m in zip(inputs, masks):
+            if m is None:
+                full.append(torch.ones(x.shape, dtype=torch.bool, device=x.device))
+            elif m.dim() < x.dim():
+                full.append(_broadcast_mask(m, x))
+            else:
+                full.append(m.to(torch.bool))
+        return torch.cat(full, dim=self.axis).any(dim=-1)
 
     def get_config(self):
         c = super().get_config()

@@ -63,3 +63,32 @@ def test_batch_normalization_refuses_a_mask_of_the_wrong_rank():
     bn = layers.BatchNormalization()
     with pytest.raises(ValueError, match=r"mask of shape \(2, 5, 3\) .* one dimension less than the inputs"):
         bn(torch.ones(2, 5, 3), mask=torch.ones(2, 5, 3, dtype=torch.bool), training=True)
+
+
+MERGES = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+
+
+def merged(lib, L, merge, both_masked, head):
+    inp = L.Input((5,))
+    e = L.Embedding(6, 4, mask_zero=True)(inp)
+    other = L.Dense(4)(e) if both_masked else L.Dense(4)(L.Embedding(6, 4)(inp))  # the second: no mask
+    h = getattr(L, merge)()([e, other])
+    h = L.GlobalAveragePooling1D()(h) if head == "pool" else L.LSTM(2)(h)
+    return lib.Model(inp, L.Dense(1)(h))
+
+
+@pytest.mark.parametrize("head", ["pool", "lstm"])
+@pytest.mark.parametrize("both_masked", [True, False], ids=["both masked", "one masked"])
+@pytest.mark.parametrize("merge", MERGES)
+def test_merge_layers_combine_masks_and_values_as_keras(merge, both_masked, head, request):
+    if merge == "Concatenate" and not both_masked:
+        # Keras's own eager Concatenate gives this output an all-True mask (ours too), but Keras's
+        # functional model then pools to neither the plain nor the first input's masked mean: not
+        # understood yet, so recorded as a known difference rather than matched by guesswork.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="Keras functional Concatenate, one input unmasked"))
+    keras = keras_module()
+    theirs = merged(keras, keras.layers, merge, both_masked, head)
+    ours = merged(kerasish, layers, merge, both_masked, head)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours.predict(IDS, verbose=0), np.asarray(theirs.predict(IDS, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
