@@ -74,21 +74,43 @@ MERGES = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Conca
 
 
 def merged(lib, L, merge, both_masked, head):
-    inp = L.Input((5,))
-    e = L.Embedding(6, 4, mask_zero=True)(inp)
-    other = L.Dense(4)(e) if both_masked else L.Dense(4)(L.Embedding(6, 4)(inp))  # the second: no mask
-    h = getattr(L, merge)()([e, other])
-    h = L.GlobalAveragePooling1D()(h) if head == "pool" else L.LSTM(2)(h)
-    return lib.Model(inp, L.Dense(1)(h))
+    # Every layer named, so weights are copied layer by layer (see the order test below).
+    inp = L.Input((5,), name="ids")
+    e = L.Embedding(6, 4, mask_zero=True, name="masked")(inp)
+    other = L.Dense(4, name="branch")(e) if both_masked else \
+        L.Dense(4, name="branch")(L.Embedding(6, 4, name="plain")(inp))  # the second: no mask
+    h = getattr(L, merge)(name="merge")([e, other])
+    h = L.GlobalAveragePooling1D(name="pool")(h) if head == "pool" else L.LSTM(2, name="lstm")(h)
+    return lib.Model(inp, L.Dense(1, name="head")(h))
+
+
+def assert_predicts_as_keras_by_name(builder, *args):
+    """As `assert_predicts_as_keras`, the weights copied layer by layer, matched by name."""
+    keras = keras_module()
+    theirs = builder(keras, keras.layers, *args)
+    ours = builder(kerasish, layers, *args)
+    for layer in theirs.layers:
+        ours.get_layer(layer.name).set_weights(layer.get_weights())
+    np.testing.assert_allclose(ours.predict(IDS, verbose=0), np.asarray(theirs.predict(IDS, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("head", ["pool", "lstm"])
 @pytest.mark.parametrize("both_masked", [True, False], ids=["both masked", "one masked"])
 @pytest.mark.parametrize("merge", MERGES)
-def test_merge_layers_combine_masks_and_values_as_keras(merge, both_masked, head, request):
-    if merge == "Concatenate" and not both_masked:
-        # Keras's own eager Concatenate gives this output an all-True mask (ours too), but Keras's
-        # functional model then pools to neither the plain nor the first input's masked mean: not
-        # understood yet, so recorded as a known difference rather than matched by guesswork.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="Keras functional Concatenate, one input unmasked"))
-    assert_predicts_as_keras(merged, merge, both_masked, head)
+def test_merge_layers_combine_masks_and_values_as_keras(merge, both_masked, head):
+    assert_predicts_as_keras_by_name(merged, merge, both_masked, head)
+
+
+@pytest.mark.xfail(strict=True, reason="Keras's symbolic mask computations add operations to its graph, which "
+                                       "change layer depths and so the order of model.layers")
+def test_a_concatenate_of_a_masked_and_an_unmasked_branch_lists_layers_in_kerass_order():
+    """Keras's Concatenate computes its output mask with symbolic ops (expand_dims, ones_like ...) that
+    join the functional graph; they deepen the branches, and `model.layers` (so `get_weights()`) lists
+    the masked embedding before the plain one. kerasish's graph has no mask operations, so it lists
+    them by their layer depths only: `set_weights(keras_model.get_weights())` would cross the two
+    same-shaped embeddings of this model. Known difference; copy such weights by layer name."""
+    keras = keras_module()
+    theirs = merged(keras, keras.layers, "Concatenate", False, "pool")
+    ours = merged(kerasish, layers, "Concatenate", False, "pool")
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
