@@ -247,9 +247,7 @@ def input_cast_dtype(layer: Any) -> Optional[torch.dtype]:
 
 def cast_input(x: Any, dtype: torch.dtype) -> Any:
     """`x` in `dtype` if it is a floating-point tensor of another dtype (its Keras mask kept)."""
-    if type(x) is not torch.Tensor and not isinstance(x, torch.Tensor):
-        return x
-    if x.dtype is dtype or not x.is_floating_point():
+    if not isinstance(x, torch.Tensor) or x.dtype is dtype or not x.is_floating_point():
         return x
     out = x.to(dtype)
     mask = getattr(x, "_keras_mask", None)
@@ -259,19 +257,20 @@ def cast_input(x: Any, dtype: torch.dtype) -> Any:
 
 
 def _needs_cast(v: Any, dtype: torch.dtype) -> bool:
+    """Whether `cast_inputs` would convert something in `v` (the same containers it rebuilds)."""
     if isinstance(v, torch.Tensor):
         return v.dtype is not dtype and v.is_floating_point()
-    if isinstance(v, (list, tuple)) and not isinstance(v, KerasTensor):
+    if type(v) in (list, tuple):
         return any(_needs_cast(i, dtype) for i in v)
-    if isinstance(v, dict):
+    if type(v) is dict:
         return any(_needs_cast(i, dtype) for i in v.values())
     return False
 
 
 def cast_inputs(args: Tuple[Any, ...], kwargs: Dict[str, Any], dtype: torch.dtype) -> Tuple[Any, Dict[str, Any]]:
-    """Every floating-point tensor among `args` and `kwargs` (also inside lists, tuples and dicts)
-    converted to `dtype`, as Keras's `Layer.__call__` converts its inputs; the same objects back
-    when none needs it."""
+    """Every floating-point tensor among `args` and `kwargs` (also inside plain lists, tuples and
+    dicts; other containers are passed as they are) converted to `dtype`, as Keras's
+    `Layer.__call__` converts its inputs; the same objects back when none needs it."""
     if not (any(_needs_cast(a, dtype) for a in args) or any(_needs_cast(v, dtype) for v in kwargs.values())):
         return args, kwargs
 

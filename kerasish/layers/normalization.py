@@ -46,7 +46,10 @@ class BatchNormalization(Layer):
     `[gamma, beta, moving_mean, moving_variance]`. As in Keras, a layer with `trainable=False` runs
     in inference mode. The moving variance is updated with the biased batch variance, as in Keras;
     under `kerasish.config.set_defaults("torch")` (when the layer is created) with torch's unbiased
-    one, as `torch.nn.BatchNorm*d` does.
+    one, as `torch.nn.BatchNorm*d` does. A Keras mask (from `Embedding(mask_zero=True)` or `Masking`)
+    passes on to the next layers, and in training the batch statistics cover the unmasked steps
+    only, as Keras computes them (then the moving variance takes the biased variance under both
+    defaults).
 
     Args:
         axis: the feature axis. Defaults to `-1`.
