@@ -276,12 +276,28 @@ def test_a_nested_custom_evaluate_leaves_the_outer_keep_flag():
     assert m.kept
 
 def test_class_weight_reaches_a_custom_step_as_its_sample_weight():
-    """Keras (torch backend) hands train_step the class weights as its sample_weight."""
+    """Keras (torch backend) hands train_step the class weights as its sample_weight: the same here."""
+    from tests.keras_parity import keras_module
+
+    keras = keras_module()
+    weights = {0: 1.0, 1: 2.0, 2: 0.5, 3: 3.0}
+    seen = []
+
+    class KerasStep(keras.Sequential):
+        def train_step(self, data):
+            _, _, sw = keras.utils.unpack_x_y_sample_weight(data)
+            seen.append(None if sw is None else np.asarray(sw.detach().cpu()))
+            return {}
+
+    theirs = KerasStep([keras.Input((5,)), keras.layers.Dense(4, activation="softmax")])
+    theirs.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    theirs.fit(X, Y, batch_size=8, shuffle=False, verbose=0, class_weight=weights)
     m = make()
-    m.fit(X, Y, batch_size=8, shuffle=False, verbose=0, class_weight={0: 1.0, 1: 2.0, 2: 0.5, 3: 3.0})
-    sw = m.seen[0][1]
-    assert sw is not None
-    np.testing.assert_array_equal(np.asarray(sw), np.array([1.0, 2.0, 0.5, 3.0], "float32")[Y])
+    m.fit(X, Y, batch_size=8, shuffle=False, verbose=0, class_weight=weights)
+    ours = m.seen[0][1]
+    assert ours is not None and seen[0] is not None
+    np.testing.assert_array_equal(np.asarray(ours), seen[0])
+    np.testing.assert_array_equal(np.asarray(ours), np.array([1.0, 2.0, 0.5, 3.0], "float32")[Y])
 
 
 def test_a_dense_subclass_with_its_own_call_is_called_by_both_steps():
