@@ -7,7 +7,7 @@ Both produce a Keras mask, a bool tensor `(batch, steps)` that is True on real s
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import torch
 import torch.nn.functional as F

@@ -9,7 +9,6 @@ Integers are hashed as their decimal text and floats are first truncated to inte
 
 from __future__ import annotations
 
-import struct
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 
 from kerasish.layers.preprocessing.base import PreprocessingLayer
 from kerasish.layers.preprocessing.category_encoding import (
-    check_not_sparse, check_output_mode, encode, encoded_shape,
+    check_not_sparse, check_output_mode, encode,
 )
 from kerasish.layers.layer import Shape
 from kerasish.layers.layer_utils import dtype_name

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from itertools import repeat
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
