@@ -56,23 +56,21 @@ def call_spec(cls: type) -> CallSpec:
 
 
 def has_symbolic(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> bool:
-    """Whether any argument (nested in lists/tuples/dicts) is a KerasTensor."""
-    for a in args:
-        if _contains_symbolic(a):
-            return True
-    for a in kwargs.values():
-        if _contains_symbolic(a):
-            return True
-    return False
+    """Whether any argument (nested in lists/tuples/dicts) is a KerasTensor.
 
-
-def _contains_symbolic(x: Any) -> bool:
-    if isinstance(x, KerasTensor):
-        return True
-    if isinstance(x, (list, tuple)):
-        return any(_contains_symbolic(t) for t in x)
-    if isinstance(x, dict):
-        return any(_contains_symbolic(t) for t in x.values())
+    A loop over a work list rather than recursion through generators: every call with more
+    than one tensor (an RNN cell's, once per time step) pays this check."""
+    todo = list(args)
+    if kwargs:
+        todo.extend(kwargs.values())
+    while todo:
+        x = todo.pop()
+        if isinstance(x, KerasTensor):
+            return True
+        if isinstance(x, (list, tuple)):
+            todo.extend(x)
+        elif isinstance(x, dict):
+            todo.extend(x.values())
     return False
 
 
@@ -256,14 +254,22 @@ def cast_input(x: Any, dtype: torch.dtype) -> Any:
     return out
 
 
-def _needs_cast(v: Any, dtype: torch.dtype) -> bool:
-    """Whether `cast_inputs` would convert something in `v` (the same containers it rebuilds)."""
-    if isinstance(v, torch.Tensor):
-        return v.dtype is not dtype and v.is_floating_point()
-    if type(v) in (list, tuple):
-        return any(_needs_cast(i, dtype) for i in v)
-    if type(v) is dict:
-        return any(_needs_cast(i, dtype) for i in v.values())
+def _needs_cast(args: Tuple[Any, ...], kwargs: Dict[str, Any], dtype: torch.dtype) -> bool:
+    """Whether `cast_inputs` would convert something (it looks in exactly the containers that
+    `cast_inputs` rebuilds). A loop over a work list rather than nested generators: a cell called
+    once per time step pays this check on every step."""
+    todo = list(args)
+    if kwargs:
+        todo.extend(kwargs.values())
+    while todo:
+        v = todo.pop()
+        if isinstance(v, torch.Tensor):
+            if v.dtype is not dtype and v.is_floating_point():
+                return True
+        elif type(v) in (list, tuple):
+            todo.extend(v)
+        elif type(v) is dict:
+            todo.extend(v.values())
     return False
 
 
@@ -271,7 +277,7 @@ def cast_inputs(args: Tuple[Any, ...], kwargs: Dict[str, Any], dtype: torch.dtyp
     """Every floating-point tensor among `args` and `kwargs` (also inside plain lists, tuples and
     dicts; other containers are passed as they are) converted to `dtype`, as Keras's
     `Layer.__call__` converts its inputs; the same objects back when none needs it."""
-    if not (any(_needs_cast(a, dtype) for a in args) or any(_needs_cast(v, dtype) for v in kwargs.values())):
+    if not _needs_cast(args, kwargs, dtype):
         return args, kwargs
 
     def conv(v: Any) -> Any:
