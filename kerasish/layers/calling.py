@@ -239,7 +239,7 @@ def input_cast_dtype(layer: Any) -> Optional[torch.dtype]:
         if p is not None:
             dtype = p.dtype  # read once: a Parameter's attributes cost about 0.2 us each
             if dtype.is_floating_point:
-                return None if mixed_precision._policy.autocast_dtype is not None else dtype
+                return None if mixed_precision.global_policy().autocast_dtype is not None else dtype
     return None
 
 

@@ -126,7 +126,9 @@ class Steps:
 
         return LazyLogs(self.tracker_names(), self.trackers())
 
-    def _weights(self, y: Any, w: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    def sample_weights(self, y: Any, w: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        """The batch's sample weights with `class_weight` applied (each sample's class weight, times
+        its own weight if it has one); `w` itself without class weights."""
         if self.class_weight is None:
             return w
         labels = y
@@ -157,7 +159,7 @@ class Steps:
         single = type(x) is torch.Tensor
         out = self.forward(x) if single else call_module(self.forward, x)
         if self.class_weight is not None:
-            w = self._weights(y, w)
+            w = self.sample_weights(y, w)
         probs = None
         if self.custom_loss:
             loss = self.model.compute_loss(x, y, out, w, training=self.optimizer is not None)

@@ -75,7 +75,7 @@ class Stepper:
         if steps.fuse and self.training and logits_path_skips(self.model):
             steps.leave_logits_path()  # as the built-in step does: a hook/regularizer/policy appeared
         if steps.class_weight is not None:
-            w = steps._weights(y, w)  # Keras hands a custom step the class weights as its sample_weight
+            w = steps.sample_weights(y, w)  # Keras hands a custom step the class weights as its sample_weight
         outer = st.keep_logits  # a fit nested in another model's custom step gives the outer one back
         # A training step's own call keeps its logits for compute_loss (not an evaluation's: its outputs are
         # inference tensors, whose in-place changes no version counter would reveal).
