@@ -48,8 +48,8 @@ class BatchNormalization(Layer):
     under `kerasish.config.set_defaults("torch")` (when the layer is created) with torch's unbiased
     one, as `torch.nn.BatchNorm*d` does. A Keras mask (from `Embedding(mask_zero=True)` or `Masking`)
     passes on to the next layers, and in training the batch statistics cover the unmasked steps
-    only, as Keras computes them (then the moving variance takes the biased variance under both
-    defaults).
+    only, as Keras computes them (the moving variance then takes their biased variance, or under
+    torch's defaults their unbiased one).
 
     Args:
         axis: the feature axis. Defaults to `-1`.
@@ -220,8 +220,13 @@ class BatchNormalization(Layer):
         mean = torch.where(keep, inputs, 0).sum(axes, keepdim=True) / count
         variance = torch.where(keep, inputs - mean, 0).square().sum(axes, keepdim=True) / count
         with torch.no_grad():
+            moving_variance = variance
+            if self._unbiased_variance:
+                # torch's convention, over the unmasked vectors: n / (n - 1) (one vector: kept as is).
+                n = count - 1e-7
+                moving_variance = variance * n / (n - 1).clamp_min(1)
             self.moving_mean.mul_(self.momentum).add_(mean.reshape(-1), alpha=1.0 - self.momentum)
-            self.moving_variance.mul_(self.momentum).add_(variance.reshape(-1), alpha=1.0 - self.momentum)
+            self.moving_variance.mul_(self.momentum).add_(moving_variance.reshape(-1), alpha=1.0 - self.momentum)
         view = [inputs.shape[a] if a == axis else 1 for a in range(inputs.dim())]
         out = (inputs - mean) * torch.rsqrt(variance + self.epsilon)
         if self.gamma is not None:

@@ -64,6 +64,24 @@ def test_batch_normalization_trains_on_the_unmasked_steps_as_keras(kind):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("defaults", ["keras", "torch"])
+def test_batch_normalization_masked_moving_variance_follows_the_defaults(defaults):
+    # Keras updates the moving variance with the biased variance of the unmasked vectors; under
+    # torch's defaults (as torch.nn.BatchNorm1d) it takes their unbiased variance, masked or not.
+    x = torch.tensor([[[1.0], [2.0], [9.0]], [[4.0], [7.0], [-3.0]]])
+    mask = torch.tensor([[True, True, False], [True, True, False]])
+    kept = torch.tensor([1.0, 2.0, 4.0, 7.0])
+    kerasish.config.set_defaults(defaults)
+    try:
+        bn = layers.BatchNormalization(momentum=0.5)
+    finally:
+        kerasish.config.set_defaults("keras")
+    bn(x, mask=mask, training=True)
+    expected = 0.5 * 1.0 + 0.5 * float(kept.var(unbiased=defaults == "torch"))
+    assert float(bn.moving_variance[0]) == pytest.approx(expected, rel=1e-6)
+    assert float(bn.moving_mean[0]) == pytest.approx(0.5 * 3.5, rel=1e-6)
+
+
 def test_batch_normalization_refuses_a_mask_of_the_wrong_rank():
     bn = layers.BatchNormalization()
     with pytest.raises(ValueError, match=r"mask of shape \(2, 5, 3\) .* one dimension less than the inputs"):
