@@ -7,6 +7,7 @@ expected, and how to fix it.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -119,6 +120,22 @@ def check_shuffle(shuffle: Any) -> bool:
         f"shuffle must be True or False, received shuffle={shuffle!r} (type {type(shuffle).__name__}).{hint} "
         "Pass shuffle=False to keep the data's order."
     )
+
+
+def warn_if_shuffle_ignored(x: Any, shuffle: bool) -> None:
+    """Warns, as Keras does, when fit's `shuffle=True` (its default) cannot reorder `x`: a
+    DataLoader, an IterableDataset, a generator or another iterable yields its batches in its own
+    order. Arrays, map-style Datasets and PyDatasets are shuffled, so they pass silently."""
+    from torch.utils.data import Dataset, IterableDataset
+
+    from kerasish.utils.py_dataset import PyDataset
+
+    if not shuffle or isinstance(x, PyDataset) or (isinstance(x, Dataset) and not isinstance(x, IterableDataset)):
+        return
+    warnings.warn(
+        f"fit(shuffle=True) is ignored for x of type {type(x).__name__}: it yields its batches in its own order. "
+        "Shuffle in the data itself (DataLoader(..., shuffle=True)), or pass shuffle=False to silence this "
+        "warning.", stacklevel=5)
 
 
 def check_per_sample_values(values: Any, y_pred: torch.Tensor, what: str, fix: str) -> None:

@@ -29,11 +29,18 @@ def results_to_floats(names: List[str], tensors: List[torch.Tensor], prefix: str
     return {prefix + n: float(v) for n, v in zip(names, values)}
 
 
+def keras_order(logs: Mapping[str, Any]) -> Dict[str, Any]:
+    """`logs` with its keys sorted, the order in which Keras 3 hands logs to every callback hook,
+    fills `History` and returns `evaluate(..., return_dict=True)` (`accuracy` before `loss`).
+    Host floats only: no device sync."""
+    return dict(sorted(logs.items()))
+
+
 class LazyLogs(Mapping):
     """Batch-end logs: the running epoch means, computed only when someone reads them.
 
     Reading any key syncs once (all values are fetched together); a hook that never
-    reads its logs costs no synchronisation.
+    reads its logs costs no synchronisation. Keys iterate sorted, as Keras's batch logs do.
     """
 
     __slots__ = ("_names", "_trackers", "_cache")
@@ -53,7 +60,7 @@ class LazyLogs(Mapping):
         return self._values()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
+        return iter(sorted(self._names))  # Keras's order (see `keras_order`); names only, no sync
 
     def __len__(self) -> int:
         return len(self._names)

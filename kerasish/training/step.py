@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import warnings
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
@@ -109,6 +109,11 @@ class Steps:
 
     def tracker_names(self) -> List[str]:
         return ["loss"] + [m.name for m in self.metrics]
+
+    def results_list(self, logs: Dict[str, float]) -> Any:
+        """`evaluate`'s (and `*_on_batch`'s) list of results: `loss`, then the metrics in compile order."""
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
 
     def to(self, device: torch.device) -> "Steps":
         self.loss_tracker.to(device)
@@ -345,7 +350,8 @@ class MultiSteps(Steps):
     """Steps for a model with several outputs (functional API).
 
     The training loss is the weighted sum of the per-output losses (`loss_weights`);
-    logs carry `loss`, `<output>_loss` and `<output>_<metric>` as Keras names them.
+    logs carry `loss`, `<output>_loss` (when two or more outputs have a loss) and
+    `<output>_<metric>` as Keras names them.
     Targets `y` are a list (output order) or a dict keyed by output name. A cross-entropy head
     whose output layer ends in the matching softmax/sigmoid is computed from that layer's logits
     (as single-output models are: the same value as Keras's clipped probabilities away from
@@ -382,10 +388,19 @@ class MultiSteps(Steps):
 
     def trackers(self) -> List[Any]:
         with_loss = [t for t, (_, loss, _, _) in zip(self.head_trackers, self.heads) if loss is not None]
-        return [self.loss_tracker] + with_loss + self.metrics
+        # Keras logs `<output>_loss` only when two or more outputs have a loss: with one, it equals `loss`.
+        return [self.loss_tracker] + (with_loss if len(with_loss) > 1 else []) + self.metrics
 
     def tracker_names(self) -> List[str]:
         return [t.name for t in self.trackers()]
+
+    def results_list(self, logs: Dict[str, float]) -> Any:
+        """Keras's list for several outputs: `loss` and the per-output losses, then every other
+        result (the `<output>_<metric>` entries) in sorted key order."""
+        losses = [t.name for t in self.trackers() if t is self.loss_tracker or t in self.head_trackers]
+        lead = [n for n in losses if n in logs]
+        values = [logs[n] for n in lead] + [logs[k] for k in sorted(logs) if k not in lead]
+        return values[0] if len(values) == 1 else values
 
     def to(self, device: torch.device) -> "MultiSteps":
         super().to(device)

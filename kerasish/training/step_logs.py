@@ -92,7 +92,7 @@ class StepLogs(Mapping):
 
     def __iter__(self) -> Iterator[str]:
         if self._names is None:
-            self._names = flatten(self._result)[0]
+            self._names = sorted(flatten(self._result)[0])  # Keras's order, as its batch logs
         return iter(self._names)
 
     def __len__(self) -> int:

@@ -24,6 +24,7 @@ from kerasish.data.adapters import (
 from kerasish.layers import call_context
 from kerasish.training.predictions import Predictions, concat
 from kerasish.training import kept_logits, nonfinite
+from kerasish.training.logs import keras_order
 from kerasish.training.snapshot import LoopPosition
 from kerasish.training.stepper import Stepper, overrides
 from kerasish.utils.tree import map_structure, pack_x_y_sample_weight
@@ -175,6 +176,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
     check_labels = None
     if need_y and model.compiled and model._compile_config.loss is not None:
         check_labels = lambda batch_y: _check_first_batch_labels(model, batch_y)  # noqa: E731
+    checks.warn_if_shuffle_ignored(x, shuffle)
     adapter = IterableAdapter(x, batch_size, shuffle, device, steps, model.casts_integer_inputs(),
                               expected_shape=model.expected_input_shape(), check_labels=check_labels, shard=shard)
     # The first batch (replayed later) builds a lazy model before its optimizer exists and
@@ -287,8 +289,8 @@ def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str
             "or set validation_steps with a generator that never ends."
         )
     logs = stepper.epoch_logs()  # host sync: once per evaluation
-    cbs.on_test_end(logs)
-    return logs
+    cbs.on_test_end(keras_order(logs))
+    return logs  # in the trackers' order: evaluate's list follows it
 
 
 def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = None, epochs: int = 1,
@@ -454,6 +456,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
                 if val is not None and _should_validate(epoch, validation_freq):
                     val_logs = run_epoch_eval(model, val_steps, val.adapter, cbs)
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                epoch_logs = keras_order(epoch_logs)  # History's and every hook's key order, as Keras
                 cbs.on_epoch_end(epoch, epoch_logs)
                 if distributed.is_distributed():
                     model.stop_training = distributed.any_rank(model.stop_training)  # one collective per epoch
@@ -513,9 +516,8 @@ def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int]
                        steps=data.adapter.steps)
     logs = run_epoch_eval(model, st, data.adapter, cbs)
     if return_dict:
-        return logs
-    values = list(logs.values())
-    return values[0] if len(values) == 1 else values
+        return keras_order(logs)
+    return st.results_list(logs)
 
 
 def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any = "auto",
@@ -590,6 +592,5 @@ def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_we
         model.train(was_training)
     logs = stepper.epoch_logs()  # host sync: once
     if return_dict:
-        return logs
-    values = list(logs.values())
-    return values[0] if len(values) == 1 else values
+        return keras_order(logs)
+    return stepper.steps.results_list(logs)

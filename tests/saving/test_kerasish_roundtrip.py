@@ -50,7 +50,10 @@ def test_metric_objects_strings_and_weighted_metrics_survive(tmp_path):
     _save_quietly(model, tmp_path / "m.kerasish")
     restored = load_model(str(tmp_path / "m.kerasish"))
     after = restored.evaluate(X, Y, sample_weight=W, verbose=0, return_dict=True)
-    assert list(after) == list(before) == ["loss", "auc", "accuracy", "precision", "half_mae", "mae", "wmse"]
+    assert list(after) == list(before) == ["accuracy", "auc", "half_mae", "loss", "mae", "precision", "wmse"]
+    # evaluate's list keeps compile order (loss, auc, accuracy, precision, half_mae, mae, wmse): it survives too
+    assert restored.evaluate(X, Y, sample_weight=W, verbose=0) == pytest.approx(
+        [before[k] for k in ["loss", "auc", "accuracy", "precision", "half_mae", "mae", "wmse"]], rel=1e-6)
     assert after == pytest.approx(before, rel=1e-6)
     assert before["mae"] != pytest.approx(restored.evaluate(X, Y, verbose=0, return_dict=True)["mae"])  # weighted
     auc = next(m for m in restored.metrics[1].metrics if m.name == "auc")
