@@ -127,6 +127,8 @@ class ModelCheckpoint(MonitorCallback):
             saving.save_weights(self.model, filepath, overwrite=True)
         else:
             saving.save_model(self.model, filepath, overwrite=True)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
 
     def state_dict(self) -> Dict[str, Any]:
         """`{'best': ...}`: the best monitored value so far (None before the first save)."""

@@ -3,7 +3,6 @@ ModelCheckpoint and ReduceLROnPlateau."""
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any, Dict, Mapping, Optional
 
@@ -88,10 +87,8 @@ class MonitorCallback(Callback):
         return float(value)
 
     def best_text(self) -> str:
-        """The best value for printed lines ('inf' before any epoch, as Keras prints)."""
-        if self.best is None:
-            return f"{math.inf if self.mode_resolved == 'min' else -math.inf:.5f}"
-        return f"{self.best:.5f}"
+        """The best value for printed lines: 'None' before any epoch, as Keras 3 prints it."""
+        return "None" if self.best is None else f"{self.best:.5f}"
 
     def state_dict(self) -> Dict[str, Any]:
         return {"best": self.best}

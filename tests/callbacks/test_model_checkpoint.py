@@ -57,8 +57,11 @@ def test_verbose_lines(tmp_path, capsys):
     cb = ModelCheckpoint(str(tmp_path / "m.kerasish"), save_best_only=True, verbose=1)
     drive(cb, [0.5, 0.6])
     out = capsys.readouterr().out
-    assert "Epoch 1: val_loss improved from inf to 0.50000, saving model to" in out
+    # Keras 3's lines: 'None' before the first value, and a line once the file is written.
+    assert "Epoch 1: val_loss improved from None to 0.50000, saving model to" in out
+    assert f"Epoch 1: finished saving model to {tmp_path / 'm.kerasish'}" in out
     assert "Epoch 2: val_loss did not improve from 0.50000" in out
+    assert out.count("finished saving") == 1
 
 
 @pytest.mark.parametrize("kwargs, message", [
