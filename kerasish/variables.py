@@ -16,6 +16,33 @@ import torch
 from torch import nn
 
 
+def _initial_value(value: Any, shape: Any, dtype: Any) -> torch.Tensor:
+    """The tensor a Variable starts from, as Keras's `Variable(initializer, shape, dtype)` takes it:
+    a tensor or array (its own dtype unless `dtype` is given), or an initializer name/object
+    with a `shape`."""
+    from kerasish.ops.dtypes import to_torch_dtype
+
+    torch_dtype = None if dtype is None else to_torch_dtype(dtype)
+    if value is None:
+        return torch.empty(0)
+    if isinstance(value, str) or (callable(value) and not isinstance(value, (torch.Tensor, np.ndarray))):
+        if shape is None:
+            raise ValueError(
+                f"Variable(initializer={value!r}) needs the shape to fill, received shape=None. Pass it, e.g. "
+                f"Variable({value!r}, shape=(3,)), or pass the initial value itself (a tensor or array)."
+            )
+        from kerasish import config, initializers
+
+        return initializers.get(value)(tuple(shape), dtype=torch_dtype or to_torch_dtype(config.floatx()))
+    tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    if shape is not None and tuple(tensor.shape) != tuple(shape):
+        raise ValueError(
+            f"Variable got an initial value of shape {tuple(tensor.shape)} and shape={tuple(shape)}; they must agree. "
+            "Leave shape out when passing a value, or pass an initializer name with the shape."
+        )
+    return tensor if torch_dtype is None else tensor.to(torch_dtype)
+
+
 class Variable(nn.Parameter):
     """A weight: a `torch.nn.Parameter` with Keras 3's variable methods.
 
@@ -37,18 +64,20 @@ class Variable(nn.Parameter):
         [1.0, 1.0]
     """
 
-    def __new__(cls, data: Optional[torch.Tensor] = None, requires_grad: bool = True, *,
-                name: Optional[str] = None, trainable: Optional[bool] = None) -> "Variable":
+    def __new__(cls, data: Any = None, requires_grad: Any = True, *, name: Optional[str] = None,
+                trainable: Optional[bool] = None, shape: Any = None, dtype: Any = None,
+                aggregation: str = "none") -> "Variable":
+        if isinstance(requires_grad, (tuple, list)):  # Keras's Variable(initializer, shape)
+            shape, requires_grad = requires_grad, True
         if trainable is not None:
             requires_grad = bool(trainable)
-        if data is None:
-            data = torch.empty(0)
+        data = _initial_value(data, shape, dtype)
         var = torch.Tensor._make_subclass(cls, data, requires_grad)
         var._keras_name = name
         var._keras_path = None
         var.constraint = None
         var.regularizer = None
-        var.aggregation = "none"
+        var.aggregation = aggregation
         return var
 
     def __deepcopy__(self, memo: dict) -> "Variable":

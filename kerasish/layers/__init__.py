@@ -125,11 +125,16 @@ __all__ = [
 ]
 
 __all__ += ["Normalization", "Discretization", "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup"]
+__all__ += ["serialize", "deserialize"]
 
 
 def __getattr__(name: str) -> Any:
     target = _ALIASES.get(name, name)
-    if target in _WHERE:
+    if name in ("serialize", "deserialize"):  # Keras's keras.layers.serialize / deserialize
+        from kerasish.saving import keras_objects
+
+        value = getattr(keras_objects, f"{name}_keras_object")
+    elif target in _WHERE:
         value = getattr(importlib.import_module(f"kerasish.layers.{_WHERE[target]}"), target)
     elif name.isidentifier() and not name.startswith("_") and importlib.util.find_spec(f"kerasish.layers.{name}"):
         # A module of the package (kerasish.layers.core ...), as when this package imported them all.

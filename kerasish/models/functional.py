@@ -22,7 +22,7 @@ from kerasish.layers.symbolic import KerasTensor, Node, map_symbolic
 from kerasish.models import call_args
 from kerasish.models import summary as summary_mod
 from kerasish.models.layer_dict import LayerDict
-from kerasish.models.model import Model
+from kerasish.models.model import Model, layer_entry
 
 
 def _as_list(structure: Any, what: str) -> Tuple[List[KerasTensor], Any]:
@@ -374,9 +374,8 @@ class Functional(Model):
         for layer in self._operations:
             calls = [n for n in mine if n.layer is layer]
             layers.append({
-                "class_name": type(layer).__name__,
+                **layer_entry(layer),
                 "name": layer.name,
-                "config": layer.get_config(),
                 "inbound_nodes": [
                     _call_entry([ref(t) for t in n.flat_inputs], isinstance(n.inputs, (list, tuple)), n)
                     if n.simple else call_args.encode_call(n, ref) for n in calls],

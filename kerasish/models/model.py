@@ -16,6 +16,7 @@ Three ways to get one:
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -302,9 +303,7 @@ class Model(Trainer, Layer):
 
         with CustomObjectScope(custom_objects or {}):
             if cls is Model and {"layers", "input_layers", "output_layers"} <= set(config):
-                from kerasish.models.functional import Functional
-
-                return Functional.from_config(config)
+                return layers_from_config(cls, config, custom_objects, sequential=False)
             return cls(**config)
 
     def to_json(self, **kwargs: Any) -> str:
@@ -352,6 +351,48 @@ class Model(Trainer, Layer):
 
 
 _functional_classes: Dict[type, type] = {}
+
+
+def layer_entry(layer: Any) -> Dict[str, Any]:
+    """One layer of a Sequential or functional config, in Keras's envelope: `module`,
+    `class_name`, `config` and `registered_name` (so a registered custom layer is found by
+    its registered name when the config is rebuilt). Layers and other objects inside the
+    layer's config are described too, as Keras does, so a rebuilt model never shares them."""
+    from kerasish.saving.keras_objects import serialize_nested
+    from kerasish.utils.object_registration import get_registered_name, is_builtin
+
+    cls = type(layer)
+    return {"class_name": cls.__name__, "config": serialize_nested(layer.get_config()), "module": cls.__module__,
+            "registered_name": None if is_builtin(cls) else get_registered_name(cls)}
+
+
+def layers_from_config(cls: type, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]],
+                       sequential: bool) -> "Model":
+    """The Sequential (`sequential=True`, built as `cls`) or functional model, fresh weights and
+    uncompiled, that `config` describes: kerasish's `get_config()`, or Keras's. Layer classes
+    are found in the registry, `custom_objects` and any open `custom_object_scope`, as
+    `load_model` finds them."""
+    # Lazy: saving imports no models module, so models reach saving only inside calls.
+    from kerasish.saving import keras_config, serialization
+
+    what = "Sequential" if sequential else "Model"
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ValueError(
+            f"{what}.from_config expects the dict model.get_config() returns, with a 'layers' list; received "
+            f"{str(config)[:200]} of type {type(config).__name__}. Pass model.get_config() unchanged."
+        )
+    if keras_config.written_by_keras(config):
+        # Keras's in-memory config holds tuples where its JSON (what the loader reads) has lists.
+        return keras_config.from_keras_config(json.loads(json.dumps(config)), custom_objects, compile=False)
+    if sequential:
+        layers = [serialization.deserialize_object(e, custom_objects) for e in config["layers"]]
+        model = cls(layers, name=config.get("name"))
+        shape = config.get("build_input_shape")
+        if not model.built and shape is not None:
+            model.build(tuple(shape))
+        return model
+    envelope = {"module": "kerasish.models", "class_name": "Functional", "config": config, "registered_name": None}
+    return serialization.deserialize_model(envelope, custom_objects)
 
 
 def _functional_subclass(cls: type, functional: type) -> type:

@@ -13,7 +13,7 @@ from kerasish.layers.layer import Layer, Shape, infer_output_shape, to_snake_cas
 from kerasish.layers.symbolic import KerasTensor, Node
 from kerasish.models import summary as summary_mod
 from kerasish.models.layer_dict import LayerDict
-from kerasish.models.model import Model
+from kerasish.models.model import Model, layer_entry, layers_from_config
 
 
 class Sequential(Model):
@@ -368,18 +368,28 @@ class Sequential(Model):
         return rows
 
     def get_config(self) -> Dict[str, Any]:
-        """`{'name': ..., 'layers': [{'class_name': ..., 'config': ...}, ...]}` (kerasish layers only)."""
+        """`{'name': ..., 'layers': [{'class_name', 'config', 'module', 'registered_name'}, ...]}`
+        (kerasish layers only); `Sequential.from_config` rebuilds it."""
         layers = []
         if self._input_spec is not None and self._input_layer is not None:
-            layers.append({"class_name": "InputLayer", "config": self._input_layer.get_config()})
+            layers.append(layer_entry(self._input_layer))
         for layer in self.layers:
             if not isinstance(layer, Layer):
                 raise TypeError(
                     f"Sequential.get_config cannot describe the plain torch module {type(layer).__name__}; "
                     "only kerasish layers have configs. Save weights with save_weights() instead."
                 )
-            layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
+            layers.append(layer_entry(layer))
         return {"name": self.name, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> "Sequential":
+        """A new Sequential (fresh weights, uncompiled) from `get_config()`'s dict (or Keras's);
+        custom layers are found as `load_model` finds them (registry, `custom_objects`, scope)."""
+        from kerasish.utils.object_registration import CustomObjectScope
+
+        with CustomObjectScope(custom_objects or {}):
+            return layers_from_config(cls, config, custom_objects, sequential=True)
 
     def __iter__(self):
         return iter(self.layers)

@@ -11,12 +11,16 @@
   and models (registered as `'Custom>MyLayer'`); `custom_object_scope({...})` and the
   `custom_objects` argument do the same for one load. `register_serializable` is kerasish's
   older form.
+- `serialize_keras_object(obj)` / `deserialize_keras_object(config)`: one object's description
+  (layer, regularizer, function, ...) in Keras's form, and back (`kerasish.layers.serialize`
+  / `deserialize` too).
 
 Loading never executes code from a file: classes are found by name in a registry, tensors are
 read with safetensors or h5py, archives are size- and name-checked before anything is parsed.
 """
 
 from kerasish.saving.formats import load_model, load_weights, save_model, save_weights
+from kerasish.saving.keras_objects import deserialize_keras_object, serialize_keras_object
 from kerasish.utils.object_registration import (
     CustomObjectScope,
     custom_object_scope,
@@ -31,5 +35,6 @@ from kerasish.utils.object_registration import (
 __all__ = [
     "save_model", "load_model", "save_weights", "load_weights", "register_keras_serializable",
     "register_serializable", "registered_names", "get_registered_name", "get_registered_object",
-    "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+    "get_custom_objects", "custom_object_scope", "CustomObjectScope", "serialize_keras_object",
+    "deserialize_keras_object",
 ]

@@ -202,9 +202,40 @@ def weights_format(filepath: Any, saving: bool) -> WeightsFormat:
     return fmt
 
 
+# Keras's saving hooks a user's class may define, which kerasish's writers and readers never
+# call: what they store would be lost without a word, so saving refuses such a model.
+_UNCALLED_HOOKS = ("save_own_variables", "load_own_variables", "save_assets", "load_assets",
+                   "get_compile_config", "compile_from_config")
+
+
+def check_saving_hooks(model: Any) -> None:
+    """Raises when `model` or a layer in it defines a Keras saving hook kerasish does not call.
+
+    Raises:
+        ValueError: naming the class, the hooks and what to do instead.
+    """
+    modules = model.modules() if callable(getattr(model, "modules", None)) else [model]
+    for module in modules:
+        users = [k for k in type(module).__mro__ if not k.__module__.startswith(("kerasish", "torch", "builtins"))]
+        hooks = [h for h in _UNCALLED_HOOKS if any(h in vars(k) for k in users)]
+        if hooks:
+            raise ValueError(
+                f"{type(module).__name__} defines {', '.join(h + '()' for h in hooks)}, which kerasish's model files "
+                "never call (Keras's .keras writer does), so what they store or restore would be lost. Keep such "
+                "state in get_config() (e.g. a vocabulary list) or in weights made with add_weight(trainable=False), "
+                "and compile the loaded model yourself; or save only the weights (model.save_weights(...))."
+            )
+
+
 def save_model(model: Any, filepath: Any, overwrite: bool = True, zipped: Optional[bool] = None) -> None:
     """Saves `model` in the format its suffix names (see the module docstring); `zipped=False`
-    writes the `.keras` content into the folder `filepath` (which must not end in `.keras`)."""
+    writes the `.keras` content into the folder `filepath` (which must not end in `.keras`).
+
+    Raises:
+        ValueError: for a model Keras's format cannot describe, or a layer with a Keras saving
+            hook (`save_assets`, `save_own_variables`, `get_compile_config` ...) kerasish never calls.
+    """
+    check_saving_hooks(model)
     if zipped is not None and not isinstance(zipped, bool):
         raise TypeError(f"zipped must be True, False or None, received zipped={zipped!r}. Pass zipped=False to "
                         "write the model as a folder, or leave it out for a '.keras' file.")

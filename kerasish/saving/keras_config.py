@@ -29,7 +29,7 @@ from kerasish.saving.json_guard import check_depth
 from kerasish.utils.safe_mode import SafeModeScope, in_safe_mode
 from kerasish.utils.text import short_repr
 
-__all__ = ["from_keras_config", "to_keras_config"]
+__all__ = ["from_keras_config", "to_keras_config", "written_by_keras"]
 
 MAX_DEPTH = 100  # nesting of JSON containers a config may hold (a real model needs ~20)
 _MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -181,9 +181,11 @@ def to_keras_config(model: Any) -> Dict[str, Any]:
     """
     if not _is_model(model):
         raise ValueError(
-            f"to_keras_config expects a kerasish Sequential or functional model, received {short_repr(model)} of "
-            f"type {type(model).__name__}. Build the model with kerasish.Sequential([...]) or "
-            "kerasish.Model(inputs, outputs)."
+            f"Keras's format (.keras) expects a kerasish Sequential or functional model, received "
+            f"{short_repr(model)} of type {type(model).__name__} (a subclassed or wrapped model, which kerasish does "
+            "not yet write as .keras). Save it as model.save('model.kerasish') (kerasish's format, which rebuilds it "
+            "from get_config()), or save its weights with model.save_weights('model.weights.h5'), or build it with "
+            "kerasish.Sequential([...]) or kerasish.Model(inputs, outputs)."
         )
     return _model_envelope(model)
 
@@ -283,7 +285,13 @@ class _Loader:
             config = dict(envelope["config"])
             if kl.is_envelope(config.get("dtype")):  # the base Layer keys are kerasish's own
                 config["dtype"] = kl.dtype_from_keras(config["dtype"], f"Layer {config.get('name')!r}")
-            return cls.from_config(config)
+            layer = cls.from_config(config)
+            build_config = envelope.get("build_config")
+            own_build = any("build_from_config" in vars(k) for k in cls.__mro__
+                            if not k.__module__.startswith("kerasish"))
+            if isinstance(build_config, Mapping) and own_build and not layer.built:
+                layer.build_from_config(dict(build_config))  # the user's own, as Keras calls it on load
+            return layer
         config = kl.layer_config_from_keras(cls, envelope["config"], self.nested_config)
         if cls.__name__ == "Lambda":
             config["function"] = kl.lambda_function(config.get("function"), config.get("name"), self.custom_objects)
@@ -541,6 +549,14 @@ def _with_keras_module(value: Any, module: str) -> Any:
     if isinstance(value, Mapping):
         return {k: _with_keras_module(v, module) for k, v in value.items()}
     return value
+
+
+def written_by_keras(config: Any) -> bool:
+    """Whether a Sequential/functional `get_config()` dict is Keras's (each layer with a
+    `build_config`, or an InputLayer with a `batch_shape`) rather than kerasish's."""
+    entries = config.get("layers") if isinstance(config, Mapping) else None
+    return isinstance(entries, list) and any(
+        isinstance(e, Mapping) and ("build_config" in e or "batch_shape" in (e.get("config") or {})) for e in entries)
 
 
 def from_keras_config(config: Mapping[str, Any], custom_objects: Optional[Mapping[str, Any]] = None,

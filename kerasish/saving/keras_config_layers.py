@@ -220,6 +220,8 @@ def layer_envelope(layer: Any) -> Dict[str, Any]:
             f"Cannot describe {type(layer).__name__} in a Keras config: only kerasish layers have configs. Wrap a "
             "torch module in kerasish.layers.TorchModuleWrapper, or save only the weights."
         )
+    from kerasish.saving.keras_objects import serialize_nested  # a nested layer in a custom config, as Keras
+
     cls = type(layer)
     builtin = builtin_classes().get(cls.__name__) is cls
     config = layer.get_config()
@@ -229,7 +231,7 @@ def layer_envelope(layer: Any) -> Dict[str, Any]:
     envelope = {
         "module": "keras.layers" if builtin else cls.__module__,
         "class_name": KERASISH_TO_KERAS.get(cls.__name__, cls.__name__) if builtin else cls.__name__,
-        "config": layer_config_to_keras(cls.__name__, config, layer) if builtin else config,
+        "config": layer_config_to_keras(cls.__name__, config, layer) if builtin else serialize_nested(config),
         "registered_name": None if builtin else get_registered_name(cls),
     }
     build = layer.get_build_config() if hasattr(layer, "get_build_config") else None

@@ -25,6 +25,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
+from kerasish.saving.keras_objects import serialize_nested
 from kerasish.utils.object_registration import (
     CustomObjectScope, builtin_classes, check_custom_objects, get_registered_name, is_builtin,
     register_serializable, registered_names, resolve_class,
@@ -176,7 +177,7 @@ def serialize_object(obj: Any) -> Dict[str, Any]:
             "arguments and a classmethod from_config(cls, config), then register the class with "
             "@kerasish.saving.register_keras_serializable()."
         )
-    config = obj.get_config()
+    config = serialize_nested(obj.get_config())  # a nested layer is described, as Keras does
     if not isinstance(config, dict):
         raise TypeError(
             f"Cannot save {_describe(obj)}: its get_config() returned {short_repr(config)} of type "
@@ -456,6 +457,10 @@ def model_from_json(json_string: str, custom_objects: Optional[Mapping[str, type
             f"model_from_json expects the JSON text model.to_json() returns, received {short_repr(json_string)} "
             f"({type(json_string).__name__}), which is not valid JSON ({e})."
         ) from None
+    from kerasish.saving.keras_config import from_keras_config, written_by_keras
+
+    if isinstance(envelope, Mapping) and written_by_keras(envelope.get("config")):  # Keras's to_json()
+        return from_keras_config(envelope, custom_objects, compile=False)
     return deserialize_model(envelope, custom_objects)
 
 

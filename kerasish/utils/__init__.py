@@ -22,7 +22,17 @@ _LAZY = {
 }
 
 
+# Keras's names for what lives in kerasish.saving (imported on first use).
+_FROM_SAVING = ("serialize_keras_object", "deserialize_keras_object")
+
+
 def __getattr__(name: str):
+    if name in _FROM_SAVING:
+        from kerasish.saving import keras_objects
+
+        value = getattr(keras_objects, name)
+        globals()[name] = value
+        return value
     if name in _LAZY:
         import importlib
 
@@ -33,7 +43,7 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_FROM_SAVING))
 
 
 __all__ = [
@@ -42,5 +52,5 @@ __all__ = [
     "CustomObjectScope", "get_file", "hash_file", "validate_file",
     "split_dataset", "image_dataset_from_directory", "text_dataset_from_directory", "timeseries_dataset_from_array",
     "load_img", "img_to_array", "array_to_img", "save_img", "model_to_dot", "plot_model", "PyDataset", "Sequence",
-    "Progbar", "plot_history",
+    "Progbar", "plot_history", "serialize_keras_object", "deserialize_keras_object",
 ]
