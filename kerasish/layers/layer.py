@@ -298,12 +298,18 @@ class Layer(LayerState, nn.Module):
             st.depth -= 1
         if self.activity_regularizer is not None:
             self._add_activity_losses(out)
-        if args and (spec.own_compute_mask or self.supports_masking) and isinstance(out, torch.Tensor):
+        if args and (spec.own_compute_mask or self.supports_masking) and isinstance(out, (torch.Tensor, list, tuple)):
             # Only layers that make or pass on masks look for one (a missing tensor attribute costs).
             in_mask = kwargs.get("mask") if spec.mask else getattr(args[0], "_keras_mask", None)
             new_mask = self.compute_mask(args[0], in_mask)
-            if new_mask is not None:
-                out._keras_mask = new_mask
+            if isinstance(out, torch.Tensor):
+                if new_mask is not None:
+                    out._keras_mask = new_mask
+            elif new_mask is not None:  # several outputs (a split): one mask each, as Keras pairs them
+                masks = new_mask if isinstance(new_mask, (list, tuple)) else [new_mask]
+                for tensor, mask in zip(out, masks):
+                    if isinstance(tensor, torch.Tensor) and mask is not None and not hasattr(tensor, "_keras_mask"):
+                        tensor._keras_mask = mask
         return out
 
     @property

@@ -31,7 +31,8 @@ def call_symbolic(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
     The common call (one input structure, no tensor keyword arguments) uses the layer's
     `compute_output_shape`; other calls, and layers that do not define it, are traced:
     the layer runs once on zeros of the input shapes and its outputs' shapes are read
-    (a dimension that changes with the probe size is reported as None).
+    (a dimension that changes with the probe size is reported as None). Outputs get the
+    symbolic mask (`_keras_mask`) the layer would attach, as in Keras (see `_attach_masks`).
     """
     inputs = args[0] if args else None
     # `training` is not recorded: when the graph runs, the flag of the outer call (True in
@@ -63,9 +64,61 @@ def call_symbolic(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
     layer._inbound_nodes.append(node)
     if isinstance(specs, list):
         node.outputs = [KerasTensor(shape, dtype, node, i) for i, (shape, dtype) in enumerate(specs)]
+        _attach_masks(layer, inputs, node.outputs)
         return list(node.outputs)
     node.outputs = [KerasTensor(specs[0], specs[1], node, 0)]
+    _attach_masks(layer, inputs, node.outputs)
     return node.outputs[0]
+
+
+def _attach_masks(layer: Any, inputs: Any, outputs: list) -> None:
+    """Gives the outputs the symbolic Keras masks (`x._keras_mask`, a bool KerasTensor) the layer
+    would attach when it runs: Keras shows them while the model is built, and mask-consuming
+    layers traced later receive a mask. The layer's `compute_mask` runs once on probe zeros."""
+    import torch
+
+    from kerasish.layers.calling import call_spec
+
+    spec = call_spec(type(layer))
+    in_masks = _masks_of(inputs)
+    has_mask = any(m is not None for m in flatten(in_masks))
+    if not (spec.own_compute_mask or layer.supports_masking):
+        if has_mask and not spec.mask:  # a layer whose call takes `mask` consumes it (pooling, RNNs)
+            import warnings
+
+            warnings.warn(
+                f"Layer {layer.name!r} ({type(layer).__name__}) received an input with a Keras mask, but it does not "
+                "support masking, so its output has no mask and the layers after it will not see one (as in Keras). "
+                "Set `self.supports_masking = True` in its __init__ to pass the mask on unchanged, or define "
+                "compute_mask(inputs, mask) to compute a new one.", UserWarning, stacklevel=4)
+        return
+    if not has_mask and not spec.own_compute_mask:
+        return  # passes a mask on, and there is none
+    probe_inputs = map_symbolic(lambda t: _probe(t, 2), inputs)
+    probe_masks = map_symbolic(lambda m: _probe(m, 2).to(torch.bool), in_masks)
+    try:
+        with torch.no_grad():
+            masks = layer.compute_mask(probe_inputs, probe_masks)
+    except Exception as e:  # noqa: BLE001 - re-raised with the layer's name
+        raise ValueError(
+            f"Layer {layer.name!r} ({type(layer).__name__}): compute_mask failed on symbolic inputs of shapes "
+            f"{[t.shape for t in _symbolic_leaves(inputs)]}: {type(e).__name__}: {e}. compute_mask(inputs, mask) "
+            "must accept the layer's inputs and their mask (None when there is none)."
+        ) from e
+    for out, mask in zip(outputs, flatten(masks)):
+        if isinstance(mask, torch.Tensor):
+            shape = tuple(None if i < len(out.shape) and out.shape[i] is None else d
+                          for i, d in enumerate(mask.shape))
+            out._keras_mask = KerasTensor(shape, "bool")
+
+
+def _masks_of(structure: Any) -> Any:
+    """`structure` with each KerasTensor replaced by its symbolic mask, anything else by None."""
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_masks_of(item) for item in structure)
+    if isinstance(structure, dict):
+        return {key: _masks_of(value) for key, value in structure.items()}
+    return getattr(structure, "_keras_mask", None) if isinstance(structure, KerasTensor) else None
 
 
 def _layer_base() -> Any:
@@ -83,7 +136,11 @@ def _probe(t: KerasTensor, unknown: int) -> Any:
     dtype = getattr(torch, t.dtype, None) if isinstance(t.dtype, str) else None
     if not isinstance(dtype, torch.dtype):
         dtype = config.floatx_dtype()
-    return torch.zeros(shape, dtype=dtype)
+    probe = torch.zeros(shape, dtype=dtype)
+    mask = getattr(t, "_keras_mask", None)
+    if mask is not None:  # a traced mask consumer receives a mask, as it will when the model runs
+        probe._keras_mask = torch.ones(tuple(unknown if d is None else d for d in mask.shape), dtype=torch.bool)
+    return probe
 
 
 def _trace(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
@@ -122,7 +179,8 @@ def _trace(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
                 f"Layer {layer.name!r} returned {type(o2).__name__} on symbolic inputs; a layer in a functional "
                 "model must return tensors (or a list/tuple of tensors)."
             )
-        shape = tuple(None if i == 0 or a != b else a for i, (a, b) in enumerate(zip(o2.shape, o3.shape)))
+        # A fixed batch size (Input(batch_shape=...)) stays in the shape, as in Keras.
+        shape = tuple(None if a != b else a for a, b in zip(o2.shape, o3.shape))
         return shape, str(o2.dtype).replace("torch.", "")
 
     first, second = runs

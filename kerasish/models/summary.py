@@ -61,7 +61,7 @@ def _optimizer_count(model: Any) -> Optional[Tuple[int, int]]:
     torch_opt = getattr(opt, "torch_optimizer", None)
     if torch_opt is None:
         return None
-    n, size = 1, 8  # the step counter (int64 in Keras)
+    n, size = 1, 4  # the step counter (int32 in Keras 3 on torch: its dtype="int")
     if getattr(opt, "learning_rate_schedule", None) is None:
         n, size = n + 1, size + 4  # the learning rate variable
     for param, state in torch_opt.state.items():
@@ -81,10 +81,63 @@ def _params_cell(layer: Any) -> str:
 
 
 def _wrap(text: str, width: int) -> List[str]:
+    """Word-wrapped lines of a cell; a word longer than the cell ends in '…', as Keras's
+    rich table draws it (`global_average_pooling2d[…`), rather than spilling onto a new line."""
     lines: List[str] = []
     for part in text.split("\n"):
-        lines.extend(textwrap.wrap(part, width, break_on_hyphens=False) or [""])
+        wrapped = textwrap.wrap(part, width, break_long_words=False, break_on_hyphens=False) or [""]
+        lines.extend(line if len(line) <= width else line[:width - 1] + "…" for line in wrapped)
     return lines
+
+
+def column_widths(positions: Sequence[float], line_length: int) -> List[int]:
+    """The text width of each column, as Keras's rich table sizes them: each column gets
+    `position * line_length` minus the columns before it, plus one space of padding either side;
+    when the padded columns and the borders overflow `line_length`, the excess is taken evenly
+    from the columns (rich's `ratio_reduce`, rounding half to even)."""
+    absolute = positions[-1] > 1  # kerasish also takes the columns' right edges in characters
+    raw, current = [], 0
+    for p in positions:
+        raw.append((int(p) if absolute else int(p * line_length)) - current)
+        current += raw[-1]
+    padded = [w + 2 for w in raw]
+    excess = sum(padded) - (line_length - (len(raw) + 1))  # the borders take one character per column, plus one
+    remaining, shares = excess, len(padded)
+    for i, width in enumerate(padded):
+        if remaining <= 0:
+            break
+        cut = min(width, round(remaining / shares))
+        padded[i] -= cut
+        remaining -= cut
+        shares -= 1
+    widths = [w - 2 for w in padded]
+    # Keras refuses a column under 4 characters before padding; one left with under 2 characters
+    # of text after the borders could not show a character and the '…' of a cut word.
+    if min(raw) < 4 or min(widths) < 2:
+        raise ValueError(f"summary(line_length={line_length}) is too short for {len(raw)} columns with "
+                         f"positions={list(positions)}; use a line_length of at least {8 * len(raw) + 10}, "
+                         "or wider positions.")
+    return widths
+
+
+def sequential_like(model: Any) -> bool:
+    """Whether Keras draws this functional model as it draws a Sequential (no 'Connected to'
+    column): one input, and its layer calls form a single chain (each call reads one tensor, no
+    layer is called twice, no tensor feeds two calls)."""
+    nodes, inputs = getattr(model, "_nodes", None), getattr(model, "inputs", None)
+    if nodes is None or inputs is None or len(inputs) != 1:
+        return False
+    layers_seen, sources_seen = set(), set()
+    for node in nodes:
+        flat = node.flat_inputs
+        if len(flat) != 1 or id(node.layer) in layers_seen:
+            return False
+        source = flat[0].node if flat[0].node is not None else flat[0]
+        if id(source) in sources_seen:
+            return False
+        layers_seen.add(id(node.layer))
+        sources_seen.add(id(source))
+    return True
 
 
 def _table(header: List[str], rows: List[List[str]], widths: List[int], align: List[str]) -> List[str]:
@@ -133,23 +186,14 @@ def print_summary(model: Any, rows: List[Row], connections: Optional[List[str]] 
     Raises:
         ValueError: for a `layer_range` naming no layer, or a line too short for the columns.
     """
-    functional = connections is not None
+    functional = connections is not None and not sequential_like(model)
     default = 108 if functional else 88
     positions = list(positions or (_FUNCTIONAL_POSITIONS if functional else _SEQUENTIAL_POSITIONS))
     if show_trainable:
         default += 12
         positions = [p * 0.90 for p in positions] + [1.0]
     line_length = line_length or min(default, shutil.get_terminal_size((default + 4, 24)).columns - 4)
-    if positions[-1] <= 1:
-        positions = [p * line_length for p in positions]
-    columns = len(positions)
-    # The drawn table is line_length wide: borders and one space of padding either side of each cell.
-    content = line_length - (columns + 1) - 2 * columns
-    bounds = [int(p * content / line_length) for p in positions]
-    widths = [b - a for a, b in zip([0] + bounds[:-1], bounds)]
-    if min(widths) < 4:
-        raise ValueError(f"summary(line_length={line_length}) is too short for {columns} columns; use at least "
-                         f"{8 * columns + 10}.")
+    widths = column_widths(positions, line_length)
     header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else []) + (
         ["Trainable"] if show_trainable else [])
     align = ["left", "left", "right"] + (["left"] if functional else []) + (["center"] if show_trainable else [])
