@@ -1,16 +1,14 @@
 """Data adapters: turn whatever fit/evaluate/predict received into device batches.
 
-- `ArrayAdapter`: NumPy arrays / torch tensors (and lists or dicts of them). The arrays
-  go to the device once; each epoch draws one random permutation and batches are
-  gathered by index, with no DataLoader in the way.
-- `IterableAdapter`: a `torch.utils.data.Dataset` (wrapped in a DataLoader), a
-  `DataLoader`, or any iterable/generator of `(x, y)` / `(x, y, sample_weight)`.
-  Batches are copied to the device with `non_blocking=True` (pinned on CUDA).
+- `ArrayAdapter`: NumPy arrays / torch tensors (and lists or dicts of them), moved to the device
+  once; each epoch draws one random permutation and gathers batches by index (no DataLoader).
+- `IterableAdapter`: a `torch.utils.data.Dataset` (wrapped in a DataLoader), a `DataLoader`, or any
+  iterable/generator of `(x, y)` / `(x, y, sample_weight)`, copied non-blocking (pinned on CUDA).
 
-Both adapters have `state_dict()` / `load_state_dict()`: where in the data the next
-epoch starts (the array order and cursor when `steps_per_epoch` cuts a pass short, the
-iterable's carry-over and its sampler's generators). BackupAndRestore saves it, so a
-resumed fit draws exactly the batches the uninterrupted one would.
+How many batches each epoch draws follows Keras (kerasish/training/epoch_data.py). Both
+adapters have `state_dict()` / `load_state_dict()`: where the next epoch starts (the array
+order and cursor, the iterable's carry-over and its sampler's generators), which
+BackupAndRestore saves so that a resumed fit draws the batches the uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -169,6 +167,7 @@ class ArrayAdapter:
             full = distributed.train_steps(self.n, batch_size)
         self.steps = min(full, steps) if steps else full
         self.full = full
+        self.requested, self.ran_out = steps, False  # steps_per_epoch as given; the last epoch ran out
         self._order: Optional[torch.Tensor] = None
         self._order_rng: Optional[torch.Tensor] = None  # torch's CPU state the order was drawn from
         self._cursor = 0
@@ -222,11 +221,13 @@ class ArrayAdapter:
         return (map_structure(lambda t: t.index_select(0, idx), self.x),) + self._take_targets(idx)
 
     def _carried_over(self) -> Iterator[Batch]:
-        # steps_per_epoch shorter than one pass: like Keras, the next epoch continues
-        # where this one stopped; a new (shuffled) pass starts when one is used up.
-        bs = self.batch_size
-        for _ in range(self.steps):
+        # steps_per_epoch given: Keras's rules (kerasish/training/epoch_data.py).
+        bs, self.ran_out = self.batch_size, False
+        for step in range(self.requested):
             if self._order is None or self._cursor >= self.full:
+                if step:
+                    self.ran_out = True
+                    return
                 self._order_rng = torch.get_rng_state() if self.shuffle else None
                 order = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
                 self._order, self._cursor = order.to(self.device, non_blocking=True), 0
@@ -236,7 +237,7 @@ class ArrayAdapter:
 
     def __iter__(self) -> Iterator[Batch]:
         n, bs = self.n, self.batch_size
-        if self.steps < self.full and self.shard is None:
+        if self.requested and self.shard is None:
             yield from self._carried_over()
             return
         if self.shuffle or self.shard == "train":
@@ -342,8 +343,8 @@ class IterableAdapter:
         batch_size: used only to wrap a Dataset in a DataLoader.
         shuffle: used only for a Dataset (DataLoader's shuffle). Defaults to `False`.
         device: target device.
-        steps: batches per epoch (Keras's steps_per_epoch). A generator is then drawn
-            from across epochs without restarting. Defaults to `None` (until exhausted).
+        steps: batches per epoch (Keras's steps_per_epoch); see kerasish/training/epoch_data.py
+            for what happens across epochs and when the data runs out. Defaults to `None` (a pass).
         cast_ints_to_float: cast integer x to float (models whose first layer is not an embedding).
         expected_shape: the model's input shape `(None, ...)` (None: unknown, then only x's rank
             is compared with the first batch's). Defaults to `None`.
@@ -393,11 +394,12 @@ class IterableAdapter:
             data = ShuffledPasses(data)  # Keras visits a PyDataset's batches in a new order each epoch
         self.data = data
         try:
-            length = len(data)  # type: ignore[arg-type]
+            self._length = length = len(data)  # type: ignore[arg-type]
         except TypeError:
-            length = None
-        self._length = length
-        self._cut = bool(steps)  # steps_per_epoch given: an epoch may end mid-pass
+            self._length = length = None
+        self._cut = steps  # steps_per_epoch given: an epoch may end mid-pass (and may outrun the data)
+        self.ran_out = self._spent = False  # the last epoch ran out of data; the generator is used up
+        self._head: List[Any] = []  # a generator's first two elements: Keras restarts a spent one from them
         self.steps = min(length, steps) if (steps and length) else (steps or length)
 
     def _convert(self, element: Any) -> Batch:
@@ -477,11 +479,13 @@ class IterableAdapter:
     def _draw(self, source: Iterator[Any]) -> Any:
         element = next(source)
         self._drawn += 1
+        if source is self.data and len(self._head) < 2 and self._one_shot():
+            self._head.append(element)
         return element
 
     def _source(self) -> Iterator[Any]:
-        if self._one_shot():
-            return self.data  # drawn from across epochs; `_drawn` counts from the start
+        if self._one_shot():  # drawn from across epochs; `_drawn` counts from the start
+            return iter(list(self._head)) if self._spent else self.data
         # What this pass's order depends on, so that a resumed fit can start it again; only a
         # pass cut by steps_per_epoch can be unfinished between epochs (~0.2 ms per pass).
         self._pass_rng = None if not self._cut else {"host": host_rng_state(),
@@ -564,17 +568,16 @@ class IterableAdapter:
                     "made the same way, the same DataLoader and sampler seed).") from None
 
     def __iter__(self) -> Iterator[Batch]:
-        # A one-shot iterator (a generator) is drawn from across epochs, as Keras does.
-        # A re-iterable (DataLoader, list) starts over every epoch, unless steps_per_epoch
-        # cuts an epoch short: then, as in Keras, the next epoch continues where this one
-        # stopped and a new pass starts only when the data runs out.
+        # Keras's rules, written down in kerasish/training/epoch_data.py.
+        self.ran_out = False
         if self._live is None:
             self._live = self._source()
         source = self._live
         pending = self._peeked
         self._peeked = None
         count = 0
-        while self.steps is None or count < self.steps:
+        limit = self._cut or self._length
+        while limit is None or count < limit:
             if pending is not None:
                 element, pending = pending, None
             else:
@@ -582,9 +585,11 @@ class IterableAdapter:
                     element = self._draw(source)
                 except StopIteration:
                     self._live = None
-                    if count == 0 and not hasattr(self.data, "__next__") and self.steps is not None:
-                        source = self._live = self._source()  # a finished pass: start the next one
+                    if count == 0 and self._cut and not self._one_shot() and self._drawn:
+                        source = self._live = self._source()  # the pass ended with the last epoch
                         continue
+                    self._spent = self._one_shot()
+                    self.ran_out = True
                     return
             try:
                 batch = self._convert(element)
@@ -592,6 +597,5 @@ class IterableAdapter:
                 raise type(e)(f"Batch {count} from the data iterable is invalid: {e}") from None
             yield batch
             count += 1
-        if self.steps is None or hasattr(self.data, "__next__"):
-            return
-        # Stopped by steps_per_epoch: keep `self._live` for the next epoch.
+        if not self._cut and not self._one_shot():
+            self._live = None  # without steps_per_epoch every epoch is a fresh pass

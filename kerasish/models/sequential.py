@@ -141,7 +141,7 @@ class Sequential(Model):
             if device is not None:
                 layer.to(device)
             dtype = torch.long if isinstance(layer, nn.Embedding) else torch.float32
-            out = infer_output_shape(layer, shape, dtype)
+            out = (shape[0],) + tuple(infer_output_shape(layer, shape, dtype)[1:])  # the batch entry passes
         self._shapes[name] = tuple(out)
         self._output_shape = tuple(out)
         self._record_node(name, layer, shape, tuple(out))
@@ -155,8 +155,8 @@ class Sequential(Model):
             source = self._input_layer
             if source is None:
                 # Not part of the config: only an Input the user gave is saved.
-                if self._auto_input is None or self._auto_input.shape[1:] != tuple(in_shape[1:]):
-                    self._auto_input = InputLayer(shape=in_shape[1:], name=unique_name("input_layer"))
+                if self._auto_input is None or self._auto_input.shape != tuple(in_shape):
+                    self._auto_input = InputLayer(batch_shape=tuple(in_shape), name=unique_name("input_layer"))
                 source = self._auto_input
             tip = source.output
         else:
@@ -201,19 +201,32 @@ class Sequential(Model):
         return [self.output]
 
     def build(self, input_shape: Optional[Shape] = None) -> None:
-        """Builds every layer for `input_shape` (batch first, e.g. `(None, 784)`)."""
+        """Builds every layer for `input_shape` (batch first, e.g. `(None, 784)`).
+
+        As in Keras, the batch entry is kept: a model first built from a batch (called on
+        data, or by fit/evaluate/predict) shows that batch size in `summary()` and
+        `input_shape`; `build((None, 784))` or a declared `input_shape` leaves it None.
+        """
         if input_shape is None:
             input_shape = self._input_spec
         if input_shape is None:
             raise ValueError("Sequential.build needs input_shape, e.g. model.build((None, 784)).")
         input_shape = tuple(input_shape)
         if self._input_spec is None:
-            self._input_spec = (None,) + input_shape[1:]
+            self._input_spec = input_shape
         shape = self._input_spec
         for name, layer in self._layer_dict.items():
             self._build_layer(name, layer, shape)
             shape = self._shapes[name]
         self.built = True
+
+    def _build_on_call(self, args: Any, kwargs: Dict[str, Any]) -> None:
+        # Keras builds a Sequential called on data for that batch's full shape (its summary then
+        # shows the batch size); layers in general are built with the batch entry None.
+        if args and isinstance(args[0], torch.Tensor) and args[0].dim() and not self.accepts_strings():
+            self.build_from_shape(tuple(args[0].shape), args[0].device)
+            return
+        super()._build_on_call(args, kwargs)
 
     def build_from_shape(self, input_shape: Shape, device: Optional[torch.device] = None) -> None:
         if not self.built:
@@ -229,7 +242,7 @@ class Sequential(Model):
             if self.accepts_strings() and isinstance(x, np.ndarray) and x.dtype == object:
                 self.build((None,))
             else:
-                self.build((None,) + tuple(leaf.shape[1:]))
+                self.build(tuple(leaf.shape))  # the first batch's shape, batch size included (as Keras)
                 self._built_from_data = True
             self.to(self.device)
         if not self._layer_dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -23,7 +22,7 @@ from kerasish.data.adapters import (
 )
 from kerasish.layers import call_context
 from kerasish.training.predictions import Predictions, concat
-from kerasish.training import kept_logits, nonfinite
+from kerasish.training import epoch_data, kept_logits, nonfinite
 from kerasish.training.logs import keras_order
 from kerasish.training.snapshot import LoopPosition
 from kerasish.training.stepper import Stepper, overrides
@@ -151,7 +150,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
             checks.check_finite(x, "x")
             if y is not None:
                 checks.check_finite(y, "y")
-        model.ensure_built(x)
+        model.ensure_built(_slice(x, slice(0, batch_size)))  # the first batch, as Keras builds from it
         checks.check_input_shape(x, model.expected_input_shape(), model.name)
         layers = getattr(model, "layers", None)
         if layers and getattr(layers[0], "integer_input", False):
@@ -282,6 +281,7 @@ def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str
     finally:
         # A callback may call evaluate mid-epoch: leave the model as it was found.
         model.train(was_training)
+    epoch_data.warn_if_ran_out(adapter, stacklevel=4)
     if seen == 0:
         raise ValueError(
             "The evaluation data yielded no batches, so there is no loss to report. A generator passed as "
@@ -398,7 +398,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     val_steps = _make_steps(model, val.y_sample if val else None) if val else None
 
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
-                       verbose=verbose, epochs=epochs, steps=train.adapter.steps)
+                       verbose=verbose, epochs=epochs, steps=steps_per_epoch or train.adapter.steps)
     model.stop_training = False
     stepper = Stepper(model, steps, "train")
     want_begin = cbs.needs("on_train_batch_begin")
@@ -440,13 +440,9 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
                         cbs.on_train_batch_end(i, stepper.batch_logs())
                     if model.stop_training:
                         break
-                if seen == 0:
-                    warnings.warn(
-                        "The training data ran out of batches; interrupting training. Make sure a generator "
-                        "yields at least steps_per_epoch * epochs batches.", stacklevel=3)
-                    model.stop_training = True
-                    break
-                epoch_logs = stepper.epoch_logs()  # host sync: once per epoch
+                epoch_data.warn_if_ran_out(train.adapter, stacklevel=3)  # training goes on, as in Keras
+                # host sync: once per epoch. An epoch that got no batch logs nothing, as in Keras.
+                epoch_logs = stepper.epoch_logs() if seen else {}
                 if guard is None and not warned_nonfinite:
                     warned_nonfinite = nonfinite.warn_if_nonfinite_loss(epoch, epoch_logs)  # host floats: free
                 if guard is not None:
@@ -513,7 +509,7 @@ def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int]
         _check_first_batch_labels(model, data.y_sample)
     st = _make_steps(model, data.y_sample)
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
-                       steps=data.adapter.steps)
+                       steps=steps or data.adapter.steps)
     logs = run_epoch_eval(model, st, data.adapter, cbs)
     if return_dict:
         return keras_order(logs)
@@ -557,6 +553,7 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
                     cbs.on_predict_batch_end(i, {"outputs": out})
     finally:
         model.train(was_training)  # a callback may predict mid-epoch
+    epoch_data.warn_if_ran_out(data.adapter, stacklevel=3)
     cbs.on_predict_end({})
     if sharded and outputs.template is not None:
         # every sample, in order

@@ -133,8 +133,6 @@ def test_specifying_the_input_shape_in_advance():
     assert seen[kerasish] == seen[k]
 
 
-@pytest.mark.xfail(strict=True, reason="Keras builds a Sequential first called on a (1, 4) batch for that batch "
-                                       "size and prints (1, 2); kerasish prints (None, 2) (see helper-B's report)")
 def test_summary_after_the_first_call_shows_the_batch_size_keras_shows():
     k = keras_module()
     texts = []
