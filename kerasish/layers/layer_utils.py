@@ -48,6 +48,13 @@ def _resolve_dtype(dtype: Any) -> Tuple[Optional[str], Optional[torch.dtype]]:
         raise TypeError(f"dtype must be a dtype name such as 'float32' or a policy name, received {dtype!r}.")
     if name in ("mixed_float16", "mixed_bfloat16"):
         return "float32", torch.float16 if name == "mixed_float16" else torch.bfloat16
+    if name == "string":
+        raise ValueError(
+            "dtype='string' is not supported: kerasish has no string tensors (torch has none), so "
+            "keras.Input(dtype='string') cannot be honoured. Pass the strings (a list or a NumPy array) "
+            "to the text layer itself (TextVectorization, StringLookup, Hashing) and give its output to "
+            "the model, or start a Sequential model with that layer: Sequential([text_vectorizer, ...])."
+        )
     if not isinstance(getattr(torch, name, None), torch.dtype):
         raise ValueError(
             f"Unknown dtype {name!r}. Expected a dtype name ('float32', 'float64', 'bfloat16', 'float16', "

@@ -111,7 +111,19 @@ class RNN(StatefulStates, Layer):
             self.build_from_shape(self._input_shape_arg)
 
     # ------------------------------------------------------------------ shapes
+    def _check_one_sequence(self, sequences: Any, shape: Any) -> None:
+        """Refuses nested inputs (a tuple or list of sequences), which Keras 3's RNN cannot run either."""
+        if isinstance(sequences, (list, tuple)) and any(isinstance(s, (list, tuple)) or hasattr(s, "shape")
+                                                         for s in sequences):
+            raise ValueError(
+                f"Layer {self.name!r} (RNN) takes one sequence tensor (batch, timesteps, features), received "
+                f"{len(sequences)} nested inputs of shapes {shape}. Nested inputs are not supported (nor in Keras 3). "
+                "Flatten each input to (batch, timesteps, -1), join them with ops.concatenate(..., axis=-1), and "
+                "split the features again inside the cell's call()."
+            )
+
     def build(self, sequences_shape: Shape, initial_state_shape: Any = None) -> None:
+        self._check_one_sequence(sequences_shape, sequences_shape)
         sequences_shape = tuple(sequences_shape)
         if len(sequences_shape) < 3:
             raise ValueError(
@@ -197,6 +209,7 @@ class RNN(StatefulStates, Layer):
 
     def call(self, sequences: torch.Tensor, initial_state: Any = None, mask: Optional[torch.Tensor] = None,
              training: Optional[bool] = None) -> Any:
+        self._check_one_sequence(sequences, [tuple(getattr(s, "shape", ())) for s in _flatten(sequences)])
         if sequences.dim() < 3:
             raise ValueError(
                 f"Input of layer {self.name!r} (RNN) must have rank 3 or more (batch, timesteps, features), "

@@ -45,6 +45,8 @@ _STANDARDIZERS: Dict[str, Callable[[str], str]] = {
 }
 _SPLITTERS: Dict[str, Callable[[str], List[str]]] = {"whitespace": str.split, "character": list}
 _OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
+# Keras 2 spellings Keras 3 still accepts (and stores under their new names).
+_OUTPUT_MODE_ALIASES = {"binary": "multi_hot", "tf-idf": "tf_idf"}
 
 
 @contextlib.contextmanager
@@ -147,7 +149,9 @@ class TextVectorization(Layer):
             exactly one token, e.g. with `split=None`), `'multi_hot'`, `'count'` or `'tf_idf'`
             (float32 vectors of size `vocabulary_size()`, index 0 for out-of-vocabulary
             tokens; `'tf_idf'` weighs counts by `log(1 + texts / (1 + texts holding the
-            token))` learned by `adapt`, the OOV slot by the mean weight). Defaults to `'int'`.
+            token))` learned by `adapt`, the OOV slot by the mean weight). Keras 2's `'binary'`
+            and `'tf-idf'` are read as `'multi_hot'` and `'tf_idf'`, as Keras 3 reads them.
+            Defaults to `'int'`.
         output_sequence_length: pad or cut `'int'` output to this length. Defaults to `None`.
         pad_to_max_tokens: in `'multi_hot'`/`'count'` mode, make vectors `max_tokens` long even
             when the vocabulary is smaller. Defaults to `False`.
@@ -192,6 +196,8 @@ class TextVectorization(Layer):
             ) from None
         super().__init__(**kwargs)
         self.encoding = encoding
+        if isinstance(output_mode, str):
+            output_mode = _OUTPUT_MODE_ALIASES.get(output_mode, output_mode)
         if output_mode not in _OUTPUT_MODES:
             raise ValueError(
                 f"Unknown output_mode {output_mode!r}. Valid output_mode values: "

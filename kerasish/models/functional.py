@@ -329,6 +329,15 @@ class Functional(Model):
         return [outputs]
 
     # ----------------------------------------------------------------- inspection
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The output shapes traced when the model was built, with the batch size of
+        `input_shape` for a one-input model (a model nested in a Sequential after a layer
+        whose output shape is known only at run time, e.g. `TextVectorization`)."""
+        single = isinstance(input_shape, (tuple, list)) and not any(isinstance(d, (tuple, list)) for d in input_shape)
+        batch = input_shape[0] if single and len(input_shape) else None
+        shapes = [(batch,) + tuple(t.shape)[1:] for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
     def summary_rows(self) -> List[summary_mod.Row]:
         rows = []
         for layer in self._operations:

@@ -274,3 +274,20 @@ def test_model_from_config_of_a_functional_config_gives_a_functional_model_as_ke
     x = torch.ones(3, 4)
     rebuilt.set_weights(model.get_weights())
     torch.testing.assert_close(rebuilt(x), model(x))
+
+
+def test_a_functional_model_after_a_text_layer_in_a_sequential():
+    # Keras's preprocessing guide: Sequential([text_vectorizer, functional_model]); the token
+    # ids' length is known only at run time, so the functional model is asked for its output
+    # shape for input shape (None, None).
+    from kerasish.layers import TextVectorization
+
+    vectorizer = TextVectorization(max_tokens=20, output_mode="int")
+    vectorizer.adapt(np.array(["the cat sat", "the dog ran", "a cat ran"]))
+    inputs = kerasish.Input(shape=(None,), dtype="int64")
+    x = layers.GlobalAveragePooling1D()(layers.Embedding(20, 4)(inputs))
+    inner = Model(inputs, Dense(1)(x))
+    assert inner.compute_output_shape((7, None)) == (7, 1)
+    model = Sequential([vectorizer, inner])
+    out = model.predict(np.array(["the cat", "a dog ran"]), verbose=0)
+    assert out.shape == (2, 1)
