@@ -66,7 +66,14 @@ class Variable(nn.Parameter):
 
     def __new__(cls, data: Any = None, requires_grad: Any = True, *, name: Optional[str] = None,
                 trainable: Optional[bool] = None, shape: Any = None, dtype: Any = None,
-                aggregation: str = "none") -> "Variable":
+                aggregation: str = "none", initializer: Any = None) -> "Variable":
+        if initializer is not None:  # Keras 3 names its first argument `initializer`
+            if data is not None:
+                raise ValueError(
+                    "Variable received both an initial value and initializer=...; they are the same argument "
+                    "(Keras calls it `initializer`). Pass one of them."
+                )
+            data = initializer
         if isinstance(requires_grad, (tuple, list)):  # Keras's Variable(initializer, shape)
             shape, requires_grad = requires_grad, True
         if trainable is not None:
@@ -91,8 +98,9 @@ class Variable(nn.Parameter):
         return copy
 
     def __repr__(self) -> str:
-        return (f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}, "
-                f"trainable={self.trainable}>")
+        # Keras's form (`dtype=float32`, the value); printing reads the value to the host.
+        dtype = str(self.dtype).replace("torch.", "")
+        return f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={dtype}, value={self.numpy()}>"
 
     # ----------------------------------------------------------------- Keras surface
     @property

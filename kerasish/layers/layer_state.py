@@ -31,6 +31,11 @@ def _is_layer_state(module: Any) -> bool:
     return isinstance(module, LayerState)
 
 
+class SymbolicLossError(ValueError, NotImplementedError):
+    """`add_loss` of a symbolic tensor: a ValueError as Keras's `Layer.add_loss` raises for a non-tensor, and a
+    NotImplementedError as Keras's functional `Model.add_loss` raises."""
+
+
 class LayerState:
     """The weights, variables, losses and metrics part of `Layer` (see the module docstring)."""
 
@@ -133,8 +138,19 @@ class LayerState:
         the next forward pass starts.
 
         Raises:
+            SymbolicLossError: (a ValueError and NotImplementedError) for a symbolic KerasTensor, a
+                loss built on `Input`s as in tf.keras's `model.add_loss(kl_loss)`, which Keras 3 refuses too.
             TypeError: if `loss` is not a number or tensor.
         """
+        from kerasish.ops.keras_tensor import KerasTensor
+
+        if isinstance(loss, KerasTensor):
+            raise SymbolicLossError(
+                f"add_loss() received a symbolic KerasTensor ({loss!r}) on layer {getattr(self, 'name', '?')!r}. "
+                "Like Keras 3, kerasish takes losses only as tensors computed in a layer's call() (a symbolic "
+                "loss on a functional model was tf.keras's). Compute it in the call() of a layer in the model "
+                "(self.add_loss(...)), or in a custom train_step."
+            )
         if not isinstance(loss, torch.Tensor):
             if isinstance(loss, (int, float)) and not isinstance(loss, bool):
                 loss = torch.tensor(float(loss))

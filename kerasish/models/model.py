@@ -27,9 +27,11 @@ from kerasish import config
 from kerasish.utils.tree import first_leaf, map_structure, move
 from kerasish.layers import call_context
 from kerasish.layers.layer import Layer, Shape, to_snake_case, unique_name
+from kerasish.layers.layer_utils import state_restore, state_snapshot
 from kerasish.layers.symbolic import is_symbolic
 from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
 from kerasish.models import summary as summary_mod
+from kerasish.random.seed_generator import global_seed_kept
 from kerasish.training import kept_logits
 from kerasish.training.compile_config import CompileConfig
 from kerasish.training.model_trainer import Trainer
@@ -168,8 +170,11 @@ class Model(Trainer, Layer):
         self.to(self.device)
         was_training = self.training
         self.eval()
+        # The probe must change nothing Keras's build leaves alone: seed generators, non-trainable
+        # variables, statistics (a custom layer's call may move them) and the global random stream.
+        saved = state_snapshot(self)
         try:
-            with torch.no_grad():
+            with torch.no_grad(), global_seed_kept():
                 out = self(*sample) if isinstance(sample, (list, tuple)) else self(sample)
         except (RuntimeError, ValueError, TypeError) as e:
             raise ValueError(
@@ -179,6 +184,7 @@ class Model(Trainer, Layer):
             ) from e
         finally:
             self.train(was_training)
+            state_restore(saved)
         self.built = True
         self.to(self.device)
         first = out

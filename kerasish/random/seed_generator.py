@@ -15,8 +15,9 @@ numbers Keras gives wherever both call the same torch sampler.
 
 from __future__ import annotations
 
+import contextlib
 import random as python_random
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -24,6 +25,11 @@ from torch import nn
 
 _MASK = 0xFFFFFFFF
 _INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def _wrap_int32(value: int) -> int:
+    """`value` as an int32 holds it (two's complement wrap-around)."""
+    return (value + 2 ** 31) % 2 ** 32 - 2 ** 31
 
 
 class SeedGenerator(nn.Module):
@@ -96,9 +102,10 @@ class SeedGenerator(nn.Module):
             self._pair = (current[0], current[1] + 1)
             state[1:].add_(1)  # in place on the buffer's device: a kernel launch, no sync
         else:
-            # Keras's unordered step: near-unique values below 933199.
-            self._pair = tuple((v + 1) * 5387 % 933199 for v in current)
-            state.add_(1).mul_(5387).remainder_(933199)
+            # Keras's unordered step: near-unique values below 933199. Keras computes `(v + 1) * 5387` in
+            # its int32 state, which wraps around; the wrap is repeated here so the sequence is Keras's.
+            self._pair = tuple(_wrap_int32((v + 1) * 5387) % 933199 for v in current)
+            state.add_(1).mul_(5387).add_(2 ** 31).remainder_(2 ** 32).sub_(2 ** 31).remainder_(933199)
         self._seen = self._stamp()
         return current
 
@@ -143,6 +150,27 @@ def reset_global_seed_generator() -> None:
     """Forgets the global generator; the next `seed=None` draw makes a new one (as Keras's `set_random_seed`)."""
     global _global
     _global = None
+
+
+@contextlib.contextmanager
+def global_seed_kept() -> Iterator[None]:
+    """Runs a block without moving the random numbers `seed=None` draws next: the global generator
+    (and Python's `random`, which makes it) are put back afterwards. For work Keras does without
+    drawing, such as a probe call that learns a model's output shape."""
+    global _global
+    gen, python_state = _global, python_random.getstate()
+    # The Python copy of the state is kept only when it is current (else the buffer is re-read, as after a load).
+    saved = None if gen is None else (gen.state.clone(), gen._pair if gen._stamp() == gen._seen else None)
+    try:
+        yield
+    finally:
+        python_random.setstate(python_state)
+        _global = gen
+        if gen is not None and saved is not None:
+            with torch.no_grad():
+                gen.state.copy_(saved[0])
+            if saved[1] is not None:
+                gen._pair, gen._seen = saved[1], gen._stamp()
 
 
 SeedLike = Union[int, SeedGenerator, Tuple[int, int], torch.Tensor, None]
@@ -195,7 +223,7 @@ def check_seed(seed: Any) -> None:
 
 def _torch_seed(seed: SeedLike) -> int:
     if seed is None:
-        first, second = global_seed_generator()._advance()
+        first, second = global_seed_generator()._advance(ordered=False)  # as Keras draws its global seeds
     elif isinstance(seed, SeedGenerator):
         first, second = seed._advance()
     elif isinstance(seed, torch.Tensor):

@@ -110,6 +110,7 @@ class Trainer:
                                    output_names=names if names and len(names) > 1 else None,
                                    weighted_metrics=weighted_metrics)
         self._compile_config = cfg
+        self.__dict__.pop("_assigned_optimizer", None)  # compile's optimizer replaces one assigned before, as in Keras
         # Fresh trackers per compile (Keras rebuilds its compiled metrics too).
         self.__dict__["_loss_tracker"] = Mean(name="loss")
         self.__dict__.pop("_compile_metrics", None)
@@ -127,7 +128,29 @@ class Trainer:
 
     @property
     def optimizer(self) -> Any:
-        return None if self._compile_config is None else self._compile_config.optimizer
+        """The optimizer `compile()` set (or one assigned to `model.optimizer`); None before either."""
+        if self._compile_config is None:
+            return self.__dict__.get("_assigned_optimizer")
+        return self._compile_config.optimizer
+
+    @optimizer.setter
+    def optimizer(self, value: Any) -> None:
+        # Keras keeps `optimizer` as a plain attribute: a subclass may set one in __init__ for its own
+        # train_step, and a later compile() replaces it with compile's (its default 'rmsprop' included).
+        from kerasish import optimizers
+
+        opt = None if value is None else optimizers.get(value)
+        if self._compile_config is None:
+            self.__dict__["_assigned_optimizer"] = opt
+        elif opt is None:
+            raise ValueError(
+                f"model.optimizer = None on the compiled model {self.name!r}: a compiled model needs an optimizer. "
+                "Assign an optimizer object or name (e.g. keras.optimizers.Adam()), or call compile() again."
+            )
+        else:
+            self._compile_config.optimizer = opt
+            if opt.torch_optimizer is None and self.built and not self._has_unbuilt_layers():
+                self._build_optimizer()
 
     @property
     def loss(self) -> Any:
