@@ -13,6 +13,7 @@ BackupAndRestore saves so that a resumed fit draws the batches the uninterrupted
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -219,6 +220,11 @@ class ArrayAdapter:
     def _take(self, idx: torch.Tensor) -> Batch:
         """The batch of the samples at `idx`."""
         return (map_structure(lambda t: t.index_select(0, idx), self.x),) + self._take_targets(idx)
+
+    def restart(self) -> None:
+        """The next iteration starts a new pass from the beginning, as Keras resets its evaluation
+        iterator before every evaluation (fit's validation with `validation_steps`)."""
+        self._order, self._cursor = None, 0
 
     def _carried_over(self) -> Iterator[Batch]:
         # steps_per_epoch given: Keras's rules (kerasish/training/epoch_data.py).
@@ -476,6 +482,17 @@ class IterableAdapter:
     def _one_shot(self) -> bool:
         return hasattr(self.data, "__next__")
 
+    def restart(self) -> None:
+        """The next iteration starts again, as Keras resets its evaluation iterator before every
+        evaluation: a re-iterable starts a new pass; a generator (which cannot) gives the first
+        two batches kept when it was first read, then goes on where it stands, as Keras's does."""
+        if self._peeked is not None:
+            return  # nothing handed out yet
+        if not self._one_shot():
+            self._live = None
+        elif self._drawn:
+            self._live, self._spent = itertools.chain(list(self._head), self.data), False
+
     def _draw(self, source: Iterator[Any]) -> Any:
         element = next(source)
         self._drawn += 1
@@ -585,7 +602,7 @@ class IterableAdapter:
                     element = self._draw(source)
                 except StopIteration:
                     self._live = None
-                    if count == 0 and self._cut and not self._one_shot() and self._drawn:
+                    if count == 0 and self._cut and not self._one_shot() and self._drawn and self._length is not None:
                         source = self._live = self._source()  # the pass ended with the last epoch
                         continue
                     self._spent = self._one_shot()

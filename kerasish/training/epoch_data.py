@@ -20,7 +20,7 @@ of fit, and each evaluate/predict, draws; kerasish's data adapters follow the sa
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Optional
 
 RAN_OUT = (
     "Your input ran out of data; interrupting training. The data held fewer batches than the epoch's "
@@ -38,3 +38,11 @@ def warn_if_ran_out(adapter: Any, stacklevel: int = 1) -> None:
     """
     if getattr(adapter, "ran_out", False):
         warnings.warn(RAN_OUT, stacklevel=stacklevel + 1)
+
+
+def default_batch_size(batch_size: Optional[int], samples: int, steps: Optional[int]) -> int:
+    """`batch_size`, or Keras's default for arrays when it is None: with `steps` given, enough
+    samples per batch for the steps to cover the arrays once (`ceil(samples / steps)`), else 32."""
+    if batch_size is not None:
+        return batch_size
+    return max(1, -(-samples // steps)) if steps else 32

@@ -26,7 +26,7 @@ from kerasish.training import epoch_data, kept_logits, nonfinite
 from kerasish.training.logs import keras_order
 from kerasish.training.snapshot import LoopPosition
 from kerasish.training.stepper import Stepper, overrides
-from kerasish.utils.tree import map_structure, pack_x_y_sample_weight
+from kerasish.utils.tree import first_leaf, map_structure, pack_x_y_sample_weight
 from kerasish.training.step import MultiSteps, Steps, split_targets
 
 
@@ -114,11 +114,13 @@ class _Prepared:
         self.y_sample = y_sample
 
 
-def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shuffle: bool,
+def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: Optional[int], shuffle: bool,
             steps: Optional[int], *, need_y: bool, check: bool = True, shard: Optional[str] = None) -> _Prepared:
     """Checks user data up front and returns an adapter yielding device batches.
 
     `shard` ('train' or 'eval') splits the data across processes in a data-parallel run.
+    `batch_size=None` is Keras's default: for arrays with `steps`, enough per batch for the
+    steps to cover them once (`ceil(n / steps)`), otherwise 32.
     """
     device = model.device
     if x is None:
@@ -132,6 +134,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
         checks.check_lengths(texts, y, sample_weight)
         y, sample_weight = _convert_targets(y, sample_weight)
         model.ensure_built(texts)
+        batch_size = epoch_data.default_batch_size(batch_size, len(texts), steps)
         adapter = TextArrayAdapter(texts, y, sample_weight, batch_size, shuffle, device, steps)
         return _Prepared(adapter, y)
     if is_array_structure(x) or isinstance(x, (list,)) and x and not isinstance(x[0], (tuple, list)):
@@ -146,6 +149,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
             )
         checks.check_lengths(x, y, sample_weight)
         x, y, sample_weight = _convert_arrays(model, x, y, sample_weight)
+        batch_size = epoch_data.default_batch_size(batch_size, len(first_leaf(x)), steps)
         if check:
             checks.check_finite(x, "x")
             if y is not None:
@@ -176,7 +180,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: int, shu
     if need_y and model.compiled and model._compile_config.loss is not None:
         check_labels = lambda batch_y: _check_first_batch_labels(model, batch_y)  # noqa: E731
     checks.warn_if_shuffle_ignored(x, shuffle)
-    adapter = IterableAdapter(x, batch_size, shuffle, device, steps, model.casts_integer_inputs(),
+    adapter = IterableAdapter(x, batch_size or 32, shuffle, device, steps, model.casts_integer_inputs(),
                               expected_shape=model.expected_input_shape(), check_labels=check_labels, shard=shard)
     # The first batch (replayed later) builds a lazy model before its optimizer exists and
     # tells 'accuracy' which kind it is, as Keras does with its first batch.
@@ -263,6 +267,7 @@ def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str
     """
     stepper = Stepper(model, steps, "test")
     stepper.reset()
+    adapter.restart()  # every evaluation from the start, as Keras (fit's validation with validation_steps)
     was_training = model.training
     model.eval()
     cbs.on_test_begin({})
@@ -329,7 +334,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
         from kerasish.training.batch_finder import find_batch_size
 
         batch_size = find_batch_size(model, x, y, sample_weight=sample_weight, verbose=0 if verbose == 0 else 1)
-    batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
+    batch_size = None if batch_size is None else checks.check_batch_size(batch_size)  # None: see prepare
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, received epochs={epochs!r}.")
     if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or initial_epoch < 0:
@@ -373,7 +378,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
             val_x = validation_data
 
     train = prepare(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, need_y=need_y, shard="train")
-    distributed.announce_global_batch(batch_size, verbose)
+    distributed.announce_global_batch(getattr(train.adapter, "batch_size", batch_size or 32), verbose)
     model.ensure_optimizer()
     val = None
     if val_x is not None:
@@ -501,7 +506,7 @@ def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int]
     model.require_compiled("evaluate")
     x, y, sample_weight = pandas_inputs.convert(x), pandas_inputs.convert(y), pandas_inputs.convert(sample_weight,
                                                                                                      weights=True)
-    batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
+    batch_size = None if batch_size is None else checks.check_batch_size(batch_size)  # None: see prepare
     verbose = resolve_verbose(verbose)
     need_y = has_compiled_loss(model) and not overrides(model, "test_step")
     data = prepare(model, x, y, sample_weight, batch_size, False, steps, need_y=need_y, shard="eval")
@@ -521,7 +526,7 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
     from kerasish.callbacks.callback_list import CallbackList
 
     x = pandas_inputs.convert(x)
-    batch_size = checks.check_batch_size(32 if batch_size is None else batch_size)
+    batch_size = None if batch_size is None else checks.check_batch_size(batch_size)  # None: see prepare
     verbose = resolve_verbose(verbose)
     model.ensure_device()
     data = prepare(model, x, None, None, batch_size, False, steps, need_y=False, shard="eval")

@@ -229,3 +229,53 @@ def test_predict_with_steps_past_the_data_warns_and_returns_every_sample(kind):
         out, ran_out = _record(lambda: model.predict(data["x"], steps=6, verbose=0, **kwargs))
         seen[lib] = (out.shape, len(ran_out))
     assert seen[kerasish] == seen[k] == ((40, 1), 1)
+
+
+# --------------------------------------------------------------------------- found in review
+class _FourBatches(IterableDataset):
+    def __iter__(self):
+        for i in range(4):
+            yield torch.from_numpy(X[i * 10:(i + 1) * 10]), torch.from_numpy(Y[i * 10:(i + 1) * 10])
+
+
+def test_unknown_length_data_that_ends_with_an_epoch_gives_an_empty_epoch_as_keras():
+    # Keras tries the old iterator once more: StopIteration, a warning, an epoch with no batch.
+    DATA["iterable_dataset4"] = lambda lib, d: {"x": DataLoader(_FourBatches(), batch_size=None), "shuffle": False}
+    try:
+        theirs, ours = _fit_both("iterable_dataset4", 6, 2)
+    finally:
+        del DATA["iterable_dataset4"]
+    _assert_same(theirs, ours)
+    assert ours["per_epoch"] == [2, 2, 0, 2, 2, 0] and ours["warnings"] == 2
+
+
+def test_no_batch_size_with_steps_spreads_the_arrays_over_the_steps_as_keras():
+    # Keras: batch_size=None with steps on arrays means ceil(samples / steps) per batch.
+    DATA["arrays_no_batch_size"] = lambda lib, d: {"x": X, "y": Y, "shuffle": False}
+    try:
+        theirs, ours = _fit_both("arrays_no_batch_size", 2, 5)
+    finally:
+        del DATA["arrays_no_batch_size"]
+    _assert_same(theirs, ours)
+    assert ours["per_epoch"] == [5, 5] and ours["warnings"] == 0
+    k = keras_module()
+    models = _models(k)
+    ours_pred, ran_out = _record(lambda: models[kerasish].predict(X, steps=2, verbose=0))
+    assert ours_pred.shape == np.asarray(models[k].predict(X, steps=2, verbose=0)).shape == (40, 1) and not ran_out
+
+
+@pytest.mark.parametrize("kind", ["arrays", "dataloader", "generator"])
+def test_validation_with_validation_steps_starts_from_the_beginning_every_epoch(kind):
+    # Keras resets its evaluation iterator before each evaluation; SGD(0) keeps the weights, so
+    # every epoch's val_loss is the loss of the same first validation batch.
+    k = keras_module()
+    models = _models(k)
+    history = {}
+    for lib in (k, kerasish):
+        models[lib].compile(optimizer=lib.optimizers.SGD(0.0), loss="mse")
+        val = {"arrays": lambda: (X * 3, Y), "dataloader": lambda: DataLoader(_Rows(_Drawn()), batch_size=10),
+               "generator": lambda: _generator(5, _Drawn())}[kind]()
+        history[lib] = models[lib].fit(X, Y, batch_size=10, epochs=3, shuffle=False, verbose=0, validation_data=val,
+                                       validation_batch_size=10, validation_steps=1).history["val_loss"]
+    assert_close(history[kerasish], history[k], rtol=1e-5, atol=1e-7)
+    assert history[kerasish][0] == pytest.approx(history[kerasish][2])
