@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -25,6 +24,11 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from kerasish import config, distributed
 from kerasish.utils.py_dataset import PyDataset, ShuffledPasses
 from kerasish.utils.tree import first_leaf, map_structure, move
+from kerasish.data.rng_state import bad_state as _bad_state
+from kerasish.data.rng_state import check_generator_states as _check_generator_states
+from kerasish.data.rng_state import generator_states as _generator_states
+from kerasish.data.rng_state import host_rng_state, set_host_rng_state
+from kerasish.data.rng_state import set_generator_states as _set_generator_states
 
 Batch = Tuple[Any, Any, Optional[torch.Tensor]]
 
@@ -103,30 +107,6 @@ def check_sample_weight(w: Any, what: str = "sample_weight") -> None:
         f"sample's loss, NaN/inf turns every model weight NaN. Clip or drop those samples, e.g. "
         f"np.clip(np.nan_to_num({what}), 0, None)."
     )
-
-
-def _bad_state(what: str, field: str, value: Any, expected: str) -> ValueError:
-    return ValueError(
-        f"The saved {what} position has an invalid {field!r}: received {value!r:.80}, expected {expected}. The "
-        "backup was written by another kind of data or edited; delete it to start training from scratch.")
-
-
-def host_rng_state() -> Dict[str, Any]:
-    """torch's CPU, NumPy's and Python's global random states, as tensors and numbers (no pickle)."""
-    _, keys, pos, has_gauss, cached = np.random.get_state()
-    version, internal, gauss_next = random.getstate()
-    return {"torch": torch.get_rng_state(), "numpy": [torch.from_numpy(keys.astype(np.int64)), int(pos),
-                                                      int(has_gauss), float(cached)],
-            "python": [int(version), torch.tensor(internal, dtype=torch.int64), gauss_next]}
-
-
-def set_host_rng_state(state: Mapping[str, Any]) -> None:
-    """Sets the states `host_rng_state` returned."""
-    keys, pos, has_gauss, cached = state["numpy"]
-    version, internal, gauss_next = state["python"]
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached)))
-    random.setstate((int(version), tuple(int(v) for v in internal.tolist()), gauss_next))
 
 
 class ArrayAdapter:
@@ -295,34 +275,6 @@ class TextArrayAdapter(ArrayAdapter):
         for i in range(self.steps):
             idx = order_dev[i * bs:(i + 1) * bs]
             yield (self.texts[order_np[i * bs:(i + 1) * bs]],) + self._take_targets(idx)
-
-
-def _generators(data: Any) -> List[torch.Generator]:
-    """The torch generators a DataLoader draws its order from (its own, its sampler's), each once."""
-    found: List[torch.Generator] = []
-    for owner in (data, getattr(data, "sampler", None), getattr(getattr(data, "batch_sampler", None), "sampler", None)):
-        gen = getattr(owner, "generator", None)
-        if isinstance(gen, torch.Generator) and all(gen is not g for g in found):
-            found.append(gen)
-    return found
-
-
-def _generator_states(data: Any) -> List[torch.Tensor]:
-    return [g.get_state() for g in _generators(data)]
-
-
-def _check_generator_states(data: Any, states: Any) -> None:
-    count = len(_generators(data))
-    if (not isinstance(states, list) or len(states) != count
-            or not all(isinstance(v, torch.Tensor) and v.dtype == torch.uint8 for v in states)):
-        raise _bad_state("iterable data", "generators", states, f"{count} torch.Generator.get_state() tensor(s), as "
-                         "many as this data's DataLoader and sampler have generators")
-
-
-def _set_generator_states(data: Any, states: Any) -> None:
-    _check_generator_states(data, states)
-    for gen, value in zip(_generators(data), states):
-        gen.set_state(value)
 
 
 def unpack(element: Any, *, with_targets: bool = True) -> Batch:

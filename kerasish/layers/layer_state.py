@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from kerasish.layers import call_context, tracking, weight_walk
-from kerasish.layers.layer_utils import _check_weight_shape, _fill_keras_layout, _free_key, _torch_dtype
+from kerasish.layers.layer_utils import STATE_MARK, _check_weight_shape, _fill_keras_layout, _free_key, _torch_dtype, mark_state
 from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
 from kerasish.variables import Variable, as_variable
 
@@ -50,7 +50,8 @@ class LayerState:
 
         def apply(module: nn.Module) -> None:
             for p in module.parameters(recurse=False):
-                p.requires_grad_(self._trainable)
+                if not getattr(p, STATE_MARK, False):  # add_weight(trainable=False) stays so, as in Keras
+                    p.requires_grad_(self._trainable)
             for child in module.children():
                 if isinstance(child, LayerState):
                     # Child layers decide for themselves (BatchNormalization keeps its
@@ -253,6 +254,8 @@ class LayerState:
             name = next(n for n in (f"variable_{i}" if i else "variable" for i in range(len(taken) + 1))
                         if n not in taken)
         var = Variable(data, bool(trainable), name=name)
+        if not trainable:
+            mark_state(var)  # state (a counter, a statistic), not a weight frozen later: see layer_utils
         var.aggregation = aggregation
         if regularizer is not None:
             from kerasish import regularizers

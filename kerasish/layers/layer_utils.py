@@ -10,9 +10,39 @@ import torch
 from torch import nn
 
 
+# Marks a parameter made non-trainable on purpose (a counter, a statistic): state a forward pass may move.
+STATE_MARK = "_kerasish_state"
+
+
+def mark_state(tensor: torch.Tensor) -> torch.Tensor:
+    """Marks `tensor` (a parameter created with `trainable=False`) as state that shape probes restore."""
+    setattr(tensor, STATE_MARK, True)
+    return tensor
+
+
+def _is_probe_state(owner: nn.Module, p: torch.Tensor) -> bool:
+    """Whether a parameter without gradient is state a forward pass may change, as opposed to a weight
+    frozen by `trainable=False` (a frozen backbone, which no forward pass writes and which is not copied).
+
+    kerasish keeps no flag for "created non-trainable" beyond `requires_grad`, so: a marked parameter is
+    state; in a trainable Layer a parameter without gradient was made so (`add_weight(trainable=False)`);
+    in a frozen Layer it is a frozen weight (a frozen layer runs in inference mode); a plain torch module
+    keeps its state in buffers, so its parameters without gradient are frozen weights.
+    """
+    if getattr(p, STATE_MARK, False):
+        return True
+    return owner.__dict__.get("_trainable") is True
+
+
 def state_snapshot(module: nn.Module) -> List[Tuple[torch.Tensor, torch.Tensor]]:
-    """Copies of the non-trainable state (counters, statistics) a shape probe must not change."""
-    out = [(p, p.detach().clone()) for p in module.parameters() if not p.requires_grad]
+    """Copies of the state (counters, statistics, seed generators) a shape probe must not change:
+    every buffer and every non-trainable state parameter, but no frozen weight (see `_is_probe_state`)."""
+    out, seen = [], set()
+    for owner in module.modules():
+        for p in owner.parameters(recurse=False):
+            if id(p) not in seen and not p.requires_grad and _is_probe_state(owner, p):
+                out.append((p, p.detach().clone()))
+            seen.add(id(p))
     out += [(b, b.clone()) for b in module.buffers()]
     return out
 

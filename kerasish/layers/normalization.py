@@ -10,6 +10,7 @@ from torch import nn
 
 from kerasish import config, constraints, initializers, regularizers
 from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.layer_utils import mark_state
 from kerasish.layers.unsupported import reject_unsupported
 from kerasish.layers.weight_layout import attach_constraint
 
@@ -169,8 +170,8 @@ class BatchNormalization(Layer):
             self.gamma = make("gamma_initializer", self._trainable)
         if self.center:
             self.beta = make("beta_initializer", self._trainable)
-        self.moving_mean = make("moving_mean_initializer", False)
-        self.moving_variance = make("moving_variance_initializer", False)
+        self.moving_mean = mark_state(make("moving_mean_initializer", False))
+        self.moving_variance = mark_state(make("moving_variance_initializer", False))
         attach_constraint(self.gamma, self.gamma_constraint)
         attach_constraint(self.beta, self.beta_constraint)
 

@@ -111,9 +111,30 @@ class Steps:
         return ["loss"] + [m.name for m in self.metrics]
 
     def results_list(self, logs: Dict[str, float]) -> Any:
-        """`evaluate`'s (and `*_on_batch`'s) list of results: `loss`, then the metrics in compile order."""
-        values = list(logs.values())
+        """`evaluate`'s (and `*_on_batch`'s) list of results, in Keras's order: the results named by
+        `model.metrics` first (`loss`, then the compiled metrics in compile order), then every other
+        key of `logs` (a custom step's own entries) sorted. One result is returned bare."""
+        names = self.metric_names()
+        values = [logs[n] for n in names if n in logs]  # as Keras: a name listed twice gives its value twice
+        values += [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
+
+    def metric_names(self) -> List[str]:
+        """The names of `model.metrics` (a subclass may override that property), with the compiled
+        metrics listed one by one as Keras names them."""
+        from kerasish.training.compile_metrics import CompileMetrics
+
+        names: List[str] = []
+        for m in self.model.metrics:
+            if isinstance(m, CompileMetrics):
+                names += self.compiled_names(m)
+            else:
+                names.append(m.name)
+        return names
+
+    def compiled_names(self, container: Any) -> List[str]:
+        """The names Keras gives the compiled metrics in `model.metrics` order."""
+        return [m.name for m in container.metrics or []]
 
     def to(self, device: torch.device) -> "Steps":
         self.loss_tracker.to(device)
@@ -394,13 +415,13 @@ class MultiSteps(Steps):
     def tracker_names(self) -> List[str]:
         return [t.name for t in self.trackers()]
 
-    def results_list(self, logs: Dict[str, float]) -> Any:
-        """Keras's list for several outputs: `loss` and the per-output losses, then every other
-        result (the `<output>_<metric>` entries) in sorted key order."""
-        losses = [t.name for t in self.trackers() if t is self.loss_tracker or t in self.head_trackers]
-        lead = [n for n in losses if n in logs]
-        values = [logs[n] for n in lead] + [logs[k] for k in sorted(logs) if k not in lead]
-        return values[0] if len(values) == 1 else values
+    def compiled_names(self, container: Any) -> List[str]:
+        """For several outputs Keras lists each compiled metric by its own name (`mae`, not the
+        `<output>_mae` of the logs), then the per-output loss trackers: so `loss` and the per-output
+        losses lead evaluate's list and the `<output>_<metric>` entries follow in sorted key order."""
+        own = [m.name[len(self.names[h]) + 1:] if h is not None else m.name
+               for m, h in zip(container.metrics or [], container.heads)]
+        return own + [t.name for t, (_, loss, _, _) in zip(self.head_trackers, self.heads) if loss is not None]
 
     def to(self, device: torch.device) -> "MultiSteps":
         super().to(device)
