@@ -94,6 +94,8 @@ class Variable(nn.Parameter):
                         name=self._keras_name)
         copy._keras_path = self._keras_path
         copy.constraint, copy.regularizer, copy.aggregation = self.constraint, self.regularizer, self.aggregation
+        if getattr(self, "_kerasish_state", False):  # layer_utils.STATE_MARK: add_weight(trainable=False) state
+            copy._kerasish_state = True
         memo[id(self)] = copy
         return copy
 

@@ -250,3 +250,18 @@ def test_unfreezing_a_layer_leaves_its_non_trainable_weights_non_trainable_as_ke
         layer.trainable = True
         flags[lib] = ([w.name for w in layer.trainable_weights], [w.name for w in layer.non_trainable_weights])
     assert flags[kerasish] == flags[k] == (["variable"], ["variable_1"])
+
+
+def test_a_copied_layer_keeps_its_state_variables_non_trainable_when_unfrozen():
+    import copy
+
+    class Counter(kerasish.layers.Layer):
+        def build(self, input_shape):
+            self.count = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+    layer = Counter()
+    layer.build((1, 2))
+    twin = copy.deepcopy(layer)
+    twin.trainable = False
+    twin.trainable = True
+    assert twin.trainable_weights == [] and len(twin.non_trainable_weights) == 1
