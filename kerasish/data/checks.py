@@ -125,12 +125,20 @@ def check_shuffle(shuffle: Any) -> bool:
 def warn_if_shuffle_ignored(x: Any, shuffle: bool) -> None:
     """Warns, as Keras does, when fit's `shuffle=True` (its default) cannot reorder `x`: a
     DataLoader, an IterableDataset, a generator or another iterable yields its batches in its own
-    order. Arrays, map-style Datasets and PyDatasets are shuffled, so they pass silently."""
+    order; so does an endless PyDataset (`num_batches` None). Arrays, map-style Datasets and PyDatasets
+    of known length are shuffled, so they pass silently."""
     from torch.utils.data import Dataset, IterableDataset
 
     from kerasish.utils.py_dataset import PyDataset
 
-    if not shuffle or isinstance(x, PyDataset) or (isinstance(x, Dataset) and not isinstance(x, IterableDataset)):
+    if isinstance(x, PyDataset):
+        if shuffle and x.num_batches is None:
+            warnings.warn(
+                f"fit(shuffle=True) is ignored for {type(x).__name__}, an endless PyDataset (num_batches is None): "
+                "it yields its batches in its own order. Shuffle inside it, or pass shuffle=False to silence this "
+                "warning.", stacklevel=5)
+        return
+    if not shuffle or (isinstance(x, Dataset) and not isinstance(x, IterableDataset)):
         return
     warnings.warn(
         f"fit(shuffle=True) is ignored for x of type {type(x).__name__}: it yields its batches in its own order. "

@@ -1,10 +1,14 @@
-"""Two review fixes, each checked against Keras 3 or by what a user observes.
+"""Review fixes, each checked against Keras 3 or by what a user observes.
 
 A: the list `evaluate` / `train_on_batch` / `test_on_batch` return follows Keras's order (the names of
    `model.metrics` first, then every other key sorted), whatever order a custom step's dict has.
 B: the shape probe of `Model.ensure_built` restores the state a forward pass may move (buffers, seed
    generators, non-trainable variables) without copying weights frozen by `trainable=False`.
+Also: unfreezing keeps `add_weight(trainable=False)` variables non-trainable; an endless PyDataset
+warns that `shuffle=True` is ignored.
 """
+
+import warnings
 
 import numpy as np
 import pytest
@@ -266,3 +270,25 @@ def test_a_copied_layer_keeps_its_state_variables_non_trainable_when_unfrozen():
     twin.trainable = False
     twin.trainable = True
     assert twin.trainable_weights == [] and len(twin.non_trainable_weights) == 1
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_an_endless_py_dataset_warns_that_shuffle_is_ignored_as_keras(shuffle):
+    k = keras_module()
+    warned = {}
+    for lib in (k, kerasish):
+        class Endless(lib.utils.PyDataset):
+            @property
+            def num_batches(self):
+                return None
+
+            def __getitem__(self, index):
+                return np.ones((4, 2), "float32"), np.ones((4, 1), "float32")
+
+        model = lib.Sequential([lib.Input((2,)), lib.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(Endless(), steps_per_epoch=2, epochs=1, shuffle=shuffle, verbose=0)
+        warned[lib] = any("shuffle=True" in str(w.message) for w in caught)
+    assert warned[kerasish] == warned[k] == shuffle
