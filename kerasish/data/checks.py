@@ -131,14 +131,12 @@ def warn_if_shuffle_ignored(x: Any, shuffle: bool) -> None:
 
     from kerasish.utils.py_dataset import PyDataset
 
-    if isinstance(x, PyDataset):
-        if shuffle and x.num_batches is None:
-            warnings.warn(
-                f"fit(shuffle=True) is ignored for {type(x).__name__}, an endless PyDataset (num_batches is None): "
-                "it yields its batches in its own order. Shuffle inside it, or pass shuffle=False to silence this "
-                "warning.", stacklevel=5)
+    if not shuffle:
         return
-    if not shuffle or (isinstance(x, Dataset) and not isinstance(x, IterableDataset)):
+    if isinstance(x, PyDataset):
+        if x.num_batches is not None:
+            return
+    elif isinstance(x, Dataset) and not isinstance(x, IterableDataset):
         return
     warnings.warn(
         f"fit(shuffle=True) is ignored for x of type {type(x).__name__}: it yields its batches in its own order. "

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from kerasish.layers import call_context, tracking, weight_walk
-from kerasish.layers.layer_utils import STATE_MARK, _check_weight_shape, _fill_keras_layout, _free_key, _torch_dtype, mark_state
+from kerasish.layers.layer_utils import (STATE_MARK, _check_weight_shape, _fill_keras_layout, _free_key, _torch_dtype,
+                                         mark_state)
 from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
 from kerasish.variables import Variable, as_variable
 

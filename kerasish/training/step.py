@@ -110,6 +110,13 @@ class Steps:
     def tracker_names(self) -> List[str]:
         return ["loss"] + [m.name for m in self.metrics]
 
+    def results(self, logs: Dict[str, float], return_dict: bool) -> Any:
+        """What `evaluate` and `*_on_batch` return: the logs with sorted keys (`return_dict=True`,
+        as Keras), else `results_list`."""
+        from kerasish.training.logs import keras_order
+
+        return keras_order(logs) if return_dict else self.results_list(logs)
+
     def results_list(self, logs: Dict[str, float]) -> Any:
         """`evaluate`'s (and `*_on_batch`'s) list of results, in Keras's order: the results named by
         `model.metrics` first (`loss`, then the compiled metrics in compile order), then every other

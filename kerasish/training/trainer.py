@@ -515,10 +515,7 @@ def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int]
     st = _make_steps(model, data.y_sample)
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
                        steps=steps or data.adapter.steps)
-    logs = run_epoch_eval(model, st, data.adapter, cbs)
-    if return_dict:
-        return keras_order(logs)
-    return st.results_list(logs)
+    return st.results(run_epoch_eval(model, st, data.adapter, cbs), return_dict)
 
 
 def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any = "auto",
@@ -592,7 +589,4 @@ def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_we
                 stepper(bx, by, bw)
     finally:
         model.train(was_training)
-    logs = stepper.epoch_logs()  # host sync: once
-    if return_dict:
-        return keras_order(logs)
-    return stepper.steps.results_list(logs)
+    return stepper.steps.results(stepper.epoch_logs(), return_dict)  # host sync: once
