@@ -286,10 +286,12 @@ class Trainer:
             sample_weight: per-sample loss weights, as in `fit`. Defaults to `None`.
             steps: batches to evaluate before stopping. Defaults to `None` (all the data).
             callbacks: callbacks for the `on_test_*` hooks. Defaults to `None`.
-            return_dict: return `{'loss': ..., 'accuracy': ...}`. Defaults to `False`.
+            return_dict: return a dict with its keys sorted, as Keras (`{'accuracy': ..., 'loss': ...}`).
+                Defaults to `False`.
 
         Returns:
-            The scalar loss when there are no metrics, else `[loss, *metrics]`, or a dict.
+            The scalar loss when there are no metrics, else `[loss, *metrics]` (Keras's order: the
+            names of `model.metrics`, then a custom step's other results sorted), or a dict.
         """
         return trainer.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
 
