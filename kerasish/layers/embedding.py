@@ -35,6 +35,11 @@ class Embedding(Layer):
     uniform in [-0.05, 0.05] (torch's N(0, 1) with `kerasish.config.set_defaults('torch')`).
     Integer inputs are used as they are (`fit` does not cast them to float).
 
+    As in Keras 3, the layer is built (its weight made) on its first call, by `layer.build()`
+    or `model.build(input_shape)`, or at once when `weights` is given. Until then it has no
+    weights: `weights` and `get_weights()` are empty, `count_params()` and `set_weights()`
+    raise, `embeddings` is missing, and a model's `summary()` shows it as `0 (unbuilt)`.
+
     Args:
         input_dim: vocabulary size; ids must lie in `[0, input_dim)`.
         output_dim: size of each vector.
@@ -55,7 +60,8 @@ class Embedding(Layer):
 
     Raises:
         ValueError: for sizes < 1, `weights` of the wrong shape, or a LoRA / quantization
-            argument.
+            argument; from `set_weights()` before the layer is built.
+        AttributeError: reading `embeddings` before the layer is built.
 
     Example:
         >>> layer = Embedding(1000, 8, mask_zero=True)
@@ -102,14 +108,29 @@ class Embedding(Layer):
         self.produces_mask = self.mask_zero
         self.input_length = input_length
         self._torch_init = config.defaults() == "torch"
-        self.embeddings: Optional[nn.Parameter] = None
-        # The weight does not depend on the input shape: build now, as Keras does.
-        self.build_from_shape(self._input_shape_arg or (None, None))
+        # No weight yet: Keras builds an Embedding on its first call (or build()), not here.
         if weights is not None:
-            # Keras's `weights=`: one array, or a list holding it.
+            # Keras's `weights=`: build now (the shape does not depend on the input), then load
+            # one array, or a list holding it.
+            self.build()
             self.set_weights(weights if isinstance(weights, (list, tuple)) and len(weights) == 1 else [weights])
 
-    def build(self, input_shape: Shape) -> None:
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "embeddings" and not self.__dict__.get("built", False):
+                raise AttributeError(
+                    f"{type(self).__name__} {self.__dict__.get('name')!r} is not built yet, so it has no "
+                    "`embeddings`. Call it on token ids first, or build it with layer.build() (or "
+                    "model.build(input_shape)), or pass weights=... to the constructor."
+                ) from None
+            raise
+
+    def build(self, input_shape: Optional[Shape] = None) -> None:
+        """Makes `embeddings`; the input shape is not needed (Keras's `build()` takes none)."""
+        if self.built:
+            return
         dtype = getattr(torch, self.dtype)
         self.embeddings = nn.Parameter(torch.empty(self.input_dim, self.output_dim, dtype=dtype))
         if self._torch_init:
@@ -117,6 +138,23 @@ class Embedding(Layer):
         else:
             self.embeddings_initializer(self.embeddings.data)
         attach_constraint(self.embeddings, self.embeddings_constraint)  # Keras's layout already
+
+    def set_weights(self, weights: Any) -> None:
+        """Sets `[embeddings]` from arrays, as `get_weights()` returns them.
+
+        Raises:
+            ValueError: before the layer is built (as Keras, which expects 0 arrays then), or for
+                arrays of the wrong number or shape.
+        """
+        if not self.built and not (isinstance(weights, (list, tuple)) and len(weights) == 0):
+            received = (f"{len(weights)}" if isinstance(weights, (list, tuple))
+                        else f"an object of type {type(weights).__name__} (expected a list of arrays)")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} is not built yet, so it expects 0 weight arrays, received "
+                f"{received}. Build it first with layer.build() (or call it on token ids, or model.build("
+                "input_shape)), or pass the array as Embedding(..., weights=...)."
+            )
+        super().set_weights(weights)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape) + (self.output_dim,)
@@ -199,7 +237,7 @@ class ReversibleEmbedding(Embedding):
             from kerasish.ops.dtypes import to_torch_dtype
 
             to_torch_dtype(reverse_dtype)  # refuses an unknown dtype name before anything is built
-        # Read by build(), which Embedding.__init__ runs.
+        # Read by build(), which Embedding.__init__ runs when `weights` is given.
         self.tie_weights = bool(tie_weights)
         super().__init__(input_dim, output_dim, embeddings_initializer=embeddings_initializer,
                          embeddings_regularizer=embeddings_regularizer, embeddings_constraint=embeddings_constraint,
@@ -207,7 +245,9 @@ class ReversibleEmbedding(Embedding):
         self.reverse_dtype = reverse_dtype
         self.logit_soft_cap = logit_soft_cap
 
-    def build(self, input_shape: Shape) -> None:
+    def build(self, input_shape: Optional[Shape] = None) -> None:
+        if self.built:
+            return
         super().build(input_shape)
         self.reverse_embeddings: Optional[torch.Tensor] = None
         if not self.tie_weights:

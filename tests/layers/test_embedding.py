@@ -13,6 +13,7 @@ from kerasish.models import Sequential
 def test_embedding_looks_up_rows_with_keras_initialiser_and_count():
     torch.manual_seed(0)
     layer = Embedding(1000, 16)
+    layer.build()  # as in Keras 3, the weight is made by build() or the first call
     (weights,) = layer.get_weights()
     assert weights.shape == (1000, 16) and layer.count_params() == 16000
     assert np.abs(weights).max() <= 0.05 and weights.std() > 0.02

@@ -73,8 +73,8 @@ def _ours(cls, kwargs, constrained, input_shape):
     kw = dict(kwargs)
     kw.update({arg: getattr(constraints, name)(**ckw) for arg, (name, ckw) in constrained.items()})
     layer = cls(**kw)
-    if input_shape is not None:
-        layer.build_from_shape((None,) + input_shape[1:])
+    # Built as Keras's twin is: an Embedding (no input shape here) is built on a (None, 3) shape too.
+    layer.build_from_shape((None,) + input_shape[1:] if input_shape is not None else (None, 3))
     return layer
 
 
@@ -130,8 +130,7 @@ def test_constraints_are_in_the_config_as_keras_writes_them(cls, keras_name, kwa
 
     rebuilt = cls.from_config(json.loads(json.dumps(config)))
     assert rebuilt.get_config() == config
-    if input_shape is not None:
-        rebuilt.build_from_shape((None,) + input_shape[1:])
+    rebuilt.build_from_shape((None,) + input_shape[1:] if input_shape is not None else (None, 3))
     owned = [p for p in rebuilt.parameters() if getattr(p, "constraint", None) is not None]
     assert len(owned) == len(constrained)
 

@@ -225,6 +225,7 @@ def test_reversible_embedding_matches_keras(kwargs):
     k = keras_module()
     theirs, ours = k.layers.ReversibleEmbedding(7, 3, **kwargs), ReversibleEmbedding(7, 3, **kwargs)
     theirs.build()
+    ours.build()
     _randomize(theirs)
     ours.set_weights(theirs.get_weights())
     assert [w.path.split("/")[-1] for w in theirs.weights] == [w.name for w in ours.weights]

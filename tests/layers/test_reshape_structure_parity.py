@@ -199,6 +199,7 @@ def test_time_distributed_masks_as_keras():
     ke = k_emb(tokens)
     kout = k_td(ke)
     td.build_from_shape((None, 4, 5, 3))
+    emb.build()
     emb.set_weights(k_emb.get_weights())
     td.set_weights(k_td.get_weights())
     e = emb(torch.tensor(tokens))
