@@ -40,7 +40,7 @@ class Sequential(Model):
         # `layers` property (a list, as in Keras) takes precedence for attribute access.
         self._modules["layers"] = LayerDict()
         self._input_layer: Optional[InputLayer] = None
-        self._auto_input: Optional[InputLayer] = None  # made for the symbolic graph, never saved
+        self._auto_input: Optional[InputLayer] = None  # made when built without an Input; get_config lists it
         self._built_from_data = False  # input shape learned from a batch, not declared
         self._input_spec: Optional[Shape] = None
         self._shapes: Dict[str, Shape] = {}
@@ -90,7 +90,7 @@ class Sequential(Model):
                     f"{len(self._layer_dict)} layer(s). Put Input(shape=...) first."
                 )
             self._input_layer = layer
-            self._input_spec = (None,) + tuple(layer.shape[1:])
+            self._input_spec = tuple(layer.shape)  # a batch size given to Input stays, as in Keras
             return
         if not isinstance(layer, nn.Module):
             raise TypeError(
@@ -125,6 +125,8 @@ class Sequential(Model):
         self._shapes.pop(name, None)
         remaining = list(self._layer_dict)
         self._output_shape = self._shapes.get(remaining[-1]) if remaining else None
+        if not remaining:
+            self.built = False  # as Keras: an input alone is not a built model (adding a layer builds it again)
         self._invalidate_optimizer()
         return layer
 
@@ -154,7 +156,7 @@ class Sequential(Model):
         if index == 0:
             source = self._input_layer
             if source is None:
-                # Not part of the config: only an Input the user gave is saved.
+                # Keras's Sequential makes this InputLayer when built; get_config lists it too.
                 if self._auto_input is None or self._auto_input.shape != tuple(in_shape):
                     self._auto_input = InputLayer(batch_shape=tuple(in_shape), name=unique_name("input_layer"))
                 source = self._auto_input
@@ -381,11 +383,18 @@ class Sequential(Model):
         return rows
 
     def get_config(self) -> Dict[str, Any]:
-        """`{'name': ..., 'layers': [{'class_name', 'config', 'module', 'registered_name'}, ...]}`
-        (kerasish layers only); `Sequential.from_config` rebuilds it."""
+        """`{'name', 'layers', 'build_input_shape'}`; `Sequential.from_config` rebuilds it.
+
+        As in Keras, a model whose input shape is known (an `Input`, a first layer with
+        `input_shape=`, or built by `build(shape)`, a call or fit) lists an `InputLayer` first
+        with that batch shape, batch entry included, and writes it again as
+        `build_input_shape` while the model has layers; so the rebuilt model is built with
+        the same shapes. Plain torch modules have no config and make this raise `TypeError`.
+        """
         layers = []
-        if self._input_spec is not None and self._input_layer is not None:
-            layers.append(layer_entry(self._input_layer))
+        source = self._config_input()
+        if source is not None:
+            layers.append(layer_entry(source))
         for layer in self.layers:
             if not isinstance(layer, Layer):
                 raise TypeError(
@@ -393,7 +402,28 @@ class Sequential(Model):
                     "only kerasish layers have configs. Save weights with save_weights() instead."
                 )
             layers.append(layer_entry(layer))
-        return {"name": self.name, "layers": layers}
+        config: Dict[str, Any] = {"name": self.name, "layers": layers}
+        if source is not None and self._layer_dict:
+            # Keras writes it only for a model with layers built on its input (a model popped
+            # down to its input keeps the InputLayer entry alone).
+            config["build_input_shape"] = list(source.shape)
+        return config
+
+    def _config_input(self) -> Optional[InputLayer]:
+        """The InputLayer that `get_config` lists: the user's `Input`, else one for the shape
+        the model was built for (None while unbuilt)."""
+        if self._input_layer is not None:
+            return self._input_layer
+        # A model first built from a fit/predict batch records the shape it checks batches
+        # against: feature axes pinned, sequence axes free (see expected_input_shape), so the
+        # rebuilt model accepts the same batches the original does.
+        shape = self.expected_input_shape()
+        if shape is None:
+            return None
+        made = self._auto_input
+        if made is not None and made.shape == tuple(shape):
+            return made
+        return InputLayer(batch_shape=tuple(shape), name=made.name if made is not None else "input_layer")
 
     @classmethod
     def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> "Sequential":

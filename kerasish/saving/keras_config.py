@@ -73,7 +73,8 @@ def _is_model(obj: Any) -> bool:
 def _sequential_config(model: Any) -> Dict[str, Any]:
     layers = []
     shape = model.expected_input_shape()
-    input_layer = getattr(model, "_input_layer", None)
+    # The user's Input, else the one the model made when it was built (named as Keras 3 names it).
+    input_layer = getattr(model, "_input_layer", None) or getattr(model, "_auto_input", None)
     if shape is not None:
         dtype = getattr(input_layer, "_dtype_arg", None) or "float32"
         name = input_layer.name if input_layer is not None else f"{model.name}_input"

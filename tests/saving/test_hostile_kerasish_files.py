@@ -54,6 +54,11 @@ def _layers(config):
     return config["model"]["config"]["layers"]
 
 
+def _dense(config):
+    # The first Dense: a Sequential whose input shape is known lists its InputLayer first, as Keras does.
+    return next(e for e in _layers(config) if e["class_name"] == "Dense")
+
+
 # ---------------------------------------------------------------- the zip container
 def test_a_duplicated_config_member_is_refused(saved, tmp_path):
     members = _members(saved)
@@ -143,7 +148,7 @@ def test_bad_key_order_metadata_is_refused(saved, tmp_path, order, shown):
 def test_a_dtype_naming_a_torch_function_is_refused_and_never_called(saved, tmp_path, monkeypatch):
     called = []
     monkeypatch.setattr(torch, "load", lambda *a, **k: called.append(a))
-    path = _with_config(saved, tmp_path, lambda c: _layers(c)[0]["config"].update(dtype="load"))
+    path = _with_config(saved, tmp_path, lambda c: _dense(c)["config"].update(dtype="load"))
     with pytest.raises(ValueError, match=r"Cannot rebuild the saved Dense 'dense\w*' from its config: Unknown dtype "
                                          r"'load'\. Expected a dtype name"):
         load_model(path)
@@ -151,8 +156,8 @@ def test_a_dtype_naming_a_torch_function_is_refused_and_never_called(saved, tmp_
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda c: _layers(c)[0].update(class_name=["Dense"]), r"The object description must be \{'class_name'"),
-    (lambda c: _layers(c)[0].pop("config"), r"The object description must be .*received \{'class_name': 'Dense'"),
+    (lambda c: _dense(c).update(class_name=["Dense"]), r"The object description must be \{'class_name'"),
+    (lambda c: _dense(c).pop("config"), r"The object description must be .*received \{'class_name': 'Dense'"),
     (lambda c: c["model"].pop("config"), r"The model description must be \{'class_name'"),
     (lambda c: c["model"]["config"].update(name=5), r"Cannot rebuild the saved Sequential 5 from its config: name "),
     (lambda c: c["model"]["config"].update(build_input_shape="x"), r"build_input_shape='x'; expected a list of "),
@@ -195,7 +200,7 @@ def test_malformed_functional_graphs_are_named(saved_functional, tmp_path, edit,
 def test_a_huge_declared_layer_is_refused_before_any_allocation(saved, tmp_path):
     # 2 KB of config declaring Dense(20000) on 20000 inputs: 1.6 GB if built for real.
     def edit(config):
-        dense = _layers(config)[0]["config"]
+        dense = _dense(config)["config"]
         dense.update(units=20000, input_shape=[20000])
     path = _with_config(saved, tmp_path, edit)
     with pytest.raises(ValueError, match=r"Shape mismatch for weight 'layers\.dense\w*\.kernel' .*the model has "

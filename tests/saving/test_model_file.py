@@ -161,7 +161,7 @@ def test_architecture_and_weights_that_disagree_fail_with_both_shapes(tmp_path):
     with zipfile.ZipFile(path) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
     config = json.loads(members["config.json"])
-    config["model"]["config"]["layers"][0]["config"]["units"] = 5
+    config["model"]["config"]["layers"][1]["config"]["units"] = 5  # [0] is the InputLayer
     members["config.json"] = json.dumps(config).encode()
     with zipfile.ZipFile(tmp_path / "edited.kerasish", "w") as zf:
         for name, data in members.items():
@@ -177,7 +177,7 @@ def test_unknown_class_lists_the_registered_ones(tmp_path):
     with zipfile.ZipFile(path) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
     config = json.loads(members["config.json"])
-    config["model"]["config"]["layers"][0]["class_name"] = "Dence"
+    config["model"]["config"]["layers"][1]["class_name"] = "Dence"  # [0] is the InputLayer
     members["config.json"] = json.dumps(config).encode()
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members.items():
