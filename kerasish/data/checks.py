@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from kerasish.data.adapters import check_sample_weight, num_samples, shape_matches  # noqa: F401 (re-exported)
+from kerasish.utils.host_sync import labelled_sync
 from kerasish.utils.tree import first_leaf, map_structure
 
 
@@ -203,14 +204,17 @@ def check_labels(y: Any, loss_name: Optional[str], output_shape: Optional[Sequen
                 "for one-hot labels."
             )
         if y.is_floating_point():
-            if not bool((y == y.round()).all()):  # host sync: once per fit
+            with labelled_sync("label check of the first batch: once per fit", of=y):
+                integral = bool((y == y.round()).all())
+            if not integral:
                 raise ValueError(
                     "sparse_categorical_crossentropy expects integer class labels, received float labels "
                     "with fractional parts. Pass integer labels, or use categorical_crossentropy for "
                     "probability targets."
                 )
         if num_classes is not None and y.numel():
-            lo, hi = int(y.min()), int(y.max())  # host sync: once per fit
+            with labelled_sync("label check of the first batch: once per fit", of=y):
+                lo, hi = int(y.min()), int(y.max())
             if lo < 0 or hi >= num_classes:
                 raise ValueError(
                     f"Received a label value of {hi if hi >= num_classes else lo}, which is outside the valid "

@@ -22,10 +22,14 @@ from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.rnn_state import StatefulStates
 from kerasish.layers.weight_layout import KerasLayout, attach_constraint
 from kerasish.random import SeedGenerator
+from kerasish.utils.host_sync import labelled_sync
 
 Output = Union[torch.Tensor, List[torch.Tensor]]
 
 _USE_CUDNN = ("auto", True, False)
+
+# A masked sequence is packed for torch's fused kernels, which take the lengths from host memory.
+MASKED_SYNC = "masked recurrent layer: pack_padded_sequence reads the sequence lengths on the host, once per call"
 
 
 def _recurrent(h: torch.Tensor, weight: torch.Tensor, masks: Optional[List[torch.Tensor]]) -> torch.Tensor:
@@ -382,9 +386,9 @@ class _RNN(StatefulStates, Layer):
         order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices
         compact = x.gather(1, order.unsqueeze(-1).expand(n, steps, features))
         lengths = mask.sum(dim=1)
-        # Host sync, once per batch: pack_padded_sequence needs the lengths on the CPU.
         # Rows without a real step run one (masked-out) step and keep their initial state.
-        lengths_cpu = lengths.cpu().clamp_min(1)
+        with labelled_sync(MASKED_SYNC, of=lengths):
+            lengths_cpu = lengths.cpu().clamp_min(1)
         packed = pack_padded_sequence(compact, lengths_cpu, batch_first=True, enforce_sorted=False)
         sorted_hx = [h.index_select(1, packed.sorted_indices) for h in hx]
         data, states = self._run(packed.data, packed.batch_sizes, sorted_hx)

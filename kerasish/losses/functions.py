@@ -8,6 +8,7 @@ them, so a loss and its metric always compute the same number.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Optional, Sequence, Tuple, Union
 
@@ -105,7 +106,7 @@ def log_cosh(y_true: Any, y_pred: Any) -> torch.Tensor:
     """mean(log(cosh(y_pred - y_true)), axis=-1), computed without overflow."""
     y_true, y_pred = _pair(y_true, y_pred)
     d = y_pred - y_true
-    return (d + F.softplus(-2.0 * d) - torch.log(torch.tensor(2.0, dtype=d.dtype, device=d.device))).mean(dim=-1)
+    return (d + F.softplus(-2.0 * d) - math.log(2.0)).mean(dim=-1)
 
 
 def _hinge_labels(y_true: torch.Tensor) -> torch.Tensor:
@@ -345,9 +346,8 @@ def circle_with_mask(y_true: Any, y_pred: Any, ref_labels: Any = None, ref_embed
     neg_w = ((1 + margin - dist) * neg).clamp_min(0.0)
     pos_wd = -gamma * pos_w * (margin - dist)
     neg_wd = gamma * neg_w * ((1 - margin) - dist)
-    ninf = torch.tensor(float("-inf"), dtype=dist.dtype, device=dist.device)
-    p_loss = torch.logsumexp(torch.where(pos, pos_wd, ninf), dim=1)
-    n_loss = torch.logsumexp(torch.where(neg, neg_wd, ninf), dim=1)
+    p_loss = torch.logsumexp(pos_wd.masked_fill(~pos, float("-inf")), dim=1)
+    n_loss = torch.logsumexp(neg_wd.masked_fill(~neg, float("-inf")), dim=1)
     values = F.softplus(p_loss + n_loss)
     return values, values > 0
 

@@ -106,7 +106,11 @@ class AUC(_ConfusionBase):
     def _label_weights(self, device: torch.device) -> Optional[torch.Tensor]:
         if self.label_weights is None:
             return None
-        return torch.tensor(self.label_weights, dtype=self._torch_dtype, device=device)
+        # Made once per device: a host-to-device copy per batch would make the host wait for the GPU.
+        cache = self.__dict__.setdefault("_label_weight_cache", {})
+        if device not in cache:
+            cache[device] = torch.tensor(self.label_weights, dtype=self._torch_dtype, device=device)
+        return cache[device]
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred, sample_weight = self._prep(y_true, y_pred, sample_weight)

@@ -83,7 +83,11 @@ class IoU(_IoUBase):
         cm = self.total_cm.to(torch.float32)
         tp = cm.diagonal()
         denominator = cm.sum(dim=0) + cm.sum(dim=1) - tp
-        ids = torch.tensor(self.target_class_ids, dtype=torch.long, device=cm.device)
+        # Made once per device: a host-to-device copy here would make the host wait for the GPU.
+        cache = self.__dict__.setdefault("_class_id_cache", {})
+        if cm.device not in cache:
+            cache[cm.device] = torch.tensor(self.target_class_ids, dtype=torch.long, device=cm.device)
+        ids = cache[cm.device]
         tp, denominator = tp[ids], denominator[ids]
         valid = denominator > 1e-9
         eps = config.epsilon()

@@ -355,8 +355,8 @@ class Optimizer:
             total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
             clip = float(self.global_clipnorm)
             # min(clip / norm, 1), and NaN for a non-finite norm (as Keras's clip_by_global_norm).
-            scale = clip * torch.minimum(1.0 / total, torch.tensor(1.0 / clip, dtype=total.dtype, device=total.device)) \
-                + (total - total)
+            # clamp_max takes the bound as a kernel argument: no host-to-device copy, so no sync.
+            scale = clip * (1.0 / total).clamp_max(1.0 / clip) + (total - total)
             torch._foreach_mul_(grads, scale)
         elif self.clipvalue and self.clipvalue > 0:
             torch._foreach_clamp_min_(grads, -float(self.clipvalue))

@@ -155,7 +155,9 @@ class CompiledUpdate:
     def _scalar_tensors(self, key: Any, values: List[float], like: torch.Tensor) -> List[torch.Tensor]:
         tensors, old = self._tensors.get(key), self._values.get(key)
         if tensors is None or len(tensors) != len(values):
-            tensors = [torch.tensor(v, dtype=like.dtype, device=like.device) for v in values]
+            # torch.full writes the value with a kernel; torch.tensor(v, device=cuda) would copy it
+            # from host memory and wait for the copy (a sync).
+            tensors = [torch.full((), v, dtype=like.dtype, device=like.device) for v in values]
             self._tensors[key] = tensors
         elif old != values:
             for t, v, o in zip(tensors, values, old):

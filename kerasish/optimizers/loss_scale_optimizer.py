@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 
 from kerasish.optimizers.base import Optimizer
+from kerasish.utils.host_sync import labelled_sync
 
 _SHARED_DEFAULTS = {
     "weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None, "use_ema": False,
@@ -140,7 +141,9 @@ class LossScaleOptimizer(Optimizer):
             found_inf = torch.zeros((), dtype=torch.float32, device=self.dynamic_scale.device)
             with torch.no_grad():
                 torch._amp_foreach_non_finite_check_and_unscale_(grads, found_inf, self.dynamic_scale.reciprocal())
-            finite = not bool(found_inf)  # host sync: once per step, to skip a non-finite update as Keras does
+            with labelled_sync("LossScaleOptimizer, once per step: whether the scaled gradients overflowed "
+                               "decides on the host whether this update is skipped, as Keras skips it"):
+                finite = not bool(found_inf)
         if finite:
             self.inner_optimizer.step()
             if self._step_counter == self.dynamic_growth_steps - 1:

@@ -80,10 +80,14 @@ from typing import Any, Callable, Dict, Optional
 import torch
 
 from kerasish.layers import call_context
+from kerasish.utils.host_sync import labelled_sync
 
 _BODY_IDS = itertools.count()
 OPTION_NAMES = ("mode", "backend", "fullgraph", "dynamic", "options")
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+# Tracing and code generation read tensors on the host; a graph's first call only.
+COMPILE_SYNC = "torch.compile's first call of a graph (tracing and code generation): once per compiled graph"
 
 
 def resolve_jit_compile(jit_compile: Any) -> Optional[Dict[str, Any]]:
@@ -229,7 +233,8 @@ class CompiledLoss:
         start = time.perf_counter()
         try:
             self.compiled = _compiled_body(model, self.key, self.options)
-            loss = self.compiled(self.steps, x, y, w)
+            with labelled_sync(COMPILE_SYNC):
+                loss = self.compiled(self.steps, x, y, w)
         except Exception as e:  # noqa: BLE001 - any compiler or backend failure: run eagerly
             return self._fall_back(e, x, y, w)
         elapsed = time.perf_counter() - start
@@ -343,7 +348,7 @@ class CompiledTrainStep:
         self.compiled = _compiled_body(model, self.key, self.options, _train_step_body)
         # The gradients are traced into the graph (`torch.autograd.grad`), which dynamo does
         # only with this setting; it is read while tracing, so it is set for this call only.
-        with torch._dynamo.config.patch(trace_autograd_ops=True):
+        with torch._dynamo.config.patch(trace_autograd_ops=True), labelled_sync(COMPILE_SYNC):
             self.compiled(self.steps, x, y, w, prepared, self.update)
         model.__dict__["compile_time_s"] = model.__dict__.get("compile_time_s", 0.0) + time.perf_counter() - start
 

@@ -8,6 +8,7 @@ from typing import Any, Dict, Iterator, List, Optional
 import torch
 
 from kerasish import distributed
+from kerasish.utils.host_sync import labelled_sync
 
 
 def results_to_floats(names: List[str], tensors: List[torch.Tensor], prefix: str = "") -> Dict[str, float]:
@@ -24,7 +25,9 @@ def results_to_floats(names: List[str], tensors: List[torch.Tensor], prefix: str
     on_device = [i for i, v in enumerate(values) if v is None]
     if on_device:
         stacked = torch.stack([tensors[i].detach().to(torch.float64).reshape(()) for i in on_device])
-        for i, v in zip(on_device, stacked.cpu().tolist()):  # host sync (once)
+        with labelled_sync("logs read as floats: once per epoch, or per progress-bar refresh"):
+            on_host = stacked.cpu().tolist()
+        for i, v in zip(on_device, on_host):
             values[i] = v
     return {prefix + n: float(v) for n, v in zip(names, values)}
 

@@ -21,6 +21,12 @@ from kerasish import activations
 from kerasish.layers import call_context
 from kerasish.layers.calling import logits_path_skips, step_forward
 from kerasish.metrics import Mean, Metric
+from kerasish.utils.host_sync import labelled_sync
+
+# The one per-step host read kerasish makes, and only under 'mixed_float16' (see kerasish.utils.host_sync).
+FLOAT16_SYNC = ("mixed_float16 loss scaling, once per step: whether the scaled gradients overflowed decides "
+                "on the host whether this update is skipped, as Keras skips it (mixed_bfloat16 needs no loss "
+                "scaling and makes no such read)")
 
 
 def call_module(module: Callable, x: Any) -> Any:
@@ -279,7 +285,8 @@ class Steps:
             if opt.clips:
                 self.scaler.unscale_(opt.torch_optimizer)
                 opt.clip_gradients()
-            self.scaler.step(opt.torch_optimizer)  # torch reads its inf flag here (one sync)
+            with labelled_sync(FLOAT16_SYNC):  # torch's GradScaler reads its inf flag here
+                self.scaler.step(opt.torch_optimizer)
             self.scaler.update()
             opt.after_step()
         self.optimizer.zero_grad()

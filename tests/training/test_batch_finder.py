@@ -177,7 +177,7 @@ def test_an_error_that_is_not_out_of_memory_propagates_and_the_model_is_restored
 @pytest.mark.gpu
 def test_cuda_finds_the_out_of_memory_limit_within_the_margin():
     """The allocator is capped at 2 GiB, so out-of-memory comes at a batch size of a few thousand."""
-    device = torch.device("cuda")
+    device = torch.device("cuda", torch.cuda.current_device())  # torch's memory-fraction call needs an index
     x, y = data(n=60000, features=1024)
     model = Sequential([Dense(4096, activation="relu", input_shape=(1024,)), Dense(4096, activation="relu"),
                         Dense(10, activation="softmax")])
