@@ -13,7 +13,7 @@ Frameworks:
 - `hand_dataloader`: the same loop over `DataLoader(TensorDataset(x, y), shuffle=True)`.
 - `keras3`: Keras 3 with `KERAS_BACKEND=torch`, `fit` on the numpy arrays.
 - `lightning`: a LightningModule wrapping the hand loop's net, a fresh
-  `Trainer(max_epochs=1, accelerator="cpu", ...)` per epoch over the same DataLoader
+  `Trainer(max_epochs=1, accelerator="cpu"/"gpu", ...)` per epoch over the same DataLoader
   (the optimizer object, and so its state, is kept across epochs).
 
 All start from the same initial weights (kerasish's initializers, seed 0, copied into the
@@ -25,6 +25,13 @@ Run:
     python benchmarks/peers.py                                      # everything, 5 reps
     python benchmarks/peers.py --workloads mlp cnn --reps 3 --samples 6000
     python benchmarks/peers.py --frameworks kerasish hand keras3 --markdown
+    python benchmarks/peers.py --device cuda --markdown             # on a GPU (every framework there)
+
+With `--device cuda` the hand loop keeps its tensors on the GPU; the DataLoader loop and Lightning
+read pinned host tensors and move each batch; kerasish and Keras 3 get the numpy arrays; each
+worker synchronises the GPU before reading its clock at the end of an epoch. Lightning's fresh
+Trainer per epoch moves the module to the GPU at its start and back to the CPU at its end (its
+teardown), a cost a script with one Trainer for all epochs pays once.
 """
 
 from __future__ import annotations
@@ -73,30 +80,35 @@ def _keras_like(module: Any, name: str, x: np.ndarray, y: np.ndarray, weights: L
     return run, lambda: W.keras_final_metric(name, model, x, y)
 
 
-def _torch_setup(name: str, x: np.ndarray, y: np.ndarray, weights: List[np.ndarray]):
+def _torch_setup(name: str, x: np.ndarray, y: np.ndarray, weights: List[np.ndarray], device: str):
+    """The hand loop's net and optimizer on `device`; its data on the host (the DataLoader's) and on `device`."""
     import torch
 
     net = W.torch_net(name)
     W.load_keras_weights(name, net, weights)
-    xt, yt = W.torch_inputs(name, x), torch.from_numpy(np.ascontiguousarray(y))
+    net = net.to(device)
+    host_x, host_y = W.torch_inputs(name, x), torch.from_numpy(np.ascontiguousarray(y))
+    xt, yt = host_x.to(device), host_y.to(device)
     opt = W.torch_optimizer(name, net.parameters())
 
     def final() -> float:
         if name == "linreg":
             return float(net.weight.detach().reshape(-1)[0])
+        net.to(xt.device)  # Lightning's Trainer moves the module back to the CPU when it finishes
         net.eval()
         return W.accuracy(lambda t: torch.cat([net(c) for c in t.split(1024)]), xt, yt)
 
-    return net, opt, xt, yt, final
+    return net, opt, xt, yt, (host_x, host_y), final
 
 
-def _loader(xt, yt, bs: int):
+def _loader(xt, yt, bs: int, device: str):
+    """A DataLoader over host tensors, as a PyTorch user writes it (pinned when the net is on CUDA)."""
     from torch.utils.data import DataLoader, TensorDataset
 
-    return DataLoader(TensorDataset(xt, yt), batch_size=bs, shuffle=True)
+    return DataLoader(TensorDataset(xt, yt), batch_size=bs, shuffle=True, pin_memory=device.startswith("cuda"))
 
 
-def _lightning(name: str, net, opt, loader, epochs: int) -> Callable:
+def _lightning(name: str, net, opt, loader, epochs: int, device: str) -> Callable:
     import logging
 
     import lightning.pytorch as pl
@@ -121,14 +133,15 @@ def _lightning(name: str, net, opt, loader, epochs: int) -> Callable:
     module = Module()
 
     def run() -> None:
-        trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False,
+        trainer = pl.Trainer(max_epochs=epochs, accelerator="gpu" if device.startswith("cuda") else "cpu",
+                             devices=1, logger=False,
                              enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
         trainer.fit(module, loader)
 
     return run
 
 
-def build_runner(framework: str, name: str, data_dir: str, steps: int) -> Tuple[Callable, Callable]:
+def build_runner(framework: str, name: str, data_dir: str, steps: int, device: str = "cpu") -> Tuple[Callable, Callable]:
     """(one timed unit of work, final metric) for a framework on a workload's saved data."""
     x, y = np.load(os.path.join(data_dir, "x.npy")), np.load(os.path.join(data_dir, "y.npy"))
     with np.load(os.path.join(data_dir, "weights.npz")) as f:
@@ -139,34 +152,39 @@ def build_runner(framework: str, name: str, data_dir: str, steps: int) -> Tuple[
         import kerasish
 
         kerasish.utils.set_random_seed(0)
-        return _keras_like(kerasish, name, x, y, weights, epochs, dict(device="cpu"))
+        return _keras_like(kerasish, name, x, y, weights, epochs, dict(device=device))
     if framework == "keras3":
         os.environ["KERAS_BACKEND"] = "torch"
         import keras
 
         if keras.backend.backend() != "torch":
             raise RuntimeError(f"Keras uses the {keras.backend.backend()!r} backend, not torch")
+        # Keras 3 on torch picks CUDA itself when it is there; it has no per-model device argument.
+        want_cuda = device.startswith("cuda")
+        if keras.src.backend.torch.core.DEFAULT_DEVICE.startswith("cuda") != want_cuda:
+            raise RuntimeError(f"Keras 3 runs on {keras.src.backend.torch.core.DEFAULT_DEVICE}, not {device}")
         keras.utils.set_random_seed(0)
         return _keras_like(keras, name, x, y, weights, epochs, {})
-    net, opt, xt, yt, final = _torch_setup(name, x, y, weights)
+    net, opt, xt, yt, host, final = _torch_setup(name, x, y, weights, device)
     loss_fn = W.torch_loss(name)
     if framework == "hand":
         def run() -> None:
             for _ in range(epochs):
                 W.hand_epoch(net, opt, xt, yt, bs, loss_fn)
         return run, final
-    loader = _loader(xt, yt, bs)
+    loader = _loader(*host, bs, device)
     if framework == "hand_dataloader":
         def run() -> None:
             for _ in range(epochs):
-                W.loader_epoch(net, opt, loader, loss_fn)
+                W.loader_epoch(net, opt, loader, loss_fn, device)
         return run, final
     if framework == "lightning":
-        return _lightning(name, net, opt, loader, epochs), final
+        return _lightning(name, net, opt, loader, epochs, device), final
     raise ValueError(f"Unknown framework {framework!r}; expected one of {FRAMEWORKS}.")
 
 
-def worker(conn, framework: str, name: str, data_dir: str, steps: int, threads: Optional[int]) -> None:
+def worker(conn, framework: str, name: str, data_dir: str, steps: int, threads: Optional[int],
+           device: str = "cpu") -> None:
     """A worker process: build, then answer "epoch" with seconds and "finish" with RSS and metric."""
     import torch
 
@@ -174,7 +192,7 @@ def worker(conn, framework: str, name: str, data_dir: str, steps: int, threads: 
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     try:
-        run, final = build_runner(framework, name, data_dir, steps)
+        run, final = build_runner(framework, name, data_dir, steps, device)
     except Exception as e:  # reported in the table, so one broken framework does not stop the run
         conn.send(("error", f"{type(e).__name__}: {e}"))
         return
@@ -185,6 +203,8 @@ def worker(conn, framework: str, name: str, data_dir: str, steps: int, threads: 
             try:
                 t = time.perf_counter()
                 run()
+                if device.startswith("cuda"):  # every loop reads its loss once per epoch; this is the same
+                    torch.cuda.synchronize()
                 conn.send(("time", time.perf_counter() - t))
             except Exception as e:
                 conn.send(("error", f"{type(e).__name__}: {e}"))
@@ -214,7 +234,8 @@ def installed(framework: str) -> bool:
     return mod is None or importlib.util.find_spec(mod) is not None
 
 
-def bench(name: str, frameworks: List[str], reps: int, n: int, steps: int, threads: Optional[int]) -> Dict:
+def bench(name: str, frameworks: List[str], reps: int, n: int, steps: int, threads: Optional[int],
+          device: str = "cpu") -> Dict:
     """Runs one workload for all frameworks, interleaved; returns {framework: result dict}."""
     ctx = mp.get_context("spawn")
     results: Dict[str, Dict[str, Any]] = {}
@@ -227,7 +248,7 @@ def bench(name: str, frameworks: List[str], reps: int, n: int, steps: int, threa
                 results[fw] = dict(status="not installed")
                 continue
             here, there = ctx.Pipe()
-            p = ctx.Process(target=worker, args=(there, fw, name, data_dir, steps, threads), daemon=True)
+            p = ctx.Process(target=worker, args=(there, fw, name, data_dir, steps, threads, device), daemon=True)
             p.start()
             there.close()  # so a worker that dies shows as EOF here instead of a hang
             procs[fw], conns[fw] = p, here
@@ -333,17 +354,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads in every worker")
     p.add_argument("--linreg-steps", type=int, default=2000, help="steps per timed linreg rep")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table with date, machine, versions")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda: where every framework trains")
     args = p.parse_args(argv)
     if args.reps < 1 or args.samples < 1 or args.linreg_steps < 1:
         p.error(f"--reps, --samples and --linreg-steps must be positive; received {args.reps}, "
                 f"{args.samples}, {args.linreg_steps}")
     import torch
 
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: torch sees no CUDA device here")
     threads = args.threads or torch.get_num_threads()
+    gpu = f", training on {torch.cuda.get_device_name(args.device)}" if args.device.startswith("cuda") else ""
     if args.markdown:
         cmd = "python benchmarks/peers.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
         print(f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {cpu_model()} "
-              f"({os.cpu_count()} CPUs, {threads} torch threads); torch {torch.__version__}, "
+              f"({os.cpu_count()} CPUs, {threads} torch threads){gpu}; torch {torch.__version__}, "
               f"keras {version('keras')}, lightning {version('lightning')}; Python {platform.python_version()}.")
         print(f"Command: `{cmd.strip()}`  ")
         print(f"Median of {args.reps} interleaved reps after one warm-up; ratio = framework / {BASELINE} loop; "
@@ -351,11 +376,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("| " + " | ".join(HEADER) + " |")
         print("|" + "|".join(["---"] * 2 + ["---:"] * 5) + "|", flush=True)
     else:
-        print(f"torch={torch.__version__} threads={threads} reps={args.reps} (medians; ratio = framework / {BASELINE})")
+        print(f"torch={torch.__version__} device={args.device} threads={threads} reps={args.reps} (medians; ratio = framework / {BASELINE})")
         print(f"{HEADER[0]:12s} {HEADER[1]:16s} {HEADER[2]:>16s} {'ratio':>6s} "
               f"{HEADER[4]:>24s} {'RSS MB':>7s} {HEADER[6]:>10s}", flush=True)
     for name in args.workloads:  # each workload's rows print as soon as it is done
-        result = bench(name, args.frameworks, args.reps, args.samples, args.linreg_steps, args.threads)
+        result = bench(name, args.frameworks, args.reps, args.samples, args.linreg_steps, args.threads, args.device)
         for r in rows(result, args.frameworks):
             if args.markdown:
                 print("| " + " | ".join(r) + " |", flush=True)

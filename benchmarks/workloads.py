@@ -37,7 +37,13 @@ import numpy as np
 import torch
 from torch import nn
 
-FASHION = os.environ.get("KERASISH_FASHION_DIR", "/usr/share/datasets/fashion-mnist")
+# Where the Fashion-MNIST IDX files are looked for, in order: KERASISH_FASHION_DIR, KERASISH_DATA_PATH
+# (the folder kerasish.datasets reads, or its fashion-mnist subfolder), the Debian package's folder.
+FASHION_DIRS = [d for d in (os.environ.get("KERASISH_FASHION_DIR"), os.environ.get("KERASISH_DATA_PATH"),
+                            os.path.join(os.environ.get("KERASISH_DATA_PATH") or "", "fashion-mnist"),
+                            "/usr/share/datasets/fashion-mnist") if d]
+FASHION = next((d for d in FASHION_DIRS if os.path.exists(os.path.join(d, "train-images-idx3-ubyte.gz"))),
+               FASHION_DIRS[-1])
 VOCAB, LENGTH = 20000, 64
 TWEETS_MAX = 12800
 
@@ -61,7 +67,7 @@ def load_images(n: int) -> Tuple[np.ndarray, np.ndarray]:
         with gzip.open(os.path.join(FASHION, "train-labels-idx1-ubyte.gz")) as f:
             y = np.frombuffer(f.read(), np.uint8, offset=8)[:n]
         return x.astype("float32") / 255.0, y.astype("int64")
-    print(f"(Fashion-MNIST not found in {FASHION}; using random images)", file=sys.stderr)
+    print(f"(Fashion-MNIST not found in {', '.join(FASHION_DIRS)}; using random images)", file=sys.stderr)
     rng = np.random.default_rng(0)
     return rng.random((n, 28, 28), dtype=np.float32), rng.integers(0, 10, n)
 
@@ -287,11 +293,14 @@ def hand_epoch(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: t
     total.item()  # host sync: once per epoch, as kerasish does
 
 
-def loader_epoch(net: nn.Module, opt: torch.optim.Optimizer, loader: Any, loss_fn: Callable) -> None:
-    """One epoch of the hand loop over a torch DataLoader."""
+def loader_epoch(net: nn.Module, opt: torch.optim.Optimizer, loader: Any, loss_fn: Callable,
+                 device: str = "cpu") -> None:
+    """One epoch of the hand loop over a torch DataLoader (each batch moved to `device`, non-blocking)."""
     net.train()
     total = None
     for xb, yb in loader:
+        if device != "cpu":
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         loss = loss_fn(net(xb), yb)
         loss.backward()
         opt.step()
