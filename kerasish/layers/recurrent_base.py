@@ -386,18 +386,22 @@ class _RNN(StatefulStates, Layer):
         order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices
         compact = x.gather(1, order.unsqueeze(-1).expand(n, steps, features))
         lengths = mask.sum(dim=1)
-        # Rows without a real step run one (masked-out) step and keep their initial state.
+        # Rows without a real step run one (masked-out) step and keep their initial state. Packing
+        # reads the lengths on the host and copies its sort order back to the device.
         with labelled_sync(MASKED_SYNC, of=lengths):
-            lengths_cpu = lengths.cpu().clamp_min(1)
-        packed = pack_padded_sequence(compact, lengths_cpu, batch_first=True, enforce_sorted=False)
+            packed = pack_padded_sequence(compact, lengths.cpu().clamp_min(1), batch_first=True,
+                                          enforce_sorted=False)
         sorted_hx = [h.index_select(1, packed.sorted_indices) for h in hx]
         data, states = self._run(packed.data, packed.batch_sizes, sorted_hx)
         empty = (lengths == 0).view(1, n, 1)
         states = [torch.where(empty, h0, s.index_select(1, packed.unsorted_indices)) for s, h0 in zip(states, hx)]
         if not self.return_sequences:
             return data, states
-        out_packed = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
-        out_compact, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=steps)
+        # Unpadded in the sorted order, then put back in row order on the device (pad_packed_sequence's
+        # own unsorting would also read its lengths on the host).
+        out_sorted, _ = pad_packed_sequence(PackedSequence(data, packed.batch_sizes), batch_first=True,
+                                            total_length=steps)
+        out_compact = out_sorted.index_select(0, packed.unsorted_indices)
         out = torch.zeros_like(out_compact).scatter(1, order.unsqueeze(-1).expand(n, steps, self.units), out_compact)
         return self._masked_outputs(out, mask), states
 

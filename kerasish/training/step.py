@@ -23,7 +23,7 @@ from kerasish.layers.calling import logits_path_skips, step_forward
 from kerasish.metrics import Mean, Metric
 from kerasish.utils.host_sync import labelled_sync
 
-# The one per-step host read kerasish makes, and only under 'mixed_float16' (see kerasish.utils.host_sync).
+# A per-step host read, only under 'mixed_float16' (the others: kerasish.utils.host_sync's docstring).
 FLOAT16_SYNC = ("mixed_float16 loss scaling, once per step: whether the scaled gradients overflowed decides "
                 "on the host whether this update is skipped, as Keras skips it (mixed_bfloat16 needs no loss "
                 "scaling and makes no such read)")

@@ -1,10 +1,11 @@
 """A whole `fit` / `evaluate` / `predict` on CUDA under `torch.cuda.set_sync_debug_mode("error")`.
 
-torch raises on any synchronising CUDA call while the mode is "error". kerasish's intended reads
-(the epoch logs, a progress-bar refresh, predict's output) are labelled
-(`kerasish.utils.host_sync.labelled_sync`) and exempt; anything else, in the per-batch path or
-around it, raises here. The labelled reads are also counted: their number must not grow with the
-number of batches. Needs a GPU (marked `gpu`, skipped without one); CPU tests of the labelling
+torch raises on any synchronising CUDA call it detects while the mode is "error" (it calls the mode a
+prototype: `predict`'s final `torch.cuda.synchronize` is not reported). kerasish's intended reads
+(the epoch logs, a progress-bar refresh, the first batch's label check, a compiled graph's first
+call) are labelled (`kerasish.utils.host_sync.labelled_sync`) and exempt; anything else, in the
+per-batch path or around it, raises here. Where a test counts the labelled reads, their number must
+not grow with the number of batches (mixed_float16: one more per step, its loss-scaling decision). Needs a GPU (marked `gpu`, skipped without one); CPU tests of the labelling
 itself are in tests/utils/test_host_sync.py.
 """
 
@@ -156,3 +157,19 @@ def test_a_fit_on_a_dataloader_never_syncs_unlabelled():
 
     few, many = _labelled_reads_per_size(make)
     assert few == many  # its labels are checked per batch on the host, before the copy: no device read
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_a_masked_lstm_syncs_only_where_labelled(return_sequences):
+    """Packing reads the sequence lengths on the host once per call (labelled); nothing else syncs."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 50, (320, 12))
+    ids[:, 8:] = 0  # padding, masked by mask_zero
+    y = rng.integers(0, 2, 320).astype("float32")
+    head = [layers.GlobalAveragePooling1D()] if return_sequences else []
+    model = kerasish.Sequential([kerasish.Input((12,), dtype="int64"), layers.Embedding(50, 8, mask_zero=True),
+                                 layers.LSTM(8, return_sequences=return_sequences), *head,
+                                 layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", device="cuda")
+    reads = _under_error_mode(lambda: model.fit(ids, y, batch_size=32, epochs=1, verbose=0))
+    assert reads >= 10  # one per batch, from the packing
