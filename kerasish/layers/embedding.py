@@ -116,16 +116,33 @@ class Embedding(Layer):
             self.set_weights(weights if isinstance(weights, (list, tuple)) and len(weights) == 1 else [weights])
 
     def __getattr__(self, name: str) -> Any:
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            if name == "embeddings" and not self.__dict__.get("built", False):
-                raise AttributeError(
-                    f"{type(self).__name__} {self.__dict__.get('name')!r} is not built yet, so it has no "
-                    "`embeddings`. Call it on token ids first, or build it with layer.build() (or "
-                    "model.build(input_shape)), or pass weights=... to the constructor."
-                ) from None
-            raise
+        # Reached for every parameter read (torch keeps them out of __dict__): the common case first.
+        if name != "embeddings" or "embeddings" in self.__dict__["_parameters"] or self.__dict__.get("built", False):
+            return nn.Module.__getattr__(self, name)
+        raise AttributeError(
+            f"{type(self).__name__} {self.__dict__.get('name')!r} is not built yet, so it has no "
+            "`embeddings`. Call it on token ids first, or build it with layer.build() (or "
+            "model.build(input_shape)), or pass weights=... to the constructor."
+        )
+
+    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        # torch's load_state_dict into a layer not built yet: build it first (the shape is known).
+        if not self.built and prefix + "embeddings" in state_dict:
+            self.build()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def get_build_config(self) -> Optional[Dict[str, Any]]:
+        """As Keras: the input shape it was called with, `{"shapes_dict": {}}` when `build()` made it
+        with none, None while unbuilt."""
+        config_ = super().get_build_config()
+        return config_ if config_ is not None or not self.built else {"shapes_dict": {}}
+
+    def build_from_config(self, config: Optional[Dict[str, Any]]) -> None:
+        """Builds from `get_build_config()`'s dict (Keras's `shapes_dict` form too)."""
+        if config and "shapes_dict" in config and config.get("input_shape") is None:
+            self.build()
+            return
+        super().build_from_config(config)
 
     def build(self, input_shape: Optional[Shape] = None) -> None:
         """Makes `embeddings`; the input shape is not needed (Keras's `build()` takes none)."""

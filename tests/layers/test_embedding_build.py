@@ -185,3 +185,25 @@ def test_reversible_embedding_is_unbuilt_until_called_as_in_keras():
     ours.set_weights(theirs.get_weights())
     vectors = ours(torch.tensor(IDS[:, :2] % 7))
     assert_close(ours(vectors, reverse=True), theirs(theirs(IDS[:, :2] % 7), reverse=True))
+
+
+def test_load_state_dict_builds_an_unbuilt_layer():
+    src = Embedding(10, 4)
+    src.build()
+    dst = Embedding(10, 4)
+    dst.load_state_dict(src.state_dict())
+    assert dst.built
+    np.testing.assert_array_equal(dst.get_weights()[0], src.get_weights()[0])
+
+
+def test_build_config_of_a_layer_built_without_a_shape_is_keras_s():
+    k = keras_module()
+    configs = {}
+    for lib in (k, kerasish):
+        layer = lib.layers.Embedding(10, 4)
+        layer.build()
+        configs[lib] = layer.get_build_config()
+        again = lib.layers.Embedding(10, 4)
+        again.build_from_config(configs[lib])
+        assert again.built
+    assert configs[kerasish] == configs[k]
