@@ -107,6 +107,33 @@ class LayerState:
         """
         assign_keras_arrays(self, self.weights, weights, f"Layer {self.name!r}")
 
+    def _own_keras_weights(self) -> List[torch.Tensor]:
+        """This layer's own weights in Keras's order, without its sublayers'."""
+        inner = {id(w) for m in self.modules() if m is not self and isinstance(m, LayerState) for w in m.weights}
+        return [w for w in self.weights if id(w) not in inner]
+
+    def save_own_variables(self, store: Any) -> None:
+        """Stores this layer's own weights (not its sublayers') as `store["0"]`, `store["1"]`, ...
+        in Keras's order and layout, as Keras's default does. `model.save("m.keras")` and
+        `save_weights("w.weights.h5")` call an override of it (which may call this one, then add keys)."""
+        for i, array in enumerate(keras_arrays(self, self._own_keras_weights())):
+            store[str(i)] = array
+
+    def load_own_variables(self, store: Any) -> None:
+        """Sets this layer's own weights from `store["0"]`, `store["1"]`, ... (Keras's order and layout).
+
+        Raises:
+            ValueError: for another number of arrays or a shape that differs, naming the layer
+                (nothing changes then).
+        """
+        own = self._own_keras_weights()
+        if len(store) != len(own):
+            raise ValueError(
+                f"Layer {self.name!r} expects {len(own)} arrays for its own weights "
+                f"{[getattr(w, 'name', None) for w in own]}, received {len(store)} (keys {sorted(store.keys())}). "
+                "Load a file saved from the same layer, or override load_own_variables() to read what it holds.")
+        assign_keras_arrays(self, own, [store[str(i)] for i in range(len(own))], f"Layer {self.name!r}")
+
     #: (regularizer attribute, weight attribute) pairs whose penalties `losses` returns.
     regularized_weights: Tuple[Tuple[str, str], ...] = ()
 

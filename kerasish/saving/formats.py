@@ -202,29 +202,47 @@ def weights_format(filepath: Any, saving: bool) -> WeightsFormat:
     return fmt
 
 
-# Keras's saving hooks a user's class may define, which kerasish's writers and readers never
-# call: what they store would be lost without a word, so saving refuses such a model.
-_UNCALLED_HOOKS = ("save_own_variables", "load_own_variables", "save_assets", "load_assets",
-                   "get_compile_config", "compile_from_config")
+# Keras's saving hooks a user's class may define. The `.keras` writer and reader (zipped or a
+# folder) call the first four as Keras does (`keras_weights`, `keras_assets`); the compile pair,
+# and every hook in kerasish's own `.kerasish` format, are never called: what they store would be
+# lost without a word, so saving refuses such a model.
+_STATE_HOOKS = ("save_own_variables", "load_own_variables", "save_assets", "load_assets")
+_COMPILE_HOOKS = ("get_compile_config", "compile_from_config")
 
 
-def check_saving_hooks(model: Any) -> None:
-    """Raises when `model` or a layer in it defines a Keras saving hook kerasish does not call.
+def check_saving_hooks(model: Any, keras_format: bool = False) -> None:
+    """Raises when `model` or a layer in it defines a Keras saving hook the chosen format does not call.
+
+    Args:
+        model: the model to save.
+        keras_format: True for Keras's `.keras` format (zipped or a folder), which calls
+            `save_own_variables`, `load_own_variables`, `save_assets` and `load_assets`.
+            Defaults to `False` (kerasish's `.kerasish` format, which calls none).
 
     Raises:
         ValueError: naming the class, the hooks and what to do instead.
     """
+    from kerasish.saving.keras_paths import user_hooks
+
+    uncalled = _COMPILE_HOOKS if keras_format else _STATE_HOOKS + _COMPILE_HOOKS
     modules = model.modules() if callable(getattr(model, "modules", None)) else [model]
     for module in modules:
-        users = [k for k in type(module).__mro__ if not k.__module__.startswith(("kerasish", "torch", "builtins"))]
-        hooks = [h for h in _UNCALLED_HOOKS if any(h in vars(k) for k in users)]
-        if hooks:
+        hooks = user_hooks(module, uncalled)
+        if not hooks:
+            continue
+        if set(hooks) & set(_STATE_HOOKS):
             raise ValueError(
-                f"{type(module).__name__} defines {', '.join(h + '()' for h in hooks)}, which kerasish's model files "
-                "never call (Keras's .keras writer does), so what they store or restore would be lost. Keep such "
-                "state in get_config() (e.g. a vocabulary list) or in weights made with add_weight(trainable=False), "
-                "and compile the loaded model yourself; or save only the weights (model.save_weights(...))."
+                f"{type(module).__name__} defines {', '.join(h + '()' for h in hooks)}, which kerasish's own "
+                "'.kerasish' files never call, so what they store or restore would be lost. Save the model as "
+                "'.keras' (model.save('model.keras')), whose writer and reader call save_own_variables, "
+                "load_own_variables, save_assets and load_assets as Keras does."
             )
+        raise ValueError(
+            f"{type(module).__name__} defines {', '.join(h + '()' for h in hooks)}, which kerasish's model files "
+            "never call (Keras's .keras writer does), so the compile state they describe would be lost. Save "
+            "without them and compile the loaded model yourself (load_model(path, compile=False), then "
+            "model.compile(...)); or save only the weights (model.save_weights(...))."
+        )
 
 
 def save_model(model: Any, filepath: Any, overwrite: bool = True, zipped: Optional[bool] = None) -> None:
@@ -233,18 +251,20 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, zipped: Option
 
     Raises:
         ValueError: for a model Keras's format cannot describe, or a layer with a Keras saving
-            hook (`save_assets`, `save_own_variables`, `get_compile_config` ...) kerasish never calls.
+            hook the format never calls (`get_compile_config`/`compile_from_config` anywhere;
+            `save_own_variables`, `save_assets` ... in a `.kerasish` file).
     """
-    check_saving_hooks(model)
     if zipped is not None and not isinstance(zipped, bool):
         raise TypeError(f"zipped must be True, False or None, received zipped={zipped!r}. Pass zipped=False to "
                         "write the model as a folder, or leave it out for a '.keras' file.")
-    if zipped is False:
+    fmt = None if zipped is False else model_format(filepath, saving=True)
+    check_saving_hooks(model, keras_format=fmt is None or fmt is MODEL_FORMATS[".keras"])
+    if fmt is None:
         from kerasish.saving.keras_folder import save_keras_folder
 
         save_keras_folder(model, os.fspath(filepath), overwrite=overwrite)
         return
-    model_format(filepath, saving=True).save(model, os.fspath(filepath), overwrite=overwrite)
+    fmt.save(model, os.fspath(filepath), overwrite=overwrite)
 
 
 def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None, compile: bool = True,

@@ -13,20 +13,31 @@ Reading does what Keras's `load_assets` does: split the file into lines, drop tr
 lines, read integers for `IntegerLookup`, and set the vocabulary of each lookup layer whose
 config had none. kerasish's `TextVectorization` does not record whether its vocabulary came
 from the constructor, so it always saves it as an asset (Keras loads both forms alike).
+
+A user's layer that defines `save_assets(dir_path)` / `load_assets(dir_path)` gets, as in Keras,
+the folder `assets/<path>/` of one shared working folder (a parent's folder holds its children's):
+`hook_asset_members` calls every `save_assets` and returns the files written as members, and
+`restore_hook_assets` extracts the archive's `assets/` members (bounded, names already checked)
+and calls every `load_assets` with its folder, or None when the archive has none for it.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from kerasish.saving.keras_paths import keras_layout
+from kerasish.saving.keras_paths import keras_layout, user_hooks
 
 ASSETS = "assets/"
 VOCABULARY = "vocabulary.txt"
 INNER_LOOKUP = "_lookup_layer"
 #: Bytes one vocabulary file may hold (about ten million tokens).
 VOCABULARY_LIMIT = 256 * 2 ** 20
+#: Bytes one file a user's `save_assets` wrote may hold, and all of them together, when read back.
+ASSET_LIMIT = 2 ** 30
+ASSETS_TOTAL_LIMIT = 4 * 2 ** 30
 _INDEX_LOOKUPS = ("StringLookup", "IntegerLookup")
 _TEXT = "TextVectorization"
 
@@ -156,10 +167,89 @@ def restore_vocabularies(model: Any, names: Iterable[str], read: Callable[[str, 
         if kind != _TEXT:
             # Keras's set_vocabulary from an asset leaves the layer adaptable and saves it as an asset again.
             layer._has_input_vocabulary = False
-    unread = sorted(n for n in names if n.startswith(ASSETS) and n not in used and not n.endswith("/"))
+    hooks = _hook_folders(model)  # read by a user's load_assets (restore_hook_assets)
+    unread = sorted(n for n in names if n.startswith(ASSETS) and n not in used and not n.endswith("/")
+                    and not n.startswith(hooks))
     if unread:
         warnings.warn(
             f"{where}: kerasish does not read {len(unread)} asset file(s) {unread[:5]}: no lookup layer of the "
             "model sits at their paths. A layer kerasish lacks saved them; its state is not restored.",
             stacklevel=3,
         )
+
+
+def _hooked(model: Any, hook: str) -> List[Tuple[str, Any]]:
+    return [(path, layer) for path, layer in keras_layout(model).layers if user_hooks(layer, (hook,))]
+
+
+def hook_asset_members(model: Any) -> Dict[str, bytes]:
+    """The files each user `save_assets(dir_path)` of `model` writes, by member name (`assets/...`).
+
+    Raises:
+        ValueError: when a hook leaves a link (not a file) in its folder, naming the layer.
+    """
+    hooked = _hooked(model, "save_assets")
+    members: Dict[str, bytes] = {}
+    if not hooked:
+        return members
+    with tempfile.TemporaryDirectory(prefix="kerasish-assets-") as root:
+        for path, layer in hooked:
+            folder = os.path.join(root, *path.split("/")) if path else root
+            os.makedirs(folder, exist_ok=True)
+            layer.save_assets(folder)
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in sorted(dirnames + filenames):
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                if os.path.islink(full):
+                    raise ValueError(
+                        f"save_assets() of layer(s) {[layer.name for _, layer in hooked]} left a link at "
+                        f"{ASSETS}{rel}; a .keras file holds plain files only. Write the file itself there.")
+                if os.path.isfile(full):
+                    with open(full, "rb") as f:
+                        members[ASSETS + rel] = f.read()
+    return members
+
+
+def restore_hook_assets(model: Any, names: Iterable[str], read: Callable[[str, int], bytes], where: str) -> None:
+    """Calls each user `load_assets(dir_path)` of `model` as Keras's load does: with its folder
+    `assets/<path>/` extracted from the archive, or None when the archive has nothing there (and
+    not at all when the archive holds no assets).
+
+    Raises:
+        ValueError: for an asset member over `ASSET_LIMIT` bytes, or over `ASSETS_TOTAL_LIMIT` in
+            all, naming the member; a failing hook's error is re-raised naming its layer.
+    """
+    hooked = _hooked(model, "load_assets")
+    assets = sorted(n for n in names if n.startswith(ASSETS) and not n.endswith("/"))
+    if not hooked or not assets:
+        return
+    with tempfile.TemporaryDirectory(prefix="kerasish-assets-") as root:
+        total = 0
+        for name in assets:
+            data = read(name, ASSET_LIMIT)
+            total += len(data)
+            if total > ASSETS_TOTAL_LIMIT:
+                raise ValueError(f"{where}: its assets pass {ASSETS_TOTAL_LIMIT} bytes in all at {name!r}; "
+                                 "kerasish refuses to extract them. Expected the files a layer's save_assets wrote.")
+            target = os.path.realpath(os.path.join(root, *name[len(ASSETS):].split("/")))
+            if not target.startswith(os.path.realpath(root) + os.sep):
+                raise ValueError(f"{where}: the asset member {name!r} points outside the assets folder; expected "
+                                 "plain relative names such as 'assets/layers/x/vocabulary.txt'.")
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(data)
+        for path, layer in hooked:
+            folder = os.path.join(root, *path.split("/")) if path else root
+            try:
+                layer.load_assets(folder if os.path.isdir(folder) else None)
+            except Exception as e:  # the user's code: re-raised naming its layer and folder
+                raise ValueError(
+                    f"{where}: load_assets() of layer {layer.name!r} ({type(layer).__name__}) failed on "
+                    f"{_folder(path)!r} ({type(e).__name__}: {e}). The archive holds {assets[:8]}. Save the file "
+                    "from a model whose layer has the same save_assets(), or make load_assets() read those files."
+                ) from e
+
+
+def _hook_folders(model: Any) -> Tuple[str, ...]:
+    return tuple(_folder(path) for path, _ in _hooked(model, "load_assets"))

@@ -7,7 +7,10 @@ model trained in one library continues in the other) and Keras's metadata, so
 `keras.saving.load_model` opens the file. `load_keras("m.keras")` reads a file written by Keras
 3 (any backend) or by kerasish into kerasish layers, and restores the optimizer's state when
 `compile=True`. Adapted lookup vocabularies (StringLookup, IntegerLookup, TextVectorization)
-travel as `assets/<layer path>/vocabulary.txt`, as Keras writes them (`keras_assets`). The
+travel as `assets/<layer path>/vocabulary.txt`, as Keras writes them (`keras_assets`). A user's
+layer with Keras's saving hooks has them called as Keras calls them: `save_own_variables` /
+`load_own_variables` fill and read its weights group (`keras_weights`), `save_assets` /
+`load_assets` write and read its `assets/<layer path>/` folder (`keras_assets`). The
 same members, unzipped into a folder (`save(path, zipped=False)`), are `keras_folder`'s; a
 Keras subclassed model loads into its registered kerasish twin (`keras_subclassed`).
 
@@ -104,7 +107,7 @@ def keras_members(model: Any) -> Dict[str, bytes]:
         ValueError: for a model Keras's format cannot describe (e.g. a plain torch module inside),
             naming the layer and the way out (save it as `.kerasish`).
     """
-    from kerasish.saving.keras_assets import asset_members
+    from kerasish.saving.keras_assets import asset_members, hook_asset_members
     from kerasish.saving.keras_config import to_keras_config
     from kerasish.saving.keras_weights import keras_weights_bytes
 
@@ -115,6 +118,7 @@ def keras_members(model: Any) -> Dict[str, bytes]:
     members = {METADATA: json.dumps(metadata).encode(), CONFIG: json.dumps(config).encode(),
                WEIGHTS_H5: keras_weights_bytes(model)}
     members.update(assets)
+    members.update(hook_asset_members(model))  # a user's save_assets, as Keras calls it
     return members
 
 
@@ -190,7 +194,7 @@ def build_from_members(names: Iterable[str], read_json: Callable[[str], Any], re
     """The model described by checked `.keras` members (a zip's or a folder's): `read_json(name)`
     parses a bounded JSON member, `read(name, limit)` gives a bounded member's bytes and
     `load_weights(model)` loads `model.weights.h5` into the built model."""
-    from kerasish.saving.keras_assets import restore_vocabularies
+    from kerasish.saving.keras_assets import restore_hook_assets, restore_vocabularies
     from kerasish.saving.keras_config import from_keras_config
     from kerasish.saving.keras_subclassed import (
         is_subclassed,
@@ -211,7 +215,8 @@ def build_from_members(names: Iterable[str], read_json: Callable[[str], Any], re
         model = from_keras_config(config, custom_objects=custom_objects, safe_mode=safe_mode, compile=compile)
     restore_vocabularies(model, names, read, where)
     if WEIGHTS_H5 in names:
-        load_weights(model)
+        load_weights(model)  # a user's load_own_variables runs here,
+    restore_hook_assets(model, names, read, where)  # then load_assets, as Keras calls them per object
     return model
 
 

@@ -18,6 +18,10 @@ follow at `<path>/<attribute>`. The paths are built from the tree, not from laye
   SpectralNormalization stores the wrapped kernel again as its own `vars/0` (then `vector_u`);
   TorchModuleWrapper stores the wrapped module's `state_dict()` under its keys.
 
+A layer whose class (the user's) defines `save_own_variables` / `load_own_variables` stores
+in its `<path>/vars` group what that hook writes, as Keras calls it (`keras_weights`); its
+sublayers keep their own groups.
+
 Keras stores no seed-generator state in this file. Optimizer variables sit at `optimizer/vars`
 of a compiled model; they are not weights, and `keras_optimizer` maps them.
 Lookup layers in `"tf_idf"` mode store `idf_weights`, which kerasish does not map: they are
@@ -99,6 +103,17 @@ def _is_user_torch_module(module: Any) -> bool:
             and not isinstance(module, (nn.ModuleList, nn.ModuleDict, nn.Sequential))
             and not type(module).__module__.startswith("kerasish.")
             and len(module.state_dict()) > 0)
+
+
+#: Keras's saving hooks a user's layer may define; `keras_weights` and `keras_assets` call them.
+SAVING_HOOKS = ("save_own_variables", "load_own_variables", "save_assets", "load_assets")
+
+
+def user_hooks(obj: Any, hooks: Tuple[str, ...] = SAVING_HOOKS) -> List[str]:
+    """The hooks among `hooks` that a user's class (not kerasish's, torch's or Python's) defines on `obj`."""
+    users = [k for k in type(obj).__mro__
+             if k.__module__.split(".")[0] not in ("kerasish", "torch", "builtins")]
+    return [h for h in hooks if any(h in vars(k) for k in users)]
 
 
 def _join(*parts: str) -> str:
@@ -232,6 +247,11 @@ class KerasFileLayout:
     model_paths: List[str]
     #: every layer with its path (the `<path>` of its `<path>/vars` group, and of `assets/<path>/`)
     layers: List[Tuple[str, Layer]] = field(default_factory=list)
+
+    def hooked(self, hook: str) -> Dict[str, Layer]:
+        """`{vars group: layer}` for each layer whose user class defines `hook` (e.g.
+        `'save_own_variables'`): that group holds what the hook stores instead of the defaults."""
+        return {_join(path, "vars"): layer for path, layer in self.layers if user_hooks(layer, (hook,))}
 
 
 def keras_layout(model: nn.Module) -> KerasFileLayout:

@@ -12,6 +12,11 @@ and replaces `path` through `atomic_write`, so a failed save leaves no half-writ
   `read_keras_weights` also takes a `.keras` zip (its `model.weights.h5` member) or the bytes
   of a weights file; `keras_weights_bytes(model)` gives the bytes a `.keras` writer stores.
 - A compiled model's optimizer state is written and read at `optimizer/vars`, as Keras does.
+- A layer whose class defines Keras's `save_own_variables(store)` / `load_own_variables(store)`
+  has them called with a `VariableStore` over its `<path>/vars` group, as Keras does. The file
+  is checked in full first; the hooks then run before any default weight is copied, and if one
+  fails, every tensor of the hooked layers is put back before the error: a file that does not
+  fit still changes nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import os
 import warnings
 import zipfile
 from collections import defaultdict
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -29,7 +34,7 @@ from torch import nn
 
 from kerasish.layers.weight_layout import keras_shape
 from kerasish.saving import h5_guard, keras_optimizer, zip_guard
-from kerasish.saving.keras_paths import KerasEntry, keras_layout
+from kerasish.saving.keras_paths import KerasEntry, KerasFileLayout, keras_layout
 from kerasish.utils.io import atomic_write
 
 PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
@@ -76,6 +81,102 @@ def _from_dataset(dataset: Any) -> torch.Tensor:
     return torch.from_numpy(array)
 
 
+# --------------------------------------------------------------------------- the hooks' stores
+class VariableStore:
+    """The dict-like store a layer's `save_own_variables(store)` fills and its
+    `load_own_variables(store)` reads: the datasets of the layer's `<path>/vars` group, by key
+    (Keras's defaults use `"0"`, `"1"`, ...; a hook may add its own keys, e.g. `"variables"`).
+
+    Written values are NumPy arrays, torch tensors (a `kerasish.Variable` too) or numbers; read
+    values are NumPy arrays (a torch tensor for bfloat16, which NumPy lacks). A store being read
+    holds only what the file holds: asking for a key it lacks raises a `KeyError` that names the
+    layer, the group and the keys there.
+    """
+
+    def __init__(self, layer: str, group: str, arrays: Dict[str, Any], writable: bool) -> None:
+        self._layer = layer
+        self._group = group
+        self._arrays = arrays
+        self._writable = writable
+        self.bfloat16: Set[str] = set()  # keys written from bfloat16 tensors (Keras marks their datasets)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not self._writable:
+            raise ValueError(f"Layer {self._layer!r}: load_own_variables() tried to set {key!r} in the store it "
+                             "reads from. A load hook reads the store (store[key]) and assigns to the layer's "
+                             "variables (variable.assign(store[key])).")
+        if not isinstance(key, str) or not key or "/" in key:
+            raise ValueError(f"Layer {self._layer!r}: save_own_variables() stored a value under key={key!r}; "
+                             "expected a non-empty string without '/' (Keras's are '0', '1', ...). Rename the key.")
+        if isinstance(value, torch.Tensor):
+            if value.dtype == torch.bfloat16:
+                self.bfloat16.add(key)
+            array = _to_array(value)
+        else:
+            array = np.asarray(value.numpy() if callable(getattr(value, "numpy", None)) else value)
+        if array.dtype.kind not in "biufc" and key not in self.bfloat16:
+            raise ValueError(
+                f"Layer {self._layer!r}: save_own_variables() stored {key!r} with dtype {array.dtype} "
+                f"({type(value).__name__}); the weights file holds numeric arrays only. Store numbers, or write "
+                "text and other files from save_assets(dir_path) instead.")
+        self._arrays[key] = array
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._arrays:
+            raise KeyError(f"layer {self._layer!r} asked for {key!r}, which the file does not hold at "
+                           f"{self._group!r} (it holds {sorted(self._arrays)})")
+        return self._arrays[key]
+
+    def __delitem__(self, key: str) -> None:
+        if not self._writable:
+            raise ValueError(f"Layer {self._layer!r}: load_own_variables() tried to delete {key!r} from the store "
+                             "it reads from; a load hook only reads it.")
+        del self._arrays[key]
+        self.bfloat16.discard(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._arrays
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __iter__(self) -> Any:
+        return iter(self._arrays)
+
+    def keys(self) -> Any:
+        return self._arrays.keys()
+
+    def items(self) -> Any:
+        return self._arrays.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._arrays.get(key, default)
+
+
+def _hook_stores(layout: KerasFileLayout) -> Dict[str, VariableStore]:
+    """What each layer with a user `save_own_variables` stores, by its `vars` group."""
+    stores = {}
+    for group, layer in layout.hooked("save_own_variables").items():
+        stores[group] = VariableStore(layer.name, group, {}, writable=True)
+        layer.save_own_variables(stores[group])
+    return stores
+
+
+def _state_of(layers: List[nn.Module]) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+    """A copy of every tensor the layers hold, to put back if a load hook fails halfway."""
+    seen: Dict[int, torch.Tensor] = {}
+    for layer in layers:
+        for t in list(layer.parameters()) + list(layer.buffers()):
+            seen.setdefault(id(t), t)
+    return [(t, t.detach().clone()) for t in seen.values()]
+
+
+def _restore(saved: List[Tuple[torch.Tensor, torch.Tensor]]) -> None:
+    with torch.no_grad():
+        for tensor, value in saved:
+            tensor.copy_(value)
+
+
 # --------------------------------------------------------------------------- writing
 def keras_weights_bytes(model: nn.Module) -> bytes:
     """The bytes of a Keras 3 `.weights.h5` file holding `model`'s weights.
@@ -91,8 +192,10 @@ def keras_weights_bytes(model: nn.Module) -> bytes:
     """
     _check_built(model, "write")
     layout = keras_layout(model)
+    stores = _hook_stores(layout)  # a user's save_own_variables replaces its layer's defaults
+    entries = [e for e in layout.entries if e.group not in stores]
     arrays = []
-    for e in layout.entries:
+    for e in entries:
         value = e.tensor.detach()
         if e.layout is not None:
             value = e.layout.to_keras(value)
@@ -102,12 +205,18 @@ def keras_weights_bytes(model: nn.Module) -> bytes:
     with h5py.File(buffer, "w") as f:
         for group, name in layout.groups:
             f.require_group(group).attrs["name"] = name
-        for e, array in zip(layout.entries, arrays):
+        for e, array in zip(entries, arrays):
             group = f.require_group(e.group)
             if e.key not in group:
                 dataset = group.create_dataset(e.key, data=array)
                 if e.tensor.dtype == torch.bfloat16:
                     dataset.attrs["dtype"] = "bfloat16"  # Keras's marker on its 2-byte opaque datasets
+        for name, store in stores.items():
+            group = f.require_group(name)
+            for key, array in store.items():
+                dataset = group.create_dataset(key, data=array)
+                if key in store.bfloat16:
+                    dataset.attrs["dtype"] = "bfloat16"
         keras_optimizer.write_group(f, model)  # a compiled model's optimizer, as Keras writes it
     return buffer.getvalue()
 
@@ -287,6 +396,40 @@ def _unexpected(datasets: Dict[str, Any], groups: Dict[str, List[KerasEntry]], m
             for g, paths in extra.items()]
 
 
+def _store_value(dataset: Any) -> Any:
+    """What a load hook's store gives for a dataset: a NumPy array (torch's bfloat16 for bfloat16)."""
+    return _from_dataset(dataset) if _is_bfloat16(dataset) else np.array(dataset[()])
+
+
+def _run_load_hooks(hooked: Dict[str, Any], stores: Dict[str, VariableStore], where: str,
+                    skip_mismatch: bool) -> None:
+    """Calls each user `load_own_variables(store)` in Keras's order. A hook that fails (a key the
+    file lacks, a value of the wrong shape) has every change of every hook undone before the error
+    (or, with `skip_mismatch`, its own layer's changes before a warning)."""
+    if not hooked:
+        return
+    saved = _state_of(list(hooked.values()))
+    for group, layer in hooked.items():
+        mine = _state_of([layer]) if skip_mismatch else []
+        try:
+            layer.load_own_variables(stores[group])
+        except Exception as e:  # the user's code: any failure is reported with its layer and re-raised
+            held = sorted(stores[group].keys())
+            why = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            message = (f"layer {layer.name!r} ({type(layer).__name__}): its load_own_variables() failed on the "
+                       f"weights at {group!r}: {type(e).__name__}: {why}. The file holds {held} there")
+            if skip_mismatch:
+                _restore(mine)
+                warnings.warn(f"Skipping {message}; it keeps its current weights (skip_mismatch=True).",
+                              stacklevel=3)
+                continue
+            _restore(saved)
+            raise ValueError(
+                f"The weights in {where} do not fit: {message}. No weight was changed. Save the file from a model "
+                "whose layer has the same save_own_variables(), or make load_own_variables() read the keys the "
+                "file holds.") from e
+
+
 def read_keras_weights(model: nn.Module, path: PathOrBytes, skip_mismatch: bool = False) -> None:
     """Loads a Keras 3 weights file into `model`, as Keras's `model.load_weights(path)` does.
 
@@ -311,12 +454,15 @@ def read_keras_weights(model: nn.Module, path: PathOrBytes, skip_mismatch: bool 
     """
     _check_built(model, "load")
     layout = keras_layout(model)
+    hooked = layout.hooked("load_own_variables")  # these groups are read by the user's hook, not checked here
     groups: Dict[str, List[KerasEntry]] = defaultdict(list)
     for e in layout.entries:
-        groups[e.group].append(e)
+        if e.group not in hooked:
+            groups[e.group].append(e)
+    known = {**groups, **{g: [] for g in hooked}}
     target, stored, where = _open_source(path)
     with _open_h5(target, where) as f:
-        _check_kind(f, model, groups, where)
+        _check_kind(f, model, known, where)
         datasets = _scan(f, stored, where)
         problems: List[Tuple[str, List[str]]] = []
         keys = _by_group(datasets)
@@ -324,7 +470,7 @@ def read_keras_weights(model: nn.Module, path: PathOrBytes, skip_mismatch: bool 
             found = _check_group(group, entries, datasets, keys.get(group, set()))
             if found:
                 problems.append((group, found))
-        extra = _unexpected(datasets, groups, layout.model_paths)
+        extra = _unexpected(datasets, known, layout.model_paths)
         messages = [m for _, found in problems for m in found] + extra
         if messages and not skip_mismatch:
             raise ValueError(
@@ -342,8 +488,11 @@ def read_keras_weights(model: nn.Module, path: PathOrBytes, skip_mismatch: bool 
         failed = {group for group, _ in problems}
         loads = []
         try:
+            stores = {g: VariableStore(layer.name, g, {k: _store_value(datasets[f"{g}/{k}"])
+                                                       for k in sorted(keys.get(g, ()))}, writable=False)
+                      for g, layer in hooked.items()}
             for e in layout.entries:
-                if e.group in failed:
+                if e.group in failed or e.group in hooked:
                     continue
                 value = _from_dataset(datasets[e.path])
                 if e.layout is not None:
@@ -354,6 +503,7 @@ def read_keras_weights(model: nn.Module, path: PathOrBytes, skip_mismatch: bool 
                 f"Reading {where} failed ({err}): the file is truncated or corrupt; no weight was changed. "
                 "Write it again with Keras's model.save_weights."
             ) from None
+        _run_load_hooks(hooked, stores, where, skip_mismatch)  # puts everything back if a hook fails
         with torch.no_grad():
             for tensor, value in loads:
                 tensor.copy_(value)
