@@ -51,14 +51,14 @@ def data(kind: str):
 def fit(kind: str, backup_dir: str, extra_callbacks=(), batch_sleep: float = 0.0):
     """Builds the model from seed 0 and fits it with BackupAndRestore(backup_dir); returns it and the History."""
     from kerasish.callbacks import BackupAndRestore, LambdaCallback
-    from kerasish.layers import Dense, Dropout
+    from kerasish.layers import Dense, Dropout, Input
     from kerasish.layers.layer import reset_names
     from kerasish.models import Sequential
     from kerasish.utils import set_random_seed
 
     set_random_seed(0)
     reset_names()
-    model = Sequential([Dense(8, activation="relu", input_shape=(4,)), Dropout(0.3), Dense(1)])
+    model = Sequential([Input((4,)), Dense(8, activation="relu"), Dropout(0.3), Dense(1)])
     model.compile(optimizer="adam", loss="mse", device="cpu")
     x, y = data(kind)
     callbacks = [BackupAndRestore(backup_dir), *extra_callbacks]

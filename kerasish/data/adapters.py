@@ -149,7 +149,7 @@ class ArrayAdapter:
         self.steps = min(full, steps) if steps else full
         self.full = full
         self.requested, self.ran_out = steps, False  # steps_per_epoch as given; the last epoch ran out
-        self._order: Optional[torch.Tensor] = None
+        self._order: Any = None  # the current pass's order as `_placed` gives it (None: no pass under way)
         self._order_rng: Optional[torch.Tensor] = None  # torch's CPU state the order was drawn from
         self._cursor = 0
 
@@ -190,7 +190,7 @@ class ArrayAdapter:
                     raise _bad_state("array data", "order_rng", order_rng,
                                      "torch.get_rng_state()'s 5056 bytes") from None
                 order = torch.randperm(self.n)
-        self._order, self._order_rng, self._cursor = order.to(self.device, non_blocking=True), order_rng, cursor
+        self._order, self._order_rng, self._cursor = self._placed(order), order_rng, cursor
 
     def _take_targets(self, idx: torch.Tensor) -> Tuple[Any, Optional[torch.Tensor]]:
         """y and sample_weight of the samples at `idx` (a gather on the device)."""
@@ -201,6 +201,15 @@ class ArrayAdapter:
         """The batch of the samples at `idx`."""
         return (map_structure(lambda t: t.index_select(0, idx), self.x),) + self._take_targets(idx)
 
+    def _placed(self, order: torch.Tensor) -> Any:
+        """A pass's order (a host permutation of the samples) as `_batch_at` reads it: on the device."""
+        return order.to(self.device, non_blocking=True)
+
+    def _batch_at(self, order: Any, step: int) -> Batch:
+        """The batch at position `step` of a pass in `order` (from `_placed`)."""
+        bs = self.batch_size
+        return self._take(order[step * bs:(step + 1) * bs])
+
     def restart(self) -> None:
         """The next iteration starts a new pass from the beginning, as Keras resets its evaluation
         iterator before every evaluation (fit's validation with `validation_steps`)."""
@@ -208,7 +217,7 @@ class ArrayAdapter:
 
     def _carried_over(self) -> Iterator[Batch]:
         # steps_per_epoch given: Keras's rules (kerasish/training/epoch_data.py).
-        bs, self.ran_out = self.batch_size, False
+        self.ran_out = False
         for step in range(self.requested):
             if self._order is None or self._cursor >= self.full:
                 if step:
@@ -216,10 +225,10 @@ class ArrayAdapter:
                     return
                 self._order_rng = torch.get_rng_state() if self.shuffle else None
                 order = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
-                self._order, self._cursor = order.to(self.device, non_blocking=True), 0
-            idx = self._order[self._cursor * bs:(self._cursor + 1) * bs]
+                self._order, self._cursor = self._placed(order), 0
+            batch = self._batch_at(self._order, self._cursor)
             self._cursor += 1
-            yield self._take(idx)
+            yield batch
 
     def __iter__(self) -> Iterator[Batch]:
         n, bs = self.n, self.batch_size
@@ -260,21 +269,32 @@ class TextArrayAdapter(ArrayAdapter):
     """Like ArrayAdapter, but x stays a host array of strings; batches are lists of str.
 
     The model's first layer (TextVectorization) turns each batch into ids on the CPU
-    and the model moves them to its device.
+    and the model moves them to its device. y and sample_weight live on the device as
+    ArrayAdapter's do. Steps follow the same rules as ArrayAdapter's (`steps_per_epoch`
+    continues through the data across epochs and warns when it runs out; see
+    kerasish/training/epoch_data.py), and so does `state_dict`.
     """
 
     def __init__(self, x, y, sample_weight, batch_size, shuffle, device, steps=None) -> None:
         super().__init__(torch.zeros(len(x), 0), y, sample_weight, batch_size, shuffle, device, steps)
         self.texts = np.asarray(x, dtype=object)
 
+    def _placed(self, order: torch.Tensor) -> Tuple[np.ndarray, torch.Tensor]:
+        # The strings are gathered on the host, the targets on the device: no copy back per batch.
+        return order.numpy(), order.to(self.device, non_blocking=True)
+
+    def _batch_at(self, order: Tuple[np.ndarray, torch.Tensor], step: int) -> Batch:
+        host, dev = order
+        s = slice(step * self.batch_size, (step + 1) * self.batch_size)
+        return (self.texts[host[s]],) + self._take_targets(dev[s])
+
     def __iter__(self) -> Iterator[Batch]:
-        n, bs = self.n, self.batch_size
-        order = torch.randperm(n) if self.shuffle else torch.arange(n)
-        order_dev = order.to(self.device, non_blocking=True)
-        order_np = order.numpy()
+        if self.requested:
+            yield from self._carried_over()
+            return
+        order = self._placed(torch.randperm(self.n) if self.shuffle else torch.arange(self.n))
         for i in range(self.steps):
-            idx = order_dev[i * bs:(i + 1) * bs]
-            yield (self.texts[order_np[i * bs:(i + 1) * bs]],) + self._take_targets(idx)
+            yield self._batch_at(order, i)
 
 
 def unpack(element: Any, *, with_targets: bool = True) -> Batch:

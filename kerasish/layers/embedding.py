@@ -7,6 +7,7 @@ Both produce a Keras mask, a bool tensor `(batch, steps)` that is True on real s
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, Optional
 
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kerasish import config, constraints, initializers, regularizers
+from kerasish.layers import layer as layer_module
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.unsupported import reject_unsupported
 from kerasish.layers.weight_layout import attach_constraint
@@ -94,9 +96,22 @@ class Embedding(Layer):
     ) -> None:
         reject_unsupported("Embedding", lora_rank=lora_rank, lora_alpha=lora_alpha,
                            quantization_config=quantization_config)
-        if input_length is not None and not any(k in kwargs for k in ("input_shape", "batch_input_shape")):
-            kwargs["input_shape"] = (input_length,)
-        super().__init__(**kwargs)
+        quiet = False
+        if input_length is not None:
+            # Keras 3's warning; it then ignores the argument, kerasish still uses it (Keras 2's meaning).
+            warnings.warn("Argument `input_length` is deprecated. Just remove it. (kerasish still reads it as "
+                          "input_shape=(input_length,), so a Sequential starting with this layer is built at once; "
+                          "Keras 3 ignores it.)", UserWarning, stacklevel=2)
+            if not any(k in kwargs for k in ("input_shape", "batch_input_shape")):
+                kwargs["input_shape"] = (input_length,)
+                quiet = True  # the input_shape is ours, not the user's: no input_shape warning for it
+        if quiet:
+            layer_module._rebuilding.depth = getattr(layer_module._rebuilding, "depth", 0) + 1
+        try:
+            super().__init__(**kwargs)
+        finally:
+            if quiet:
+                layer_module._rebuilding.depth -= 1
         self.input_dim = _positive(input_dim, "input_dim")
         self.output_dim = _positive(output_dim, "output_dim")
         self._init_arg = embeddings_initializer

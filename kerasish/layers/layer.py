@@ -11,8 +11,11 @@ Subclasses implement:
 from __future__ import annotations
 
 import functools
-
+import inspect
 import re
+import sys
+import threading
+import warnings
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -32,6 +35,13 @@ from kerasish.layers.layer_utils import _jsonable_shape, _resolve_dtype, _shape_
 Shape = Tuple[Optional[int], ...]
 
 _name_counts: Dict[str, int] = defaultdict(int)
+
+#: Keras 3's warning (a UserWarning) for a layer constructed with `input_shape` or `input_dim`.
+INPUT_SHAPE_WARNING = (
+    "Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential models, "
+    "prefer using an `Input(shape)` object as the first layer in the model instead."
+)
+_rebuilding = threading.local()  # `depth`: from_config calls under way in this thread
 
 
 def to_snake_case(name: str) -> str:
@@ -117,13 +127,46 @@ def _marking_built(build: Any) -> Any:
     return wrapped
 
 
+def _rebuilds_quietly(from_config: Any) -> Any:
+    """`from_config` that rebuilds without the input-shape warning: kerasish's configs keep the
+    `input_shape` a layer was given (Keras's drop it), so a rebuild would repeat the warning
+    about an argument the user is not passing now."""
+
+    @functools.wraps(from_config)
+    def wrapped(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        _rebuilding.depth = getattr(_rebuilding, "depth", 0) + 1
+        try:
+            return from_config(cls, *args, **kwargs)
+        finally:
+            _rebuilding.depth -= 1
+
+    wrapped._rebuilds_quietly = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+def _warn_input_shape_given(layer: "Layer") -> None:
+    """Keras's warning for a layer constructed with `input_shape`/`input_dim`, given when Keras
+    gives it: by every layer whose constructor passes them on to the base class (so not for
+    Embedding's own `input_dim`), each time, except by an input declaration (a constructor
+    taking `batch_shape`: InputLayer, whose shape is its purpose) and while a config is rebuilt.
+    It points at the line that constructed the layer (past the `__init__` chain), so Python's
+    default filter shows it once per such line (Keras's point into Keras: once per class)."""
+    if getattr(_rebuilding, "depth", 0) or "batch_shape" in inspect.signature(type(layer).__init__).parameters:
+        return
+    frame, level = sys._getframe(2), 3  # the caller of Layer.__init__: a subclass's __init__, or the user
+    while frame is not None and frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is layer:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(INPUT_SHAPE_WARNING, UserWarning, stacklevel=level)
+
+
 class Layer(LayerState, nn.Module):
     """Base class of kerasish layers: an `nn.Module` built lazily from its input shape.
 
     Args:
         name: the layer's name; unique names ('dense', 'dense_1' ...) by default.
-        input_shape: shape of one sample, without the batch, for a first layer. Defaults to `None`.
-        input_dim: shorthand for `input_shape=(input_dim,)`. Defaults to `None`.
+        input_shape: shape of one sample, without the batch, for a first layer; warns, as Keras
+            does, to start the model with `Input(shape)` instead. Defaults to `None`.
+        input_dim: shorthand for `input_shape=(input_dim,)`; warns the same. Defaults to `None`.
         batch_input_shape: shape with the batch entry first (Keras 2 style). Defaults to `None`.
         dtype: the variables' dtype name ('float32', 'float64' ...) or a mixed-precision policy
             name ('mixed_float16', 'mixed_bfloat16': float32 variables, the call computed in
@@ -174,6 +217,8 @@ class Layer(LayerState, nn.Module):
             self._input_shape_arg = (None,) + normalize_shape(input_shape)
         elif input_dim is not None:
             self._input_shape_arg = (None,) + normalize_shape((input_dim,), "input_dim")
+        if input_shape is not None or input_dim is not None:
+            _warn_input_shape_given(self)
         self._dtype_config = dtype
         self._dtype_arg, self._compute_dtype = _resolve_dtype(dtype)
         self.autocast = bool(autocast)
@@ -199,6 +244,9 @@ class Layer(LayerState, nn.Module):
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_marks_built", False):
             cls.build = _marking_built(build)  # type: ignore[method-assign]
+        from_config = cls.__dict__.get("from_config")
+        if isinstance(from_config, classmethod) and not getattr(from_config.__func__, "_rebuilds_quietly", False):
+            cls.from_config = classmethod(_rebuilds_quietly(from_config.__func__))  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape: Shape) -> None:
@@ -423,6 +471,7 @@ class Layer(LayerState, nn.Module):
         return config
 
     @classmethod
+    @_rebuilds_quietly
     def from_config(cls, config: Dict[str, Any]) -> "Layer":
         return cls(**config)
 
