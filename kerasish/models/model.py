@@ -54,6 +54,8 @@ class Model(Trainer, Layer):
     """
 
     _passes_mask_to_layers = True
+    #: The fix that errors about an unbuilt model give.
+    _how_to_build = "Call the model on a batch first (model(x), or fit/evaluate/predict), which builds its layers."
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "Model":
         # Model(inputs, outputs) builds a functional model, as in Keras; so does a subclass
@@ -276,6 +278,17 @@ class Model(Trainer, Layer):
                          "model.get_layer(index=0).")
 
     def count_params(self) -> int:
+        """The number of scalars in the model's weights (trainable, frozen and state).
+
+        Raises:
+            ValueError: if the model is not built yet. As in Keras, a subclassed model is built by
+                its first call (or `build`, `fit`, `predict`), even when its layers already are.
+        """
+        if not self.built:
+            raise ValueError(
+                f"count_params() was called on model {self.name!r}, which is not built yet, so its weights are "
+                f"not all known. {self._how_to_build}"
+            )
         return sum(p.numel() for p in self.parameters())
 
     def get_weights(self) -> List[np.ndarray]:

@@ -11,6 +11,7 @@ from torch import nn
 from kerasish.layers.core import InputLayer
 from kerasish.layers.layer import Layer, Shape, infer_output_shape, to_snake_case, unique_name
 from kerasish.layers.symbolic import KerasTensor, Node
+from kerasish.layers.tracking import Tracked
 from kerasish.models import summary as summary_mod
 from kerasish.models.layer_dict import LayerDict
 from kerasish.models.model import Model, layer_entry, layers_from_config
@@ -19,9 +20,11 @@ from kerasish.models.model import Model, layer_entry, layers_from_config
 class Sequential(Model):
     """A stack of layers applied one after the other.
 
-    When the first layer states `input_shape`/`input_dim` (or an `Input` leads), every
+    When an `Input` leads (or the first layer states `input_shape`/`input_dim`), every
     layer is built as it is added and `summary()` works before any data is seen;
-    otherwise the model builds on its first batch. Plain `torch.nn.Module`s may be
+    otherwise the model builds on its first batch. As in Keras, a layer's own
+    `input_shape` counts only on the first layer with no `Input` before it: other layers
+    are built for the shape the model gives them. Plain `torch.nn.Module`s may be
     mixed in; their output shapes are found by running them once on zeros.
 
     Args:
@@ -29,10 +32,17 @@ class Sequential(Model):
         name: the model's name. Defaults to `None` ('sequential', 'sequential_1', ...).
 
     Example:
-        >>> model = Sequential([Dense(8, activation="relu", input_shape=(4,)), Dense(1)])
+        >>> model = Sequential([Input((4,)), Dense(8, activation="relu"), Dense(1)])
         >>> model.output_shape
         (None, 1)
     """
+
+    _how_to_build = ("Build it first: model.build(input_shape), e.g. model.build((None, 784)), start the model "
+                     "with Input(shape=...), or call it on a batch of data.")
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Sequential":
+        # Never a functional model, even for Sequential([Input(...)]) (a list of symbolic tensors).
+        return object.__new__(cls)
 
     def __init__(self, layers: Optional[Iterable[Any]] = None, name: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
@@ -103,6 +113,7 @@ class Sequential(Model):
                 f"All layers added to a Sequential model should have unique names. Name {name!r} is already "
                 "the name of a layer in this model. Update the `name` argument to pass a unique name."
             )
+        spec_before = self._input_spec
         if not self._layer_dict and self._input_spec is None and isinstance(layer, Layer):
             # As Keras: a first layer that knows its input (input_shape=..., or a built
             # functional/Sequential model) builds the Sequential at once.
@@ -111,7 +122,12 @@ class Sequential(Model):
         self._layer_dict[name] = layer
         if self._input_spec is not None:
             shape = self._input_spec if len(self._layer_dict) == 1 else self._shapes[list(self._layer_dict)[-2]]
-            self._build_layer(name, layer, shape)
+            try:
+                self._build_layer(name, layer, shape)
+            except Exception:
+                del self._layer_dict[name]  # a layer that cannot be built is not added
+                self._input_spec = spec_before
+                raise
             self.built = True
         self._invalidate_optimizer()
 
@@ -137,6 +153,11 @@ class Sequential(Model):
     def _build_layer(self, name: str, layer: nn.Module, shape: Shape) -> None:
         device = self._device
         if isinstance(layer, Layer):
+            own = layer._input_shape_arg
+            if own is not None and tuple(shape[1:]) != tuple(own[1:]) and _built_for_its_own_shape(layer):
+                # As Keras: only the first layer's input_shape= (with no Input before it) counts; the
+                # layer warned about the argument when it was made.
+                _unbuild(layer)
             layer.build_from_shape(shape, device)
             out = layer.compute_output_shape(shape)
         else:
@@ -208,14 +229,37 @@ class Sequential(Model):
         As in Keras, the batch entry is kept: a model first built from a batch (called on
         data, or by fit/evaluate/predict) shows that batch size in `summary()` and
         `input_shape`; `build((None, 784))` or a declared `input_shape` leaves it None.
+
+        Args:
+            input_shape: the batch shape. Defaults to `None` (the shape the model is configured
+                for: its `Input`, its first layer's `input_shape=` or an earlier build).
+
+        Raises:
+            ValueError: for a model with no layers (nor an `Input`); for a shape other than the
+                one the model is configured for, batch size included (as Keras); for a shape
+                that is not one tuple of ints and None; for no shape on a model with none.
         """
+        if not self._layer_dict and self._input_spec is None:
+            raise ValueError(
+                f"Sequential model {self.name!r} cannot be built because it has no layers (received "
+                f"input_shape={input_shape!r}). Add layers first with model.add(layer), e.g. "
+                "model.add(Dense(10)), then build it."
+            )
         if input_shape is None:
             input_shape = self._input_spec
         if input_shape is None:
             raise ValueError("Sequential.build needs input_shape, e.g. model.build((None, 784)).")
-        input_shape = tuple(input_shape)
+        input_shape = _standard_shape(input_shape)
         if self._input_spec is None:
             self._input_spec = input_shape
+        elif input_shape != tuple(self._input_spec):
+            # Keras compares the whole batch shape, batch size included.
+            raise ValueError(
+                f"Sequential model {self.name!r} has already been configured to use input shape "
+                f"{tuple(self._input_spec)}; it cannot be built with input_shape {input_shape}. Call "
+                f"model.build({tuple(self._input_spec)}) (or model.build()), or make a new Sequential for the "
+                "other shape."
+            )
         shape = self._input_spec
         for name, layer in self._layer_dict.items():
             self._build_layer(name, layer, shape)
@@ -237,6 +281,8 @@ class Sequential(Model):
                 self.to(device)
 
     def ensure_built(self, x: Any) -> None:
+        if not self._layer_dict:
+            raise ValueError("The Sequential model has no layers. Add layers with model.add(...) before fit/predict.")
         if not self.built:
             leaf = x
             while isinstance(leaf, (list, tuple)):
@@ -247,8 +293,6 @@ class Sequential(Model):
                 self.build(tuple(leaf.shape))  # the first batch's shape, batch size included (as Keras)
                 self._built_from_data = True
             self.to(self.device)
-        if not self._layer_dict:
-            raise ValueError("The Sequential model has no layers. Add layers with model.add(...) before fit/predict.")
 
     # ----------------------------------------------------------------- forward
     def accepts_strings(self) -> bool:
@@ -439,3 +483,57 @@ class Sequential(Model):
 
     def __len__(self) -> int:
         return len(self._layer_dict)
+
+
+def _standard_shape(shape: Any) -> Shape:
+    """`shape` as a tuple of ints and Nones (a list, a torch.Size or NumPy ints are accepted)."""
+    try:
+        return tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Sequential.build expects one input shape, a tuple of ints and None with the batch entry first, "
+            f"received input_shape={shape!r}. Example: model.build((None, 784))."
+        ) from None
+
+
+def _built_for_its_own_shape(layer: Layer) -> bool:
+    """Whether `layer` was built by its constructor for its own `input_shape=` (kerasish layers
+    build eagerly then)."""
+    built_for = layer._build_input_shape
+    return layer.built and built_for is not None and tuple(built_for) == tuple(layer._input_shape_arg)
+
+
+def _unbuild(layer: Layer) -> None:
+    """Turns `layer` back into the unbuilt layer its config describes, without its input shape,
+    keeping the object (the user's reference and the model's stay the same layer).
+
+    Raises:
+        ValueError: if the layer cannot be rebuilt unbuilt from its config (it would keep
+            weights for its own input_shape=).
+    """
+    try:
+        fresh = type(layer).from_config(_without_shapes(layer.get_config()))
+    except (TypeError, ValueError, NotImplementedError):
+        fresh = None  # a custom layer whose config does not rebuild it
+    if fresh is None or any(isinstance(m, Layer) and m.built for m in fresh.modules()):
+        raise ValueError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) was built for its own input_shape="
+            f"{tuple(layer._input_shape_arg[1:])}, which differs from the shape the Sequential model gives it, and it "
+            "cannot be rebuilt for that shape. Remove input_shape=... from the layer (start the model with "
+            "Input(shape=...) instead)."
+        )
+    layer.__dict__.clear()
+    layer.__dict__.update(fresh.__dict__)
+    for key, value in layer.__dict__.items():
+        if isinstance(value, Tracked):
+            value._bind(layer, key)  # tracked lists/dicts of sub-layers name their owner
+
+
+def _without_shapes(config: Any) -> Any:
+    """`config` with every input shape and build shape removed, nested layer configs included."""
+    if isinstance(config, dict):
+        return {k: _without_shapes(v) for k, v in config.items()
+                if k not in ("input_shape", "batch_input_shape", "build_config")}
+    if isinstance(config, list):
+        return [_without_shapes(v) for v in config]
+    return config

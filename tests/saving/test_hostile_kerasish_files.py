@@ -200,6 +200,8 @@ def test_malformed_functional_graphs_are_named(saved_functional, tmp_path, edit,
 def test_a_huge_declared_layer_is_refused_before_any_allocation(saved, tmp_path):
     # 2 KB of config declaring Dense(20000) on 20000 inputs: 1.6 GB if built for real.
     def edit(config):
+        _layers(config)[0]["config"]["shape"] = [20000]  # the Input, not the Dense, sets its input (as Keras)
+        config["model"]["config"]["build_input_shape"] = [None, 20000]
         dense = _dense(config)["config"]
         dense.update(units=20000, input_shape=[20000])
     path = _with_config(saved, tmp_path, edit)
