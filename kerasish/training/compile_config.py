@@ -169,6 +169,27 @@ def build_compile_config(
     )
 
 
+def keep_previous(cfg: CompileConfig, previous: CompileConfig, keep_loss: bool, keep_metrics: bool) -> None:
+    """Carries the loss and/or the metrics of an earlier compile() into `cfg`, as Keras 3 does.
+
+    Keras's compile() replaces its compiled loss only when `loss` is given, and its compiled metrics only
+    when `metrics` or `weighted_metrics` is: `compile(optimizer="adam")` on a model compiled before
+    with `loss="mse"` keeps training on the mean squared error.
+    """
+    if keep_loss:
+        cfg.loss, cfg.loss_name, cfg.loss_weight = previous.loss, previous.loss_name, previous.loss_weight
+        cfg.raw["loss"], cfg.raw["loss_weights"] = previous.raw.get("loss"), previous.raw.get("loss_weights")
+    if keep_metrics:
+        cfg.metric_ids, cfg.weighted_metric_ids = list(previous.metric_ids), list(previous.weighted_metric_ids)
+        cfg.raw["metrics"], cfg.raw["multi_metrics"] = previous.raw.get("metrics"), previous.raw.get("multi_metrics")
+    if cfg.heads is not None and previous.heads is not None and len(cfg.heads) == len(previous.heads):
+        for head, old in zip(cfg.heads, previous.heads):
+            if keep_loss:
+                head.loss, head.loss_name, head.weight = old.loss, old.loss_name, old.weight
+            if keep_metrics:
+                head.metric_ids = list(old.metric_ids)
+
+
 def _jsonable(value: Any) -> bool:
     if isinstance(value, str) or value is None:
         return True

@@ -32,11 +32,26 @@ def results_to_floats(names: List[str], tensors: List[torch.Tensor], prefix: str
     return {prefix + n: float(v) for n, v in zip(names, values)}
 
 
+class NestedLogs(dict):
+    """Floats flattened from a custom step's result, with the top-level key each entry came from.
+
+    Keras sorts a step's result by its own keys and lists a nested dict's entries (the
+    `compile_metrics` result, say) where that key sorts: `{'loss': .., 'compile_metrics': {'mae': ..}}`
+    reads `mae, loss`. `sort_keys` maps a flattened name to the key it sorts under.
+    """
+
+    def __init__(self, items: Any = (), sort_keys: Optional[Dict[str, str]] = None) -> None:
+        super().__init__(items)
+        self.sort_keys: Dict[str, str] = dict(sort_keys or {})
+
+
 def keras_order(logs: Mapping[str, Any]) -> Dict[str, Any]:
     """`logs` with its keys sorted, the order in which Keras 3 hands logs to every callback hook,
     fills `History` and returns `evaluate(..., return_dict=True)` (`accuracy` before `loss`).
-    Host floats only: no device sync."""
-    return dict(sorted(logs.items()))
+    Entries of a nested result (see `NestedLogs`) sort under their parent's key, keeping their own
+    order. Host floats only: no device sync."""
+    sort_keys = getattr(logs, "sort_keys", {})
+    return dict(sorted(logs.items(), key=lambda item: sort_keys.get(item[0], item[0])))
 
 
 class LazyLogs(Mapping):

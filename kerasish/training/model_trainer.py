@@ -26,7 +26,7 @@ import torch
 from kerasish.layers import call_context
 from kerasish.metrics import Mean
 from kerasish.training import trainer
-from kerasish.training.compile_config import CompileConfig, build_compile_config
+from kerasish.training.compile_config import CompileConfig, build_compile_config, keep_previous
 from kerasish.training.compile_metrics import CompileMetrics
 from kerasish.utils.tree import unpack_x_y_sample_weight
 
@@ -66,7 +66,9 @@ class Trainer:
                 instance or class. Names use Keras's defaults. Defaults to `'rmsprop'`.
             loss: a name ('categorical_crossentropy', 'mse', ...), a `kerasish.losses.Loss`,
                 a callable `fn(y_true, y_pred)` or a torch loss module; for several outputs,
-                a dict by output name or a list in output order. Defaults to `None`.
+                a dict by output name or a list in output order. Defaults to `None` (on a model
+                compiled before, the earlier loss stays, as in Keras; so do the earlier metrics
+                when neither `metrics` nor `weighted_metrics` is given).
             metrics: list of names ('accuracy', 'mae', 'precision', 'recall', 'auc',
                 'f1_score' ...), Metric objects or callables; for a model with several
                 outputs, a dict by output name or a list of lists. Defaults to `None`.
@@ -109,6 +111,9 @@ class Trainer:
         cfg = build_compile_config(optimizer, loss, metrics, loss_weights, jit_compile, device, steps_per_execution,
                                    output_names=names if names and len(names) > 1 else None,
                                    weighted_metrics=weighted_metrics)
+        if self._compile_config is not None:  # a recompile keeps what it was not given, as Keras's does
+            keep_previous(cfg, self._compile_config, keep_loss=loss is None,
+                          keep_metrics=metrics is None and weighted_metrics is None)
         self._compile_config = cfg
         self.__dict__.pop("_assigned_optimizer", None)  # compile's optimizer replaces one assigned before, as in Keras
         # Fresh trackers per compile (Keras rebuilds its compiled metrics too).

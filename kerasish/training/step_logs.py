@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 
-from kerasish.training.logs import results_to_floats
+from kerasish.training.logs import NestedLogs, results_to_floats
 
 
 def check_step_result(result: Any, what: str) -> Mapping:
@@ -31,10 +31,11 @@ def check_step_result(result: Any, what: str) -> Mapping:
 
 
 def flatten(result: Mapping) -> Tuple[List[str], List[Any]]:
-    """Names and values, nested dicts (e.g. 'compile_metrics') listed one by one."""
+    """Names and values in Keras's order: the result's keys sorted, a nested dict (e.g.
+    'compile_metrics') listed entry by entry where its key sorts."""
     names: List[str] = []
     values: List[Any] = []
-    for k, v in result.items():
+    for k, v in sorted(result.items(), key=lambda item: str(item[0])):
         if isinstance(v, Mapping):
             sub_names, sub_values = flatten(v)
             names += sub_names
@@ -43,6 +44,11 @@ def flatten(result: Mapping) -> Tuple[List[str], List[Any]]:
             names.append(str(k))
             values.append(v)
     return names, values
+
+
+def _sort_keys(result: Mapping) -> Dict[str, str]:
+    """Each flattened name of a nested entry, mapped to the top-level key it sorts under."""
+    return {name: str(k) for k, v in result.items() if isinstance(v, Mapping) for name in flatten(v)[0]}
 
 
 def to_floats(result: Mapping) -> Dict[str, float]:
@@ -69,7 +75,7 @@ def to_floats(result: Mapping) -> Dict[str, float]:
                 f"The step's result {n!r} is {v!r} of type {type(v).__name__}; logs hold numbers. Return "
                 "a number or a scalar tensor."
             ) from None
-    return results_to_floats(names, tensors)
+    return NestedLogs(results_to_floats(names, tensors), _sort_keys(result))
 
 
 class StepLogs(Mapping):
@@ -92,7 +98,7 @@ class StepLogs(Mapping):
 
     def __iter__(self) -> Iterator[str]:
         if self._names is None:
-            self._names = sorted(flatten(self._result)[0])  # Keras's order, as its batch logs
+            self._names = flatten(self._result)[0]  # Keras's order, as its batch logs
         return iter(self._names)
 
     def __len__(self) -> int:

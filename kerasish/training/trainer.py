@@ -60,9 +60,13 @@ def _convert_targets(y: Any, sample_weight: Any) -> Tuple[Any, Any]:
     y = None if y is None else map_structure(lambda a: to_tensor(a, what="y"), y)
     if sample_weight is not None:
         sample_weight = to_tensor(sample_weight, what="sample_weight")
+        if sample_weight.dim() == 2 and sample_weight.shape[1] == 1:
+            sample_weight = sample_weight[:, 0]  # (n, 1), as Keras's guides write it: one weight per sample
         if sample_weight.dim() != 1:
             raise ValueError(
-                f"sample_weight must be 1-D with one weight per sample, received shape {tuple(sample_weight.shape)}."
+                f"sample_weight must be 1-D, one weight per sample: shape (n,) or (n, 1); received shape "
+                f"{tuple(sample_weight.shape)}. Pass one weight per sample (e.g. sample_weight.reshape(-1) "
+                "if each row's weights are the same)."
             )
         checks.check_sample_weight(sample_weight, "sample_weight")
     return y, sample_weight
