@@ -17,6 +17,17 @@ from kerasish.models.layer_dict import LayerDict
 from kerasish.models.model import Model, layer_entry, layers_from_config
 
 
+def _take_functional_name() -> None:
+    """Uses up a 'functional' name, as each build of a Keras Sequential does.
+
+    Keras's Sequential runs through a Functional model it makes (unnamed) every time it is
+    built: by its constructor, by `add`/`pop` on a built model, by `build` or by its first
+    call. Each one takes the next 'functional' name, so a `Model(...)` made afterwards is
+    called 'functional_1' there; taking the same names here keeps kerasish's names Keras's.
+    """
+    unique_name("functional")
+
+
 class Sequential(Model):
     """A stack of layers applied one after the other.
 
@@ -59,8 +70,12 @@ class Sequential(Model):
         if layers is not None:
             if isinstance(layers, nn.Module):
                 layers = [layers]
+            self._in_constructor = True  # Keras builds once, after the last layer
             for layer in layers:
                 self.add(layer)
+            self._in_constructor = False
+            if self.built:
+                _take_functional_name()
 
     # ----------------------------------------------------------------- structure
     @property
@@ -129,6 +144,8 @@ class Sequential(Model):
                 self._input_spec = spec_before
                 raise
             self.built = True
+            if not self.__dict__.get("_in_constructor", False):
+                _take_functional_name()
         self._invalidate_optimizer()
 
     def pop(self) -> nn.Module:
@@ -143,6 +160,8 @@ class Sequential(Model):
         self._output_shape = self._shapes.get(remaining[-1]) if remaining else None
         if not remaining:
             self.built = False  # as Keras: an input alone is not a built model (adding a layer builds it again)
+        elif self.built:
+            _take_functional_name()  # Keras builds what is left again
         self._invalidate_optimizer()
         return layer
 
@@ -265,6 +284,7 @@ class Sequential(Model):
             self._build_layer(name, layer, shape)
             shape = self._shapes[name]
         self.built = True
+        _take_functional_name()
 
     def _build_on_call(self, args: Any, kwargs: Dict[str, Any]) -> None:
         # Keras builds a Sequential called on data for that batch's full shape (its summary then
