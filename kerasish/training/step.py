@@ -269,8 +269,10 @@ class Steps:
             else:
                 loss = self._loss_and_metrics(x, y, w)
         if not loss.requires_grad:
-            # Nothing depends on a trainable weight (a model without any): no update, as in Keras.
-            self.optimizer.after_step()
+            # Nothing depends on a trainable weight (a model without any): as Keras, no update, the
+            # optimizer not called (its step count stays), and Keras's warning each step (Python's
+            # default filter shows it once).
+            warnings.warn("The model does not have any trainable weights.", UserWarning)
         elif self.scaler is None:
             self.optimizer.scale_loss(loss).backward()
             if self.guard is None:
