@@ -17,6 +17,9 @@ from kerasish.data.adapters import check_sample_weight, num_samples, shape_match
 from kerasish.utils.host_sync import labelled_sync
 from kerasish.utils.tree import first_leaf, map_structure
 
+# The first batch's labels are read on the host, once per fit (kerasish.utils.host_sync).
+_LABEL_CHECK = "label check of the first batch: once per fit"
+
 
 def check_batch_size(batch_size: Any) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -204,7 +207,7 @@ def check_labels(y: Any, loss_name: Optional[str], output_shape: Optional[Sequen
                 "for one-hot labels."
             )
         if y.is_floating_point():
-            with labelled_sync("label check of the first batch: once per fit", of=y):
+            with labelled_sync(_LABEL_CHECK, of=y):
                 integral = bool((y == y.round()).all())
             if not integral:
                 raise ValueError(
@@ -213,7 +216,7 @@ def check_labels(y: Any, loss_name: Optional[str], output_shape: Optional[Sequen
                     "probability targets."
                 )
         if num_classes is not None and y.numel():
-            with labelled_sync("label check of the first batch: once per fit", of=y):
+            with labelled_sync(_LABEL_CHECK, of=y):
                 lo, hi = int(y.min()), int(y.max())
             if lo < 0 or hi >= num_classes:
                 raise ValueError(

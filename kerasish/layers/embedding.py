@@ -7,6 +7,7 @@ Both produce a Keras mask, a bool tensor `(batch, steps)` that is True on real s
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Any, Dict, Optional
 
@@ -15,8 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kerasish import config, constraints, initializers, regularizers
-from kerasish.layers import layer as layer_module
-from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.layer import Layer, Shape, quiet_input_shape
 from kerasish.layers.unsupported import reject_unsupported
 from kerasish.layers.weight_layout import attach_constraint
 
@@ -105,13 +105,8 @@ class Embedding(Layer):
             if not any(k in kwargs for k in ("input_shape", "batch_input_shape")):
                 kwargs["input_shape"] = (input_length,)
                 quiet = True  # the input_shape is ours, not the user's: no input_shape warning for it
-        if quiet:
-            layer_module._rebuilding.depth = getattr(layer_module._rebuilding, "depth", 0) + 1
-        try:
+        with quiet_input_shape() if quiet else contextlib.nullcontext():
             super().__init__(**kwargs)
-        finally:
-            if quiet:
-                layer_module._rebuilding.depth -= 1
         self.input_dim = _positive(input_dim, "input_dim")
         self.output_dim = _positive(output_dim, "output_dim")
         self._init_arg = embeddings_initializer

@@ -10,6 +10,7 @@ Subclasses implement:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
@@ -17,7 +18,7 @@ import sys
 import threading
 import warnings
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -41,7 +42,19 @@ INPUT_SHAPE_WARNING = (
     "Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential models, "
     "prefer using an `Input(shape)` object as the first layer in the model instead."
 )
-_rebuilding = threading.local()  # `depth`: from_config calls under way in this thread
+_rebuilding = threading.local()  # `depth`: quiet_input_shape() scopes open in this thread
+
+
+@contextlib.contextmanager
+def quiet_input_shape() -> Iterator[None]:
+    """Layers made inside give no input-shape warning: a config rebuild (kerasish's configs keep
+    the `input_shape` a layer was given, Keras's drop it) or an input shape kerasish derived itself
+    (Embedding's `input_length`), neither of which the user is passing now."""
+    _rebuilding.depth = getattr(_rebuilding, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _rebuilding.depth -= 1
 
 
 def to_snake_case(name: str) -> str:
@@ -134,11 +147,8 @@ def _rebuilds_quietly(from_config: Any) -> Any:
 
     @functools.wraps(from_config)
     def wrapped(cls: Any, *args: Any, **kwargs: Any) -> Any:
-        _rebuilding.depth = getattr(_rebuilding, "depth", 0) + 1
-        try:
+        with quiet_input_shape():
             return from_config(cls, *args, **kwargs)
-        finally:
-            _rebuilding.depth -= 1
 
     wrapped._rebuilds_quietly = True  # type: ignore[attr-defined]
     return wrapped

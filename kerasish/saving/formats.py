@@ -203,10 +203,9 @@ def weights_format(filepath: Any, saving: bool) -> WeightsFormat:
 
 
 # Keras's saving hooks a user's class may define. The `.keras` writer and reader (zipped or a
-# folder) call the first four as Keras does (`keras_weights`, `keras_assets`); the compile pair,
-# and every hook in kerasish's own `.kerasish` format, are never called: what they store would be
-# lost without a word, so saving refuses such a model.
-_STATE_HOOKS = ("save_own_variables", "load_own_variables", "save_assets", "load_assets")
+# folder) call the state hooks (`keras_paths.SAVING_HOOKS`) as Keras does (`keras_weights`,
+# `keras_assets`); the compile pair, and every hook in kerasish's own `.kerasish` format, are never
+# called: what they store would be lost without a word, so saving refuses such a model.
 _COMPILE_HOOKS = ("get_compile_config", "compile_from_config")
 
 
@@ -222,6 +221,7 @@ def check_saving_hooks(model: Any, keras_format: bool = False) -> None:
     Raises:
         ValueError: naming the class, the hooks and what to do instead.
     """
+    from kerasish.saving.keras_paths import SAVING_HOOKS as _STATE_HOOKS
     from kerasish.saving.keras_paths import user_hooks
 
     uncalled = _COMPILE_HOOKS if keras_format else _STATE_HOOKS + _COMPILE_HOOKS
