@@ -310,7 +310,9 @@ class Model(Trainer, Layer):
         assign_keras_arrays(self, self.weights, weights, f"Model {self.name!r}")
 
     def get_config(self) -> Dict[str, Any]:
-        return {"name": self.name}
+        """A subclassed model's base config, as Keras 3's: `name`, `trainable` and `dtype` (its
+        subclass adds its own constructor arguments)."""
+        return Layer.get_config(self)
 
     # ----------------------------------------------------------------- saving
     @classmethod

@@ -203,9 +203,9 @@ def weights_format(filepath: Any, saving: bool) -> WeightsFormat:
 
 
 # Keras's saving hooks a user's class may define. The `.keras` writer and reader (zipped or a
-# folder) call the state hooks (`keras_paths.SAVING_HOOKS`) as Keras does (`keras_weights`,
-# `keras_assets`); the compile pair, and every hook in kerasish's own `.kerasish` format, are never
-# called: what they store would be lost without a word, so saving refuses such a model.
+# folder) call them all as Keras does: the state hooks (`keras_paths.SAVING_HOOKS`) in
+# `keras_weights` / `keras_assets`, the compile pair in `keras_config`. kerasish's own `.kerasish`
+# format calls none: what they store would be lost without a word, so saving one refuses such a model.
 _COMPILE_HOOKS = ("get_compile_config", "compile_from_config")
 
 
@@ -214,8 +214,8 @@ def check_saving_hooks(model: Any, keras_format: bool = False) -> None:
 
     Args:
         model: the model to save.
-        keras_format: True for Keras's `.keras` format (zipped or a folder), which calls
-            `save_own_variables`, `load_own_variables`, `save_assets` and `load_assets`.
+        keras_format: True for Keras's `.keras` format (zipped or a folder), which calls every
+            hook (`save_own_variables` ... `load_assets`, `get_compile_config`, `compile_from_config`).
             Defaults to `False` (kerasish's `.kerasish` format, which calls none).
 
     Raises:
@@ -224,7 +224,9 @@ def check_saving_hooks(model: Any, keras_format: bool = False) -> None:
     from kerasish.saving.keras_paths import SAVING_HOOKS as _STATE_HOOKS
     from kerasish.saving.keras_paths import user_hooks
 
-    uncalled = _COMPILE_HOOKS if keras_format else _STATE_HOOKS + _COMPILE_HOOKS
+    if keras_format:
+        return
+    uncalled = _STATE_HOOKS + _COMPILE_HOOKS
     modules = model.modules() if callable(getattr(model, "modules", None)) else [model]
     for module in modules:
         hooks = user_hooks(module, uncalled)
@@ -238,10 +240,10 @@ def check_saving_hooks(model: Any, keras_format: bool = False) -> None:
                 "load_own_variables, save_assets and load_assets as Keras does."
             )
         raise ValueError(
-            f"{type(module).__name__} defines {', '.join(h + '()' for h in hooks)}, which kerasish's model files "
-            "never call (Keras's .keras writer does), so the compile state they describe would be lost. Save "
-            "without them and compile the loaded model yourself (load_model(path, compile=False), then "
-            "model.compile(...)); or save only the weights (model.save_weights(...))."
+            f"{type(module).__name__} defines {', '.join(h + '()' for h in hooks)}, which kerasish's own '.kerasish' "
+            "files never call, so the compile state they describe would be lost. Save the model as '.keras' "
+            "(model.save('model.keras')), whose writer and reader call get_compile_config and compile_from_config "
+            "as Keras does."
         )
 
 
@@ -250,9 +252,9 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, zipped: Option
     writes the `.keras` content into the folder `filepath` (which must not end in `.keras`).
 
     Raises:
-        ValueError: for a model Keras's format cannot describe, or a layer with a Keras saving
-            hook the format never calls (`get_compile_config`/`compile_from_config` anywhere;
-            `save_own_variables`, `save_assets` ... in a `.kerasish` file).
+        ValueError: for a model Keras's format cannot describe, or, in a `.kerasish` file, a layer
+            with a Keras saving hook that format never calls (`save_own_variables`,
+            `get_compile_config` ...).
     """
     if zipped is not None and not isinstance(zipped, bool):
         raise TypeError(f"zipped must be True, False or None, received zipped={zipped!r}. Pass zipped=False to "

@@ -23,6 +23,7 @@ from kerasish.utils.object_registration import (
     CustomObjectScope,
     builtin_classes,
     check_custom_objects,
+    is_builtin,
     resolve_class,
 )
 from kerasish.saving.json_guard import check_depth
@@ -155,7 +156,7 @@ def _model_envelope(model: Any) -> Dict[str, Any]:
         envelope = {"module": "keras.src.models.functional", "class_name": "Functional",
                     "config": _functional_config(model), "registered_name": "Functional",
                     "build_config": {"input_shape": None}}
-    envelope["compile_config"] = _compile_to_keras(model) or {}  # Keras writes {} for an uncompiled model
+    envelope["compile_config"] = _compile_config_of(model)  # Keras writes {} for an uncompiled model
     return envelope
 
 
@@ -181,17 +182,61 @@ def to_keras_config(model: Any) -> Dict[str, Any]:
         'Sequential'
     """
     if not _is_model(model):
-        raise ValueError(
-            f"Keras's format (.keras) expects a kerasish Sequential or functional model, received "
-            f"{short_repr(model)} of type {type(model).__name__} (a subclassed or wrapped model, which kerasish does "
-            "not yet write as .keras). Save it as model.save('model.kerasish') (kerasish's format, which rebuilds it "
-            "from get_config()), or save its weights with model.save_weights('model.weights.h5'), or build it with "
-            "kerasish.Sequential([...]) or kerasish.Model(inputs, outputs)."
-        )
+        return _subclassed_envelope(model)
     return _model_envelope(model)
 
 
-def _compile_to_keras(model: Any) -> Optional[Dict[str, Any]]:
+def _subclassed_envelope(model: Any) -> Dict[str, Any]:
+    """What Keras writes for a subclassed model: its class (module, name, registered name), its
+    `get_config()`, the input shape it was built for and `get_compile_config()`."""
+    from kerasish.layers.layer import Layer
+
+    model_cls = _builtin("Model")
+    if not isinstance(model, Layer) or model_cls is None or not isinstance(model, model_cls) \
+            or is_builtin(type(model)):
+        why = "a torch module wrapped as Model(module) has no config to rebuild it from" \
+            if model_cls is not None and isinstance(model, model_cls) else "it is not a model"
+        raise ValueError(
+            f"Keras's format (.keras) describes a kerasish Sequential, a functional model or a subclass of "
+            f"kerasish.Model, received {short_repr(model)} of type {type(model).__name__} ({why}). Save it as "
+            "model.save('model.kerasish') (kerasish's format), or save its weights with "
+            "model.save_weights('model.weights.h5'), or write the network as a kerasish.Model subclass."
+        )
+    if not model.built:
+        raise ValueError(
+            f"Model {model.name!r} ({type(model).__name__}) is not built, so a .keras file could hold none of its "
+            "weights. Call it on a batch (or fit it) before saving, as Keras requires."
+        )
+    envelope = kl.layer_envelope(model)
+    envelope["compile_config"] = _compile_config_of(model)
+    return envelope
+
+
+def _compile_config_of(model: Any) -> Dict[str, Any]:
+    """`model.get_compile_config()` serialized as Keras serializes it ({} when not compiled): a
+    user's override is what the file holds, as Keras's writer calls it."""
+    from kerasish.saving.keras_objects import serialize_keras_object
+
+    config = model.get_compile_config() if callable(getattr(model, "get_compile_config", None)) \
+        else compile_to_keras(model)
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise TypeError(
+            f"{type(model).__name__}.get_compile_config() must return a dict (or None), received "
+            f"{short_repr(config)} of type {type(config).__name__}. Return the arguments compile_from_config() "
+            "needs, e.g. {'optimizer': ..., 'loss': ...}."
+        )
+    return serialize_keras_object(dict(config))
+
+
+def compile_to_keras(model: Any) -> Optional[Dict[str, Any]]:
+    """A compiled model's compile settings as Keras 3's `get_compile_config()` gives them (None
+    when not compiled).
+
+    Raises:
+        ValueError: for settings Keras cannot name (an unregistered loss function, a torch optimizer).
+    """
     from kerasish.saving.serialization import serialize_compile
 
     if getattr(model, "_compile_config", None) is None:
@@ -499,7 +544,12 @@ def _structure(refs: Any, tensors: Mapping[Tuple[str, int, int], Any]) -> Any:
 
 
 # --------------------------------------------------------------------------- compile
-def _compile_from_keras(model: Any, config: Mapping[str, Any]) -> None:
+def compile_from_keras(model: Any, config: Mapping[str, Any]) -> None:
+    """Compiles `model` from a Keras `compile_config` (what Keras's default `compile_from_config` does).
+
+    Raises:
+        ValueError: for a setting kerasish does not restore (naming it) or a class from elsewhere.
+    """
     from kerasish.saving.serialization import deserialize_optimizer
 
     optimizer = config.get("optimizer")
@@ -591,5 +641,14 @@ def from_keras_config(config: Mapping[str, Any], custom_objects: Optional[Mappin
         model = _Loader(custom_objects).model(config)
         compile_config = config.get("compile_config")
         if compile and compile_config:
-            _compile_from_keras(model, compile_config)
+            compile_from_saved(model, compile_config)
     return model
+
+
+def compile_from_saved(model: Any, compile_config: Mapping[str, Any]) -> None:
+    """Keras's loader step: `model.compile_from_config(compile_config)` (a user's override runs)."""
+    hook = getattr(model, "compile_from_config", None)
+    if callable(hook):
+        hook(dict(compile_config))
+    else:
+        compile_from_keras(model, compile_config)

@@ -166,6 +166,44 @@ class Trainer:
         return self._compile_config is not None
 
     # ----------------------------------------------------------------- finders (beyond Keras)
+    def get_compile_config(self) -> Dict[str, Any]:
+        """The compile settings as Keras 3 writes them in a `.keras` file's `compile_config` (optimizer,
+        loss, metrics ... as Keras envelopes or names); `{}` when the model is not compiled.
+
+        A model whose `compile()` takes other arguments overrides this and `compile_from_config`:
+        the `.keras` writer stores what this returns and the reader passes it back.
+
+        Raises:
+            ValueError: for settings a file cannot name (a loss function that is not registered, a
+                torch optimizer).
+        """
+        if self._compile_config is None:
+            return {}
+        from kerasish.saving.keras_config import compile_to_keras
+
+        return compile_to_keras(self) or {}
+
+    def compile_from_config(self, config: Dict[str, Any]) -> None:
+        """Compiles the model from `get_compile_config()`'s dict (what loading a `.keras` file does).
+
+        As in Keras, a class that overrides `compile()` without overriding this method is not
+        compiled here (its `compile` may take other arguments): a warning says so, and the model
+        loads uncompiled.
+
+        Raises:
+            ValueError: for a setting kerasish does not restore (naming it).
+        """
+        if type(self).compile is not Trainer.compile and type(self).compile_from_config is Trainer.compile_from_config:
+            warnings.warn(
+                f"{type(self).__name__}.compile() is custom, so loading did not call it: the model is not compiled. "
+                "Override get_compile_config() and compile_from_config(config) in the class to save and restore "
+                "its compile arguments, or call compile() yourself after loading.",
+                UserWarning, stacklevel=2)
+            return
+        from kerasish.saving.keras_config import compile_from_keras
+
+        compile_from_keras(self, config)  # a built model's optimizer is built by compile(), as Keras builds it here
+
     def find_learning_rate(self, *args: Any, **kwargs: Any) -> Any:
         """A learning-rate range test on a snapshot of the model (see `training.lr_finder`)."""
         from kerasish.training import lr_finder  # loaded on first use: import kerasish stays cheap

@@ -7,13 +7,14 @@ lines marked `# changed:` (files under tmp_path, the fit target's shape, no prog
 
 kerasish's `.keras` writer and reader call `save_own_variables` / `load_own_variables`,
 `save_assets` / `load_assets` and `build_from_config` as Keras does, so the files go both ways.
-`get_compile_config` / `compile_from_config` are never called, so `model.save` refuses a model
-whose class defines them (a clear error, instead of losing what they describe).
+`get_compile_config` / `compile_from_config` too (kerasish's own `.kerasish` format calls none of
+them, so saving one refuses such a model with a clear error).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import zipfile
 
@@ -245,15 +246,38 @@ def _section_compile(keras):
     return model, history, (small_square_sum_loss, mean_pred)
 
 
-def test_custom_compile_trains_as_keras_and_saving_is_refused(tmp_path):
-    model, history, _ = _section_compile(kerasish)
+def test_custom_compile_trains_as_keras_and_round_trips_through_the_compile_hooks(tmp_path):
+    model, history, (loss_fn, metric_fn) = _section_compile(kerasish)
     keras = keras_module()
-    _, keras_history, _ = _section_compile(keras)
+    keras_model, keras_history, (keras_loss_fn, keras_metric_fn) = _section_compile(keras)
     assert sorted(history.history) == sorted(keras_history.history) == ["accuracy", "loss", "mean_pred"]
     assert history.history["mean_pred"][0] == pytest.approx(0.25)  # softmax over 4 units
+    # The guide's save and reload: the writer stores get_compile_config(), the reader calls compile_from_config.
+    model.save(str(tmp_path / "custom_compile_model.keras"))
+    reconstructed_model = kerasish.models.load_model(str(tmp_path / "custom_compile_model.keras"))
+    assert reconstructed_model.model_optimizer == model.model_optimizer == "SGD"
+    assert reconstructed_model.loss_fn is model.loss_fn is loss_fn
+    assert reconstructed_model.loss_metrics == model.loss_metrics == ["accuracy", metric_fn]
+    x = np.random.random((4, 8)).astype("float32")
+    np.testing.assert_allclose(reconstructed_model.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    # The same compile_config as Keras's file, and each library's file opens in the other.
+    keras_model.save(str(tmp_path / "keras_custom_compile_model.keras"))
+    with zipfile.ZipFile(tmp_path / "custom_compile_model.keras") as ours, \
+            zipfile.ZipFile(tmp_path / "keras_custom_compile_model.keras") as theirs:
+        ours_config, keras_config = (json.loads(z.read("config.json")) for z in (ours, theirs))
+    assert ours_config["compile_config"] == keras_config["compile_config"]
+    assert {k: ours_config[k] for k in ("class_name", "registered_name", "build_config")} == \
+        {k: keras_config[k] for k in ("class_name", "registered_name")} | {"build_config": {"input_shape": [None, 8]}}
+    in_keras = keras.models.load_model(str(tmp_path / "custom_compile_model.keras"))
+    assert in_keras.loss_fn is keras_loss_fn and in_keras.loss_metrics == ["accuracy", keras_metric_fn]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(in_keras(x)), model.predict(x, verbose=0), rtol=1e-5)
+    in_kerasish = kerasish.models.load_model(str(tmp_path / "keras_custom_compile_model.keras"))
+    assert in_kerasish.loss_fn is loss_fn and in_kerasish.model_optimizer == "SGD"
+    # kerasish's own '.kerasish' format calls no hook, so it still refuses the model, pointing at '.keras'.
     with pytest.raises(ValueError, match=r"ModelWithCustomCompile defines get_compile_config\(\), "
-                                         r"compile_from_config\(\)"):
-        model.save(str(tmp_path / "custom_compile_model.keras"))
+                                         r"compile_from_config\(\), which kerasish's own '.kerasish' files never "
+                                         r"call.*model.save\('model.keras'\)"):
+        model.save(str(tmp_path / "custom_compile_model.kerasish"))
 
 
 def test_deserialize_keras_object_reads_what_compile_from_config_gets():

@@ -403,12 +403,33 @@ def test_appendix_subclassed_model_from_its_config(tmp_path):
     new_model = ThreeLayerMLP.from_config(model.get_config())
     assert new_model.hidden_units == [64, 64, 10]
     assert tuple(new_model(np.ones((2, 3), "float32")).shape) == (2, 10)
-    # Reported gap: Keras writes a subclassed model to .keras; kerasish refuses, naming the ways out.
-    with pytest.raises(ValueError, match=r"not yet write as \.keras\). Save it as model.save\('model.kerasish'\)"):
-        new_model.save(str(tmp_path / "mlp.keras"))
+    # Saved as .keras, as Keras saves it; an unregistered class comes back through custom_objects.
+    x = np.ones((2, 3), "float32")
+    new_model.save(str(tmp_path / "mlp.keras"))
+    reloaded = kerasish.models.load_model(str(tmp_path / "mlp.keras"), custom_objects={"ThreeLayerMLP": ThreeLayerMLP})
+    assert type(reloaded) is ThreeLayerMLP and reloaded.hidden_units == [64, 64, 10]
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), new_model.predict(x, verbose=0), rtol=1e-6)
+    keras = keras_module()
+
+    class KerasThreeLayerMLP(keras.Model):  # changed: Keras's twin, to open kerasish's file
+        def __init__(self, hidden_units):
+            super().__init__()
+            self.hidden_units = hidden_units
+            self.dense_layers = [keras.layers.Dense(u) for u in hidden_units]
+
+        def call(self, inputs):
+            x = inputs
+            for layer in self.dense_layers:
+                x = layer(x)
+            return x
+
+        def get_config(self):
+            return {"hidden_units": self.hidden_units}
+
+    in_keras = keras.models.load_model(str(tmp_path / "mlp.keras"), custom_objects={"ThreeLayerMLP": KerasThreeLayerMLP})
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(in_keras(x)), new_model.predict(x, verbose=0), rtol=1e-5)
     kerasish.saving.register_keras_serializable(package="Guide")(ThreeLayerMLP)  # changed: needed to reload
     new_model.save(str(tmp_path / "mlp.kerasish"))
-    x = np.ones((2, 3), "float32")
     np.testing.assert_allclose(kerasish.models.load_model(str(tmp_path / "mlp.kerasish")).predict(x, verbose=0),
                                new_model.predict(x, verbose=0), rtol=1e-6)
 

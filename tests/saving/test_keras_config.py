@@ -427,7 +427,8 @@ def test_subclassed_model_config_refused():
 def test_not_a_model():
     with pytest.raises(ValueError, match="model description must be Keras's envelope"):
         from_keras_config({"layers_typo": []})
-    with pytest.raises(ValueError, match="expects a kerasish Sequential or functional model"):
+    with pytest.raises(ValueError, match=r"describes a kerasish Sequential, a functional model or a subclass of "
+                                         r"kerasish.Model, received Dense.* \(it is not a model\)"):
         to_keras_config(kerasish.layers.Dense(2))
 
 
