@@ -20,12 +20,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
-from kerasish.utils.object_registration import get_registered_name, get_registered_object
-from kerasish.utils.text import unknown_name_message
 
 #: Keras's `backend.epsilon()`: keeps the norm division finite for all-zero weights.
 EPSILON = 1e-7
@@ -216,18 +214,17 @@ _SNAKE = {"Constraint": "constraint", "MaxNorm": "max_norm", "MinMaxNorm": "min_
           "UnitNorm": "unit_norm"}
 #: Every name `get` accepts, as Keras spells them: the class names and their snake_case forms.
 _BY_NAME: Dict[str, type] = {**{c.__name__: c for c in _CLASSES}, **{_SNAKE[c.__name__]: c for c in _CLASSES}}
-_FIX = ("Pass one of these names, a config dict, a Constraint instance or a callable; for your own constraint, "
-        "register it with @kerasish.utils.register_keras_serializable() or pass the object itself.")
 
 
 def serialize(constraint: Optional[Callable[..., Any]]) -> Any:
-    """A constraint's config in Keras's format (what layers put in `get_config()`).
+    """A constraint in Keras 3's format, as `keras.constraints.serialize` writes it.
 
     Built-in constraints give `{'module': 'keras.constraints', 'class_name': 'MaxNorm',
-    'config': {...}, 'registered_name': None}`, the dict Keras 3 writes; other `Constraint`
-    subclasses give the same envelope with their own module and registered name (register
-    the class with `@kerasish.utils.register_keras_serializable()` so that `get` can rebuild
-    it); a plain function gives its registered name.
+    'config': {...}, 'registered_name': None}`; other `Constraint` subclasses the same envelope
+    with their own module and registered name (register the class with
+    `@kerasish.saving.register_keras_serializable()` so that `get` can rebuild it); a function
+    `{'module': 'builtins', 'class_name': 'function', 'config': <registered name>,
+    'registered_name': 'function'}`. None, a name or a dict comes back as it is.
 
     Args:
         constraint: a constraint, or None.
@@ -235,39 +232,31 @@ def serialize(constraint: Optional[Callable[..., Any]]) -> Any:
     Returns:
         A JSON-ready dict, a name, or None.
     """
-    if constraint is None:
-        return None
-    if isinstance(constraint, Constraint):
-        builtin = type(constraint) in _CLASSES
-        return {
-            "module": "keras.constraints" if builtin else type(constraint).__module__,
-            "class_name": type(constraint).__name__,
-            "config": constraint.get_config(),
-            "registered_name": None if builtin else get_registered_name(type(constraint)),
-        }
-    if hasattr(constraint, "__name__"):
-        return get_registered_name(constraint)
-    return repr(constraint)
+    from kerasish.saving.keras_objects import serialize_keras_object
+
+    return serialize_keras_object(constraint)
 
 
-def deserialize(config: Dict[str, Any]) -> Constraint:
-    """Rebuilds a constraint from `serialize()`'s dict (Keras's format).
+def deserialize(config: Any, custom_objects: Optional[Mapping[str, Any]] = None) -> Any:
+    """The constraint `config` describes, as `keras.constraints.deserialize`.
+
+    Args:
+        config: a name (`'max_norm'`, `'MaxNorm'`), Keras's envelope, the short form
+            `{'class_name': 'MaxNorm', 'config': {...}}`, a function's envelope, or None.
+        custom_objects: `{name: class_or_function}` for your own constraints that are not
+            registered. Defaults to `None`.
+
+    Returns:
+        The constraint (a class name gives its default instance), or None.
 
     Raises:
         ValueError: for a class name that is neither a built-in constraint nor a registered
-            (or `custom_object_scope`) Constraint subclass.
+            (or `custom_object_scope`, or `custom_objects`) one, and for a dict without `class_name`.
+        TypeError: for a config whose `module` is None, as Keras.
     """
-    name = config["class_name"]
-    cls = _BY_NAME.get(name) if config.get("registered_name") is None else None
-    cls = cls or _user_object(config.get("registered_name") or name) or _user_object(name)
-    if not (isinstance(cls, type) and callable(getattr(cls, "from_config", None))):
-        raise ValueError(unknown_name_message("constraint", name, _BY_NAME, _FIX))
-    return cls.from_config(dict(config.get("config") or {}))
+    from kerasish.saving.keras_objects import deserialize_module_object
 
-
-def _user_object(name: Any) -> Any:
-    """The class or function the user registered (or put in a custom_object_scope) as `name`."""
-    return get_registered_object(name) if isinstance(name, str) else None
+    return deserialize_module_object(config, _BY_NAME, custom_objects, kind="constraint")
 
 
 def get(identifier: ConstraintLike) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
@@ -275,8 +264,8 @@ def get(identifier: ConstraintLike) -> Optional[Callable[[torch.Tensor], torch.T
 
     Args:
         identifier: None (no constraint); a name such as `'max_norm'` or `'MaxNorm'` (the
-            class with its default arguments); a dict from `serialize()`; a `Constraint`
-            instance or class; or any callable from a tensor to a tensor.
+            class with its default arguments), or one you registered; a dict from `serialize()`;
+            a `Constraint` instance or class; or any callable from a tensor to a tensor.
 
     Returns:
         The constraint, or None.
@@ -291,18 +280,9 @@ def get(identifier: ConstraintLike) -> Optional[Callable[[torch.Tensor], torch.T
     """
     if identifier is None:
         return None
-    if isinstance(identifier, str):
-        found = _BY_NAME.get(identifier) or _user_object(identifier)
-        if found is None:
-            raise ValueError(unknown_name_message("constraint", identifier, _BY_NAME, _FIX))
-        return get(found)
-    if isinstance(identifier, dict):
-        if "class_name" not in identifier:
-            raise ValueError(
-                f"A constraint config dict needs a 'class_name' key, received {identifier!r}. "
-                "Example: {'class_name': 'MaxNorm', 'config': {'max_value': 2, 'axis': 0}}."
-            )
-        return deserialize(identifier)
+    if isinstance(identifier, (str, dict)):
+        found = deserialize(identifier)
+        return found() if isinstance(found, type) else found  # a registered class name: its default instance
     if isinstance(identifier, type):
         return identifier()  # a class stands for its default instance, as in Keras
     if callable(identifier):

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+import types
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -391,68 +392,95 @@ orthogonal, OrthogonalInitializer = Orthogonal, Orthogonal
 identity, IdentityInitializer = Identity, Identity
 
 
-def get(identifier: InitializerLike) -> Callable[[torch.Tensor], Any]:
-    """Returns an initializer for a name, an Initializer, a config dict or a callable.
+#: Keras's table of names (`keras.initializers.deserialize` looks names and class names up here),
+#: plus kerasish's `xavier_*` aliases.
+_MODULE_OBJECTS: Dict[str, Any] = {**dict(_registry.items()), **_CLASS_NAMES, "Initializer": Initializer,
+                                   "initializer": Initializer}
+
+
+def get(identifier: InitializerLike) -> Callable[..., Any]:
+    """Returns an initializer for a name, a config dict, an Initializer (instance or class) or a callable.
+
+    Names are Keras's (`'glorot_uniform'`, `'GlorotUniform'`, `'zeros'`, ...), looked up after
+    your registered objects; a config dict is read by `deserialize`. None gives `Zeros()`
+    (where Keras gives None), which is what kerasish's layers build a missing initializer with.
 
     Raises:
         ValueError: for an unknown name (valid names listed).
+        TypeError: for any other kind of value.
     """
     if identifier is None:
         return Zeros()
     if isinstance(identifier, str):
-        if identifier in _CLASS_NAMES:
-            return _CLASS_NAMES[identifier]()
-        return _registry.get(identifier, fix="Pass one of these names, an Initializer or a callable.")()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        name = identifier["class_name"]
-        cls = _user_class(identifier.get("registered_name"))
-        cls = cls or (_CLASS_NAMES[name] if name in _CLASS_NAMES else _registry.get(name))
-        return cls.from_config(identifier.get("config", {}))
+        if identifier not in _MODULE_OBJECTS and identifier.lower() in _registry:
+            identifier = identifier.lower()  # kerasish also takes 'Glorot_Uniform' and other spellings
+        found = deserialize(identifier)
+        return found() if isinstance(found, type) else found  # a registered class name: its default instance
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
     if callable(identifier):
         return identifier
     raise TypeError(
-        f"initializer must be a string name, an Initializer or a callable, received {identifier!r}."
+        f"initializer must be a string name, a config dict, an Initializer or a callable, received {identifier!r} "
+        f"of type {type(identifier).__name__}. Example: kernel_initializer='glorot_uniform'."
     )
 
 
-def _user_class(registered_name: Any) -> Any:
-    """The Initializer subclass registered as `registered_name` (a custom initializer's envelope)."""
-    if not isinstance(registered_name, str):
-        return None
-    from kerasish.utils.object_registration import get_registered_object
-
-    found = get_registered_object(registered_name)
-    return found if isinstance(found, type) and issubclass(found, Initializer) else None
-
-
 def serialize(initializer: InitializerLike) -> Any:
-    """An initializer in Keras 3's format, what layers put in `get_config()`.
+    """An initializer in Keras 3's format, as `keras.initializers.serialize` writes it.
 
-    A name or a built-in initializer gives Keras's envelope, e.g. `'glorot_uniform'` ->
-    `{'module': 'keras.initializers', 'class_name': 'GlorotUniform', 'config': {'seed': None,
-    'input_axes': None, 'output_axes': None}, 'registered_name': None}`; another Initializer
-    subclass gives the same envelope with its own module and registered name; a plain
-    function gives its name. `get` reads all of these back, and the older forms (names,
-    `{'class_name': 'zeros', 'config': {}}`) too.
+    A built-in initializer gives Keras's envelope, e.g. `{'module': 'keras.initializers',
+    'class_name': 'GlorotUniform', 'config': {'seed': None, 'input_axes': None, 'output_axes':
+    None}, 'registered_name': None}`; another Initializer subclass the same envelope with its
+    own module and registered name; a function Keras's function envelope. A name, a built-in's
+    config dict or an Initializer class also gives the envelope of the initializer it stands for
+    (Keras returns a name unchanged): a kerasish layer's `get_config` passes the argument it was
+    given, and Keras's layer configs hold the envelope. Any other dict comes back as it is. `get` and `deserialize` read all of these back,
+    and the older forms (names, `{'class_name': 'zeros', 'config': {}}`) too.
     """
     if initializer is None:
         return None
-    if isinstance(initializer, str) or (isinstance(initializer, dict) and "class_name" in initializer):
+    if isinstance(initializer, dict) and not _names_builtin(initializer):
+        return initializer  # a description of a user's function or class, kept as written (as Keras)
+    if isinstance(initializer, (str, dict)):
         initializer = get(initializer)
     if isinstance(initializer, type) and issubclass(initializer, Initializer):
         initializer = initializer()
-    if isinstance(initializer, Initializer):
-        cls = type(initializer)
-        builtin = _CLASS_NAMES.get(cls.__name__) is cls
-        from kerasish.utils.object_registration import get_registered_name
+    from kerasish.saving.keras_objects import serialize_keras_object
 
-        return {
-            "module": "keras.initializers" if builtin else cls.__module__,
-            "class_name": cls.__name__,
-            "config": initializer.get_config(),
-            "registered_name": None if builtin else get_registered_name(cls),
-        }
-    return getattr(initializer, "__name__", repr(initializer))
+    if isinstance(initializer, Initializer) or callable(getattr(initializer, "get_config", None)) or \
+            isinstance(initializer, types.FunctionType):
+        return serialize_keras_object(initializer)
+    return getattr(initializer, "__name__", repr(initializer))  # a callable object that has no config
 
+
+def _names_builtin(config: Dict[str, Any]) -> bool:
+    """Whether a config dict describes one of the initializers here (not a user's function or class)."""
+    return config.get("registered_name") is None and config.get("class_name") in _MODULE_OBJECTS
+
+
+def deserialize(config: Any, custom_objects: Optional[Mapping[str, Any]] = None) -> Any:
+    """The initializer `config` describes, as `keras.initializers.deserialize`.
+
+    Args:
+        config: a name (`'he_normal'`, `'HeNormal'`), Keras's envelope, the short form
+            `{'class_name': 'HeNormal', 'config': {'seed': 1}}`, a function's envelope, or None.
+        custom_objects: `{name: class_or_function}` for your own initializers that are not
+            registered. Defaults to `None`.
+
+    Returns:
+        The initializer (a class name gives its default instance), or None.
+
+    Raises:
+        ValueError: for a name found nowhere (valid names listed) or a dict without `class_name`.
+        TypeError: for a config whose `module` is None, as Keras.
+
+    Example:
+        >>> deserialize("he_normal").get_config()["seed"] is None
+        True
+    """
+    from kerasish.saving.keras_objects import deserialize_module_object
+
+    return deserialize_module_object(config, _MODULE_OBJECTS, custom_objects, kind="initializer")

@@ -143,9 +143,10 @@ def test_constraint_in_custom_object_scope_and_registered_function():
     def clip_unit(w):
         return w.clamp(-1, 1)
 
-    name = constraints.serialize(clip_unit)
-    assert name == "test_constraints>clip_unit"
-    assert constraints.get(name) is clip_unit
+    config = constraints.serialize(clip_unit)  # Keras's function envelope, as keras.constraints.serialize
+    assert config["config"] == "test_constraints>clip_unit"
+    assert constraints.get(config) is clip_unit
+    assert constraints.get("test_constraints>clip_unit") is clip_unit
 
 
 @pytest.mark.parametrize("make,match", [

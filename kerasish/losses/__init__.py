@@ -8,7 +8,7 @@ form `fit` uses with a softmax/sigmoid head. The lower-case functions
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 import torch
 from torch import nn
@@ -24,7 +24,9 @@ from kerasish.losses.functions import (
     kl_divergence, kld, log_cosh, logcosh, mae, mape, mean_absolute_error, mean_absolute_percentage_error,
     mean_squared_error, mean_squared_logarithmic_error, mse, msle, poisson, sparse_categorical_crossentropy,
     squared_hinge, tversky)
+from kerasish.losses.functions import squeeze_or_expand_to_same_rank
 from kerasish.losses.loss import Loss, reduce_weighted_values, standardize_reduction
+from kerasish.ops.dtypes import convert_to_tensor
 from kerasish.registry import Registry
 
 EPSILON = 1e-7
@@ -34,7 +36,7 @@ __all__ = [
     "CategoricalFocalCrossentropy", "CategoricalGeneralizedCrossEntropy", "CategoricalHinge", "Circle",
     "CosineSimilarity", "CTC", "Dice", "Hinge", "Huber", "KLDivergence", "LogCosh", "MeanAbsoluteError",
     "MeanAbsolutePercentageError", "MeanSquaredError", "MeanSquaredLogarithmicError", "Poisson",
-    "SparseCategoricalCrossentropy", "SquaredHinge", "Tversky", "get", "serialize", "names",
+    "SparseCategoricalCrossentropy", "SquaredHinge", "Tversky", "get", "serialize", "deserialize", "names",
 ]
 
 
@@ -110,6 +112,15 @@ class _CallableLoss(Loss):
                 if not y_true.is_floating_point():
                     y_true = y_true.to(y_pred.dtype)
             return self.fn(y_pred, y_true)
+        # As Keras's LossFunctionWrapper: tensors, y_true in y_pred's float dtype, and the ranks aligned
+        # (labels of shape (n,) meet predictions of shape (n, 1) as (n, 1), not broadcast to (n, n)).
+        if type(y_pred) is not torch.Tensor:
+            y_pred = convert_to_tensor(y_pred)
+        if type(y_true) is not torch.Tensor:
+            y_true = convert_to_tensor(y_true, device=y_pred.device)
+        if y_pred.is_floating_point() and y_true.dtype != y_pred.dtype:
+            y_true = y_true.to(y_pred.dtype)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         return self.fn(y_true, y_pred)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
@@ -130,8 +141,18 @@ class _CallableLoss(Loss):
         return reduce_weighted_values(values, sample_weight)
 
 
-def get(identifier: Union[str, Loss, Callable, None]) -> Loss:
+#: Keras's table for `deserialize`: the classes by name, the functions by name and alias ('mse').
+_MODULE_OBJECTS: Dict[str, Any] = {**_BY_CLASS_NAME, "Loss": Loss, "LossFunctionWrapper": LossFunctionWrapper,
+                                   **_FUNCTIONS, **{a.upper(): _FUNCTIONS[a] for a in ("bce", "kld", "mae", "mape",
+                                                                                       "mse", "msle")}}
+
+
+def get(identifier: Union[str, Loss, Callable, Dict[str, Any], None]) -> Loss:
     """Returns a Loss for a name, a Loss instance or class, a config dict, a callable or a torch loss module.
+
+    A dict is Keras's envelope or the short form (read by `deserialize`; a function's envelope
+    gives that function wrapped as a Loss), or kerasish's older file form
+    `{'class_name': 'mean_squared_error', 'config': {...}}`.
 
     Raises:
         ValueError: unknown name (valid names and the closest one listed).
@@ -147,8 +168,9 @@ def get(identifier: Union[str, Loss, Callable, None]) -> Loss:
         return identifier()
     if isinstance(identifier, dict) and "class_name" in identifier:
         name = identifier["class_name"]
-        cls = _BY_CLASS_NAME.get(name) or _registry.get(name)
-        return cls.from_config(identifier.get("config", {}))
+        if isinstance(name, str) and name in _registry and identifier.get("registered_name") is None:
+            return _registry.get(name).from_config(identifier.get("config") or {})  # kerasish's older file form
+        return get(deserialize(identifier))
     if callable(identifier):
         return _CallableLoss(identifier)
     raise TypeError(
@@ -157,8 +179,54 @@ def get(identifier: Union[str, Loss, Callable, None]) -> Loss:
     )
 
 
-def serialize(loss: Loss) -> Any:
-    """`{'class_name': ..., 'config': ...}` for a built-in loss, else None."""
+def serialize(loss: Any) -> Any:
+    """`loss` in Keras 3's format, as `keras.losses.serialize` writes it.
+
+    A built-in loss gives `{'module': 'keras.losses', 'class_name': 'MeanSquaredError', 'config':
+    {...}, 'registered_name': None}`; a subclass the same envelope with its own module and
+    registered name; a function (or a callable `get` wrapped) `{'module': 'builtins',
+    'class_name': 'function', 'config': <its registered name>, 'registered_name': 'function'}`;
+    a name comes back as it is.
+
+    Raises:
+        TypeError: for a torch loss module or another object without `get_config()`.
+
+    Example:
+        >>> serialize(MeanAbsoluteError())["class_name"]
+        'MeanAbsoluteError'
+    """
+    from kerasish.saving.keras_objects import serialize_keras_object
+
+    if isinstance(loss, _CallableLoss):
+        loss = loss.fn  # what the user passed
+    return serialize_keras_object(loss)
+
+
+def deserialize(name: Any, custom_objects: Optional[Dict[str, Any]] = None) -> Any:
+    """The loss `name` describes, as `keras.losses.deserialize`.
+
+    Args:
+        name: a class name (`'MeanSquaredError'`: the class with its defaults), a function's
+            name or alias (`'mse'`: the function), Keras's envelope, the short form
+            `{'class_name': 'Huber', 'config': {'delta': 2.0}}`, a function's envelope, or None.
+        custom_objects: `{name: class_or_function}` for your own losses that are not
+            registered. Defaults to `None`.
+
+    Returns:
+        A Loss, a loss function, or None.
+
+    Raises:
+        ValueError: for a name found nowhere (valid names listed) or a dict without `class_name`.
+        TypeError: for a config whose `module` is None, as Keras.
+    """
+    from kerasish.saving.keras_objects import deserialize_module_object
+
+    return deserialize_module_object(name, _MODULE_OBJECTS, custom_objects, kind="loss")
+
+
+def _file_form(loss: Loss) -> Any:
+    """`{'class_name': <kerasish's registered name>, 'config': ...}` for a built-in loss, else None:
+    the form `.kerasish` files hold (read back by `get`)."""
     for name, cls in _registry.items():
         if type(loss) is cls:
             return {"class_name": name, "config": loss.get_config()}

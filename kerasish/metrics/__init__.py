@@ -104,6 +104,8 @@ def get(identifier: Union[str, Metric, Callable, Dict[str, Any]], loss_name: Opt
     A string's metric is named by the string (its key in `logs`, as in Keras: 'acc' stays
     'acc', 'mse' stays 'mse'); a function becomes a `MeanMetricWrapper` named after it.
 
+    A dict is read by `deserialize` (Keras's envelope, the short form, a registered metric's).
+
     Raises:
         ValueError: unknown name (valid names listed with the closest match).
         TypeError: anything else.
@@ -122,10 +124,8 @@ def get(identifier: Union[str, Metric, Callable, Dict[str, Any]], loss_name: Opt
         if fn is not None:
             return MeanMetricWrapper(fn, name=identifier)
         _check_known(identifier)
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        name = identifier["class_name"]
-        _check_known(name)
-        return _BY_NAME.get(name, _BY_NAME.get(str(name).lower())).from_config(identifier.get("config", {}))
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if callable(identifier):
@@ -136,13 +136,60 @@ def get(identifier: Union[str, Metric, Callable, Dict[str, Any]], loss_name: Opt
     )
 
 
-def serialize(metric: Metric) -> Dict[str, Any]:
-    """`{'class_name': ..., 'config': ...}` for a built-in metric."""
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+#: Keras's table for `deserialize`: class names, their snake_case forms, the short aliases, the base class.
+_MODULE_OBJECTS: Dict[str, Any] = {**_BY_NAME, "Metric": Metric, "metric": Metric}
+#: The functions `keras.metrics` exports: a function's envelope names one of them.
+_FUNCTION_OBJECTS: Dict[str, Any] = {fn.__name__: fn for fn in (
+    accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy,
+    sparse_top_k_categorical_accuracy, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy,
+    categorical_hinge, hinge, squared_hinge, kl_divergence, log_cosh, mean_absolute_error,
+    mean_absolute_percentage_error, mean_squared_error, mean_squared_logarithmic_error, poisson,
+    concordance_correlation, pearson_correlation)}
 
 
-def deserialize(config: Dict[str, Any]) -> Metric:
-    return get(config)
+def serialize(metric: Any) -> Any:
+    """`metric` in Keras 3's format, as `keras.metrics.serialize` writes it.
+
+    A built-in metric gives `{'module': 'keras.metrics', 'class_name': 'AUC', 'config': {...},
+    'registered_name': None}`; a subclass the same envelope with its own module and registered
+    name; a function `{'module': 'builtins', 'class_name': 'function', 'config': <its name>,
+    'registered_name': 'function'}`; a name comes back as it is.
+
+    Raises:
+        TypeError: for an object without `get_config()` that is not a function.
+
+    Example:
+        >>> serialize(Mean(name="m"))["config"]
+        {'name': 'm', 'dtype': 'float32'}
+    """
+    from kerasish.saving.keras_objects import serialize_keras_object
+
+    return serialize_keras_object(metric)
+
+
+def deserialize(config: Any, custom_objects: Optional[Dict[str, Any]] = None) -> Any:
+    """The metric `config` describes, as `keras.metrics.deserialize`.
+
+    Args:
+        config: a name (`'AUC'`, `'auc'`, `'mse'`: the class with its defaults), Keras's
+            envelope, the short form `{'class_name': 'AUC', 'config': {...}}`, a function's
+            envelope (`metrics.serialize(binary_accuracy)` gives `binary_accuracy` back, where
+            Keras 3.15 fails on its own envelope), or None.
+        custom_objects: `{name: class_or_function}` for your own metrics that are not
+            registered. Defaults to `None`.
+
+    Returns:
+        A new metric, a user's function, or None. Unlike `get`, `'accuracy'` is the
+        `Accuracy` class here, as in Keras.
+
+    Raises:
+        ValueError: for a name found nowhere (valid names listed) or a dict without `class_name`.
+        TypeError: for a config whose `module` is None, as Keras.
+    """
+    from kerasish.saving.keras_objects import deserialize_module_object
+
+    return deserialize_module_object(config, _MODULE_OBJECTS, custom_objects, kind="metric",
+                                     function_objects=_FUNCTION_OBJECTS)
 
 
 def check_name(identifier: Any) -> None:

@@ -378,19 +378,98 @@ for _n, _c in {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "ad
     _registry.add(_n, _c)
 
 
-def get(identifier: Any) -> Optimizer:
-    """Returns a kerasish Optimizer for a name, an Optimizer, a torch optimizer or class.
+#: Keras's table for `deserialize`: every optimizer by its lower-case class name (matched in any case).
+_MODULE_OBJECTS: Dict[str, Any] = {c.__name__.lower(): c for c in (
+    Optimizer, SGD, RMSprop, Adam, AdamW, Adamax, Nadam, Adagrad, Adadelta, Lion, Ftrl, Lamb, Adafactor,
+    LossScaleOptimizer)}
+
+
+def serialize(optimizer: Optimizer) -> Dict[str, Any]:
+    """The optimizer's description in Keras 3's format, as `keras.optimizers.serialize` writes it.
+
+    `{'module': 'keras.optimizers', 'class_name': 'Adam', 'config': optimizer.get_config(),
+    'registered_name': None}` for kerasish's own optimizers (a subclass gets its module and
+    registered name), which Keras's `keras.optimizers.deserialize` reads.
 
     Raises:
-        ValueError: unknown name (valid names listed with the closest one).
+        ValueError: for a `TorchOptimizer` (a torch optimizer has no Keras description).
+        TypeError: for an object without `get_config()`.
+
+    Example:
+        >>> serialize(SGD(learning_rate=0.1))["config"]["learning_rate"]
+        0.1
+    """
+    from kerasish.saving.keras_objects import serialize_keras_object
+
+    if isinstance(optimizer, TorchOptimizer):
+        raise ValueError(
+            f"optimizers.serialize cannot describe {optimizer!r}: it wraps the torch optimizer "
+            f"{getattr(optimizer, 'torch_class', type(getattr(optimizer, 'torch_optimizer', None))).__name__}, which "
+            "Keras has no config for, so deserialize could not rebuild it. Use a kerasish optimizer "
+            "(e.g. kerasish.optimizers.AdamW(...)) where the optimizer must be serialized."
+        )
+    return serialize_keras_object(optimizer)
+
+
+def deserialize(config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> Optimizer:
+    """The optimizer `config` describes, as `keras.optimizers.deserialize`.
+
+    Args:
+        config: `serialize()`'s dict, what Keras writes (any `module`, even the torch backend's
+            `keras.src.backend.torch.optimizers.torch_adam`), or the short form
+            `{'class_name': 'adam', 'config': {...}}`; built-in class names match in any case.
+        custom_objects: `{name: class}` for your own optimizers that are not registered.
+            Defaults to `None`.
+
+    Returns:
+        A new optimizer (not built: fit builds it on the model's parameters).
+
+    Raises:
+        ValueError: for a class name found nowhere (valid names listed) or a dict without `class_name`.
+        TypeError: for a config that is not a dict, or whose `module` is None, as Keras.
+
+    Example:
+        >>> deserialize({"class_name": "Adam", "config": {"learning_rate": 0.5}}).learning_rate
+        0.5
+    """
+    from kerasish.saving.keras_objects import deserialize_module_object
+
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"optimizers.deserialize expects a config dict, received {config!r} of type {type(config).__name__}. "
+            "Pass what optimizers.serialize() returned, e.g. {'class_name': 'Adam', 'config': {'learning_rate': "
+            "0.001}}; for a name such as 'adam' use optimizers.get('adam')."
+        )
+    return deserialize_module_object(config, _MODULE_OBJECTS, custom_objects, kind="optimizer",
+                                     case_insensitive=True)
+
+
+def get(identifier: Any) -> Optional[Optimizer]:
+    """Returns a kerasish Optimizer for a name, a config dict, an Optimizer, a torch optimizer or class.
+
+    A name gives the optimizer with Keras's defaults (torch's under
+    `kerasish.config.set_defaults('torch')`); a dict is read by `deserialize`; an Optimizer comes
+    back as it is; None gives None, as in Keras.
+
+    Raises:
+        ValueError: unknown name (valid names listed with the closest one), or a config that
+            does not describe an optimizer.
         TypeError: anything else.
     """
-    if isinstance(identifier, Optimizer):
+    if identifier is None or isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
         cls = _registry.get(identifier, fix="Or pass kerasish.optimizers.Adam(...) or a torch.optim optimizer.")
         kwargs = _TORCH_DEFAULTS.get(identifier.lower(), {}) if config.defaults() == "torch" else {}
         return cls(**kwargs)
+    if isinstance(identifier, dict):
+        found = deserialize(identifier)
+        if not isinstance(found, Optimizer):
+            raise ValueError(
+                f"The optimizer config {identifier!r} describes {found!r} of type {type(found).__name__}, not an "
+                "optimizer. Pass optimizers.serialize(...)'s dict, e.g. {'class_name': 'Adam', 'config': {}}."
+            )
+        return found
     if isinstance(identifier, torch.optim.Optimizer):
         return TorchOptimizer(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
@@ -398,8 +477,8 @@ def get(identifier: Any) -> Optimizer:
     if isinstance(identifier, type) and issubclass(identifier, torch.optim.Optimizer):
         return TorchOptimizer(identifier)
     raise TypeError(
-        f"optimizer must be a name such as 'adam', a kerasish.optimizers.Optimizer, a torch.optim.Optimizer "
-        f"instance or class, received {identifier!r} of type {type(identifier).__name__}."
+        f"optimizer must be a name such as 'adam', a config dict, a kerasish.optimizers.Optimizer, a "
+        f"torch.optim.Optimizer instance or class, received {identifier!r} of type {type(identifier).__name__}."
     )
 
 

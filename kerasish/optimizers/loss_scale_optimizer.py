@@ -174,9 +174,10 @@ class LossScaleOptimizer(Optimizer):
             self._step_counter = int(scale["step_counter"])
 
     def get_config(self) -> Dict[str, Any]:
-        inner = self.inner_optimizer
-        return {"name": self.name,
-                "inner_optimizer": {"class_name": type(inner).__name__, "config": inner.get_config()},
+        from kerasish.saving.keras_objects import serialize_keras_object
+
+        # Keras's envelope, which keras.optimizers.LossScaleOptimizer.from_config needs; _deserialize reads both.
+        return {"name": self.name, "inner_optimizer": serialize_keras_object(self.inner_optimizer),
                 "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps}
 
     def __repr__(self) -> str:

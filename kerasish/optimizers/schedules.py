@@ -228,9 +228,9 @@ def serialize(schedule: LearningRateSchedule) -> Dict[str, Any]:
     """Keras's envelope for a schedule: `{"module", "class_name", "config", "registered_name"}`."""
     if not isinstance(schedule, LearningRateSchedule):
         raise TypeError(f"serialize expects a LearningRateSchedule, received {type(schedule).__name__}.")
-    from kerasish.saving.serialization import serialize_object
+    from kerasish.saving.keras_objects import serialize_keras_object
 
-    return serialize_object(schedule)
+    return serialize_keras_object(schedule)  # module 'keras.optimizers.schedules', as Keras writes
 
 
 def deserialize(config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> LearningRateSchedule:

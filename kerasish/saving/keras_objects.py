@@ -10,6 +10,10 @@ regularizer, initializer, optimizer, loss, metric) as the envelope `{'module', '
 `custom_objects`, any open `custom_object_scope` and the registry; it never imports a module a
 config names, and a string or an object that is already built comes back as it is, as in Keras.
 `kerasish.layers.serialize` / `deserialize` are the same two functions.
+
+`deserialize_module_object(config, module_objects, ...)` is what `keras.losses.deserialize`,
+`keras.optimizers.deserialize` and the other object modules do: a name or a config is looked up in
+one module's table first (`'mse'`, `{'class_name': 'Adam', ...}` without `module`), then as above.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from kerasish.utils.object_registration import (
     is_builtin,
     resolve_class,
 )
-from kerasish.utils.text import short_repr
+from kerasish.utils.text import short_repr, unknown_name_message
 
-__all__ = ["serialize_keras_object", "deserialize_keras_object"]
+__all__ = ["serialize_keras_object", "deserialize_keras_object", "deserialize_module_object"]
 
 _PLAIN = (str, int, float, bool, type(None))
+#: kerasish modules whose Keras name is not `keras.<package>`.
+_KERAS_MODULES = {"kerasish.optimizers.schedules": "keras.optimizers.schedules"}
 
 
 def _is_model(obj: Any) -> bool:
@@ -80,8 +86,8 @@ def serialize_keras_object(obj: Any) -> Any:
     cls = type(obj)
     module = cls.__module__
     builtin = is_builtin(cls) or module.startswith("kerasish.")  # kerasish's own: Keras's module name
-    if builtin and module.startswith("kerasish."):
-        module = "keras." + module.split(".")[1]  # kerasish.regularizers -> keras.regularizers
+    if builtin and module.startswith("kerasish."):  # kerasish.regularizers -> keras.regularizers
+        module = _KERAS_MODULES.get(module, "keras." + module.split(".")[1])
     return {"module": module, "class_name": cls.__name__, "config": serialize_nested(obj.get_config()),
             "registered_name": None if builtin else get_registered_name(cls)}
 
@@ -194,3 +200,102 @@ def deserialize_keras_object(config: Any, custom_objects: Optional[Mapping[str, 
     if isinstance(build, Mapping) and getattr(obj, "built", True) is False and hasattr(obj, "build_from_config"):
         obj.build_from_config(dict(build))
     return obj
+
+
+def _is_user_object(config: Mapping[str, Any], custom_objects: Mapping[str, Any]) -> bool:
+    """Whether a user's class or function (custom_objects, a scope or the registry) is named by `config`."""
+    inner = config.get("config")
+    names = (config.get("class_name"), config.get("registered_name"), inner if isinstance(inner, str) else None)
+    return any(isinstance(n, str) and n != "function" and get_registered_object(n, custom_objects) is not None
+               for n in names)
+
+
+def deserialize_module_object(config: Any, module_objects: Mapping[str, Any],
+                              custom_objects: Optional[Mapping[str, Any]] = None, *, kind: str,
+                              case_insensitive: bool = False,
+                              function_objects: Optional[Mapping[str, Any]] = None) -> Any:
+    """One Keras object module's `deserialize` (`keras.losses.deserialize`, ...), on that module's table.
+
+    A name is a user's object (custom_objects, a `custom_object_scope`, the registry) or an entry of
+    `module_objects`: a class there gives its default instance, a function itself. A dict must have
+    `class_name`; a user's class or function it names is rebuilt by `deserialize_keras_object`, a
+    `'function'` envelope gives the table's function, any other class name the table's class built
+    with `from_config(config['config'])`; `module` and `registered_name` may be absent, as in the
+    short form `{'class_name': 'Adam', 'config': {}}`. None gives None.
+
+    Args:
+        config: a name, a config dict, or None.
+        module_objects: `{name: class_or_function}`, the module's names as Keras spells them.
+        custom_objects: `{name: class_or_function}` for what is not registered. Defaults to `None`.
+        kind: what the module holds, for messages (`'loss'`, `'optimizer'`).
+        case_insensitive: match names in any case (Keras's optimizers do). Defaults to `False`.
+        function_objects: `{name: function}` that a function's envelope is looked up in first
+            (`keras.metrics.serialize(binary_accuracy)` names the function). Defaults to `None`.
+
+    Raises:
+        ValueError: for a name or class name found nowhere (the valid names and the closest one are
+            listed) or a dict without `class_name`. Keras returns such a name unchanged; kerasish
+            raises at once, where Keras's `get` raises ValueError a step later.
+        TypeError: for a config whose `module` is None (a class Keras could not name when saving), as
+            Keras, and for anything that is neither a name, a dict nor None.
+    """
+    custom_objects = check_custom_objects(custom_objects)
+    module = f"kerasish.{kind}{'es' if kind.endswith('s') else 's'}"  # kerasish.losses, kerasish.metrics
+    fix = (f"Pass one of these names, or for your own {kind} register it with "
+           "@kerasish.saving.register_keras_serializable() or pass custom_objects={'Name': TheClass}.")
+
+    def lookup(name: Any) -> Any:
+        if not isinstance(name, str):
+            return None
+        key = name.lower() if case_insensitive else name
+        table = {k.lower(): v for k, v in module_objects.items()} if case_insensitive else module_objects
+        return table.get(key)
+
+    if config is None:
+        return None
+    if isinstance(config, str):
+        found = get_registered_object(config, custom_objects)
+        if found is not None:
+            return found
+        found = lookup(config)
+        if found is None:
+            raise ValueError(unknown_name_message(kind, config, module_objects, fix))
+        return found() if isinstance(found, type) else found
+    if not isinstance(config, Mapping):
+        raise TypeError(
+            f"Could not deserialize the {kind} {short_repr(config)} of type {type(config).__name__}: expected a "
+            f"name or a config dict such as {{'class_name': ..., 'config': {{...}}}}. Pass what "
+            f"{module}.serialize() returned, or a name."
+        )
+    if "class_name" not in config:
+        raise ValueError(
+            f"The {kind} config {short_repr(dict(config), 160)} needs a 'class_name' key. Expected a dict such as "
+            f"{{'class_name': ..., 'config': {{...}}}}, as {module}.serialize() returns."
+        )
+    if _is_user_object(config, custom_objects):
+        return deserialize_keras_object(dict(config), custom_objects)
+    class_name = config["class_name"]
+    if class_name == "function":
+        name = config.get("config") if config.get("module", "builtins") == "builtins" else config.get("registered_name")
+        found = (function_objects or {}).get(name) if isinstance(name, str) else None
+        found = found if found is not None else lookup(name)
+        if found is None:
+            raise ValueError(unknown_name_message(kind, name, module_objects, fix))
+        return found() if isinstance(found, type) else found  # Keras's table may hold a class by that name
+    if "module" in config and config["module"] is None:
+        raise TypeError(
+            f"Cannot deserialize the {kind} of class {class_name!r}: its config has module=None, so the class "
+            "was not known when it was saved. If it is your class, register it with "
+            "@kerasish.saving.register_keras_serializable() or pass custom_objects="
+            f"{{{class_name!r}: TheClass}}."
+        )
+    found = lookup(class_name)
+    if found is None:
+        registered = config.get("registered_name")
+        if isinstance(registered, str) and registered != class_name:  # a user's class, not known here
+            return deserialize_keras_object(dict(config), custom_objects)  # raises: how to register it
+        raise ValueError(unknown_name_message(kind, class_name, module_objects, fix))
+    if not isinstance(found, type):
+        return found  # Keras: a function's name in place of a class name gives the function
+    with CustomObjectScope(custom_objects):
+        return found.from_config(dict(config.get("config") or {}))

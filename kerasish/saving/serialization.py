@@ -240,8 +240,23 @@ def deserialize_object(envelope: Mapping[str, Any], custom_objects: Optional[Map
     custom_objects = check_custom_objects(custom_objects)
     _check_envelope(envelope, "object description")
     cls = _resolve(envelope, custom_objects)
+    config = envelope["config"]
+    if "module" not in envelope and isinstance(config, Mapping) and "batch_input_shape" in config:
+        config = _legacy_input_shape(envelope["class_name"], config)
     with CustomObjectScope(custom_objects):  # a from_config that deserializes nested objects sees them too
-        return _from_config(cls, envelope["config"], envelope["class_name"])
+        return _from_config(cls, config, envelope["class_name"])
+
+
+def _legacy_input_shape(class_name: str, config: Mapping[str, Any]) -> Dict[str, Any]:
+    """A Keras 2 (tf.keras) layer config's `batch_input_shape`, as Keras 3 reads such configs: an
+    InputLayer's `batch_shape`, any other layer's `input_shape` without the batch entry."""
+    config = dict(config)
+    shape = config.pop("batch_input_shape")
+    if class_name == "InputLayer":
+        config.setdefault("batch_shape", shape)
+    elif isinstance(shape, (list, tuple)) and shape:
+        config.setdefault("input_shape", list(shape[1:]))
+    return config
 
 
 # --------------------------------------------------------------------- models
@@ -532,7 +547,7 @@ def serialize_compile(model: Any) -> Tuple[Optional[Dict[str, Any]], list]:
     if cfg.heads is not None:
         loss: Any = cfg.raw.get("loss")
         if loss is None:  # per-output loss objects: each by its envelope
-            loss = {h.name: None if h.loss is None else losses.serialize(h.loss) for h in cfg.heads}
+            loss = {h.name: None if h.loss is None else losses._file_form(h.loss) for h in cfg.heads}
             if any(v is None and h.loss is not None for h, v in zip(cfg.heads, loss.values())):
                 dropped.append("per-output losses that are callables")
                 loss = None
@@ -542,7 +557,7 @@ def serialize_compile(model: Any) -> Tuple[Optional[Dict[str, Any]], list]:
     else:
         loss = cfg.raw.get("loss")
         if loss is None and cfg.loss is not None:
-            loss = losses.serialize(cfg.loss)
+            loss = losses._file_form(cfg.loss)
             if loss is None:
                 dropped.append(f"loss {getattr(cfg.loss, 'name', cfg.loss)!r} (a callable)")
         settings.update(loss=loss, metrics=_encode_metrics(cfg.metric_ids, dropped),

@@ -180,7 +180,8 @@ def test_custom_callable_constraint_is_applied_in_keras_layout():
     layer = Conv2D(4, (2, 3), kernel_constraint=record, input_shape=(6, 6, 5))
     apply_constraints(layer)
     assert seen == [(2, 3, 5, 4)]
-    assert layer.get_config()["kernel_constraint"] == "record"
+    assert layer.get_config()["kernel_constraint"] == {  # what Keras's Conv2D writes
+        "module": "builtins", "class_name": "function", "config": "record", "registered_name": "function"}
 
 
 # ------------------------------------------------------------------ Input(batch_shape=...)
