@@ -6,6 +6,8 @@ import inspect
 import math
 from typing import Any, Callable, Mapping, Optional
 
+import numpy as np
+
 from kerasish.callbacks.callback import Callback
 
 
@@ -19,11 +21,18 @@ def _arity(fn: Callable[..., Any]) -> int:
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
+def _float32(rate: float) -> float:
+    """The rate as Keras reads its float32 learning-rate variable (a host number, once per epoch)."""
+    return float(np.float32(rate))
+
+
 class LearningRateScheduler(Callback):
     """Calls `schedule(epoch, lr)` at the start of every epoch and sets the returned rate.
 
     `epoch` is 0-based and `lr` the current rate; a one-argument `schedule(epoch)` (Keras 1
     style) also works. The rate in effect is added to the epoch logs as `learning_rate`.
+    Both `lr` and the logged rate are read as Keras holds the rate, a float32 variable
+    (0.001 reads 0.0010000000474974513).
 
     Args:
         schedule: a function `(epoch, lr) -> new_lr` returning a float.
@@ -50,7 +59,7 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         optimizer = self.model.optimizer
-        lr = optimizer.learning_rate
+        lr = _float32(optimizer.learning_rate)
         new_lr = self.schedule(epoch, lr) if self._two_args else self.schedule(epoch)
         if hasattr(new_lr, "item") and getattr(new_lr, "ndim", 0) == 0:
             new_lr = new_lr.item()  # a 0-d tensor/array from the schedule: once per epoch
@@ -64,4 +73,4 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         if isinstance(logs, dict):
-            logs["learning_rate"] = self.model.optimizer.learning_rate
+            logs["learning_rate"] = _float32(self.model.optimizer.learning_rate)

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional
 
+import numpy as np
+
 from kerasish.callbacks.monitor import MonitorCallback
+
+
+def _float32(rate: float) -> float:
+    """The rate as Keras reads its float32 learning-rate variable (a host number, once per epoch)."""
+    return float(np.float32(rate))
 
 
 class ReduceLROnPlateau(MonitorCallback):
     """Multiplies the learning rate by `factor` after `patience` epochs without improvement.
 
     Reads and writes `model.optimizer.learning_rate`, and adds the current rate to the
-    epoch logs as `learning_rate` (so History and CSVLogger record it, as in Keras).
+    epoch logs as `learning_rate` (so History and CSVLogger record it, as in Keras). Both
+    read the rate as Keras holds it, a float32 variable: 0.001 is logged as
+    0.0010000000474974513, and a reduced rate is that value times `factor`.
 
     Args:
         monitor: the logs key to watch. Defaults to `'val_loss'`.
@@ -62,7 +71,7 @@ class ReduceLROnPlateau(MonitorCallback):
     def on_epoch_end(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         optimizer = self.model.optimizer
         if isinstance(logs, dict):
-            logs["learning_rate"] = optimizer.learning_rate
+            logs["learning_rate"] = _float32(optimizer.learning_rate)
         current = self.get_monitor_value(logs)
         if current is None:
             return
@@ -75,8 +84,9 @@ class ReduceLROnPlateau(MonitorCallback):
         elif self.cooldown_counter <= 0:
             self.wait += 1
             if self.wait >= self.patience:
-                old_lr = optimizer.learning_rate
-                if old_lr > self.min_lr:
+                old_lr = _float32(optimizer.learning_rate)
+                # Compared in float32 too: a rate already cut to min_lr reads a little above it.
+                if old_lr > np.float32(self.min_lr):
                     new_lr = max(old_lr * self.factor, self.min_lr)
                     optimizer.learning_rate = new_lr
                     if self.verbose > 0:

@@ -51,7 +51,9 @@ class Variable(nn.Parameter):
 
     Attributes:
         name: the variable's own name ('kernel').
-        path: the layer's name and the variable's name ('dense/kernel').
+        path: the names of the layers it was made under and its own name ('dense/kernel', or
+            'sequential/dense/kernel' for a Dense built by a Sequential), as Keras 3 names it
+            (see `kerasish.layers.name_scope`).
         trainable: whether optimizers update it (the parameter's `requires_grad`).
         constraint: a callable applied to the value after each optimizer step, or None.
         regularizer: a callable whose value on the variable is added to the layer's losses, or None.
@@ -81,7 +83,7 @@ class Variable(nn.Parameter):
         data = _initial_value(data, shape, dtype)
         var = torch.Tensor._make_subclass(cls, data, requires_grad)
         var._keras_name = name
-        var._keras_path = None
+        var._keras_scope = ""  # the layers it was made under ('sequential/dense'), set by the layer
         var.constraint = None
         var.regularizer = None
         var.aggregation = aggregation
@@ -92,7 +94,7 @@ class Variable(nn.Parameter):
             return memo[id(self)]
         copy = Variable(self.data.clone(memory_format=torch.preserve_format), self.requires_grad,
                         name=self._keras_name)
-        copy._keras_path = self._keras_path
+        copy._keras_scope = self._keras_scope
         copy.constraint, copy.regularizer, copy.aggregation = self.constraint, self.regularizer, self.aggregation
         if getattr(self, "_kerasish_state", False):  # layer_utils.STATE_MARK: add_weight(trainable=False) state
             copy._kerasish_state = True
@@ -116,7 +118,7 @@ class Variable(nn.Parameter):
 
     @property
     def path(self) -> str:
-        return self._keras_path or self.name
+        return f"{self._keras_scope}/{self.name}" if self._keras_scope else self.name
 
     @property
     def trainable(self) -> bool:

@@ -21,145 +21,28 @@ done with one explicit `F.pad` (a copy), symmetric padding inside the convolutio
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from kerasish import activations, config, constraints, initializers, regularizers
+from kerasish.layers.conv_utils import (  # noqa: F401  (pooling, reshaping ... import them from here)
+    IntOrTuple,
+    check_positive_int,
+    check_rank,
+    conv_output_length,
+    from_channels_first,
+    normalize_data_format,
+    normalize_padding,
+    normalize_tuple,
+    pad_input,
+    spatial_pads,
+    to_channels_first,
+)
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.weight_layout import KerasLayout, attach_constraint, conv_layout
-
-IntOrTuple = Union[int, Sequence[int]]
-
-_PADDINGS = ("valid", "same")
-_DATA_FORMATS = ("channels_last", "channels_first")
-
-
-# --------------------------------------------------------------------------- shared helpers
-# Used by the pooling and reshaping modules as well.
-def normalize_tuple(value: Any, rank: int, arg: str, layer: str, allow_zero: bool = False) -> Tuple[int, ...]:
-    """`3` -> `(3, 3)` for rank 2; checks a tuple's length and that entries are positive ints."""
-    low = 0 if allow_zero else 1
-    if isinstance(value, int) and not isinstance(value, bool):
-        values: Tuple[Any, ...] = (value,) * rank
-    else:
-        try:
-            values = tuple(value)
-        except TypeError:
-            values = ()
-    if len(values) != rank or any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in values):
-        kind = "non-negative" if allow_zero else "positive"
-        example = ", ".join(["3"] * rank)
-        raise ValueError(
-            f"{layer}: {arg} must be a {kind} int or a tuple of {rank} {kind} ints, received {arg}={value!r}. "
-            f"Example: {arg}={3 if rank == 1 else '(' + example + ')'}."
-        )
-    return tuple(int(v) for v in values)
-
-
-def normalize_padding(value: Any, layer: str, allow_causal: bool = False) -> str:
-    """Checks `padding` is 'valid' or 'same' (or 'causal' where allowed, as Keras's Conv1D) and lowercases it."""
-    allowed = _PADDINGS + (("causal",) if allow_causal else ())
-    if isinstance(value, str) and value.lower() in allowed:
-        return value.lower()
-    raise ValueError(
-        f"{layer}: padding must be {' or '.join(repr(p) for p in allowed)}, received padding={value!r}. "
-        "Use padding='same' to keep the spatial size (with strides 1) or 'valid' for no padding"
-        + (", 'causal' to pad only the past." if allow_causal else ".")
-    )
-
-
-def normalize_data_format(value: Any, layer: str) -> str:
-    """None -> `config.image_data_format()`; checks the value is one of Keras's two data formats."""
-    if value is None:
-        from kerasish import config
-
-        return config.image_data_format()
-    if isinstance(value, str) and value.lower() in _DATA_FORMATS:
-        return value.lower()
-    raise ValueError(
-        f"{layer}: data_format must be 'channels_last' or 'channels_first', received data_format={value!r}. "
-        "Use 'channels_last' for (batch, height, width, channels) inputs, as Keras does by default."
-    )
-
-
-def check_rank(inputs: torch.Tensor, rank: int, layer: Layer, layout: str) -> None:
-    """Raises a ValueError naming the expected layout when `inputs` has the wrong rank."""
-    if inputs.dim() != rank:
-        raise ValueError(
-            f"Input of layer {layer.name!r} ({type(layer).__name__}) must have rank {rank} {layout}, "
-            f"received a tensor of shape {tuple(inputs.shape)} (rank {inputs.dim()}). Reshape the input, "
-            f"e.g. x.reshape(-1, 28, 28, 1) for one-channel 28x28 images."
-        )
-
-
-def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> Tuple[int, int]:
-    """TensorFlow's 'same' padding (before, after) for one spatial axis."""
-    effective = (kernel - 1) * dilation + 1
-    out = -(-size // stride)
-    total = max((out - 1) * stride + effective - size, 0)
-    return total // 2, total - total // 2
-
-
-def conv_output_length(size: Optional[int], kernel: int, padding: str, stride: int, dilation: int = 1) -> Optional[int]:
-    """Output length of a convolution or pooling along one axis (None stays None)."""
-    if size is None:
-        return None
-    if padding in ("same", "causal"):
-        return -(-size // stride)
-    effective = (kernel - 1) * dilation + 1
-    return max((size - effective) // stride + 1, 0)
-
-
-def spatial_pads(spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                 dilation: Sequence[int], padding: str) -> List[Tuple[int, int]]:
-    """Per-axis (before, after) padding for 'same' (all zeros for 'valid')."""
-    if padding == "valid":
-        return [(0, 0)] * len(spatial)
-    if padding == "causal":  # every output step sees only the current and earlier steps
-        return [(d * (k - 1), 0) for k, d in zip(kernel, dilation)]
-    return [same_padding(s, k, st, d) for s, k, st, d in zip(spatial, kernel, strides, dilation)]
-
-
-def pad_input(x: torch.Tensor, pads: Sequence[Tuple[int, int]], value: float = 0.0) -> Tuple[torch.Tensor, Tuple[int, ...]]:
-    """Splits padding into a symmetric part (for the kernel's `padding=`) and an explicit `F.pad`.
-
-    Returns the (possibly padded) channels-first tensor and the symmetric padding per axis.
-    """
-    symmetric = tuple(min(b, a) for b, a in pads)
-    extra = [(b - s, a - s) for (b, a), s in zip(pads, symmetric)]
-    if any(b or a for b, a in extra):
-        # F.pad takes the last axis first.
-        flat: List[int] = []
-        for b, a in reversed(extra):
-            flat += [b, a]
-        x = F.pad(x, flat, value=value)
-    return x, symmetric
-
-
-def to_channels_first(x: torch.Tensor, data_format: str) -> torch.Tensor:
-    """NHWC -> NCHW view (channels_last memory, no copy); NCHW passes through."""
-    if data_format == "channels_first":
-        return x
-    return x.movedim(-1, 1)
-
-
-def from_channels_first(x: torch.Tensor, data_format: str) -> torch.Tensor:
-    """NCHW -> NHWC view (contiguous when `x` is in channels_last memory)."""
-    if data_format == "channels_first":
-        return x
-    return x.movedim(1, -1)
-
-
-def check_positive_int(value: Any, arg: str, layer: str, example: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"{layer}: {arg} must be a positive integer, received {arg}={value!r}. Example: {example}."
-        )
-    return value
-
 
 # --------------------------------------------------------------------------- convolutions
 class BaseConv(Layer):
@@ -169,6 +52,10 @@ class BaseConv(Layer):
     #: Keras accepts padding="causal" on Conv1D only.
     _allows_causal = False
     regularized_weights = (("kernel_regularizer", "kernel"), ("bias_regularizer", "bias"))
+    #: Whether `call` goes through a subclass's `convolution_op` (Keras's Conv2D and Conv3D do; its Conv1D,
+    #: transposed, separable and depthwise convolutions have no such hook).
+    _calls_convolution_op = False
+    _weights_made_by_build = ("kernel", "bias")
     _layout = "(batch, height, width, channels)"
     _layout_first = "(batch, channels, height, width)"
 
@@ -218,8 +105,6 @@ class BaseConv(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self._torch_init = config.defaults() == "torch"
-        self.kernel: Optional[nn.Parameter] = None
-        self.bias: Optional[nn.Parameter] = None
         if self._input_shape_arg is not None:
             self.build_from_shape(self._input_shape_arg)
 
@@ -270,16 +155,32 @@ class BaseConv(Layer):
         )
         self.bias = nn.Parameter(torch.empty(self.filters, dtype=dtype)) if self.use_bias else None
         self._init_weights()
+        if self._kernel_in_keras_layout():
+            with torch.no_grad():
+                self.kernel = nn.Parameter(conv_layout(self.rank).to_keras(self.kernel).contiguous())
         self._attach_constraints()
+
+    def _kernel_in_keras_layout(self) -> bool:
+        """Whether the kernel is kept in Keras's layout `(*k, in / groups, filters)` rather than torch's.
+
+        A subclass that overrides `call` or `convolution_op` (Keras's extension points) reads and
+        transforms `self.kernel` as Keras code does (`ops.moments(self.kernel, axes=[0, 1, 2])` for
+        per-filter statistics), so its kernel is Keras's; the built-in layers keep torch's, which
+        their fused convolution consumes without a copy.
+        """
+        cls = type(self)
+        return self._calls_convolution_op and (cls.call is not BaseConv.call
+                                               or cls.convolution_op is not BaseConv.convolution_op)
 
     def _weight_layouts(self) -> List[Tuple[Optional[nn.Parameter], Optional[KerasLayout]]]:
         """The kernel in torch's `(a, b, *k)` is Keras's `(*k, b, a)` (see weight_layout)."""
-        return [(self.kernel, conv_layout(self.rank))]
+        return [(self.kernel, None if self._kernel_in_keras_layout() else conv_layout(self.rank))]
 
     def _attach_constraints(self) -> None:
         # Torch's (filters, in, *k) kernel is seen in Keras's (*k, in, filters) layout (for
         # Conv2DTranspose: torch's (in, filters, *k) as Keras's (*k, filters, in)).
-        attach_constraint(self.kernel, self.kernel_constraint, conv_layout(self.rank))
+        layout = None if self._kernel_in_keras_layout() else conv_layout(self.rank)
+        attach_constraint(self.kernel, self.kernel_constraint, layout)
         attach_constraint(self.bias, self.bias_constraint)
 
     def _init_weights(self) -> None:
@@ -301,12 +202,56 @@ class BaseConv(Layer):
         pads = spatial_pads(x.shape[2:], self.kernel_size, self.strides, self.dilation_rate, self.padding)
         x, symmetric = pad_input(x, pads)
         fn = F.conv1d if self.rank == 1 else F.conv2d
-        return fn(x, self.kernel, self.bias, self.strides, symmetric, self.dilation_rate, self.groups)
+        kernel = self.kernel
+        if self._kernel_in_keras_layout():
+            kernel = kernel.permute(conv_layout(self.rank).inverse)  # a view in torch's layout
+        return fn(x, kernel, self.bias, self.strides, symmetric, self.dilation_rate, self.groups)
 
     def call_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         layout = self._layout if self.data_format == "channels_last" else self._layout_first
         check_rank(inputs, self.rank + 2, self, layout)
+        if self._calls_convolution_op and type(self).convolution_op is not BaseConv.convolution_op:
+            # A subclass's convolution_op sees what Keras hands it: the inputs as given and the kernel (kept
+            # in Keras's layout for such a subclass); the bias is added after it, as Keras does.
+            outputs = self.convolution_op(inputs, self.kernel)
+            if self.bias is None:
+                return outputs
+            shape = (self.filters,) if self.data_format == "channels_last" else (self.filters,) + (1,) * self.rank
+            return outputs + self.bias.reshape(shape)
         return from_channels_first(self._conv(to_channels_first(inputs, self.data_format)), self.data_format)
+
+    def convolution_op(self, inputs: Any, kernel: Any) -> torch.Tensor:
+        """The convolution of `inputs` with `kernel`, without bias or activation: Keras's hook for subclasses.
+
+        A subclass that overrides it (a weight-standardized convolution, say) changes what `call`
+        computes; the built-in layer runs its own fused convolution and never calls it.
+
+        Args:
+            inputs: a tensor in the layer's `data_format`.
+            kernel: the kernel in Keras's layout `(*kernel_size, in_channels / groups, filters)`.
+
+        Returns:
+            The convolved tensor, in the layer's `data_format`.
+
+        Raises:
+            ValueError: when `kernel` is in torch's layout `(filters, in / groups, *k)`, the layout
+                of a built-in layer's `self.kernel`, rather than Keras's.
+        """
+        from kerasish import ops
+
+        torch_shape = tuple(conv_layout(self.rank).from_keras(self.kernel, ()).shape) \
+            if self._kernel_in_keras_layout() else tuple(self.kernel.shape)
+        keras_shape = tuple(self.kernel_size) + (torch_shape[1], self.filters)
+        if tuple(kernel.shape) != keras_shape and tuple(kernel.shape) == torch_shape:
+            raise ValueError(
+                f"{type(self).__name__}.convolution_op received a kernel of shape {tuple(kernel.shape)}, torch's "
+                f"layout (filters, in_channels, *kernel_size) in which a built-in {type(self).__name__} keeps "
+                f"`self.kernel`; it expects Keras's layout {keras_shape}. Pass "
+                f"ops.transpose(layer.kernel, {conv_layout(self.rank).permutation}), or subclass the layer "
+                f"(a subclass that overrides call or convolution_op keeps its kernel in Keras's layout)."
+            )
+        return ops.conv(inputs, kernel, strides=list(self.strides), padding=self.padding,
+                        dilation_rate=self.dilation_rate, data_format=self.data_format)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.activation(self.call_logits(inputs))
@@ -429,6 +374,7 @@ class Conv2D(BaseConv):
     """
 
     rank = 2
+    _calls_convolution_op = True
 
 
 class Conv2DTranspose(BaseConv):
@@ -619,6 +565,7 @@ class SeparableConv2D(BaseConv):
     """
 
     regularized_weights = BaseConv.regularized_weights + (("pointwise_regularizer", "pointwise_kernel"),)
+    _weights_made_by_build = BaseConv._weights_made_by_build + ("pointwise_kernel",)
 
     def __init__(
         self,
@@ -649,7 +596,6 @@ class SeparableConv2D(BaseConv):
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
         self.pointwise_constraint = constraints.get(pointwise_constraint)
-        self.pointwise_kernel: Optional[nn.Parameter] = None
         super().__init__(
             filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
             dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
@@ -666,7 +612,6 @@ class SeparableConv2D(BaseConv):
         self.kernel = nn.Parameter(torch.empty((mid, 1) + self.kernel_size, dtype=dtype))
         # Keras names it depthwise_kernel (the torch attribute stays `kernel`, shared with BaseConv).
         self.kernel._keras_name = "depthwise_kernel"
-        self.kernel._keras_path = f"{self.name}/depthwise_kernel"
         self.pointwise_kernel = nn.Parameter(torch.empty(self.filters, mid, 1, 1, dtype=dtype))
         self.bias = nn.Parameter(torch.empty(self.filters, dtype=dtype)) if self.use_bias else None
         if self._torch_init:

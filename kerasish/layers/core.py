@@ -215,6 +215,7 @@ class Dense(Layer):
     supports_masking = True  # as Keras: an incoming Keras mask passes on to the next layers
 
     regularized_weights = (("kernel_regularizer", "kernel"), ("bias_regularizer", "bias"))
+    _weights_made_by_build = ("kernel", "bias")
 
     def __init__(
         self,
@@ -249,8 +250,6 @@ class Dense(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self._torch_init = config.defaults() == "torch"
-        self.kernel: Optional[nn.Parameter] = None
-        self.bias: Optional[nn.Parameter] = None
         if self._input_shape_arg is not None:
             self.build_from_shape(self._input_shape_arg)
 

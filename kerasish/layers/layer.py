@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kerasish.layers import call_context
+from kerasish.layers import auto_config, call_context, name_scope
 from kerasish.layers.calling import (
     call_spec, cast_input, cast_inputs, first_device, has_symbolic, input_cast_dtype, needs_conversion, shape_tree,
     to_tensors,
@@ -127,7 +127,12 @@ def _marking_built(build: Any) -> Any:
 
     @functools.wraps(build)
     def wrapped(self: "Layer", *args: Any, **kwargs: Any) -> Any:
-        out = build(self, *args, **kwargs)
+        for name in type(self)._weights_made_by_build:
+            # A weight the build leaves out (no bias with use_bias=False) reads None afterwards, as in Keras.
+            if name not in self.__dict__ and name not in self._parameters:
+                self.__dict__[name] = None
+        with name_scope.opened(self):  # weights made here, by it or its sublayers, get its path
+            out = build(self, *args, **kwargs)
         if self._build_input_shape is None and (args or "input_shape" in kwargs):
             self._build_input_shape = args[0] if args else kwargs["input_shape"]
         self.built = True
@@ -138,6 +143,15 @@ def _marking_built(build: Any) -> Any:
 
     wrapped._marks_built = True  # type: ignore[attr-defined]
     return wrapped
+
+
+def _sublayers(module: nn.Module) -> Iterator["Layer"]:
+    """The layers directly under `module`, also those held in plain torch containers (lists, dicts)."""
+    for child in module.children():
+        if isinstance(child, Layer):
+            yield child
+        else:
+            yield from _sublayers(child)
 
 
 def _rebuilds_quietly(from_config: Any) -> Any:
@@ -169,6 +183,16 @@ def _warn_input_shape_given(layer: "Layer") -> None:
     warnings.warn(INPUT_SHAPE_WARNING, UserWarning, stacklevel=level)
 
 
+def record_arguments(obj: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    """Records the constructor arguments of a new layer or model whose class writes no get_config()
+    (Keras's automatic config, `auto_config`); returns `obj`."""
+    if type(obj)._auto_config_class:
+        config, positional = auto_config.capture(type(obj), args, kwargs)
+        obj.__dict__[auto_config.AUTO_CONFIG] = config
+        obj.__dict__[auto_config.AUTO_CONFIG_POSITIONAL] = positional
+    return obj
+
+
 class Layer(LayerState, nn.Module):
     """Base class of kerasish layers: an `nn.Module` built lazily from its input shape.
 
@@ -177,7 +201,6 @@ class Layer(LayerState, nn.Module):
         input_shape: shape of one sample, without the batch, for a first layer; warns, as Keras
             does, to start the model with `Input(shape)` instead. Defaults to `None`.
         input_dim: shorthand for `input_shape=(input_dim,)`; warns the same. Defaults to `None`.
-        batch_input_shape: shape with the batch entry first (Keras 2 style). Defaults to `None`.
         dtype: the variables' dtype name ('float32', 'float64' ...) or a mixed-precision policy
             name ('mixed_float16', 'mixed_bfloat16': float32 variables, the call computed in
             that type under autocast). Defaults to `None` (kerasish.config.floatx()).
@@ -200,7 +223,6 @@ class Layer(LayerState, nn.Module):
         name: Optional[str] = None,
         input_shape: Optional[Sequence[Optional[int]]] = None,
         input_dim: Optional[int] = None,
-        batch_input_shape: Optional[Sequence[Optional[int]]] = None,
         dtype: Optional[str] = None,
         trainable: bool = True,
         autocast: bool = True,
@@ -212,6 +234,15 @@ class Layer(LayerState, nn.Module):
         # Layers therefore start in torch's eval mode (fit switches to train mode and back);
         # `model.train()` still turns training behaviour on for a hand-written torch loop.
         self.training = False
+        if "batch_input_shape" in kwargs:
+            # Keras 3 refuses it as an unrecognized argument (a ValueError); old configs are translated on load.
+            shape = kwargs["batch_input_shape"]
+            raise ValueError(
+                f"{type(self).__name__}() got batch_input_shape={shape!r}, a Keras 2 argument that Keras 3 does not "
+                "accept. Start the model with an input declaration instead: "
+                f"keras.Input(batch_shape={tuple(shape) if isinstance(shape, (list, tuple)) else shape!r}), "
+                "or Input(shape=...) without the batch entry."
+            )
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__}() got unexpected keyword argument(s) {sorted(kwargs)}. "
@@ -221,9 +252,7 @@ class Layer(LayerState, nn.Module):
             raise ValueError(f"name must be a non-empty string, received {name!r}.")
         self.name: str = name or unique_name(to_snake_case(type(self).__name__))
         self._input_shape_arg: Optional[Shape] = None
-        if batch_input_shape is not None:
-            self._input_shape_arg = (None,) + normalize_shape(tuple(batch_input_shape)[1:], "batch_input_shape")
-        elif input_shape is not None:
+        if input_shape is not None:
             self._input_shape_arg = (None,) + normalize_shape(input_shape)
         elif input_dim is not None:
             self._input_shape_arg = (None,) + normalize_shape((input_dim,), "input_dim")
@@ -245,12 +274,23 @@ class Layer(LayerState, nn.Module):
         # not submodules.
         self._inbound_nodes: List[Any] = []
 
+    #: Weights the layer's `build` creates, e.g. ("kernel", "bias"). Before the build, reading one
+    #: raises AttributeError as in Keras (hasattr is False); a build that leaves one out (no bias) sets it None.
+    _weights_made_by_build: Tuple[str, ...] = ()
+
     #: Whether `__call__` converts floating-point inputs to the layer's compute dtype (Keras's flag;
     #: lookup, hashing, text and some data layers turn it off).
     _convert_input_args = True
 
+    _auto_config_class = False  # set per subclass in __init_subclass__
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Layer":
+        return record_arguments(object.__new__(cls), args, kwargs)
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # A user's class that writes no get_config() gets Keras's automatic one (see auto_config).
+        cls._auto_config_class = cls.get_config is Layer.get_config and cls.__module__.split(".")[0] != "kerasish"
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_marks_built", False):
             cls.build = _marking_built(build)  # type: ignore[method-assign]
@@ -258,9 +298,41 @@ class Layer(LayerState, nn.Module):
         if isinstance(from_config, classmethod) and not getattr(from_config.__func__, "_rebuilds_quietly", False):
             cls.from_config = classmethod(_rebuilds_quietly(from_config.__func__))  # type: ignore[method-assign]
 
+    def __getattr__(self, name: str) -> Any:
+        # Reached for every parameter read (torch keeps them out of __dict__): the common case first.
+        params = self.__dict__.get("_parameters")
+        if params is not None and name in params:
+            return params[name]
+        try:
+            return nn.Module.__getattr__(self, name)
+        except AttributeError:
+            if name not in type(self)._weights_made_by_build or self.__dict__.get("built", True):
+                raise
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}: layer {self.__dict__.get('name')!r} is not "
+            f"built yet, and `{name}` is created when it is built. Call the layer on an input first, or call "
+            "layer.build(input_shape) (model.build(input_shape) for a model)."
+        )
+
     # ------------------------------------------------------------------ building
+    @_marking_built
     def build(self, input_shape: Shape) -> None:
-        """Creates the layer's weights. The base implementation creates none."""
+        """Creates the layer's weights. The base implementation creates none and marks the layer built.
+
+        Called directly (`model.build(shape)`) on a layer whose sublayers are not built yet, it warns
+        as Keras does: they stay unbuilt until the layer's first call.
+        """
+        if not getattr(type(self).build, "_is_default", False):
+            return  # `super().build(shape)` from a subclass's own build: that build is in charge
+        unbuilt = [child.name for child in _sublayers(self) if not child.built]
+        if unbuilt:
+            warnings.warn(
+                f"build() was called on layer {self.name!r}, whose class has no build() method of its own, so its "
+                f"sublayers {unbuilt} stay unbuilt: {self.name!r} is marked built, and they are built on its first "
+                "call. Implement build(input_shape) to build them now, or call the layer on a batch instead.",
+                UserWarning, stacklevel=3)
+
+    build._is_default = True  # type: ignore[attr-defined]
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         """The output shape for an input shape (batch entry None).
@@ -275,6 +347,10 @@ class Layer(LayerState, nn.Module):
         if self.built:
             return
         input_shape = tuple(input_shape) if isinstance(input_shape, tuple) else input_shape
+        if getattr(type(self).build, "_is_default", False):
+            # Nothing to create (sublayers build on the call about to run), and no warning about them.
+            self._build_with(lambda: None, input_shape, device)
+            return
         self._build_with(lambda: self.build(input_shape), input_shape, device)
 
     def get_build_config(self) -> Optional[Dict[str, Any]]:
@@ -344,6 +420,7 @@ class Layer(LayerState, nn.Module):
         saved = st.training
         st.training = training
         st.depth += 1
+        scoped = name_scope.enter(self)  # sublayers built in this call get this layer's path
         try:
             if self._compute_dtype is not None and self.autocast:
                 device = first_device(args) or torch.device("cpu")
@@ -354,6 +431,7 @@ class Layer(LayerState, nn.Module):
         finally:
             st.training = saved
             st.depth -= 1
+            name_scope.leave(scoped)
         if self.activity_regularizer is not None:
             self._add_activity_losses(out)
         if args and (spec.own_compute_mask or self.supports_masking) and isinstance(out, (torch.Tensor, list, tuple)):
@@ -393,7 +471,8 @@ class Layer(LayerState, nn.Module):
         self.build_from_shape(shape, first_device(args))
 
     def _build_with(self, build: Any, shape: Any, device: Optional[torch.device]) -> None:
-        build()
+        with name_scope.opened(self):  # as Keras, also for a layer without its own build
+            build()
         self._build_input_shape = shape
         self.built = True
         if device is not None:
@@ -471,7 +550,12 @@ class Layer(LayerState, nn.Module):
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
         """Constructor arguments as a JSON-ready dict; `cls.from_config(config)` rebuilds."""
-        config: Dict[str, Any] = {"name": self.name, "trainable": self._trainable, "dtype": self._dtype_policy()}
+        config: Dict[str, Any] = {"name": self.name}
+        if type(self)._auto_config_class:  # a user's class without get_config(): its recorded arguments, as Keras
+            config.update(auto_config.config_of(self))
+            if not auto_config.takes_name(type(self)):
+                del config["name"]
+        config.update({"trainable": self._trainable, "dtype": self._dtype_policy()})
         if self.activity_regularizer is not None:
             from kerasish import regularizers
 
@@ -504,3 +588,6 @@ class Layer(LayerState, nn.Module):
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
 
+
+# Keras's Layer constructor has no input_shape/input_dim parameters: its automatic config never shows them.
+auto_config.register_base(Layer.__init__, {"input_shape": None, "input_dim": None})

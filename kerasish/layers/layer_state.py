@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kerasish.layers import call_context, tracking, weight_walk
+from kerasish.layers import call_context, name_scope, tracking, weight_walk
 from kerasish.layers.layer_utils import (STATE_MARK, _check_weight_shape, _fill_keras_layout, _free_key, _torch_dtype,
                                          mark_state)
 from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
@@ -39,6 +39,10 @@ class SymbolicLossError(ValueError, NotImplementedError):
 
 class LayerState:
     """The weights, variables, losses and metrics part of `Layer` (see the module docstring)."""
+
+    #: The path of the scopes open when this layer's scope first opened (its first build or
+    #: call); None until then. Its weights' paths start with it (see `name_scope`).
+    _parent_path: Optional[str] = None
 
     # ------------------------------------------------------------------ weights
     @property
@@ -197,14 +201,7 @@ class LayerState:
     @property
     def metrics(self) -> List[Any]:
         """Metric objects held as attributes of this layer and its sublayers."""
-        from kerasish.metrics import Metric
-
-        out: List[Any] = []
-        for m in self.modules():
-            if isinstance(m, LayerState):
-                # Public attributes only: the model's own trackers (_loss_tracker ...) are listed by Trainer.
-                out.extend(v for k, v in m.__dict__.items() if isinstance(v, Metric) and not k.startswith("_"))
-        return out
+        return held_metrics(self)
 
     # ------------------------------------------------------------------ variables
     def add_weight(
@@ -339,5 +336,19 @@ class LayerState:
                 params.update(items)
                 return
         var = as_variable(param, name)
-        var._keras_path = f"{getattr(self, 'name', type(self).__name__)}/{var.name}"
+        var._keras_scope = name_scope.weight_scope(self)
         nn.Module.register_parameter(self, name, var)
+
+
+def held_metrics(root: Any, skip: Any = None) -> List[Any]:
+    """Metric objects held as public attributes of `root` and of the layers under it (the model's own
+    trackers, `_loss_tracker` ..., are listed by Trainer). `skip(module)`: a module below `root`
+    whose own attributes are left out (Keras's `Trainer.metrics` leaves out a nested model's, whose
+    trackers belong to its own fit); the layers under it still count."""
+    from kerasish.metrics import Metric
+
+    out: List[Any] = []
+    for m in root.modules():
+        if isinstance(m, LayerState) and (m is root or skip is None or not skip(m)):
+            out.extend(v for k, v in m.__dict__.items() if isinstance(v, Metric) and not k.startswith("_"))
+    return out

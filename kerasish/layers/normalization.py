@@ -293,6 +293,7 @@ class LayerNormalization(Layer):
     _convert_input_args = False  # as Keras (autocast=False): call() upcasts, see there
 
     regularized_weights = (("gamma_regularizer", "gamma"), ("beta_regularizer", "beta"))
+    _weights_made_by_build = ("gamma", "beta")
 
     def __init__(
         self,
@@ -332,8 +333,6 @@ class LayerNormalization(Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.beta_constraint = constraints.get(beta_constraint)
         self.gamma_constraint = constraints.get(gamma_constraint)
-        self.gamma: Optional[nn.Parameter] = None
-        self.beta: Optional[nn.Parameter] = None
         self._axes: Tuple[int, ...] = ()
         if self._input_shape_arg is not None:
             self.build_from_shape(self._input_shape_arg)

@@ -72,6 +72,8 @@ class GroupNormalization(Layer):
 
     supports_masking = True
 
+    _weights_made_by_build = ("gamma", "beta")
+
     def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
                  beta_regularizer: Any = None, gamma_regularizer: Any = None, beta_constraint: Any = None,
@@ -95,8 +97,6 @@ class GroupNormalization(Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.beta_constraint = constraints.get(beta_constraint)
         self.gamma_constraint = constraints.get(gamma_constraint)
-        self.gamma: Optional[torch.Tensor] = None
-        self.beta: Optional[torch.Tensor] = None
         if self._input_shape_arg is not None:
             self.build_from_shape(self._input_shape_arg)
 

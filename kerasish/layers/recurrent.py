@@ -79,6 +79,7 @@ _CUDNN_ARG = """
 
 class SimpleRNN(_RNN):
     gates = 1
+    _weight_subscope = "simple_rnn_cell"  # Keras's SimpleRNN makes its weights in a cell so named (Variable.path)
     _n_states = 1
 
     def __init__(
@@ -147,6 +148,7 @@ SimpleRNN.__doc__ = """A fully connected RNN: `h_t = activation(x_t W + h_{t-1} 
 
 class LSTM(_RNN):
     gates = 4
+    _weight_subscope = "lstm_cell"  # Keras's LSTM makes its weights in a cell so named (Variable.path)
     _n_states = 2
 
     def __init__(
@@ -239,6 +241,7 @@ LSTM.__doc__ = """Long short-term memory, on torch's fused LSTM kernel.
 
 class GRU(_RNN):
     gates = 3
+    _weight_subscope = "gru_cell"  # Keras's GRU makes its weights in a cell so named (Variable.path)
     _n_states = 1
 
     def __init__(

@@ -132,8 +132,8 @@ def layouts_under(module: nn.Module) -> Dict[int, KerasLayout]:
     out: Dict[int, KerasLayout] = {}
     for m in module.modules():
         pairs = getattr(m, "_weight_layouts", None)
-        if pairs is None:
-            continue
+        if pairs is None or not getattr(m, "built", True):
+            continue  # an unbuilt layer has no weights yet (nor their attributes)
         for param, layout in pairs():
             if param is not None and layout is not None:
                 out[id(param)] = layout

@@ -9,6 +9,7 @@ import torch
 
 from kerasish import config
 from kerasish.metrics.confusion import _ConfusionBase, _Counts, _div, _evenly
+from kerasish.metrics.metric import device_constant
 
 _CURVES = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
 _SUMMATIONS = ("interpolation", "majoring", "minoring")
@@ -106,11 +107,7 @@ class AUC(_ConfusionBase):
     def _label_weights(self, device: torch.device) -> Optional[torch.Tensor]:
         if self.label_weights is None:
             return None
-        # Made once per device: a host-to-device copy per batch would make the host wait for the GPU.
-        cache = self.__dict__.setdefault("_label_weight_cache", {})
-        if device not in cache:
-            cache[device] = torch.tensor(self.label_weights, dtype=self._torch_dtype, device=device)
-        return cache[device]
+        return device_constant(self, "label_weights", lambda: self.label_weights, device, self._torch_dtype)
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred, sample_weight = self._prep(y_true, y_pred, sample_weight)

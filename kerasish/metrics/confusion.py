@@ -17,7 +17,7 @@ import torch
 
 from kerasish import config
 from kerasish.losses.functions import squeeze_or_expand_to_same_rank
-from kerasish.metrics.metric import Metric
+from kerasish.metrics.metric import Metric, device_constant
 
 NEG_INF = -1e10
 
@@ -60,15 +60,11 @@ class _Counts:
         order = np.argsort(np.asarray(self.thresholds, dtype=np.float64), kind="stable")
         self._order = order
         self._inverse = np.argsort(order, kind="stable")
-        self._cache: Dict[Any, Any] = {}
 
     def _consts(self, device: torch.device, dtype: torch.dtype) -> Any:
-        key = (device, dtype)
-        if key not in self._cache:
-            sorted_thr = torch.tensor(np.asarray(self.thresholds)[self._order], dtype=dtype, device=device)
-            inverse = torch.tensor(self._inverse, dtype=torch.long, device=device)
-            self._cache[key] = (sorted_thr, inverse)
-        return self._cache[key]
+        sorted_thr = device_constant(self, "sorted_thresholds", lambda: np.asarray(self.thresholds)[self._order], device,
+                                     dtype)
+        return sorted_thr, device_constant(self, "inverse_order", lambda: self._inverse, device, torch.long)
 
     def update(self, variables: Dict[str, torch.Tensor], y_true: torch.Tensor, y_pred: torch.Tensor,
                sample_weight: Optional[torch.Tensor] = None, top_k: Optional[int] = None,

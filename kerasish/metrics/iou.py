@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence
 import torch
 
 from kerasish import config
-from kerasish.metrics.metric import Metric
+from kerasish.metrics.metric import Metric, device_constant
 
 
 class _IoUBase(Metric):
@@ -83,11 +83,7 @@ class IoU(_IoUBase):
         cm = self.total_cm.to(torch.float32)
         tp = cm.diagonal()
         denominator = cm.sum(dim=0) + cm.sum(dim=1) - tp
-        # Made once per device: a host-to-device copy here would make the host wait for the GPU.
-        cache = self.__dict__.setdefault("_class_id_cache", {})
-        if cm.device not in cache:
-            cache[cm.device] = torch.tensor(self.target_class_ids, dtype=torch.long, device=cm.device)
-        ids = cache[cm.device]
+        ids = device_constant(self, "target_class_ids", lambda: self.target_class_ids, cm.device, torch.long)
         tp, denominator = tp[ids], denominator[ids]
         valid = denominator > 1e-9
         eps = config.epsilon()

@@ -161,6 +161,20 @@ class Metric:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+def device_constant(holder: Any, name: str, values: Any, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """`torch.tensor(values)` on `device` in `dtype`, made once per (name, device, dtype) and kept on
+    `holder` (a metric or its helper): a host-to-device copy per batch would make the host wait for
+    the GPU. `values` are constants of the holder (thresholds, class ids, label weights), or a function
+    giving them: under `torch.compile` a value the call reads (a NumPy array, say) is traced and guarded
+    even when the tensor is cached, so give a function for anything but plain Python numbers."""
+    cache = holder.__dict__.setdefault("_device_constants", {})
+    key = (name, device, dtype)
+    tensor = cache.get(key)
+    if tensor is None:
+        tensor = cache[key] = torch.tensor(values() if callable(values) else values, dtype=dtype, device=device)
+    return tensor
+
+
 def _accumulator_dtype(device: torch.device) -> torch.dtype:
     # float64 where it is cheap (CPU): long epochs of float32 sums lose the last digits.
     return torch.float64 if device.type == "cpu" else torch.float32

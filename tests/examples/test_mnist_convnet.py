@@ -86,9 +86,8 @@ def test_prepare_the_data_prints_and_gives_keras_arrays(fashion_dir, monkeypatch
     assert capsys.readouterr().out.splitlines() == printed
     (_, y_ours), _, _, _ = ours
     (_, y_theirs), _, _, _ = theirs
-    # The same one-hot values; float32 by kerasish's documented choice (Keras 3 gives float64 for
-    # NumPy labels, which fit casts to float32 anyway).
-    assert y_ours.shape == (320, 10) and (y_ours.dtype, y_theirs.dtype) == (np.float32, np.float64)
+    # The same one-hot values and dtype as Keras 3 (float64 for NumPy labels).
+    assert y_ours.shape == (320, 10) and y_ours.dtype == y_theirs.dtype == np.float64
     np.testing.assert_array_equal(y_ours, y_theirs)
 
 

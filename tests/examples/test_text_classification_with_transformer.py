@@ -206,9 +206,6 @@ def test_the_custom_layers_give_keras_outputs(tweets):
     assert [w.name for w in block.weights][:2] == ["kernel", "bias"] and len(block.weights) == 16
 
 
-@pytest.mark.xfail(strict=True, reason="kerasish's Variable.path is '<own layer>/<name>'; Keras's is the path of "
-                   "name scopes open when the weight was made ('transformer_block/multi_head_attention/query/"
-                   "kernel'): kerasish keeps no name-scope stack (see the report of tests/examples)")
 def test_the_weight_paths_of_nested_custom_layers_are_keras_paths(tweets):
     k = keras_module()
     x = np.ones((2, maxlen), "int64")

@@ -322,9 +322,9 @@ def test_a_toy_resnet_model():
     labels = y_train
     x_train = x_train.astype("float32") / 255.0
     y_train = keras.utils.to_categorical(y_train, 10)
-    # Keras's values; float32 as kerasish's docstring says (Keras 3 gives float64 for NumPy labels).
+    # Keras's values and dtype (float64 for NumPy labels).
     np.testing.assert_array_equal(y_train, k.utils.to_categorical(labels, 10))
-    assert y_train.dtype == np.float32
+    assert y_train.dtype == np.float64
     model.compile(
         optimizer=keras.optimizers.RMSprop(1e-3),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),

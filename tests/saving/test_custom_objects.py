@@ -303,7 +303,7 @@ def test_custom_objects_must_be_a_dict(tmp_path):
 
 # ---------------------------------------------------------------- save-time checks
 class NeedsUnits(Layer):
-    """Required constructor argument, no get_config: the base config cannot rebuild it."""
+    """Required constructor argument, no get_config: Keras's automatic config records `units`."""
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
@@ -311,6 +311,17 @@ class NeedsUnits(Layer):
 
     def call(self, inputs):
         return inputs[..., : self.units]
+
+
+class TakesALayer(Layer):
+    """A constructor argument that is an object, no get_config: no automatic config (as in Keras)."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def call(self, inputs):
+        return self.inner(inputs)
 
 
 class ForgetsActivation(Scale):
@@ -328,6 +339,15 @@ class NeedsWidth(Model):
         return self.fc(inputs)
 
 
+class WrapsADense(Model):
+    def __init__(self, dense, **kwargs):
+        super().__init__(**kwargs)
+        self.fc = dense
+
+    def call(self, inputs):
+        return self.fc(inputs)
+
+
 class HoldsNumpy(Scale):
     def get_config(self):
         return {**super().get_config(), "offset": np.float32(2.0)}
@@ -339,14 +359,12 @@ class ListConfig(Scale):
 
 
 @pytest.mark.parametrize("make, error, message", [
-    (lambda: Sequential([Dense(4, input_shape=(3,)), NeedsUnits(2)]), ValueError,
-     r"Cannot save NeedsUnits '.*': its config cannot rebuild it\. Loading calls NeedsUnits\(\*\*config\) .*"
-     r"NeedsUnits\.__init__ requires \['units'\], which the config lacks\. NeedsUnits does not define get_config\(\); "
-     r"it inherits Layer\.get_config\(\)\. Override get_config\(\) in NeedsUnits .*'units': self\.units.*"
-     r"register_keras_serializable\(\)"),
+    (lambda: Sequential([Dense(4, input_shape=(3,)), TakesALayer(Dense(2))]), NotImplementedError,
+     r"TakesALayer was created with constructor arguments that are not plain values .*Give the class a "
+     r"get_config\(\) that returns its constructor arguments"),
     (lambda: Sequential([Dense(4, input_shape=(3,)), ForgetsActivation()]), ValueError,
      r"the config lacks the arguments \['activation'\] \(they would load as their defaults\)"),
-    (lambda: NeedsWidth(3), ValueError, r"Cannot save NeedsWidth '.*': .*NeedsWidth\.__init__ requires \['width'\]"),
+    (lambda: WrapsADense(Dense(3)), NotImplementedError, r"WrapsADense was created with constructor arguments"),
     (lambda: Sequential([Dense(4, input_shape=(3,)), HoldsNumpy()]), TypeError,
      r"Cannot save HoldsNumpy '.*': its get_config\(\) holds (np\.float32\()?2\.0\)? of type float32 at "
      r"config\['offset'\], which JSON "
@@ -369,10 +387,24 @@ def test_unusable_config_is_refused_before_anything_is_written(tmp_path, make, e
 
 
 def test_save_time_checks_also_guard_json_and_clone():
-    with pytest.raises(ValueError, match=r"NeedsWidth\.__init__ requires \['width'\]"):
-        model_to_json(NeedsWidth(2))
-    with pytest.raises(ValueError, match=r"NeedsWidth\.__init__ requires \['width'\]"):
-        clone_model(NeedsWidth(2))
+    with pytest.raises(NotImplementedError, match=r"WrapsADense was created with constructor arguments"):
+        model_to_json(WrapsADense(Dense(2)))
+    with pytest.raises(NotImplementedError, match=r"WrapsADense was created with constructor arguments"):
+        clone_model(WrapsADense(Dense(2)))
+
+
+def test_required_plain_arguments_without_get_config_are_recorded_as_keras_does(tmp_path):
+    # Keras's automatic config: the constructor's plain arguments are the config.
+    register_keras_serializable(package=PACKAGE)(NeedsUnits)
+    register_keras_serializable(package=PACKAGE)(NeedsWidth)
+    x = np.ones((2, 3), "float32")
+    model = Sequential([Dense(4, input_shape=(3,)), NeedsUnits(2)])
+    model.save(str(tmp_path / "m.kerasish"))
+    back = kerasish.models.load_model(str(tmp_path / "m.kerasish"))
+    assert back.layers[1].units == 2
+    np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert clone_model(NeedsWidth(2)).fc.units == 2
+    assert json.loads(model_to_json(NeedsWidth(5)))["config"]["width"] == 5
 
 
 # ---------------------------------------------------------------- load-time failures of the class

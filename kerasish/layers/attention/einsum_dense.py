@@ -141,6 +141,7 @@ class EinsumDense(Layer):
     """
 
     regularized_weights = (("kernel_regularizer", "kernel"), ("bias_regularizer", "bias"))
+    _weights_made_by_build = ("kernel", "bias")
 
     def __init__(
         self,
@@ -198,8 +199,6 @@ class EinsumDense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.kernel: Optional[torch.nn.Parameter] = None
-        self.bias: Optional[torch.nn.Parameter] = None
         if self._input_shape_arg is not None:
             self.build_from_shape(self._input_shape_arg)
 

@@ -1,0 +1,112 @@
+"""Name scopes: the path of layers a weight was made under (Keras 3's `Variable.path`).
+
+Keras 3 names a weight after the layers whose build or call was running when it was made:
+a Dense built inside a TransformerBlock's call is `transformer_block/dense/kernel`, one built
+inside a Sequential's build is `sequential/dense/kernel`, and a Dense built on its own (say by a
+functional model's symbolic call) is `dense/kernel`. The rules, as Keras keeps them:
+
+- a layer's scope opens while its `build` and its calls run; reopening the scope already on
+  top (a layer building itself inside its own call) adds nothing;
+- the first time a layer's scope opens, the layer records the path it was opened under
+  (`_parent_path`); every later opening uses that recorded path, wherever the call comes from,
+  so a layer keeps one path for life;
+- a weight made by a layer is `<its scope>/<weight name>`, where the layer's scope is its
+  recorded path and its name (the current path and its name, for a layer that makes weights
+  before any build or call, in its constructor).
+
+The stack is per thread, as the call context is. Opening a scope costs a list append and pop
+per layer call; paths are only assembled when a weight is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Iterator, List, Optional
+
+
+class _Scopes(threading.local):
+    def __init__(self) -> None:
+        self.layers: List[Any] = []  # the layers whose scopes are open, innermost last
+
+
+_scopes = _Scopes()
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}/{name}" if parent else name
+
+
+def current_path() -> str:
+    """The path of the open scopes ('' outside any): the innermost layer's recorded path and
+    its name (each layer's recorded path replaces the scopes outside it)."""
+    layers = _scopes.layers
+    if not layers:
+        return ""
+    top = layers[-1]
+    return _join(top._parent_path or "", top.name)
+
+
+def enter(layer: Any) -> Optional[List[Any]]:
+    """Opens `layer`'s scope; returns what to pass to `leave` (None when it was open already).
+
+    Runs on every layer call, so it does no more than a check and an append.
+    """
+    layers = _scopes.layers
+    if layers and layers[-1] is layer:
+        return None
+    if layer._parent_path is None:
+        layer._parent_path = current_path()
+    layers.append(layer)
+    return layers
+
+
+def leave(opened: Optional[List[Any]]) -> None:
+    """Closes the scope `enter` opened."""
+    if opened is not None:
+        opened.pop()
+
+
+@contextlib.contextmanager
+def opened(layer: Any) -> Iterator[None]:
+    """`with opened(layer):` runs a block (a build) inside `layer`'s scope."""
+    opened_now = enter(layer)
+    try:
+        yield
+    finally:
+        leave(opened_now)
+
+
+def weight_scope(layer: Any) -> str:
+    """The path a weight made now by `layer` goes under: `layer`'s own scope (Keras's
+    `add_weight` scope, which does not record a path for the layer), and the layer's
+    `_weight_subscope` if it has one (kerasish's LSTM holds the weights Keras's LSTM keeps in
+    its cell, so they are `lstm/lstm_cell/kernel` as in Keras)."""
+    layers = _scopes.layers
+    if layers and layers[-1] is layer:
+        scope = current_path()
+    else:
+        parent = getattr(layer, "_parent_path", None)
+        name = getattr(layer, "name", None) or type(layer).__name__
+        scope = _join(current_path() if parent is None else parent, name)
+    inner = getattr(layer, "_weight_subscope", None)
+    return _join(scope, inner) if inner else scope
+
+
+def move_under(layer: Any, parent: str) -> None:
+    """Gives `layer`, built on its own (kerasish builds a layer given `input_shape=` in its
+    constructor; Keras waits for the model), the paths Keras gives when the model builds it:
+    its weights' and sublayers' paths start with `parent` instead of ''."""
+    old = _join(layer._parent_path or "", layer.name)
+    new = _join(parent, layer.name)
+
+    def moved(path: str) -> str:
+        return new + path[len(old):] if path == old or path.startswith(old + "/") else path
+
+    for module in layer.modules():
+        if module is not layer and getattr(module, "_parent_path", None) is not None:
+            module._parent_path = moved(module._parent_path)
+    for weight in layer.parameters():
+        if getattr(weight, "_keras_scope", None) is not None:
+            weight._keras_scope = moved(weight._keras_scope)
+    layer._parent_path = parent
