@@ -109,6 +109,14 @@ def check_sample_weight(w: Any, what: str = "sample_weight") -> None:
     )
 
 
+def _shares_memory(given: Any, placed: Any) -> bool:
+    """Whether `move` left some tensor of `given` where it was (the same memory) rather than copying it."""
+    pointers: List[List[int]] = [[], []]
+    for out, tree in zip(pointers, (given, placed)):
+        map_structure(lambda t, out=out: out.append(t.data_ptr()) if isinstance(t, torch.Tensor) else None, tree)
+    return any(a == b for a, b in zip(*pointers))
+
+
 class ArrayAdapter:
     """In-memory arrays on the device, batched by shuffled index.
 
@@ -143,6 +151,10 @@ class ArrayAdapter:
         self.x = move(x, device)
         self.y = move(y, device) if y is not None else None
         self.w = move(sample_weight, device) if sample_weight is not None else None
+        # Data already on the device (the CPU, or tensors given on the GPU) is the caller's memory: in-order
+        # batches are then copied, as Keras's are, so that an in-place op in a layer (`inputs -= mean`)
+        # never changes the caller's arrays. Shuffled batches are gathered copies already.
+        self._copy_slices = _shares_memory(x, self.x)
         full = (self.n + batch_size - 1) // batch_size
         if self.shard == "train":
             full = distributed.train_steps(self.n, batch_size)
@@ -249,12 +261,14 @@ class ArrayAdapter:
             for i in range(self.steps):
                 yield self._take(batches[i])
         else:
+            copy = self._copy_slices
             for i in range(self.steps):
                 s = slice(i * bs, (i + 1) * bs)
+                take = (lambda t, s=s: t[s].clone()) if copy else (lambda t, s=s: t[s])
                 yield (
-                    map_structure(lambda t: t[s], self.x),
-                    None if self.y is None else map_structure(lambda t: t[s], self.y),
-                    None if self.w is None else self.w[s],
+                    map_structure(take, self.x),
+                    None if self.y is None else map_structure(take, self.y),
+                    None if self.w is None else take(self.w),
                 )
 
 

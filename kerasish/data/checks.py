@@ -165,12 +165,18 @@ def check_per_sample_values(values: Any, y_pred: torch.Tensor, what: str, fix: s
     )
 
 
-def check_input_shape(x: Any, expected: Optional[Sequence[Optional[int]]], model_name: str) -> None:
-    """x's per-sample shape must match the model's declared input shape."""
+def check_input_shape(x: Any, expected: Optional[Sequence[Optional[int]]], model_name: str,
+                      adjusts_rank: bool = False) -> None:
+    """x's per-sample shape must match the model's declared input shape. A model that `adjusts_rank`
+    (Keras's functional models) also takes samples with a trailing axis of 1 more or less than it
+    declares, and adds or drops that axis itself."""
     if expected is None or isinstance(x, (list, tuple, dict)):
         return
     got = tuple(first_leaf(x).shape[1:])
     exp = tuple(expected[1:])
+    if adjusts_rank and ((exp[-1:] == (1,) and shape_matches(got, exp[:-1]))
+                         or (got[-1:] == (1,) and shape_matches(got[:-1], exp))):
+        return
     if not shape_matches(got, exp):
         hint = ""
         if all(e is not None for e in exp) and math.prod(got) == math.prod(exp):

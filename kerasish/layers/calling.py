@@ -87,7 +87,8 @@ def needs_conversion(x: Any) -> bool:
 
 
 def to_tensors(x: Any, device: Optional[torch.device]) -> Any:
-    """NumPy arrays and Python numbers/lists of numbers become tensors (floats in floatx).
+    """NumPy arrays and Python numbers/lists of numbers become tensors (floats in floatx), never
+    views of the caller's array (Keras's layers get a copy too).
 
     Strings (for text layers), tensors and other objects pass through unchanged; lists of
     arrays (merge layers) are converted element by element.
@@ -98,10 +99,17 @@ def to_tensors(x: Any, device: Optional[torch.device]) -> Any:
         if x.dtype.kind in "fiub":
             from kerasish import config
 
-            t = torch.from_numpy(np.ascontiguousarray(x))
+            arr = np.ascontiguousarray(x)
+            t = torch.from_numpy(arr)
             if t.is_floating_point():
                 t = t.to(config.floatx_dtype())
-            return t if device is None else t.to(device)
+            if device is not None:
+                t = t.to(device)
+            if t.data_ptr() == arr.ctypes.data and np.may_share_memory(arr, x):
+                # No conversion copied it: as in Keras, a layer gets its own copy of a NumPy input, so an
+                # in-place op in a call() (`inputs -= mean`) never changes the caller's array.
+                t = t.clone()
+            return t
         return x
     if isinstance(x, (list, tuple)):
         if x and all(isinstance(v, (int, float, list)) and not isinstance(v, bool) for v in x) \

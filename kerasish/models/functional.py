@@ -12,9 +12,10 @@ import functools
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import torch
 from torch import nn
 
-from kerasish import activations
+from kerasish import activations, tree
 from kerasish.layers.core import Input, InputLayer
 from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.op_layer import OpLayer
@@ -25,12 +26,30 @@ from kerasish.models.layer_dict import LayerDict
 from kerasish.models.model import Model, layer_entry
 
 
+class NestedOutputs:
+    """The output kind of a model whose outputs nest lists, tuples or dicts (Keras allows any structure,
+    e.g. `[layer.output for layer in ...]` of layers that return two tensors): `structure` holds each
+    output's position in the flat list, and the model returns its outputs packed the same way."""
+
+    __slots__ = ("structure",)
+
+    def __init__(self, structure: Any) -> None:
+        self.structure = structure
+
+
+def _is_nested(structure: Any) -> bool:
+    return isinstance(structure, (list, tuple)) and any(isinstance(t, (list, tuple, dict)) for t in structure)
+
+
 def _as_list(structure: Any, what: str) -> Tuple[List[KerasTensor], Any]:
     if isinstance(structure, KerasTensor):
         return [structure], "single"
-    if isinstance(structure, dict):
+    if what == "outputs" and _is_nested(structure):
+        items = tree.flatten(structure)
+        kind: Any = NestedOutputs(tree.pack_sequence_as(structure, list(range(len(items)))))
+    elif isinstance(structure, dict):
         items = list(structure.values())
-        kind: Any = ("dict", list(structure))
+        kind = ("dict", list(structure))
     elif isinstance(structure, (list, tuple)):
         items = list(structure)
         kind = "list"
@@ -213,11 +232,19 @@ class Functional(Model):
         return not any(getattr(n.layer, "integer_input", False) for n in self._nodes
                        if any(t.node is not None and isinstance(t.layer, InputLayer) for t in n.flat_inputs))
 
+    # Inputs one trailing axis of 1 off the declared rank are adjusted in `_feed` (`_match_rank`), as Keras's
+    # functional models do: the data checks let them through.
+    adjusts_input_rank = True
+
     def ensure_built(self, x: Any) -> None:
         self.to(self.device)
 
     # ----------------------------------------------------------------- running
     def _feed(self, args: Tuple[Any, ...]) -> Dict[int, Any]:
+        return {key: _match_rank(ref, value)
+                for (key, value), ref in zip(self._feed_by_input(args).items(), self._inputs)}
+
+    def _feed_by_input(self, args: Tuple[Any, ...]) -> Dict[int, Any]:
         if len(self._inputs) == 1:
             if len(args) != 1:
                 raise ValueError(f"Model {self.name!r} has 1 input, received {len(args)}.")
@@ -278,6 +305,8 @@ class Functional(Model):
     def _pack(self, outs: List[Any]) -> Any:
         if self._output_kind == "single":
             return outs[0]
+        if isinstance(self._output_kind, NestedOutputs):
+            return tree.pack_sequence_as(self._output_kind.structure, outs)
         if isinstance(self._output_kind, tuple):
             return dict(zip(self._output_kind[1], outs))
         return outs
@@ -322,6 +351,8 @@ class Functional(Model):
 
     def flatten_outputs(self, outputs: Any) -> List[Any]:
         """The model's outputs (as `call` returns them) as a list in output order."""
+        if isinstance(self._output_kind, NestedOutputs):
+            return tree.flatten(outputs)
         if isinstance(outputs, dict):
             return [outputs[n] for n in self.output_names]
         if isinstance(outputs, (list, tuple)):
@@ -400,6 +431,8 @@ class Functional(Model):
         if isinstance(self._output_kind, tuple):
             config["output_names"] = self._output_kind[1]
         config["output_list"] = self._output_kind == "list"
+        if isinstance(self._output_kind, NestedOutputs):
+            config["output_structure"] = self._output_kind.structure  # nested lists of output indices
         return config
 
     @classmethod
@@ -450,11 +483,32 @@ class Functional(Model):
             inputs = dict(zip(config["input_names"], inputs))
         elif len(inputs) == 1:
             inputs = inputs[0]
-        if "output_names" in config:
+        if "output_structure" in config:
+            outputs = tree.pack_sequence_as(config["output_structure"], outputs)
+        elif "output_names" in config:
             outputs = dict(zip(config["output_names"], outputs))
         elif len(outputs) == 1 and not config.get("output_list"):
             outputs = outputs[0]
         return cls(inputs, outputs, name=config.get("name"))
+
+
+def _match_rank(ref: KerasTensor, value: Any) -> Any:
+    return match_input_rank(ref.shape, value)
+
+
+def match_input_rank(shape: Any, value: Any) -> Any:
+    """`value` brought to the rank of an Input of `shape` (batch axis included) as Keras's functional
+    models do: a trailing axis of 1 added when the Input ends in 1 (images of shape (n, 28, 28) fed to
+    `Input((28, 28, 1))`), or dropped when the value ends in 1 and the Input has one axis less. Other
+    ranks pass unchanged."""
+    if not isinstance(value, torch.Tensor) or shape is None:
+        return value
+    rank, ref_rank = value.dim(), len(shape)
+    if rank == ref_rank + 1 and value.shape[-1] == 1:
+        return value.squeeze(-1)
+    if rank == ref_rank - 1 and shape[-1] == 1:
+        return value.unsqueeze(-1)
+    return value
 
 
 def _call_entry(inputs: List[Any], is_list: bool, node: Node) -> Dict[str, Any]:

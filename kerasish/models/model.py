@@ -25,8 +25,8 @@ from torch import nn
 
 from kerasish import config
 from kerasish.utils.tree import first_leaf, map_structure, move
-from kerasish.layers import call_context
-from kerasish.layers.layer import Layer, Shape, to_snake_case, unique_name
+from kerasish.layers import auto_config, call_context
+from kerasish.layers.layer import Layer, Shape, record_arguments, to_snake_case, unique_name
 from kerasish.layers.layer_utils import state_restore, state_snapshot
 from kerasish.layers.symbolic import is_symbolic
 from kerasish.layers.weight_layout import assign_keras_arrays, keras_arrays
@@ -68,7 +68,7 @@ class Model(Trainer, Layer):
                 return object.__new__(Functional)
             if not issubclass(cls, Functional):
                 return object.__new__(_functional_subclass(cls, Functional))
-        return object.__new__(cls)
+        return record_arguments(object.__new__(cls), args, kwargs)
 
     def __init__(self, module: Optional[nn.Module] = None, *args: Any, name: Optional[str] = None,
                  **kwargs: Any) -> None:
@@ -210,6 +210,16 @@ class Model(Trainer, Layer):
             nodes = getattr(child, "_inbound_nodes", None)
             if nodes and len(nodes) == 1 and len(nodes[0].outputs) == 1:
                 shape = summary_mod.format_shape(nodes[0].outputs[0].shape)
+            elif not nodes and getattr(child, "built", False):
+                # As Keras: a built layer never called on symbolic tensors shows what its build shape gives.
+                known = getattr(child, "output_shape", None)
+                if known is None and getattr(child, "_build_input_shape", None) is not None:
+                    try:
+                        known = child.compute_output_shape(child._build_input_shape)
+                    except NotImplementedError:
+                        known = None
+                if known is not None:
+                    shape = summary_mod.format_shape(known)
             rows.append((child, f"{getattr(child, 'name', name)} ({type(child).__name__})", shape))
         return rows
 
@@ -309,10 +319,6 @@ class Model(Trainer, Layer):
         """
         assign_keras_arrays(self, self.weights, weights, f"Model {self.name!r}")
 
-    def get_config(self) -> Dict[str, Any]:
-        """A subclassed model's base config, as Keras 3's: `name`, `trainable` and `dtype` (its
-        subclass adds its own constructor arguments)."""
-        return Layer.get_config(self)
 
     # ----------------------------------------------------------------- saving
     @classmethod
@@ -372,6 +378,10 @@ class Model(Trainer, Layer):
 
 
 _functional_classes: Dict[type, type] = {}
+
+
+# Keras's Model constructor records no `module` (kerasish's wrapper argument) in its automatic config.
+auto_config.register_base(Model.__init__, {"module": None})
 
 
 def layer_entry(layer: Any) -> Dict[str, Any]:

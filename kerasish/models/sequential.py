@@ -8,11 +8,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from kerasish.layers import name_scope
 from kerasish.layers.core import InputLayer
 from kerasish.layers.layer import Layer, Shape, infer_output_shape, to_snake_case, unique_name
 from kerasish.layers.symbolic import KerasTensor, Node
 from kerasish.layers.tracking import Tracked
 from kerasish.models import summary as summary_mod
+from kerasish.models.functional import match_input_rank
 from kerasish.models.layer_dict import LayerDict
 from kerasish.models.model import Model, layer_entry, layers_from_config
 
@@ -177,8 +179,12 @@ class Sequential(Model):
                 # As Keras: only the first layer's input_shape= (with no Input before it) counts; the
                 # layer warned about the argument when it was made.
                 _unbuild(layer)
-            layer.build_from_shape(shape, device)
-            out = layer.compute_output_shape(shape)
+            with name_scope.opened(self):  # as in Keras's build: the weights are 'sequential/dense/kernel'
+                if own is not None and layer._parent_path == "" and not layer._inbound_nodes and \
+                        _built_for_its_own_shape(layer):
+                    name_scope.move_under(layer, name_scope.current_path())  # built early, for its input_shape=
+                layer.build_from_shape(shape, device)
+                out = layer.compute_output_shape(shape)  # may run the layer: lazy sublayers build here
         else:
             if device is not None:
                 layer.to(device)
@@ -329,7 +335,21 @@ class Sequential(Model):
         # TextVectorization maps strings to ids on the CPU; the rest runs on the device.
         return layers[0](inputs).to(self.device, non_blocking=True)
 
+    @property
+    def adjusts_input_rank(self) -> bool:
+        """A Sequential whose Input is declared adjusts inputs one trailing axis of 1 off its rank, as
+        Keras's (a Functional inside) does; one built from data takes the data's rank."""
+        return self._input_spec is not None and not self._built_from_data
+
+    def _ranked(self, inputs: Any) -> Any:
+        spec = self._input_spec
+        if spec is not None and type(inputs) is torch.Tensor and inputs.dim() != len(spec) \
+                and not self._built_from_data:
+            return match_input_rank(spec, inputs)
+        return inputs
+
     def call(self, inputs: Any) -> Any:
+        inputs = self._ranked(inputs)
         if not isinstance(inputs, torch.Tensor) and self.accepts_strings():
             layers = self.layers
             inputs = self._text_to_device(layers, inputs)
@@ -348,6 +368,7 @@ class Sequential(Model):
         return inputs
 
     def forward_logits(self, inputs: Any) -> Any:
+        inputs = self._ranked(inputs)
         layers = self.layers
         if self.accepts_strings() and not isinstance(inputs, torch.Tensor):
             inputs = self._text_to_device(layers, inputs)

@@ -61,6 +61,10 @@ def _optimizer_count(model: Any) -> Optional[Tuple[int, int]]:
     torch_opt = getattr(opt, "torch_optimizer", None)
     if torch_opt is None:
         return None
+    if not torch_opt.state and not getattr(opt, "iterations", 0):
+        # compile() builds kerasish's torch optimizer at once, Keras builds its optimizer's variables when
+        # fit() starts: between compile() and the first step, Keras's summary has no optimizer line.
+        return None
     n, size = 1, 4  # the step counter (int32 in Keras 3 on torch: its dtype="int")
     if getattr(opt, "learning_rate_schedule", None) is None:
         n, size = n + 1, size + 4  # the learning rate variable

@@ -93,7 +93,7 @@ def subclassed_from_keras_config(config: Mapping[str, Any], custom_objects: Opti
     """
     import kerasish
     from kerasish.saving.json_guard import check_depth
-    from kerasish.saving.keras_config import compile_from_saved
+    from kerasish.saving.keras_compile import compile_from_saved
 
     check_depth(config)
     custom_objects = check_custom_objects(custom_objects)

@@ -38,6 +38,9 @@ class CompileConfig:
     raw: dict = field(default_factory=dict)
     heads: Optional[List[Head]] = None  # set for models with several outputs
     weighted_metric_ids: List[Any] = field(default_factory=list)
+    #: Whether compile() received `metrics` or `weighted_metrics` (an empty list counts): only then does
+    #: Keras list its 'compile_metrics' in `model.metrics`.
+    has_metrics: bool = False
 
 
 _CE_NAMES = {
@@ -166,6 +169,7 @@ def build_compile_config(
              "multi_metrics": metrics if multi and _jsonable(metrics) else None},
         heads=heads,
         weighted_metric_ids=[] if multi else _metric_list(weighted_metrics),
+        has_metrics=metrics is not None or weighted_metrics is not None,
     )
 
 
@@ -182,6 +186,7 @@ def keep_previous(cfg: CompileConfig, previous: CompileConfig, keep_loss: bool, 
     if keep_metrics:
         cfg.metric_ids, cfg.weighted_metric_ids = list(previous.metric_ids), list(previous.weighted_metric_ids)
         cfg.raw["metrics"], cfg.raw["multi_metrics"] = previous.raw.get("metrics"), previous.raw.get("multi_metrics")
+        cfg.has_metrics = previous.has_metrics
     if cfg.heads is not None and previous.heads is not None and len(cfg.heads) == len(previous.heads):
         for head, old in zip(cfg.heads, previous.heads):
             if keep_loss:

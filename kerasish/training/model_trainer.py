@@ -39,6 +39,14 @@ class NotCompiledError(ValueError, RuntimeError):
 _RUNNING_FIT_STATE = ("_active_train_steps", "_active_test_steps", "_layer_metrics_cache")
 
 
+def model_metrics(model: Any) -> List[Any]:
+    """The metrics the layers of `model` hold, as Keras's `Trainer.metrics` lists them after the
+    compiled ones: a nested model's own trackers are left out (they belong to its own fit)."""
+    from kerasish.layers.layer_state import held_metrics
+
+    return held_metrics(model, skip=lambda m: isinstance(m, Trainer))
+
+
 class Trainer:
     """The training half of `Model`; see the module docstring for the contract."""
 
@@ -179,7 +187,7 @@ class Trainer:
         """
         if self._compile_config is None:
             return {}
-        from kerasish.saving.keras_config import compile_to_keras
+        from kerasish.saving.keras_compile import compile_to_keras
 
         return compile_to_keras(self) or {}
 
@@ -200,7 +208,7 @@ class Trainer:
                 "its compile arguments, or call compile() yourself after loading.",
                 UserWarning, stacklevel=2)
             return
-        from kerasish.saving.keras_config import compile_from_keras
+        from kerasish.saving.keras_compile import compile_from_keras
 
         compile_from_keras(self, config)  # a built model's optimizer is built by compile(), as Keras builds it here
 
@@ -481,12 +489,11 @@ class Trainer:
         out: List[Any] = []
         if self._compile_config is not None:
             out.append(self._loss_tracker_obj())
-            out.append(self._compile_metrics_obj())
+            if self._compile_config.has_metrics:  # as Keras: compile() without metrics lists none
+                out.append(self._compile_metrics_obj())
         cached = self.__dict__.get("_layer_metrics_cache")
         if cached is None:
-            from kerasish.layers.layer import Layer
-
-            cached = Layer.metrics.fget(self)  # type: ignore[attr-defined]
+            cached = model_metrics(self)
         out.extend(cached)
         return out
 

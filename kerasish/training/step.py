@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import warnings
 from typing import Any, Callable, Dict, List, Optional
 
@@ -79,7 +80,7 @@ class Steps:
         self.check_values = True  # the first batch checks what the loss and metric functions return
         self.regularized = bool(model.regularization_losses())
         # A subclass's compute_loss / compute_metrics override replaces the built-in arithmetic.
-        from kerasish.training.model_trainer import Trainer
+        from kerasish.training.model_trainer import Trainer, model_metrics
 
         cls = type(model)
         self.custom_loss = getattr(cls, "compute_loss", None) is not Trainer.compute_loss
@@ -87,6 +88,12 @@ class Steps:
         if self.custom_loss or self.custom_metrics:
             fuse = None
             self.fuse, self.fuse_fn = None, None
+        # As Keras: an override written before Keras 3.3 has no `training` argument and is called without it.
+        self.loss_takes_training = self.custom_loss and "training" in inspect.getfullargspec(model.compute_loss).args
+        # Metrics that layers hold as attributes (an endpoint layer's accuracy, updated in its call) are in
+        # `model.metrics`, so Keras's built-in step logs and resets them with the compiled ones.
+        listed = {id(m) for m in metrics}
+        self.layer_metrics = [m for m in model_metrics(model) if id(m) not in listed]
         # The model's layers: add_loss values of other layers never reach this model's loss.
         self.module_ids = {id(m) for m in model.modules()}
         self.plain_forward = step_forward(model)  # the model's outputs (what the logits path is not)
@@ -105,7 +112,7 @@ class Steps:
             compiled_step.install(self)  # the loss and metrics, with their backward (see compiled_step)
 
     def trackers(self) -> List[Any]:
-        return [self.loss_tracker] + list(self.metrics)
+        return [self.loss_tracker] + list(self.metrics) + self.layer_metrics
 
     @property
     def ddp_logits(self) -> Any:
@@ -114,7 +121,7 @@ class Steps:
         return bool(self.fuse)
 
     def tracker_names(self) -> List[str]:
-        return ["loss"] + [m.name for m in self.metrics]
+        return ["loss"] + [m.name for m in self.metrics] + [m.name for m in self.layer_metrics]
 
     def results(self, logs: Dict[str, float], return_dict: bool) -> Any:
         """What `evaluate` and `*_on_batch` return: the logs with sorted keys (`return_dict=True`,
@@ -151,7 +158,7 @@ class Steps:
 
     def to(self, device: torch.device) -> "Steps":
         self.loss_tracker.to(device)
-        for m in self.metrics:
+        for m in self.metrics + self.layer_metrics:
             m.to(device)
         return self
 
@@ -201,7 +208,10 @@ class Steps:
             w = self.sample_weights(y, w)
         probs = None
         if self.custom_loss:
-            loss = self.model.compute_loss(x, y, out, w, training=self.optimizer is not None)
+            if self.loss_takes_training:
+                loss = self.model.compute_loss(x, y, out, w, training=self.optimizer is not None)
+            else:
+                loss = self.model.compute_loss(x, y, out, w)
         elif self.fuse:
             loss = self.loss.reduced_logits(y, out, w)
             probs = self.fuse_fn(out.detach()) if self.metrics_need_probs else None
@@ -426,7 +436,7 @@ class MultiSteps(Steps):
     def trackers(self) -> List[Any]:
         with_loss = [t for t, (_, loss, _, _) in zip(self.head_trackers, self.heads) if loss is not None]
         # Keras logs `<output>_loss` only when two or more outputs have a loss: with one, it equals `loss`.
-        return [self.loss_tracker] + (with_loss if len(with_loss) > 1 else []) + self.metrics
+        return [self.loss_tracker] + (with_loss if len(with_loss) > 1 else []) + self.metrics + self.layer_metrics
 
     def tracker_names(self) -> List[str]:
         return [t.name for t in self.trackers()]

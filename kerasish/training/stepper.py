@@ -11,10 +11,11 @@ arithmetic runs, with no detour through packing.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, List, Mapping, Tuple
 
 from kerasish.layers import call_context
 from kerasish.layers.calling import logits_path_skips
+from kerasish.layers.layer_state import LayerState
 from kerasish.training import step_logs
 from kerasish.training.logs import LazyLogs, results_to_floats
 from kerasish.utils.tree import pack_x_y_sample_weight
@@ -58,6 +59,21 @@ class Stepper:
     def __exit__(self, *exc: Any) -> None:
         self.model.__dict__.pop(self.key, None)
 
+    def train_modes(self) -> None:
+        """Module modes for a training run. The built-in step: every module in train mode. A custom
+        `train_step`, called outside any layer call as in Keras: kerasish's layers in eval mode, so a
+        layer called without `training` (None) behaves as in inference, as Keras's do, while
+        `self(x, training=True)` trains them; plain torch modules in train mode, as Keras's
+        TorchModuleWrapper trains them unless it is told `training=False`."""
+        if not self.custom:
+            if not self.model.training:  # walking every module costs ~10 us per epoch; skip when already set
+                self.model.train()
+            return
+        from kerasish.layers.structure import TorchModuleWrapper
+
+        for m in self.model.modules():
+            m.training = not isinstance(m, LayerState) or isinstance(m, TorchModuleWrapper)
+
     def reset(self) -> None:
         """Start of an epoch or evaluation: the built-in trackers and every metric the model lists."""
         self.steps.reset()
@@ -82,7 +98,10 @@ class Stepper:
         st.keep_logits = (self.model, steps.fuse_fn, steps.loss) if steps.fuse and self.training and not self.masks \
             else None
         try:
-            with call_context.training_scope(self.training, steps.module_ids):
+            # Keras calls a custom step outside any layer call: `self(x, training=True)` inside it trains, a
+            # layer called without `training` (a GAN's discriminator, a Dropout) gets None and keeps its
+            # inference behaviour (see `train_modes` for the module modes that give this).
+            with call_context.training_scope(None, steps.module_ids):
                 result = self.method(pack_x_y_sample_weight(x, y, w))
         finally:
             st.keep_logits = outer
@@ -99,3 +118,14 @@ class Stepper:
         if self.custom:
             return step_logs.to_floats(self.result)
         return results_to_floats(self.names, self.trackers)
+
+
+def module_modes(model: Any) -> List[Tuple[Any, bool]]:
+    """Every module's train/eval mode, for `restore_modes` after an evaluation or prediction run
+    inside a fit (a callback's): `model.train(flag)` would flatten a custom step's mixed modes."""
+    return [(m, m.training) for m in model.modules()]
+
+
+def restore_modes(modes: List[Tuple[Any, bool]]) -> None:
+    for m, training in modes:
+        m.training = training

@@ -25,7 +25,7 @@ from kerasish.training.predictions import Predictions, concat
 from kerasish.training import epoch_data, kept_logits, nonfinite
 from kerasish.training.logs import keras_order
 from kerasish.training.snapshot import LoopPosition
-from kerasish.training.stepper import Stepper, overrides
+from kerasish.training.stepper import Stepper, module_modes, overrides, restore_modes
 from kerasish.utils.tree import first_leaf, map_structure, pack_x_y_sample_weight
 from kerasish.training.step import MultiSteps, Steps, split_targets
 
@@ -159,7 +159,8 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: Optional
             if y is not None:
                 checks.check_finite(y, "y")
         model.ensure_built(_slice(x, slice(0, batch_size)))  # the first batch, as Keras builds from it
-        checks.check_input_shape(x, model.expected_input_shape(), model.name)
+        checks.check_input_shape(x, model.expected_input_shape(), model.name,
+                                 adjusts_rank=getattr(model, "adjusts_input_rank", False))
         layers = getattr(model, "layers", None)
         if layers and getattr(layers[0], "integer_input", False):
             x = checks.check_token_ids(x, layers[0])
@@ -272,7 +273,7 @@ def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str
     stepper = Stepper(model, steps, "test")
     stepper.reset()
     adapter.restart()  # every evaluation from the start, as Keras (fit's validation with validation_steps)
-    was_training = model.training
+    was_training = module_modes(model)
     model.eval()
     cbs.on_test_begin({})
     want_begin = cbs.needs("on_test_batch_begin")
@@ -289,7 +290,7 @@ def run_epoch_eval(model: Any, steps: Steps, adapter: Any, cbs: Any) -> Dict[str
                     cbs.on_test_batch_end(i, stepper.batch_logs())
     finally:
         # A callback may call evaluate mid-epoch: leave the model as it was found.
-        model.train(was_training)
+        restore_modes(was_training)
     epoch_data.warn_if_ran_out(adapter, stacklevel=4)
     if seen == 0:
         raise ValueError(
@@ -423,17 +424,16 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     warned_nonfinite = False
     if stepper.custom:
         # The layers' metrics, found once per fit: `model.metrics` is read several times per batch.
-        from kerasish.layers.layer import Layer
+        from kerasish.training.model_trainer import model_metrics
 
-        model.__dict__["_layer_metrics_cache"] = Layer.metrics.fget(model)
+        model.__dict__["_layer_metrics_cache"] = model_metrics(model)
     try:
         with stepper:
             for epoch in range(position.epoch, epochs):
                 stepper.reset()  # every metric the model lists, as Keras resets them per epoch
                 if guard is not None:
                     guard.reset_epoch()
-                if not model.training:  # walking every module costs ~10 us per epoch; skip when already set
-                    model.train()
+                stepper.train_modes()
                 cbs.on_epoch_begin(epoch, {})
                 seen = 0
                 for i, (bx, by, bw) in enumerate(train.adapter):
@@ -541,7 +541,7 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
     # starts copying to pinned host memory right away, so a long predict holds nothing on the GPU.
     outputs = Predictions(min(data.adapter.n, data.adapter.steps * data.adapter.batch_size) if known else None,
                           model.device if not sharded else torch.device("cpu"))
-    was_training = model.training
+    was_training = module_modes(model)
     model.eval()
     cbs.on_predict_begin({})
     try:
@@ -558,7 +558,7 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
                 if want_end:
                     cbs.on_predict_batch_end(i, {"outputs": out})
     finally:
-        model.train(was_training)  # a callback may predict mid-epoch
+        restore_modes(was_training)  # a callback may predict mid-epoch
     epoch_data.warn_if_ran_out(data.adapter, stacklevel=3)
     cbs.on_predict_end({})
     if sharded and outputs.template is not None:
@@ -585,12 +585,15 @@ def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_we
         _check_first_batch_labels(model, data.y_sample)
     stepper = Stepper(model, _make_steps(model, data.y_sample, class_weight, train=train), kind)
     stepper.reset()
-    was_training = model.training
-    model.train(train)
+    was_training = module_modes(model)
+    if train:
+        stepper.train_modes()
+    else:
+        model.eval()
     try:
         with stepper, (contextlib.nullcontext() if train else torch.inference_mode()):
             for bx, by, bw in data.adapter:
                 stepper(bx, by, bw)
     finally:
-        model.train(was_training)
+        restore_modes(was_training)
     return stepper.steps.results(stepper.epoch_logs(), return_dict)  # host sync: once
