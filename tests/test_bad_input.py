@@ -337,8 +337,9 @@ DATA_PIPELINES = {
 RANKS = {
     "1-D x for 4 features": (
         lambda m: _fit(m, X[:, 0], Y_INT), ValueError, ["expected samples of shape (4,)", "shape (1,)"]),
-    "3-D x for an MLP": (
-        lambda m: _fit(m, X[:, :, None], Y_INT), ValueError, ["(4, 1)", "x.reshape(-1, 4)"]),
+    # (20, 4, 1) for Input((4,)) is accepted, as Keras squeezes a trailing axis of 1; (20, 2, 2, 1) is not.
+    "4-D x for an MLP": (
+        lambda m: _fit(m, X.reshape(20, 2, 2, 1), Y_INT), ValueError, ["(2, 2, 1)", "x.reshape(-1, 4)"]),
     "2-D sample_weight": (
         lambda m: _fit(m, X, Y_INT, sample_weight=np.ones((20, 2))), ValueError,
         ["sample_weight must be 1-D", "(20, 2)"]),

@@ -51,6 +51,7 @@ class Stepper:
         # layers make masks keeps its plain call (its output may carry one).
         self.masks = any(getattr(m, "produces_mask", False) for m in model.modules())
         self.result: Any = None
+        self._training_modules: Any = None  # a custom step's modules in train mode (see train_modes)
 
     def __enter__(self) -> "Stepper":
         self.model.__dict__[self.key] = self.steps
@@ -69,10 +70,17 @@ class Stepper:
             if not self.model.training:  # walking every module costs ~10 us per epoch; skip when already set
                 self.model.train()
             return
+        raw = self._training_modules
+        if raw is not None and not self.model.training and all(m.training for m in raw):
+            return  # still as set (one-step epochs would otherwise pay a module walk per step)
         from kerasish.layers.structure import TorchModuleWrapper
 
+        raw = []
         for m in self.model.modules():
             m.training = not isinstance(m, LayerState) or isinstance(m, TorchModuleWrapper)
+            if m.training:
+                raw.append(m)
+        self._training_modules = raw
 
     def reset(self) -> None:
         """Start of an epoch or evaluation: the built-in trackers and every metric the model lists."""
