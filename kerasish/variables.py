@@ -9,7 +9,7 @@ use `.value`, `.assign(...)`, `.numpy()`, `.trainable`, `.name` and `.path`.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
@@ -41,6 +41,17 @@ def _initial_value(value: Any, shape: Any, dtype: Any) -> torch.Tensor:
             "Leave shape out when passing a value, or pass an initializer name with the shape."
         )
     return tensor if torch_dtype is None else tensor.to(torch_dtype)
+
+
+def _rebuild_variable(data: torch.Tensor, requires_grad: bool, state: Dict[str, Any]) -> "Variable":
+    """Unpickles a Variable (see `Variable.__reduce_ex__`): the tensor, then its attributes."""
+    var = Variable(data, requires_grad)
+    var.__dict__.update(state)
+    return var
+
+
+# `torch.load(..., weights_only=True)` of a `state_dict(keep_vars=True)` rebuilds Variables too.
+torch.serialization.add_safe_globals([_rebuild_variable])
 
 
 class Variable(nn.Parameter):
@@ -100,6 +111,11 @@ class Variable(nn.Parameter):
             copy._kerasish_state = True
         memo[id(self)] = copy
         return copy
+
+    def __reduce_ex__(self, proto: int) -> Any:
+        # torch's Parameter pickles as a plain Parameter (torch.save(model), pickle, multiprocessing), which
+        # would lose the class and with it `path`, `assign` and the rest: rebuild a Variable instead.
+        return (_rebuild_variable, (self.data, self.requires_grad, dict(self.__dict__)))
 
     def __repr__(self) -> str:
         # Keras's form (`dtype=float32`, the value); printing reads the value to the host.

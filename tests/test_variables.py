@@ -115,3 +115,29 @@ def test_optimizer_rebuilt_for_new_variables_of_the_same_count_accepts_them():
     np.testing.assert_allclose(second.numpy(), 0.0)
     with pytest.raises(ValueError, match=r"not built for: \['first'\]"):
         opt.apply([torch.ones(1)], [first])
+
+
+def test_torch_save_and_pickle_keep_variables_with_their_path_and_constraint(tmp_path):
+    # torch's Parameter pickles as a plain Parameter; a kerasish Variable comes back a Variable.
+    import io
+    import pickle
+
+    import kerasish
+    from kerasish import layers
+
+    model = kerasish.Sequential([kerasish.Input((3,)), layers.Dense(2, kernel_constraint="non_neg")])
+    x = np.ones((2, 3), "float32")
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    for loaded in (torch.load(buffer, weights_only=False), pickle.loads(pickle.dumps(model))):
+        kernel = loaded.layers[0].kernel
+        assert type(kernel) is Variable and kernel.path == "sequential/dense/kernel"
+        assert type(kernel.constraint).__name__ == "NonNeg"
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    plain = layers.Dense(2)
+    plain.build((None, 3))
+    path = tmp_path / "vars.pt"
+    torch.save(plain.state_dict(keep_vars=True), path)
+    state = torch.load(path)  # weights_only=True (torch's default) rebuilds them as well
+    assert [(type(v).__name__, v.name) for v in state.values()] == [("Variable", "kernel"), ("Variable", "bias")]
