@@ -47,3 +47,12 @@ def test_class_weight_with_sample_weight_is_refused_as_in_keras(call):
         call(model)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_unknown_layer_argument_is_keras_value_error_and_pythons_type_error():
+    k = keras_module()
+    with pytest.raises(ValueError, match="Unrecognized keyword arguments"):
+        k.layers.Dense(2, bogus=1)
+    for caught in (ValueError, TypeError):
+        with pytest.raises(caught, match=r"Dense\(\) got unexpected keyword argument\(s\) \['bogus'\]"):
+            kerasish.layers.Dense(2, bogus=1)

@@ -183,6 +183,11 @@ def _warn_input_shape_given(layer: "Layer") -> None:
     warnings.warn(INPUT_SHAPE_WARNING, UserWarning, stacklevel=level)
 
 
+class UnrecognizedArgumentsError(ValueError, TypeError):
+    """A layer constructor's unknown keyword argument: Keras 3 raises ValueError, Python's own
+    signature check TypeError; code that catches either catches this."""
+
+
 def record_arguments(obj: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     """Records the constructor arguments of a new layer or model whose class writes no get_config()
     (Keras's automatic config, `auto_config`); returns `obj`."""
@@ -244,7 +249,7 @@ class Layer(LayerState, nn.Module):
                 "or Input(shape=...) without the batch entry."
             )
         if kwargs:
-            raise TypeError(
+            raise UnrecognizedArgumentsError(
                 f"{type(self).__name__}() got unexpected keyword argument(s) {sorted(kwargs)}. "
                 f"Check the spelling against {type(self).__name__}'s documented arguments."
             )

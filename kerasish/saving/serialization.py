@@ -201,17 +201,17 @@ def _from_config(cls: Any, config: Mapping[str, Any], class_name: str) -> Any:
         )
     try:
         return cls.from_config(dict(config))
-    except ValueError as e:
-        raise ValueError(
-            f"Cannot rebuild the saved {class_name} {config.get('name')!r} from its config: {e} Correct that entry "
-            "of the config (or save the model again), or map the name to a class that accepts it in custom_objects."
-        ) from None
     except TypeError as e:
         raise TypeError(
             f"{getattr(cls, '__name__', cls)}.from_config could not rebuild the saved object from its config "
             f"{short_repr(dict(config), 200)}: {e}. get_config() must return exactly the constructor arguments "
             "(from_config calls cls(**config)); otherwise override the classmethod from_config(cls, config)."
         ) from e
+    except ValueError as e:
+        raise ValueError(
+            f"Cannot rebuild the saved {class_name} {config.get('name')!r} from its config: {e} Correct that entry "
+            "of the config (or save the model again), or map the name to a class that accepts it in custom_objects."
+        ) from None
 
 
 def _check_envelope(envelope: Any, what: str) -> None:
