@@ -244,10 +244,14 @@ class _RNN(StatefulStates, Layer):
         weights = self._flat_weights()
         has_bias = self.bias is not None
         h0: Any = hx if self._n_states > 1 else hx[0]
+        # torch's `train` flag (dropout is 0 here): cuDNN keeps what its backward needs only when it is set, so
+        # it follows autograd too. A layer in eval mode trains inside a custom train_step (`self(x,
+        # training=True)` with kerasish's layers in eval mode, see Stepper.train_modes).
+        train = self.training or torch.is_grad_enabled()
         if batch_sizes is None:
-            result = fn(x, h0, weights, has_bias, 1, 0.0, self.training, False, True)
+            result = fn(x, h0, weights, has_bias, 1, 0.0, train, False, True)
         else:
-            result = fn(x, batch_sizes, h0, weights, has_bias, 1, 0.0, self.training, False)
+            result = fn(x, batch_sizes, h0, weights, has_bias, 1, 0.0, train, False)
         return result[0], list(result[1:])
 
     def _initial_states(self, inputs: torch.Tensor, initial_state: Any) -> List[torch.Tensor]:
