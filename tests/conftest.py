@@ -28,6 +28,9 @@ def _seed_and_names():
 
 
 def pytest_collection_modifyitems(config, items):
+    # The slow real-data tests first (in their order), so that under pytest-xdist the longest ones start
+    # early and the two workers finish together (.ci/run lets an idle worker take queued tests).
+    items.sort(key=lambda item: "slow" not in item.keywords)
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
