@@ -55,10 +55,18 @@ class Stepper:
 
     def __enter__(self) -> "Stepper":
         self.model.__dict__[self.key] = self.steps
+        # Between training steps (callbacks, e.g. a GAN monitor calling `self.model.generator(z)`), a layer
+        # called without `training` infers, as in Keras, although the modules are in train mode: the call
+        # context says False there; each step sets its own (True, or None for a custom step).
+        st = call_context.state()
+        self._outer_training = st.training
+        if self.training:
+            st.training = False
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.model.__dict__.pop(self.key, None)
+        call_context.state().training = self._outer_training
 
     def train_modes(self) -> None:
         """Module modes for a training run. The built-in step: every module in train mode. A custom

@@ -309,10 +309,6 @@ def test_the_custom_train_step_fits_as_keras(tmp_path, monkeypatch):
         assert a.shape == (32, 32, 3) and np.abs(a - b).max() <= 1
 
 
-@pytest.mark.xfail(strict=True, reason="During a fit with the built-in train_step kerasish keeps the model's modules "
-                   "in torch train mode, so a layer a callback calls without `training` (a GANMonitor's "
-                   "`self.model.generator(z)`, here a Dropout) trains; Keras 3 gives it its inference "
-                   "behaviour. A custom train_step already runs as in Keras (see the test above)")
 def test_a_callback_calling_the_model_during_a_built_in_fit_gets_inference_behaviour():
     k = keras_module()
     seen = {}
