@@ -110,11 +110,13 @@ def check_sample_weight(w: Any, what: str = "sample_weight") -> None:
 
 
 def _shares_memory(given: Any, placed: Any) -> bool:
-    """Whether `move` left some tensor of `given` where it was (the same memory) rather than copying it."""
-    pointers: List[List[int]] = [[], []]
-    for out, tree in zip(pointers, (given, placed)):
-        map_structure(lambda t, out=out: out.append(t.data_ptr()) if isinstance(t, torch.Tensor) else None, tree)
-    return any(a == b for a, b in zip(*pointers))
+    """Whether `move` left some array or tensor of `given` in its memory (a view) rather than copying it."""
+    seen: set = set()
+    map_structure(lambda t: seen.add(t.data_ptr() if isinstance(t, torch.Tensor) else t.ctypes.data)
+                  if isinstance(t, (torch.Tensor, np.ndarray)) else None, given)
+    found: List[bool] = []
+    map_structure(lambda t: found.append(isinstance(t, torch.Tensor) and t.data_ptr() in seen), placed)
+    return any(found)
 
 
 class ArrayAdapter:
@@ -277,38 +279,6 @@ def is_text(x: Any) -> bool:
     if isinstance(x, np.ndarray):
         return x.dtype.kind in ("U", "S") or (x.dtype == object and x.size > 0 and isinstance(x.flat[0], (str, bytes)))
     return isinstance(x, (list, tuple)) and len(x) > 0 and isinstance(x[0], (str, bytes))
-
-
-class TextArrayAdapter(ArrayAdapter):
-    """Like ArrayAdapter, but x stays a host array of strings; batches are lists of str.
-
-    The model's first layer (TextVectorization) turns each batch into ids on the CPU
-    and the model moves them to its device. y and sample_weight live on the device as
-    ArrayAdapter's do. Steps follow the same rules as ArrayAdapter's (`steps_per_epoch`
-    continues through the data across epochs and warns when it runs out; see
-    kerasish/training/epoch_data.py), and so does `state_dict`.
-    """
-
-    def __init__(self, x, y, sample_weight, batch_size, shuffle, device, steps=None) -> None:
-        super().__init__(torch.zeros(len(x), 0), y, sample_weight, batch_size, shuffle, device, steps)
-        self.texts = np.asarray(x, dtype=object)
-
-    def _placed(self, order: torch.Tensor) -> Tuple[np.ndarray, torch.Tensor]:
-        # The strings are gathered on the host, the targets on the device: no copy back per batch.
-        return order.numpy(), order.to(self.device, non_blocking=True)
-
-    def _batch_at(self, order: Tuple[np.ndarray, torch.Tensor], step: int) -> Batch:
-        host, dev = order
-        s = slice(step * self.batch_size, (step + 1) * self.batch_size)
-        return (self.texts[host[s]],) + self._take_targets(dev[s])
-
-    def __iter__(self) -> Iterator[Batch]:
-        if self.requested:
-            yield from self._carried_over()
-            return
-        order = self._placed(torch.randperm(self.n) if self.shuffle else torch.arange(self.n))
-        for i in range(self.steps):
-            yield self._batch_at(order, i)
 
 
 def unpack(element: Any, *, with_targets: bool = True) -> Batch:

@@ -22,7 +22,7 @@ _MODULES = {
         "AdditiveAttention", "Attention", "EinsumDense", "GroupedQueryAttention", "GroupQueryAttention",
         "MultiHeadAttention",
     ),
-    "convolutional": ("Conv1D", "Conv2D", "Conv2DTranspose", "SeparableConv2D"),
+    "convolutional": ("Conv1D", "Conv2D", "Conv2DTranspose"),
     "core": ("Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Reshape"),
     "embedding": ("Embedding", "Masking", "ReversibleEmbedding"),
     "lambda_layer": ("Lambda",),
@@ -52,7 +52,7 @@ _MODULES = {
     ),
     "structure": ("Identity", "TimeDistributed", "TorchModuleWrapper"),
     "convolutional_more": ("Conv1DTranspose", "Conv3D", "Conv3DTranspose"),
-    "convolutional_depthwise": ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D"),
+    "convolutional_depthwise": ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"),
     "pooling_more": (
         "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
         "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AveragePooling3D",

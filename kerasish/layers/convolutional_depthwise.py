@@ -1,4 +1,4 @@
-"""Depthwise convolutions: DepthwiseConv1D, DepthwiseConv2D and SeparableConv1D.
+"""Depthwise convolutions: DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D and SeparableConv2D.
 
 A depthwise convolution convolves each input channel with its own `depth_multiplier` filters
 (torch's grouped convolution with `groups = in_channels`). The depthwise kernel is stored in
@@ -320,6 +320,142 @@ class SeparableConv1D(BaseConv):
 
     def get_config(self) -> Dict[str, Any]:
         config_ = _rename(super().get_config())
+        config_.update(
+            depth_multiplier=self.depth_multiplier,
+            pointwise_initializer=initializers.serialize(self._pointwise_init_arg),
+            pointwise_regularizer=regularizers.serialize(self.pointwise_regularizer),
+            pointwise_constraint=constraints.serialize(self.pointwise_constraint),
+        )
+        return config_
+
+
+class SeparableConv2D(BaseConv):
+    """Depthwise separable 2D convolution: a per-channel convolution, then a 1x1 convolution.
+
+    Weights are stored in torch's layout: depthwise `(in * depth_multiplier, 1, kh, kw)`,
+    pointwise `(filters, in * depth_multiplier, 1, 1)`, bias `(filters,)`; `get_weights()`
+    returns Keras's `[depthwise_kernel (kh, kw, in, depth_multiplier), pointwise_kernel
+    (1, 1, in * depth_multiplier, filters), bias]`.
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or tuple of 2 ints for the depthwise step.
+        strides: int or tuple of 2 ints. Defaults to `1`.
+        padding: `'valid'` or `'same'`. Defaults to `'valid'`.
+        data_format: `'channels_last'` or `'channels_first'`. Defaults to `None` (`'channels_last'`).
+        dilation_rate: int or tuple of 2 ints. Defaults to `1`.
+        depth_multiplier: depthwise output channels per input channel. Defaults to `1`.
+        activation: activation name or callable. Defaults to `None` (linear).
+        use_bias: whether to add a bias. Defaults to `True`.
+        depthwise_initializer: Defaults to `'glorot_uniform'`.
+        pointwise_initializer: Defaults to `'glorot_uniform'`.
+        bias_initializer: Defaults to `'zeros'`.
+        depthwise_regularizer: Defaults to `None`.
+        pointwise_regularizer: Defaults to `None`.
+        bias_regularizer: Defaults to `None`.
+        activity_regularizer: penalty on the output, added to the loss. Defaults to `None`.
+        depthwise_constraint: applied to the depthwise kernel after each optimizer step; its
+            `axis` refers to Keras's layout `(kh, kw, in_channels, depth_multiplier)`.
+            Defaults to `None`.
+        pointwise_constraint: applied to the pointwise kernel, Keras's layout
+            `(1, 1, in_channels * depth_multiplier, filters)`. Defaults to `None`.
+        bias_constraint: applied to the bias after each optimizer step. Defaults to `None`.
+        **kwargs: `input_shape`, `name`, `dtype`, `trainable`.
+
+    Example:
+        >>> layer = SeparableConv2D(8, 3, input_shape=(10, 10, 4))
+        >>> layer.count_params()  # 3*3*4 + 4*8 + 8
+        76
+    """
+
+    regularized_weights = BaseConv.regularized_weights + (("pointwise_regularizer", "pointwise_kernel"),)
+    _weights_made_by_build = BaseConv._weights_made_by_build + ("pointwise_kernel",)
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: IntOrTuple,
+        strides: IntOrTuple = 1,
+        padding: str = "valid",
+        data_format: Optional[str] = None,
+        dilation_rate: IntOrTuple = 1,
+        depth_multiplier: int = 1,
+        activation: activations.ActivationLike = None,
+        use_bias: bool = True,
+        depthwise_initializer: Any = "glorot_uniform",
+        pointwise_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        depthwise_regularizer: Any = None,
+        pointwise_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        depthwise_constraint: Any = None,
+        pointwise_constraint: Any = None,
+        bias_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.depth_multiplier = check_positive_int(
+            depth_multiplier, "depth_multiplier", "SeparableConv2D", "SeparableConv2D(32, 3, depth_multiplier=2)")
+        self._pointwise_init_arg = pointwise_initializer
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
+        super().__init__(
+            filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            kernel_initializer=depthwise_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, kernel_constraint=depthwise_constraint,
+            bias_constraint=bias_constraint, **kwargs,
+        )
+
+    def build(self, input_shape: Shape) -> None:
+        channels = self._check_input_shape(input_shape)
+        dtype = getattr(torch, self.dtype)
+        mid = channels * self.depth_multiplier
+        self.kernel = nn.Parameter(torch.empty((mid, 1) + self.kernel_size, dtype=dtype))
+        # Keras names it depthwise_kernel (the torch attribute stays `kernel`, shared with BaseConv).
+        self.kernel._keras_name = "depthwise_kernel"
+        self.pointwise_kernel = nn.Parameter(torch.empty(self.filters, mid, 1, 1, dtype=dtype))
+        self.bias = nn.Parameter(torch.empty(self.filters, dtype=dtype)) if self.use_bias else None
+        if self._torch_init:
+            nn.init.kaiming_uniform_(self.kernel, a=math.sqrt(5))
+            nn.init.kaiming_uniform_(self.pointwise_kernel, a=math.sqrt(5))
+            if self.bias is not None:
+                nn.init.zeros_(self.bias)
+        else:
+            # Keras's depthwise kernel (kh, kw, in, dm) has fan_in = k, fan_out = dm * k.
+            self.kernel_initializer(self.kernel.data.reshape(channels, self.depth_multiplier, *self.kernel_size)
+                                    .transpose(0, 1))
+            self.pointwise_initializer(self.pointwise_kernel.data)
+            if self.bias is not None:
+                self.bias_initializer(self.bias.data)
+        layouts = dict((id(p), layout) for p, layout in self._weight_layouts())
+        attach_constraint(self.kernel, self.kernel_constraint, layouts[id(self.kernel)])
+        attach_constraint(self.pointwise_kernel, self.pointwise_constraint, layouts[id(self.pointwise_kernel)])
+        attach_constraint(self.bias, self.bias_constraint)
+
+    def _weight_layouts(self) -> List[Tuple[Optional[nn.Parameter], Optional[KerasLayout]]]:
+        # Torch's depthwise (in * dm, 1, kh, kw) is Keras's (kh, kw, in, dm); the pointwise
+        # (filters, in * dm, 1, 1) is Keras's (1, 1, in * dm, filters).
+        if self.kernel is None:
+            return []
+        channels = self.kernel.shape[0] // self.depth_multiplier
+        depthwise = KerasLayout((2, 3, 0, 1), grouped_shape=(channels, self.depth_multiplier) + self.kernel_size)
+        return [(self.kernel, depthwise), (self.pointwise_kernel, conv_layout(2))]
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        pads = spatial_pads(x.shape[2:], self.kernel_size, self.strides, self.dilation_rate, self.padding)
+        x, symmetric = pad_input(x, pads)
+        x = F.conv2d(x, self.kernel, None, self.strides, symmetric, self.dilation_rate, x.shape[1])
+        return F.conv2d(x, self.pointwise_kernel, self.bias)
+
+    def get_config(self) -> Dict[str, Any]:
+        config_ = super().get_config()
+        config_.pop("groups")
+        config_["depthwise_initializer"] = config_.pop("kernel_initializer")
+        config_["depthwise_regularizer"] = config_.pop("kernel_regularizer")
+        config_["depthwise_constraint"] = config_.pop("kernel_constraint")
         config_.update(
             depth_multiplier=self.depth_multiplier,
             pointwise_initializer=initializers.serialize(self._pointwise_init_arg),

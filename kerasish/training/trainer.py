@@ -18,8 +18,9 @@ from kerasish import distributed
 from kerasish import mixed_precision
 from kerasish.data import checks, pandas_inputs
 from kerasish.data.adapters import (
-    ArrayAdapter, IterableAdapter, TextArrayAdapter, is_array, is_array_structure, is_text, num_samples, to_tensor,
+    ArrayAdapter, IterableAdapter, is_array, is_array_structure, is_text, num_samples, to_tensor,
 )
+from kerasish.data.text_adapter import TextArrayAdapter
 from kerasish.layers import call_context
 from kerasish.training.predictions import Predictions, concat
 from kerasish.training import epoch_data, kept_logits, nonfinite

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import kerasish
-from kerasish.data.adapters import TextArrayAdapter
+from kerasish.data.text_adapter import TextArrayAdapter
 from tests.keras_parity import assert_close, keras_module
 
 N = 40
