@@ -96,3 +96,12 @@ class Callback:
 def overrides(callback: Callback, hook: str) -> bool:
     """Whether `callback`'s class overrides `hook` (so calling it can do something)."""
     return getattr(type(callback), hook, None) is not getattr(Callback, hook)
+
+
+def keras_learning_rate(optimizer: Any) -> float:
+    """`optimizer.learning_rate` as Keras reads its float32 learning-rate variable (0.001 reads
+    0.0010000000474974513): what Keras's LR callbacks pass to a schedule and log. A host number,
+    read once per epoch."""
+    import numpy as np
+
+    return float(np.float32(optimizer.learning_rate))

@@ -6,9 +6,7 @@ import inspect
 import math
 from typing import Any, Callable, Mapping, Optional
 
-import numpy as np
-
-from kerasish.callbacks.callback import Callback
+from kerasish.callbacks.callback import Callback, keras_learning_rate
 
 
 def _arity(fn: Callable[..., Any]) -> int:
@@ -19,11 +17,6 @@ def _arity(fn: Callable[..., Any]) -> int:
     if any(p.kind is p.VAR_POSITIONAL for p in params):
         return 2
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
-
-
-def _float32(rate: float) -> float:
-    """The rate as Keras reads its float32 learning-rate variable (a host number, once per epoch)."""
-    return float(np.float32(rate))
 
 
 class LearningRateScheduler(Callback):
@@ -59,7 +52,7 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         optimizer = self.model.optimizer
-        lr = _float32(optimizer.learning_rate)
+        lr = keras_learning_rate(optimizer)
         new_lr = self.schedule(epoch, lr) if self._two_args else self.schedule(epoch)
         if hasattr(new_lr, "item") and getattr(new_lr, "ndim", 0) == 0:
             new_lr = new_lr.item()  # a 0-d tensor/array from the schedule: once per epoch
@@ -73,4 +66,4 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         if isinstance(logs, dict):
-            logs["learning_rate"] = _float32(self.model.optimizer.learning_rate)
+            logs["learning_rate"] = keras_learning_rate(self.model.optimizer)

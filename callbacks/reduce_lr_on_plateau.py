@@ -6,12 +6,8 @@ from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
+from kerasish.callbacks.callback import keras_learning_rate
 from kerasish.callbacks.monitor import MonitorCallback
-
-
-def _float32(rate: float) -> float:
-    """The rate as Keras reads its float32 learning-rate variable (a host number, once per epoch)."""
-    return float(np.float32(rate))
 
 
 class ReduceLROnPlateau(MonitorCallback):
@@ -71,7 +67,7 @@ class ReduceLROnPlateau(MonitorCallback):
     def on_epoch_end(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         optimizer = self.model.optimizer
         if isinstance(logs, dict):
-            logs["learning_rate"] = _float32(optimizer.learning_rate)
+            logs["learning_rate"] = keras_learning_rate(optimizer)
         current = self.get_monitor_value(logs)
         if current is None:
             return
@@ -84,7 +80,7 @@ class ReduceLROnPlateau(MonitorCallback):
         elif self.cooldown_counter <= 0:
             self.wait += 1
             if self.wait >= self.patience:
-                old_lr = _float32(optimizer.learning_rate)
+                old_lr = keras_learning_rate(optimizer)
                 # Compared in float32 too: a rate already cut to min_lr reads a little above it.
                 if old_lr > np.float32(self.min_lr):
                     new_lr = max(old_lr * self.factor, self.min_lr)

@@ -103,12 +103,9 @@ class Variable(nn.Parameter):
     def __deepcopy__(self, memo: dict) -> "Variable":
         if id(self) in memo:
             return memo[id(self)]
-        copy = Variable(self.data.clone(memory_format=torch.preserve_format), self.requires_grad,
-                        name=self._keras_name)
-        copy._keras_scope = self._keras_scope
-        copy.constraint, copy.regularizer, copy.aggregation = self.constraint, self.regularizer, self.aggregation
-        if getattr(self, "_kerasish_state", False):  # layer_utils.STATE_MARK: add_weight(trainable=False) state
-            copy._kerasish_state = True
+        # Its attributes (name, scope, constraint, regularizer, the state mark ...) shared, as pickling keeps them.
+        copy = _rebuild_variable(self.data.clone(memory_format=torch.preserve_format), self.requires_grad,
+                                 dict(self.__dict__))
         memo[id(self)] = copy
         return copy
 

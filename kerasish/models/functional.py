@@ -232,7 +232,7 @@ class Functional(Model):
         return not any(getattr(n.layer, "integer_input", False) for n in self._nodes
                        if any(t.node is not None and isinstance(t.layer, InputLayer) for t in n.flat_inputs))
 
-    # Inputs one trailing axis of 1 off the declared rank are adjusted in `_feed` (`_match_rank`), as Keras's
+    # Inputs one trailing axis of 1 off the declared rank are adjusted in `_feed` (`match_input_rank`), as Keras's
     # functional models do: the data checks let them through.
     adjusts_input_rank = True
 
@@ -241,7 +241,7 @@ class Functional(Model):
 
     # ----------------------------------------------------------------- running
     def _feed(self, args: Tuple[Any, ...]) -> Dict[int, Any]:
-        return {key: _match_rank(ref, value)
+        return {key: match_input_rank(ref.shape, value)
                 for (key, value), ref in zip(self._feed_by_input(args).items(), self._inputs)}
 
     def _feed_by_input(self, args: Tuple[Any, ...]) -> Dict[int, Any]:
@@ -490,10 +490,6 @@ class Functional(Model):
         elif len(outputs) == 1 and not config.get("output_list"):
             outputs = outputs[0]
         return cls(inputs, outputs, name=config.get("name"))
-
-
-def _match_rank(ref: KerasTensor, value: Any) -> Any:
-    return match_input_rank(ref.shape, value)
 
 
 def match_input_rank(shape: Any, value: Any) -> Any:

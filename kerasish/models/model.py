@@ -319,7 +319,6 @@ class Model(Trainer, Layer):
         """
         assign_keras_arrays(self, self.weights, weights, f"Model {self.name!r}")
 
-
     # ----------------------------------------------------------------- saving
     @classmethod
     def from_config(cls, config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> "Model":

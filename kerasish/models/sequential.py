@@ -342,10 +342,8 @@ class Sequential(Model):
         return self._input_spec is not None and not self._built_from_data
 
     def _ranked(self, inputs: Any) -> Any:
-        spec = self._input_spec
-        if spec is not None and type(inputs) is torch.Tensor and inputs.dim() != len(spec) \
-                and not self._built_from_data:
-            return match_input_rank(spec, inputs)
+        if type(inputs) is torch.Tensor and self.adjusts_input_rank and inputs.dim() != len(self._input_spec):
+            return match_input_rank(self._input_spec, inputs)
         return inputs
 
     def call(self, inputs: Any) -> Any:

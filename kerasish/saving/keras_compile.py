@@ -3,8 +3,8 @@
 `compile_to_keras(model)` is what Keras's `Model.get_compile_config()` returns for a compiled
 kerasish model (optimizer, loss and metrics as Keras envelopes or names); `compile_from_keras`
 compiles a model from such a dict (Keras's default `compile_from_config`). The `.keras` writer and
-reader go through the model's own `get_compile_config` / `compile_from_config`, so a user's override
-is what a file holds (`compile_config_of`, `compile_from_saved`).
+reader go through the model's own `get_compile_config` (`compile_config_of`) and
+`compile_from_config`, so a user's override is what a file holds and what loading calls.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ def compile_config_of(model: Any) -> Dict[str, Any]:
     user's override is what the file holds, as Keras's writer calls it."""
     from kerasish.saving.keras_objects import serialize_keras_object
 
-    config = model.get_compile_config() if callable(getattr(model, "get_compile_config", None)) \
-        else compile_to_keras(model)
+    config = model.get_compile_config()
     if config is None:
         return {}
     if not isinstance(config, Mapping):
@@ -141,12 +140,3 @@ def _with_keras_module(value: Any, module: str) -> Any:
     if isinstance(value, Mapping):
         return {k: _with_keras_module(v, module) for k, v in value.items()}
     return value
-
-
-def compile_from_saved(model: Any, compile_config: Mapping[str, Any]) -> None:
-    """Keras's loader step: `model.compile_from_config(compile_config)` (a user's override runs)."""
-    hook = getattr(model, "compile_from_config", None)
-    if callable(hook):
-        hook(dict(compile_config))
-    else:
-        compile_from_keras(model, compile_config)

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from kerasish import tree as kerasish_tree
 from kerasish.saving import keras_config_layers as kl
-from kerasish.saving.keras_compile import _is_keras_module, compile_config_of, compile_from_saved
+from kerasish.saving.keras_compile import _is_keras_module, compile_config_of
 from kerasish.utils.object_registration import (
     CustomObjectScope,
     builtin_classes,
@@ -36,6 +36,8 @@ __all__ = ["from_keras_config", "to_keras_config", "written_by_keras"]
 
 MAX_DEPTH = 100  # nesting of JSON containers a config may hold (a real model needs ~20)
 _MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+
 def _builtin(name: str) -> Any:
     return builtin_classes().get(name)
 
@@ -487,11 +489,7 @@ def _structure(refs: Any, tensors: Mapping[Tuple[str, int, int], Any]) -> Any:
         raise ValueError(f"The config's input/output structure holds {short_repr(r)}; expected [layer name, node, "
                          "tensor] references in lists or dicts. The file is damaged; save the model again.")
 
-    if isinstance(refs, Mapping):
-        return {k: walk(v) for k, v in refs.items()}
-    if isinstance(refs, list) and len(refs) == 3 and isinstance(refs[0], str):
-        return one(refs)
-    return [walk(r) for r in refs]
+    return walk(refs)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -534,6 +532,5 @@ def from_keras_config(config: Mapping[str, Any], custom_objects: Optional[Mappin
         model = _Loader(custom_objects).model(config)
         compile_config = config.get("compile_config")
         if compile and compile_config:
-            compile_from_saved(model, compile_config)
+            model.compile_from_config(dict(compile_config))  # a user's override runs, as in Keras
     return model
-

@@ -93,7 +93,6 @@ def subclassed_from_keras_config(config: Mapping[str, Any], custom_objects: Opti
     """
     import kerasish
     from kerasish.saving.json_guard import check_depth
-    from kerasish.saving.keras_compile import compile_from_saved
 
     check_depth(config)
     custom_objects = check_custom_objects(custom_objects)
@@ -125,5 +124,5 @@ def subclassed_from_keras_config(config: Mapping[str, Any], custom_objects: Opti
                 "model in its constructor (or in from_config), or save it from Keras after calling it on data.")
         compile_config = config.get("compile_config")
         if compile and compile_config:
-            compile_from_saved(model, compile_config)
+            model.compile_from_config(dict(compile_config))  # a user's override runs, as in Keras
     return model

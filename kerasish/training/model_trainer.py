@@ -173,7 +173,7 @@ class Trainer:
     def compiled(self) -> bool:
         return self._compile_config is not None
 
-    # ----------------------------------------------------------------- finders (beyond Keras)
+    # ----------------------------------------------------------------- compile config (saving)
     def get_compile_config(self) -> Dict[str, Any]:
         """The compile settings as Keras 3 writes them in a `.keras` file's `compile_config` (optimizer,
         loss, metrics ... as Keras envelopes or names); `{}` when the model is not compiled.
@@ -212,6 +212,7 @@ class Trainer:
 
         compile_from_keras(self, config)  # a built model's optimizer is built by compile(), as Keras builds it here
 
+    # ----------------------------------------------------------------- finders (beyond Keras)
     def find_learning_rate(self, *args: Any, **kwargs: Any) -> Any:
         """A learning-rate range test on a snapshot of the model (see `training.lr_finder`)."""
         from kerasish.training import lr_finder  # loaded on first use: import kerasish stays cheap
