@@ -10,7 +10,9 @@ Kernels are stored in torch's layout `(filters, in_channels / groups, *kernel_si
 `torch.nn.functional.conv*d` uses them as they are (and `.kerasish` files hold that layout);
 `get_weights()`/`set_weights()`, of the layer and of any model holding it, use Keras's layout
 `(*kernel_size, in_channels / groups, filters)`, so `set_weights(keras_layer.get_weights())`
-works unchanged. `layer.kernel` itself is the torch-layout parameter. Constraints
+works unchanged. `layer.kernel` itself is the torch-layout parameter, except in a Conv2D/Conv3D
+subclass that overrides `call` or `convolution_op` (Keras's extension points), whose code reads
+`self.kernel` as Keras code does: there it is kept in Keras's layout. Constraints
 (`kernel_constraint=...`) see Keras's layout, so their `axis` means what it means in Keras.
 
 'same' padding follows TensorFlow: the output has `ceil(size / stride)` steps and when the total
@@ -202,10 +204,13 @@ class BaseConv(Layer):
         pads = spatial_pads(x.shape[2:], self.kernel_size, self.strides, self.dilation_rate, self.padding)
         x, symmetric = pad_input(x, pads)
         fn = F.conv1d if self.rank == 1 else F.conv2d
-        kernel = self.kernel
+        return fn(x, self._torch_kernel(), self.bias, self.strides, symmetric, self.dilation_rate, self.groups)
+
+    def _torch_kernel(self) -> torch.Tensor:
+        """The kernel in torch's layout: `self.kernel`, or a view of it when a subclass keeps Keras's."""
         if self._kernel_in_keras_layout():
-            kernel = kernel.permute(conv_layout(self.rank).inverse)  # a view in torch's layout
-        return fn(x, kernel, self.bias, self.strides, symmetric, self.dilation_rate, self.groups)
+            return self.kernel.permute(conv_layout(self.rank).inverse)
+        return self.kernel
 
     def call_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         layout = self._layout if self.data_format == "channels_last" else self._layout_first

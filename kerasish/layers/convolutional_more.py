@@ -75,6 +75,7 @@ class Conv3D(BaseConv):
     """
 
     rank = 3
+    _calls_convolution_op = True  # as Keras's Conv3D: a subclass's convolution_op is what call runs
     _layout = "(batch, depth, height, width, channels)"
     _layout_first = "(batch, channels, depth, height, width)"
 
@@ -112,7 +113,7 @@ class Conv3D(BaseConv):
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         pads = spatial_pads(x.shape[2:], self.kernel_size, self.strides, self.dilation_rate, self.padding)
         x, symmetric = pad_input(x, pads)
-        return F.conv3d(x, self.kernel, self.bias, self.strides, symmetric, self.dilation_rate, self.groups)
+        return F.conv3d(x, self._torch_kernel(), self.bias, self.strides, symmetric, self.dilation_rate, self.groups)
 
 
 class _ConvTranspose(Conv2DTranspose):

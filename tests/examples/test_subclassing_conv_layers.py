@@ -215,3 +215,25 @@ def test_the_model_trains_as_keras(fashion_dir, monkeypatch, capsys):
     assert_close(ours.get_weights(), theirs.get_weights(), atol=1e-4, rtol=1e-3)
     x_test = data[1][0]
     assert_close(ours.predict(x_test, verbose=0), theirs.predict(x_test, verbose=0), atol=1e-5, rtol=1e-4)
+
+
+def test_a_conv3d_subclass_convolution_op_runs_as_in_keras():
+    # Keras's Conv3D routes its call through convolution_op too: the same weight-standardized subclass.
+    k = keras_module()
+    x = np.random.default_rng(3).random((2, 6, 6, 6, 2)).astype("float32")
+    layers = {}
+    for lib in (k, kerasish):
+        ops = lib.ops
+
+        class StandardizedConv3D(lib.layers.Conv3D):
+            def convolution_op(self, inputs, kernel):
+                mean, var = ops.moments(kernel, axes=[0, 1, 2, 3], keepdims=True)
+                return ops.conv(inputs, (kernel - mean) / ops.sqrt(var + 1e-10), padding="valid",
+                                strides=list(self.strides), dilation_rate=self.dilation_rate)
+
+        layers[lib] = StandardizedConv3D(4, kernel_size=3)
+    layers[k](x)
+    layers[kerasish].build(x.shape)
+    layers[kerasish].set_weights(layers[k].get_weights())
+    assert tuple(layers[kerasish].kernel.shape) == (3, 3, 3, 2, 4)
+    assert_close(layers[kerasish](x), layers[k](x), atol=1e-5, rtol=1e-5)
