@@ -16,6 +16,8 @@ _floatx: str = "float32"
 _defaults: str = "keras"
 _epsilon: float = 1e-7
 _image_data_format: str = "channels_last"
+_max_epochs: Optional[int] = None  # Keras's debugging caps (see set_max_epochs); read from the environment below
+_max_steps_per_epoch: Optional[int] = None
 
 _VALID_DEFAULTS = ("keras", "torch")
 
@@ -168,3 +170,75 @@ def enable_determinism() -> None:
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
+
+
+def _check_limit(value: Optional[int], setter: str, env: str) -> Optional[int]:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValueError(
+        f"{setter} takes a positive integer or None (no limit), received {value!r}. Keras reads 0 as no limit; "
+        f"kerasish asks for None there (or unset {env}) so that a limit of 0 is never silently ignored."
+    )
+
+
+def set_max_epochs(max_epochs: Optional[int]) -> None:
+    """Caps the number of epochs of every later `fit` (a debugging aid, as Keras's).
+
+    `fit(epochs=n)` then stops after `min(n, max_epochs)` epochs and warns "Limiting epochs to
+    ...". The `KERAS_MAX_EPOCHS` environment variable sets it at import, so a script runs
+    shortened without edits.
+
+    Args:
+        max_epochs: a positive integer, or `None` for no limit.
+
+    Raises:
+        ValueError: for anything else.
+    """
+    global _max_epochs
+    _max_epochs = _check_limit(max_epochs, "set_max_epochs", "KERAS_MAX_EPOCHS")
+
+
+def max_epochs() -> Optional[int]:
+    """The cap `set_max_epochs` (or `KERAS_MAX_EPOCHS`) put on `fit`'s epochs, or None."""
+    return _max_epochs
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch: Optional[int]) -> None:
+    """Caps the steps of every later epoch of `fit` (training and validation), `evaluate` and
+    `predict` (a debugging aid, as Keras's).
+
+    A call then runs at most that many batches, as if given `steps_per_epoch`/`steps` (a smaller
+    one given stays), and warns "Limiting steps_per_epoch to ...". The
+    `KERAS_MAX_STEPS_PER_EPOCH` environment variable sets it at import.
+
+    Args:
+        max_steps_per_epoch: a positive integer, or `None` for no limit.
+
+    Raises:
+        ValueError: for anything else.
+    """
+    global _max_steps_per_epoch
+    _max_steps_per_epoch = _check_limit(max_steps_per_epoch, "set_max_steps_per_epoch", "KERAS_MAX_STEPS_PER_EPOCH")
+
+
+def max_steps_per_epoch() -> Optional[int]:
+    """The cap `set_max_steps_per_epoch` (or `KERAS_MAX_STEPS_PER_EPOCH`) put on steps, or None."""
+    return _max_steps_per_epoch
+
+
+def _limit_from_env(env: str) -> Optional[int]:
+    raw = os.environ.get(env)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"The environment variable {env} must be a positive integer, received {raw!r}. Set it to a number "
+            "of epochs/steps, or unset it for no limit."
+        ) from None
+    return _check_limit(value, f"{env} (environment)", env)
+
+
+_max_epochs = _limit_from_env("KERAS_MAX_EPOCHS")
+_max_steps_per_epoch = _limit_from_env("KERAS_MAX_STEPS_PER_EPOCH")

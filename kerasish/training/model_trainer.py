@@ -365,8 +365,8 @@ class Trainer:
         return trainer.on_batch(self, "test", x, y, sample_weight, None, return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
-        """Outputs for one batch as NumPy arrays."""
-        return self.predict(x, batch_size=trainer.num_samples_or(x), verbose=0)
+        """Outputs for one batch as NumPy arrays (one step: `config.set_max_steps_per_epoch` does not apply)."""
+        return trainer.predict(self, x, trainer.num_samples_or(x), 0, 1, None)
 
     # ----------------------------------------------------------------- the steps
     def train_step(self, data: Any) -> Any:

@@ -23,7 +23,7 @@ from kerasish.data.adapters import (
 from kerasish.data.text_adapter import TextArrayAdapter
 from kerasish.layers import call_context
 from kerasish.training.predictions import Predictions, concat
-from kerasish.training import epoch_data, kept_logits, nonfinite
+from kerasish.training import debug_limits, epoch_data, kept_logits, nonfinite
 from kerasish.training.logs import keras_order
 from kerasish.training.snapshot import LoopPosition
 from kerasish.training.stepper import Stepper, module_modes, overrides, restore_modes
@@ -351,6 +351,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     if not (isinstance(validation_freq, int) and validation_freq >= 1) and not isinstance(validation_freq, (list, tuple, set)):
         raise ValueError(f"validation_freq must be a positive int or a list of epochs, received {validation_freq!r}.")
     verbose = resolve_verbose(verbose)
+    epochs, steps_per_epoch = debug_limits.epochs(epochs), debug_limits.steps(steps_per_epoch)
 
     val_x = val_y = val_w = None
     if validation_split and validation_data is None:
@@ -388,7 +389,8 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
     model.ensure_optimizer()
     val = None
     if val_x is not None:
-        val = prepare(model, val_x, val_y, val_w, validation_batch_size or batch_size, False, validation_steps,
+        val = prepare(model, val_x, val_y, val_w, validation_batch_size or batch_size, False,
+                      debug_limits.steps(validation_steps),
                       need_y=need_y and not overrides(model, "test_step"), shard="eval")
     if train.y_sample is not None and has_compiled_loss(model):
         _check_first_batch_labels(model, train.y_sample)
@@ -514,6 +516,7 @@ def evaluate(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int]
     batch_size = None if batch_size is None else checks.check_batch_size(batch_size)  # None: see prepare
     verbose = resolve_verbose(verbose)
     need_y = has_compiled_loss(model) and not overrides(model, "test_step")
+    steps = debug_limits.steps(steps)
     data = prepare(model, x, y, sample_weight, batch_size, False, steps, need_y=need_y, shard="eval")
     if data.y_sample is not None and has_compiled_loss(model):
         _check_first_batch_labels(model, data.y_sample)
@@ -531,7 +534,7 @@ def predict(model: Any, x: Any, batch_size: Optional[int] = None, verbose: Any =
     batch_size = None if batch_size is None else checks.check_batch_size(batch_size)  # None: see prepare
     verbose = resolve_verbose(verbose)
     model.ensure_device()
-    data = prepare(model, x, None, None, batch_size, False, steps, need_y=False, shard="eval")
+    data = prepare(model, x, None, None, batch_size, False, debug_limits.steps(steps), need_y=False, shard="eval")
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
                        steps=data.adapter.steps)
     want_end = cbs.needs("on_predict_batch_end")
