@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Tuple
 
+from kerasish import distributed
 from kerasish.layers import call_context
 from kerasish.layers.calling import logits_path_skips
 from kerasish.layers.layer_state import LayerState
@@ -52,6 +53,7 @@ class Stepper:
         self.masks = any(getattr(m, "produces_mask", False) for m in model.modules())
         self.result: Any = None
         self._training_modules: Any = None  # a custom step's modules in train mode (see train_modes)
+        self.ddp: Any = None  # a custom training step under torchrun: see ddp_custom_step
 
     def __enter__(self) -> "Stepper":
         self.model.__dict__[self.key] = self.steps
@@ -62,11 +64,18 @@ class Stepper:
         self._outer_training = st.training
         if self.training:
             st.training = False
+        if self.custom and self.training and distributed.is_distributed():
+            from kerasish.training.ddp_custom_step import AveragedGradients
+
+            self.ddp = AveragedGradients(self.model).__enter__()  # rank 0's weights everywhere, gradient hooks
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.model.__dict__.pop(self.key, None)
         call_context.state().training = self._outer_training
+        if self.ddp is not None:
+            self.ddp.__exit__(*exc)
+            self.ddp = None
 
     def train_modes(self) -> None:
         """Module modes for a training run. The built-in step: every module in train mode. A custom
@@ -108,6 +117,8 @@ class Stepper:
             steps.leave_logits_path()  # as the built-in step does: a hook/regularizer/policy appeared
         if steps.class_weight is not None:
             w = steps.sample_weights(y, w)  # Keras hands a custom step the class weights as its sample_weight
+        if self.ddp is not None:
+            self.ddp.begin_step()  # rank 0's buffers and untrained weights, as DDP before each forward
         outer = st.keep_logits  # a fit nested in another model's custom step gives the outer one back
         # A training step's own call keeps its logits for compute_loss (not an evaluation's: its outputs are
         # inference tensors, whose in-place changes no version counter would reveal).
@@ -132,7 +143,14 @@ class Stepper:
     def epoch_logs(self) -> Dict[str, float]:
         """The results as floats: host sync, once per epoch or evaluation."""
         if self.custom:
-            return step_logs.to_floats(self.result)
+            result = self.result
+            if distributed.is_distributed():  # collectives: every process ends its epoch here
+                from kerasish.training.ddp_custom_step import reduced_result
+
+                if self.ddp is not None:
+                    self.ddp.check_in_step()
+                result = reduced_result(self.model, step_logs.check_step_result(result, f"{self.kind}_step"))
+            return step_logs.to_floats(result)
         return results_to_floats(self.names, self.trackers)
 
 

@@ -326,12 +326,7 @@ def fit(model: Any, x: Any = None, y: Any = None, batch_size: Optional[int] = No
             "Fold the class weights into the sample weights (sample_weight * class_weight[label]) and pass only "
             "sample_weight."
         )
-    custom = overrides(model, "train_step")
-    if custom and distributed.is_distributed():
-        raise ValueError(
-            f"{type(model).__name__} overrides train_step, which kerasish cannot yet run under torchrun: its "
-            "gradients would not be averaged across processes. Train without torchrun, or use the built-in step."
-        )
+    custom = overrides(model, "train_step")  # under torchrun: see ddp_custom_step
     need_y = has_compiled_loss(model) and not custom
     if isinstance(batch_size, str) and batch_size == "auto":
         if distributed.is_distributed():

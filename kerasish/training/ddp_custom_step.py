@@ -1,0 +1,153 @@
+"""A model's own `train_step` / `test_step` under torchrun: what DDP does for the built-in step.
+
+The built-in step runs its forward through `DistributedDataParallel`. A custom step calls the model,
+its sub-models (a GAN's generator and discriminator), `compute_loss`, `backward` and the optimizer
+itself, so no wrapper can sit around "the forward". Instead, for the duration of a distributed fit:
+
+- every process starts from rank 0's weights and buffers (as wrapping in DDP does);
+- every trainable parameter's gradient is averaged over the processes as soon as a backward pass has
+  accumulated it into `.grad` (a post-accumulate-grad hook per parameter), so whatever the step then
+  does with `.grad` (`optimizer.apply`, `apply_gradients`, a torch optimizer) sees the gradient of
+  the global batch, as DDP gives it. Averaging is idempotent on values already equal across processes,
+  so a second backward into the same `.grad` adds the average of its own contribution;
+- at each step's start, the state that is not trained by gradients (buffers, non-trainable weights such
+  as BatchNormalization's moving statistics) is taken from rank 0, as DDP broadcasts buffers before
+  each forward;
+- the epoch logs: a returned value that is a metric's `result()` is replaced by that metric's result
+  over all processes' data (its state reduced, see `distributed.reduced_results`); any other value is
+  averaged over the processes;
+- at each epoch's end the untrained state is taken from rank 0 again, so callbacks (a checkpoint on rank 0)
+  and the next epoch see the same model everywhere; then a checksum of the weights is compared across
+  processes: a step that updated
+  them from gradients that never reached `.grad` (`torch.autograd.grad(...)` handed to the optimizer)
+  leaves the processes with different weights, and fit stops with an error saying so instead of
+  training diverged copies.
+
+Costs: one all_reduce per parameter per backward (not bucketed as DDP's), one broadcast of the
+untrained state per step (one collective per dtype), one small collective per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Dict, List
+
+import torch
+import torch.distributed as dist
+
+from kerasish import distributed
+
+
+def _broadcast_from_main(tensors: List[torch.Tensor]) -> None:
+    """Rank 0's values into `tensors` on every process, one collective per dtype and device."""
+    groups: Dict[Any, List[torch.Tensor]] = {}
+    for t in tensors:
+        groups.setdefault((t.dtype, t.device), []).append(t)
+    with torch.no_grad():
+        for group in groups.values():
+            flat = torch.cat([t.detach().reshape(-1) for t in group])
+            dist.broadcast(flat, src=0)
+            offset = 0
+            for t in group:
+                n = t.numel()
+                t.copy_(flat[offset:offset + n].view_as(t))
+                offset += n
+
+
+class AveragedGradients:
+    """While active (`with AveragedGradients(model):`), a custom step of `model` trains on every process
+    as one data-parallel run (see the module docstring)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.world = dist.get_world_size()
+        self._hooks: Dict[int, Any] = {}
+
+    def _average(self, p: torch.Tensor) -> None:
+        dist.all_reduce(p.grad)
+        p.grad.div_(self.world)
+
+    def begin_step(self) -> None:
+        """Rank 0's untrained state on every process; hooks on parameters that became trainable."""
+        untrained: List[torch.Tensor] = []
+        for p in self.model.parameters():
+            if p.requires_grad:
+                if id(p) not in self._hooks:
+                    self._hooks[id(p)] = p.register_post_accumulate_grad_hook(self._average)
+            else:
+                untrained.append(p)
+        untrained += [b for b in self.model.buffers() if b.numel()]
+        if untrained:
+            _broadcast_from_main(untrained)
+
+    def __enter__(self) -> "AveragedGradients":
+        _broadcast_from_main([t for t in list(self.model.parameters()) + list(self.model.buffers()) if t.numel()])
+        self.begin_step()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for handle in self._hooks.values():
+            handle.remove()
+        self._hooks.clear()
+
+    def check_in_step(self) -> None:
+        """At an epoch's end: rank 0's untrained state everywhere (callbacks and the next epoch see the same
+        model on every process), then raises when the trained weights differ (collectives: every rank calls it)."""
+        self.begin_step()
+        with torch.no_grad():
+            local = torch.stack([p.detach().double().sum() for p in self.model.parameters()]).sum() \
+                if any(True for _ in self.model.parameters()) else torch.zeros((), dtype=torch.float64)
+            device = distributed._collective_device()
+            sums = [torch.zeros((), dtype=torch.float64, device=device) for _ in range(self.world)]
+            dist.all_gather(sums, local.to(device))
+        values = [float(s) for s in sums]  # host sync: once per epoch
+        if any(v != values[0] for v in values[1:]):
+            raise RuntimeError(
+                f"The processes' weights differ after this epoch (checksums per rank: {values}): "
+                f"{type(self.model).__name__}.train_step updated them from gradients that were not accumulated "
+                "in .grad (e.g. torch.autograd.grad(...) passed to the optimizer), which kerasish cannot average "
+                "across processes. Compute gradients with loss.backward() and read them from each weight's .grad "
+                "(as the Keras guide's train_step does), or train without torchrun."
+            )
+
+
+def _metric_objects(model: Any) -> List[Any]:
+    """The model's metrics, a compiled-metrics container replaced by its members."""
+    out: List[Any] = []
+    for m in model.metrics:
+        members = getattr(m, "metrics", None)
+        out.extend(members if isinstance(members, list) else [m])
+    return out
+
+
+def reduced_result(model: Any, result: Mapping) -> Mapping:
+    """`result` (a step's returned dict) over all processes, in the same nesting: a metric's own result is
+    replaced by the metric's reduced result, any other scalar tensor by its mean (a collective)."""
+    from kerasish.training.step_logs import flatten
+
+    names, values = flatten(result)
+    metrics = _metric_objects(model)
+    reduced = distributed.reduced_results(metrics)
+    local = {m.name: (m.result(), r) for m, r in zip(metrics, reduced) if isinstance(r, torch.Tensor)}
+    device = distributed._collective_device()
+    scalar = [isinstance(v, torch.Tensor) and v.numel() == 1 for v in values]
+    numbers = torch.stack([v.detach().reshape(()).to(device, torch.float64) if ok
+                           else torch.zeros((), dtype=torch.float64, device=device) for v, ok in zip(values, scalar)])
+    dist.all_reduce(numbers)
+    numbers /= dist.get_world_size()
+    new_values = []
+    for i, (name, value) in enumerate(zip(names, values)):
+        own = local.get(name)
+        if scalar[i] and own is not None and value.shape == own[0].shape and torch.equal(value.detach(), own[0]):
+            new_values.append(own[1])
+        else:
+            new_values.append(numbers[i] if scalar[i] else value)  # not a scalar tensor: to_floats reports it
+    return _rebuild(result, iter(new_values))
+
+
+def _rebuild(result: Mapping, values: Any) -> Dict[Any, Any]:
+    """`result`'s nesting with its leaves taken from `values`, in `step_logs.flatten`'s order."""
+    out: Dict[Any, Any] = {}
+    for k, v in sorted(result.items(), key=lambda item: str(item[0])):
+        out[k] = _rebuild(v, values) if isinstance(v, Mapping) else next(values)
+    return {k: out[k] for k in result}  # the step's own key order
