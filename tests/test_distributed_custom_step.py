@@ -58,3 +58,13 @@ def test_gradients_that_never_reach_grad_stop_fit_with_a_clear_error(runs):
         message = runs[rank]["autograd_error"]
         assert message is not None and "The processes' weights differ after this epoch" in message
         assert "torch.autograd.grad" in message and "loss.backward()" in message
+
+
+@pytest.mark.slow
+def test_a_gan_shaped_step_with_two_optimizers_trains_as_one_process(runs):
+    single = runs["single"]["two_players"]
+    assert runs[0]["two_players"] == runs[1]["two_players"]
+    for a, b in zip(runs[0]["two_players"]["weights"], single["weights"]):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    for key in ("c_loss", "g_loss"):  # the last batch's losses: the mean of two equal halves' means
+        np.testing.assert_allclose(runs[0]["two_players"]["history"][key], single["history"][key], atol=1e-5)

@@ -70,7 +70,39 @@ def classes():
             self.optimizer.apply(list(grads), weights)
             return {"loss": loss}
 
-    return GuideStep, AutogradStep
+    class TwoPlayers(kerasish.Model):
+        """A GAN-shaped step (the Keras torch guide's): two sub-models, two optimizers, two backward passes;
+        the "noise" is taken from the batch so one process and two see the same numbers."""
+
+        def __init__(self):
+            super().__init__()
+            self.generator = kerasish.Sequential([kerasish.layers.Input((3,)), kerasish.layers.Dense(5)])
+            self.critic = kerasish.Sequential([kerasish.layers.Input((5,)), kerasish.layers.Dense(1)])
+
+        def compile(self, c_optimizer, g_optimizer):
+            super().compile()
+            self.c_optimizer, self.g_optimizer = c_optimizer, g_optimizer
+
+        def call(self, x):
+            return self.critic(self.generator(x[:, :3] * 0.5))
+
+        def train_step(self, data):
+            x, _ = data
+            z = x[:, :3] * 0.5
+            self.zero_grad()
+            fake = self.generator(z).detach()
+            c_loss = (self.critic(fake) - self.critic(x)).mean() + 0.1 * (self.critic(x) ** 2).mean()
+            c_loss.backward()
+            weights = self.critic.trainable_weights
+            self.c_optimizer.apply([v.grad for v in weights], weights)
+            self.zero_grad()
+            g_loss = -self.critic(self.generator(z)).mean()
+            g_loss.backward()
+            weights = self.generator.trainable_weights
+            self.g_optimizer.apply([v.grad for v in weights], weights)
+            return {"c_loss": c_loss.detach(), "g_loss": g_loss.detach()}
+
+    return GuideStep, AutogradStep, TwoPlayers
 
 
 def build(cls, seed: int, batch_norm: bool = False):
@@ -93,7 +125,7 @@ def main(argv=None) -> None:
 
     from kerasish import distributed
 
-    GuideStep, AutogradStep = classes()
+    GuideStep, AutogradStep, TwoPlayers = classes()
     x, y = data(64, 1)  # 8 global batches of 8
     x_val, y_val = data(16, 2)  # shards of 8: equal batches, so a Mean of batch means is the same both ways
 
@@ -109,6 +141,15 @@ def main(argv=None) -> None:
         normed.set_weights([w + 1.0 for w in normed.get_weights()])
     normed.fit(x, y, batch_size=args.batch_size, epochs=2, verbose=0)
     result["batch_norm_weights"] = [w.ravel().tolist() for w in normed.get_weights()]
+
+    import kerasish
+
+    kerasish.utils.set_random_seed(3)
+    players = TwoPlayers()
+    players.compile(kerasish.optimizers.Adam(0.01), kerasish.optimizers.SGD(0.05))
+    players_history = players.fit(x, y, batch_size=args.batch_size, epochs=2, shuffle=False, verbose=0)
+    result["two_players"] = {"history": players_history.history,
+                             "weights": [w.ravel().tolist() for w in players.get_weights()]}
 
     try:
         build(AutogradStep, 2).fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
