@@ -26,3 +26,10 @@ __all__ = [
     "ReduceLROnPlateau", "LearningRateScheduler", "TensorBoard", "log_activations", "CSVLogger", "TerminateOnNaN",
     "LambdaCallback", "BackupAndRestore", "OneCycle", "SwapEMAWeights",
 ]
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

@@ -41,12 +41,20 @@ _NAMES = {
     "Variable": ("kerasish.variables", "Variable"),
     "device": ("kerasish.ops.dtypes", "device_scope"),
     "load_model": ("kerasish.saving", "load_model"),
+    # Keras 3's top-level aliases of names that live in a namespace.
+    "DTypePolicy": ("kerasish.mixed_precision", "DTypePolicy"),
+    "Initializer": ("kerasish.initializers", "Initializer"),
+    "InputSpec": ("kerasish.layers.input_spec", "InputSpec"),
+    "KerasTensor": ("kerasish.ops.keras_tensor", "KerasTensor"),
+    "Optimizer": ("kerasish.optimizers", "Optimizer"),
+    "Regularizer": ("kerasish.regularizers", "Regularizer"),
 }
 
 __all__ = [
     "Sequential", "Model", "Input", "Layer", "Loss", "Metric", "Variable", "layers", "models", "losses", "metrics",
     "optimizers", "activations", "initializers", "regularizers", "constraints", "utils", "config", "ops",
-    "backend", "tree", "device", "__version__",
+    "backend", "tree", "device", "__version__", "DTypePolicy", "Initializer", "InputSpec", "KerasTensor",
+    "Optimizer", "Regularizer",
     "callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed", "random",
     "applications",
 ]
@@ -73,9 +81,9 @@ def __getattr__(name: str) -> Any:
         # as an attribute, as it did when `import kerasish` loaded them all.
         value = importlib.import_module(f"kerasish.{name}")
     else:
-        raise AttributeError(
-            f"module 'kerasish' has no attribute {name!r}. Public names: {', '.join(sorted(__all__))}."
-        )
+        from kerasish.utils.keras_names import missing_attribute
+
+        raise missing_attribute(__name__, name, __all__)
     globals()[name] = value
     return value
 

@@ -301,3 +301,10 @@ def get(identifier: ActivationLike) -> Callable[..., Any]:
 
 
 __all__ = sorted(names()) + ["deserialize", "get", "names", "serialize", "ActivationLike"]
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

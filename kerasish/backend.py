@@ -67,3 +67,10 @@ def is_float_dtype(dtype: Any) -> bool:
 
 def is_int_dtype(dtype: Any) -> bool:
     return _is_int(dtype)
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

@@ -242,3 +242,14 @@ def _limit_from_env(env: str) -> Optional[int]:
 
 _max_epochs = _limit_from_env("KERAS_MAX_EPOCHS")
 _max_steps_per_epoch = _limit_from_env("KERAS_MAX_STEPS_PER_EPOCH")
+
+
+def __getattr__(name: str):
+    # Keras 3 also exports the dtype policy functions here; they live in kerasish.mixed_precision.
+    if name in ("dtype_policy", "set_dtype_policy"):
+        from kerasish import mixed_precision
+
+        return getattr(mixed_precision, name)
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, globals())

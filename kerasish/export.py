@@ -184,3 +184,10 @@ def _require_onnx() -> None:
             f"{'are' if len(missing) > 1 else 'is'} not installed. Install with `pip install onnx onnxscript`, "
             "or export with format='torchscript' or 'torch_export' (torch only)."
         )
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, globals())

@@ -484,3 +484,10 @@ def deserialize(config: Any, custom_objects: Optional[Mapping[str, Any]] = None)
     from kerasish.saving.keras_objects import deserialize_module_object
 
     return deserialize_module_object(config, _MODULE_OBJECTS, custom_objects, kind="initializer")
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, globals())

@@ -26,11 +26,18 @@ _POLICIES = {
 class Policy:
     """A dtype policy: weights in `variable_dtype`, computation in `compute_dtype`.
 
+    Keras 3 calls it `DTypePolicy` (`kerasish.mixed_precision.DTypePolicy` is this class).
+
     Args:
-        name: 'float32', 'mixed_bfloat16' or 'mixed_float16'.
+        name: 'float32', 'mixed_bfloat16' or 'mixed_float16'. Defaults to `None`
+            (`kerasish.config.floatx()`, as Keras).
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: Optional[str] = None) -> None:
+        if name is None:
+            from kerasish import config
+
+            name = config.floatx()
         if name not in _POLICIES:
             from kerasish.utils.text import unknown_name_message
 
@@ -51,8 +58,19 @@ class Policy:
     def autocast_dtype(self) -> Optional[torch.dtype]:
         return _POLICIES[self.name]
 
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Policy":
+        return cls(**config)
+
     def __repr__(self) -> str:
         return f'<Policy "{self.name}">'
+
+
+#: Keras 3's name for the policy class (`keras.mixed_precision.DTypePolicy`, `keras.DTypePolicy`).
+DTypePolicy = Policy
 
 
 _policy = Policy("float32")
@@ -68,6 +86,11 @@ def global_policy() -> Policy:
     return _policy
 
 
+#: Keras 3's newer names for the two functions above.
+set_dtype_policy = set_global_policy
+dtype_policy = global_policy
+
+
 def autocast(device: torch.device) -> ContextManager[Any]:
     """The autocast context for the current policy on `device` (a no-op for float32)."""
     dtype = _policy.autocast_dtype
@@ -81,3 +104,17 @@ def grad_scaler(device: torch.device) -> Optional[Any]:
     if _policy.autocast_dtype is not torch.float16:
         return None
     return torch.amp.GradScaler(device.type)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LossScaleOptimizer":  # Keras exports it here too; the optimizers load on first use
+        from kerasish.optimizers.loss_scale_optimizer import LossScaleOptimizer
+
+        return LossScaleOptimizer
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)
+
+
+__all__ = ["DTypePolicy", "LossScaleOptimizer", "Policy", "dtype_policy", "global_policy", "set_dtype_policy",
+           "set_global_policy", "autocast", "grad_scaler"]

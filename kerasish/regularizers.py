@@ -1,10 +1,14 @@
-"""Weight regularisers (L1, L2, L1L2) whose penalties fit() adds to the loss."""
+"""Weight regularisers (L1, L2, L1L2, OrthogonalRegularizer) whose penalties fit() adds to the loss."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 import torch
+
+from kerasish import config
+from kerasish.utils.text import did_you_mean
 
 
 class Regularizer:
@@ -63,6 +67,65 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (or columns) of a 2-D weight towards being orthogonal to each other.
+
+    The penalty is `factor / 2` times the mean, over the pairs of distinct rows (columns
+    with `mode="columns"`), of the absolute dot product of the L2-normalised vectors. On a
+    Dense kernel of shape `(input_dim, units)`, `mode="rows"` decorrelates the input features'
+    weight vectors and `mode="columns"` the units'.
+
+    Args:
+        factor: the penalty's weight, a number >= 0. Defaults to `0.01`.
+        mode: `"rows"` or `"columns"`. Defaults to `"rows"`.
+
+    Raises:
+        ValueError: for a negative or non-finite `factor`, an unknown `mode`, or (when called)
+            a weight that is not 2-D.
+
+    Example:
+        >>> reg = OrthogonalRegularizer(factor=1.0)
+        >>> float(reg(torch.eye(3)))
+        0.0
+    """
+
+    def __init__(self, factor: float = 0.01, mode: str = "rows") -> None:
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor < 0:
+            raise ValueError(
+                f"OrthogonalRegularizer: factor must be a finite number >= 0, received factor={factor!r}. "
+                "Example: OrthogonalRegularizer(factor=0.01)."
+            )
+        if mode not in ("rows", "columns"):
+            raise ValueError(
+                f"OrthogonalRegularizer: mode must be 'rows' or 'columns', received mode={mode!r}."
+                f"{did_you_mean(str(mode), ('rows', 'columns'))}"
+            )
+        self.factor, self.mode = float(factor), mode
+
+    def __call__(self, weight: torch.Tensor) -> torch.Tensor:
+        if weight.dim() != 2:
+            raise ValueError(
+                f"OrthogonalRegularizer applies to 2-D weights, received a weight of shape {tuple(weight.shape)}. "
+                "Use it as a Dense or EinsumDense kernel_regularizer, or reshape the weight in your own regularizer."
+            )
+        dim = 1 if self.mode == "rows" else 0
+        # L2-normalised vectors, the inverse norm capped at 1/epsilon as kerasish.ops.normalize does.
+        inv_norm = torch.rsqrt(weight.square().sum(dim=dim, keepdim=True)).clamp(max=1.0 / config.epsilon())
+        unit = weight * inv_norm
+        gram = unit @ unit.T if dim == 1 else unit.T @ unit
+        size = gram.shape[0]
+        off_diagonal = gram * (1.0 - torch.eye(size, dtype=gram.dtype, device=gram.device))
+        pairs = size * (size - 1.0) / 2.0
+        return self.factor * 0.5 * off_diagonal.abs().sum() / pairs
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"factor": self.factor, "mode": self.mode}
+
+
+#: Keras's snake_case alias of the class.
+orthogonal_regularizer = OrthogonalRegularizer
+
+
 def l1(l1: float = 0.01) -> L1:  # noqa: D103 - Keras's lowercase aliases
     return L1(l1)
 
@@ -78,8 +141,10 @@ def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:  # noqa: D103
 #: Keras's table of names (`keras.regularizers.deserialize` looks names and class names up here),
 #: plus kerasish's `l1_l2`, the name of Keras's lowercase function.
 _MODULE_OBJECTS: Dict[str, Any] = {"Regularizer": Regularizer, "L1": L1, "L2": L2, "L1L2": L1L2,
-                                   "regularizer": Regularizer, "l1": L1, "l2": L2, "l1l2": L1L2, "l1_l2": L1L2}
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+                                   "regularizer": Regularizer, "l1": L1, "l2": L2, "l1l2": L1L2, "l1_l2": L1L2,
+                                   "OrthogonalRegularizer": OrthogonalRegularizer,
+                                   "orthogonal_regularizer": OrthogonalRegularizer}
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer}
 
 
 def get(identifier: Union[str, Regularizer, dict, Callable[..., Any], None]) -> Optional[Any]:
@@ -160,4 +225,12 @@ def deserialize(config: Any, custom_objects: Optional[Mapping[str, Any]] = None)
     return deserialize_module_object(config, _MODULE_OBJECTS, custom_objects, kind="regularizer")
 
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2", "orthogonal_regularizer",
+           "get", "serialize", "deserialize"]
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

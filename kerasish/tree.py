@@ -184,3 +184,10 @@ def map_shape_structure(func: Callable[[Any], Any], structure: Any) -> Any:
     if is_shape(structure) or not is_nested(structure):
         return func(structure)
     return _rebuild(structure, [map_shape_structure(func, c) for _, c in _children(structure)])
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

@@ -22,3 +22,15 @@ __all__ = [
     "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
     "ConvNeXtTiny", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge",
 ]
+
+
+def __getattr__(name: str):
+    # A family module (kerasish.applications.resnet50 ...) loads on first use, as in Keras's namespace.
+    import importlib
+    import importlib.util
+
+    if name.isidentifier() and not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
+        return importlib.import_module(f"{__name__}.{name}")
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

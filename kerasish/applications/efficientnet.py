@@ -218,3 +218,10 @@ def preprocess_input(x: Any, data_format: Optional[str] = None) -> Any:
 def decode_predictions(preds: Any, top: int = 5) -> list:
     """`imagenet_utils.decode_predictions`: the top ImageNet classes of each prediction."""
     return imagenet_utils.decode_predictions(preds, top=top)
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks (EfficientNetB4 ... B7): says what to use instead.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, globals())

@@ -20,3 +20,10 @@ from kerasish.datasets._download import DatasetUnavailableError
 
 __all__ = ["mnist", "fashion_mnist", "imdb", "cifar10", "cifar100", "boston_housing",
            "california_housing", "reuters", "DatasetUnavailableError"]
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

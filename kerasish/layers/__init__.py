@@ -27,9 +27,10 @@ _MODULES = {
     "embedding": ("Embedding", "Masking", "ReversibleEmbedding"),
     "lambda_layer": ("Lambda",),
     "layer": ("Layer",),
+    "input_spec": ("InputSpec",),
     "merging": (
         "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
-        "concatenate", "multiply", "subtract",
+        "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
     ),
     "op_layer": ("OpLayer",),
     "normalization": ("BatchNormalization", "LayerNormalization"),
@@ -67,6 +68,12 @@ _MODULES = {
     "preprocessing.image_color": (
         "RandomBrightness", "RandomContrast", "RandomGrayscale", "RandomHue", "RandomSaturation",
     ),
+    "preprocessing.image_pixel_ops": ("Equalization", "RandomInvert", "RandomPosterization", "Solarization"),
+    "preprocessing.image_filters": ("RandomColorDegeneration", "RandomGaussianBlur", "RandomSharpness"),
+    "preprocessing.image_mixing": ("CutMix", "MixUp", "RandomErasing"),
+    "preprocessing.image_warps": ("RandomShear",),
+    "preprocessing.image_composite": ("Pipeline", "RandomColorJitter"),
+    "preprocessing.image_policies": ("AugMix", "RandAugment"),
     "preprocessing.normalization": ("Normalization",),
     "preprocessing.discretization": ("Discretization",),
     "preprocessing.category_encoding": ("CategoryEncoding",),
@@ -102,7 +109,7 @@ __all__ = [
     "Embedding", "Masking",
     "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TextVectorization",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-    "add", "subtract", "multiply", "average", "concatenate", "OpLayer",
+    "add", "subtract", "multiply", "average", "concatenate", "dot", "maximum", "minimum", "OpLayer", "InputSpec",
     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Lambda",
     "GroupNormalization", "UnitNormalization", "RMSNormalization", "SpectralNormalization",
     "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "SpatialDropout3D",
@@ -124,6 +131,11 @@ __all__ = [
     "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
 ]
 
+__all__ += [
+    "Solarization", "RandomInvert", "RandomPosterization", "Equalization", "RandomColorDegeneration",
+    "RandomSharpness", "RandomGaussianBlur", "RandomErasing", "MixUp", "CutMix", "RandomShear", "RandomColorJitter",
+    "Pipeline", "RandAugment", "AugMix",
+]
 __all__ += ["Normalization", "Discretization", "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup"]
 __all__ += ["serialize", "deserialize"]
 
@@ -140,7 +152,9 @@ def __getattr__(name: str) -> Any:
         # A module of the package (kerasish.layers.core ...), as when this package imported them all.
         value = importlib.import_module(f"kerasish.layers.{name}")
     else:
-        raise AttributeError(f"module 'kerasish.layers' has no attribute {name!r}")
+        from kerasish.utils.keras_names import missing_attribute
+
+        raise missing_attribute(__name__, name, __all__)
     globals()[name] = value
     return value
 

@@ -30,6 +30,7 @@ from kerasish.layers.calling import (
     to_tensors,
 )
 from kerasish.layers.symbolic import call_symbolic
+from kerasish.layers.input_spec import assert_input_compatibility
 from kerasish.layers.layer_state import LayerState
 from kerasish.layers.layer_utils import _jsonable_shape, _resolve_dtype, _shape_from_json, state_restore, state_snapshot
 
@@ -222,6 +223,9 @@ class Layer(LayerState, nn.Module):
     KerasTensor inputs record a node of the functional graph.
     """
 
+    #: An InputSpec (or a list of them) the first argument of every call is checked against; None: no check.
+    input_spec: Any = None
+
     def __init__(
         self,
         *,
@@ -376,6 +380,9 @@ class Layer(LayerState, nn.Module):
         return self._dtype_arg or config.floatx()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.input_spec is not None:  # one attribute read for layers without a spec
+            assert_input_compatibility(self.input_spec, args[0] if args else next(iter(kwargs.values()), None),
+                                       self.name)
         # The per-batch common case: one tensor, at most `training=` (a train_step's `self(x, training=True)`).
         plain = len(args) == 1 and type(args[0]) is torch.Tensor and (
             not kwargs or (len(kwargs) == 1 and "training" in kwargs and type(kwargs["training"]) is bool))

@@ -304,3 +304,19 @@ def average(inputs: List[Any], **kwargs: Any) -> Any:
 def subtract(inputs: List[Any], **kwargs: Any) -> Any:
     """Functional form of `Subtract`: `inputs[0] - inputs[1]`; `kwargs` go to the layer."""
     return Subtract(**kwargs)(inputs)
+
+
+def maximum(inputs: List[Any], **kwargs: Any) -> Any:
+    """Functional form of `Maximum`: the element-wise maximum of `inputs`; `kwargs` go to the layer."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs: List[Any], **kwargs: Any) -> Any:
+    """Functional form of `Minimum`: the element-wise minimum of `inputs`; `kwargs` go to the layer."""
+    return Minimum(**kwargs)(inputs)
+
+
+def dot(inputs: List[Any], axes: Union[int, Sequence[int]] = -1, **kwargs: Any) -> Any:
+    """Functional form of `Dot`: the per-sample dot product of two inputs along `axes` (default the last);
+    `kwargs` (e.g. `normalize=True`) go to the layer."""
+    return Dot(axes=axes, **kwargs)(inputs)

@@ -237,3 +237,10 @@ def _file_form(loss: Loss) -> Any:
 
 def names() -> list:
     return _registry.names()
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

@@ -32,9 +32,9 @@ from kerasish.metrics.regression import (
     MeanSquaredLogarithmicError, PearsonCorrelation, Poisson, R2Score, RootMeanSquaredError,
     SparseCategoricalCrossentropy, SquaredHinge, concordance_correlation, pearson_correlation)
 from kerasish.losses.functions import (  # noqa: F401 - Keras exports these under keras.metrics too
-    binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge, kl_divergence, log_cosh,
-    mean_absolute_error, mean_absolute_percentage_error, mean_squared_error, mean_squared_logarithmic_error, poisson,
-    sparse_categorical_crossentropy, squared_hinge)
+    binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy, categorical_focal_crossentropy,
+    categorical_hinge, hinge, huber, kl_divergence, log_cosh, mean_absolute_error, mean_absolute_percentage_error,
+    mean_squared_error, mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy, squared_hinge)
 
 _CLASSES = (
     Mean, Sum, MeanMetricWrapper, MeanSquaredError, RootMeanSquaredError, MeanAbsoluteError,
@@ -218,3 +218,10 @@ def names() -> list:
 
     snake = {n for n in _BY_NAME if not n[0].isupper()}
     return sorted(snake | set(_ACCURACY_NAMES) | set(losses._FUNCTIONS))
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, globals())

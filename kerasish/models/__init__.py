@@ -26,4 +26,6 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_FROM_SAVING[name]), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'kerasish.models' has no attribute {name!r}")
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

@@ -59,9 +59,14 @@ def __getattr__(name: str):
         _load_all()
         if name in globals():
             return globals()[name]
+    # kerasish.ops has every keras.ops name, so an unknown one is a typo; this leaf package cannot use
+    # kerasish.utils.keras_names (tests/test_imports.py), hence difflib directly.
+    import difflib
+
+    close = difflib.get_close_matches(name, globals()["__all__"], n=1, cutoff=0.5)
     raise AttributeError(
-        f"module 'kerasish.ops' has no attribute {name!r}. It is not one of kerasish.ops' functions; "
-        "see dir(kerasish.ops) for the list."
+        f"module 'kerasish.ops' has no attribute {name!r}; it is not a Keras 3 op either."
+        + (f" Did you mean '{close[0]}'?" if close else "") + " See dir(kerasish.ops) for the list."
     )
 
 

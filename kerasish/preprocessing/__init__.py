@@ -15,4 +15,6 @@ def __getattr__(name: str):
         from kerasish import utils
 
         return getattr(utils, name)
-    raise AttributeError(f"module 'kerasish.preprocessing' has no attribute {name!r}")
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

@@ -8,3 +8,10 @@ Pillow is imported on first use, not here.
 from kerasish.utils.image_utils import array_to_img, img_to_array, load_img, save_img
 
 __all__ = ["array_to_img", "img_to_array", "load_img", "save_img"]
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

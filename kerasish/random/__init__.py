@@ -468,3 +468,10 @@ def binomial(shape: Shape, counts: Any, probabilities: Any, dtype: Any = None, s
                "in [0, 1]")
     generator = make_generator(seed, device)
     return torch.binomial(n, p, generator=generator).to(out_dtype)
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

@@ -38,3 +38,10 @@ __all__ = [
     "get_custom_objects", "custom_object_scope", "CustomObjectScope", "serialize_keras_object",
     "deserialize_keras_object",
 ]
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)

@@ -19,7 +19,10 @@ _LAZY = {
     "model_to_dot": "model_visualization", "plot_model": "model_visualization",
     "PyDataset": "py_dataset", "Sequence": "py_dataset", "text_dataset_from_directory": "text_dataset",
     "timeseries_dataset_from_array": "timeseries_dataset", "Progbar": "progbar", "plot_history": "plot_history",
+    "pack_x_y_sample_weight": "tree", "unpack_x_y_sample_weight": "tree", "get_source_inputs": "source_inputs",
 }
+# Keras exports these under both keras.utils and keras.backend; they live in kerasish.backend.
+_FROM_BACKEND = ("clear_session", "is_keras_tensor", "standardize_dtype")
 
 
 # Keras's names for what lives in kerasish.saving (imported on first use).
@@ -39,11 +42,19 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(f"kerasish.utils.{_LAZY[name]}"), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'kerasish.utils' has no attribute {name!r}")
+    if name in _FROM_BACKEND:
+        from kerasish import backend
+
+        value = getattr(backend, name)
+        globals()[name] = value
+        return value
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, __all__)
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY) | set(_FROM_SAVING))
+    return sorted(set(globals()) | set(_LAZY) | set(_FROM_SAVING) | set(_FROM_BACKEND))
 
 
 __all__ = [
@@ -52,5 +63,6 @@ __all__ = [
     "CustomObjectScope", "get_file", "hash_file", "validate_file",
     "split_dataset", "image_dataset_from_directory", "text_dataset_from_directory", "timeseries_dataset_from_array",
     "load_img", "img_to_array", "array_to_img", "save_img", "model_to_dot", "plot_model", "PyDataset", "Sequence",
-    "Progbar", "plot_history", "serialize_keras_object", "deserialize_keras_object",
+    "Progbar", "plot_history", "serialize_keras_object", "deserialize_keras_object", "clear_session",
+    "is_keras_tensor", "standardize_dtype", "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "get_source_inputs",
 ]
