@@ -6,7 +6,8 @@ import math
 import warnings
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from kerasish.callbacks.callback import Callback
+from kerasish.callbacks.callback import Callback, keras_learning_rate
+from kerasish.optimizers.rate_variable import OptimizerVariable
 
 _ANNEAL = ("cos", "linear")
 
@@ -80,6 +81,8 @@ class OneCycle(Callback):
                  div_factor: float = 25.0, final_div_factor: float = 1e4, anneal: str = "cos",
                  cycle_momentum: bool = True, base_momentum: float = 0.85, max_momentum: float = 0.95) -> None:
         super().__init__()
+        if isinstance(max_lr, OptimizerVariable):  # OneCycle(max_lr=optimizer.learning_rate): its value now
+            max_lr = float(max_lr)
         self.max_lr = _number("max_lr", max_lr, 0.0)
         if total_steps is not None and (isinstance(total_steps, bool) or not isinstance(total_steps, int)
                                         or total_steps < 1):
@@ -176,7 +179,7 @@ class OneCycle(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         if isinstance(logs, dict):
-            logs["learning_rate"] = self.model.optimizer.learning_rate
+            logs["learning_rate"] = keras_learning_rate(self.model.optimizer)  # a float, as the LR callbacks log
 
     def _apply(self, optimizer: Any) -> None:
         # Python floats from a host integer: no device synchronisation, once per batch.

@@ -18,7 +18,7 @@ from tests.keras_parity import keras_module
 # once exported: then delete it here.
 PENDING = {}
 # Namespaces whose __getattr__ does not route to keras_names yet (diffs in the same report).
-NOT_ROUTED = {"optimizers"}  # routed when the optimizers change in flight lands
+NOT_ROUTED = set()
 
 
 def _kerasish(suffix: str):

@@ -61,7 +61,7 @@ def _optimizer_count(model: Any) -> Optional[Tuple[int, int]]:
     torch_opt = getattr(opt, "torch_optimizer", None)
     if torch_opt is None:
         return None
-    if not torch_opt.state and not getattr(opt, "iterations", 0):
+    if not torch_opt.state and not int(getattr(opt, "iterations", 0)):
         # compile() builds kerasish's torch optimizer at once, Keras builds its optimizer's variables when
         # fit() starts: between compile() and the first step, Keras's summary has no optimizer line.
         return None

@@ -2,7 +2,8 @@
 
 `Adam(learning_rate=1e-3)` holds the settings; the torch optimizer is created when the
 model's parameters are known (`build(params)`), which fit does after building the
-model. `optimizer.learning_rate` reads and writes every param group's `lr`.
+model. `optimizer.learning_rate` (Keras's variable, a view of the param groups' `lr`) reads the
+first group's rate and writes every group's.
 
 By default every optimizer runs Keras 3's own update rule (`keras_rules`,
 `keras_adam_rules`: torch optimizers on foreach kernels) with Keras's decoupled weight
@@ -29,6 +30,8 @@ from kerasish.optimizers.keras_rules import (
     KerasSGDTorch,
 )
 from kerasish.optimizers.loss_scale_optimizer import LossScaleOptimizer
+from kerasish.optimizers.muon import Muon
+from kerasish.optimizers.schedule_free import ScheduleFreeAdamW
 from kerasish.registry import Registry
 
 
@@ -355,7 +358,7 @@ class TorchOptimizer(Optimizer):
             self._torch_kwargs = kwargs
 
     def get_config(self):
-        return {"learning_rate": self.learning_rate, "name": self.name}
+        return {"learning_rate": self._rate(), "name": self.name}
 
 
 # torch's own defaults, used when kerasish.config.set_defaults('torch') is active (Lion, Ftrl,
@@ -374,14 +377,14 @@ _TORCH_DEFAULTS: Dict[str, Dict[str, Any]] = {
 _registry: Registry[type] = Registry("optimizer")
 for _n, _c in {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adamax": Adamax, "nadam": Nadam,
                "adagrad": Adagrad, "adadelta": Adadelta, "lion": Lion, "ftrl": Ftrl, "lamb": Lamb,
-               "adafactor": Adafactor}.items():
+               "adafactor": Adafactor, "muon": Muon, "schedulefreeadamw": ScheduleFreeAdamW}.items():
     _registry.add(_n, _c)
 
 
 #: Keras's table for `deserialize`: every optimizer by its lower-case class name (matched in any case).
 _MODULE_OBJECTS: Dict[str, Any] = {c.__name__.lower(): c for c in (
     Optimizer, SGD, RMSprop, Adam, AdamW, Adamax, Nadam, Adagrad, Adadelta, Lion, Ftrl, Lamb, Adafactor,
-    LossScaleOptimizer)}
+    LossScaleOptimizer, Muon, ScheduleFreeAdamW)}
 
 
 def serialize(optimizer: Optimizer) -> Dict[str, Any]:
@@ -484,3 +487,10 @@ def get(identifier: Any) -> Optional[Optimizer]:
 
 def names() -> list:
     return _registry.names()
+
+
+def __getattr__(name: str):
+    # Only for names this module lacks: says whether it is a Keras 3 name kerasish does not implement.
+    from kerasish.utils.keras_names import missing_attribute
+
+    raise missing_attribute(__name__, name, globals())

@@ -6,9 +6,10 @@ torch optimizer when the model's parameters are known (`build(params)`, which fi
 Each step runs Keras's order: unscale the gradients (`loss_scale_factor`), accumulate them
 (`gradient_accumulation_steps`), clip them, let the torch optimizer apply weight decay and
 the update, update the moving average of the weights, apply the variables' constraints and
-count the step. Everything runs on the device with foreach kernels; the step counter
-(`iterations`) is a host integer, so schedules and the accumulation/EMA bookkeeping cost
-no device sync.
+count the step. Everything runs on the device with foreach kernels; the step counter is a
+host integer and the rate a Python float in torch's param groups, so schedules and the
+accumulation/EMA bookkeeping cost no device sync. `learning_rate` and `iterations` show them
+as Keras 3's variables (`rate_variable.py`), which the step never touches.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import torch
 
 from kerasish import config
 from kerasish.optimizers import schedules, torch_calls
+from kerasish.optimizers.rate_variable import IterationVariable, LearningRateVariable, RateAndCounter
 from kerasish.optimizers.schedules import LearningRateSchedule
 
 _FORMULAS = ("keras", "torch")
 
 
-class Optimizer:
+class Optimizer(RateAndCounter):
     """Base class: Keras-style settings over a lazily built `torch.optim.Optimizer`.
 
     Subclasses name two torch optimizer classes: `keras_rule` runs Keras's formula
@@ -133,6 +135,9 @@ class Optimizer:
         self._loss_scaled = False
         # A host counter: reading it costs no device sync (schedules, logs, callbacks).
         self._iterations = 0
+        # Keras's two optimizer variables, as views of the host numbers: one object each per optimizer.
+        self._learning_rate_variable = LearningRateVariable(self, "learning_rate")
+        self._iteration_variable = IterationVariable(self, "iteration")
 
     # ----------------------------------------------------------------- construction helpers
     def _resolve_formula(self, formula: Optional[str]) -> Optional[str]:
@@ -237,77 +242,12 @@ class Optimizer:
     def built(self) -> bool:
         return self.torch_optimizer is not None
 
-    # ----------------------------------------------------------------- lr
-    def _scheduled_rate(self, step: int) -> float:
-        schedule = self._schedule
-        if isinstance(schedule, LearningRateSchedule):
-            if type(schedule).__module__ == "kerasish.optimizers.schedules":
-                return schedule(step)  # Python floats: no tensors at all
-            from kerasish.ops.dtypes import device_scope
-
-            with device_scope("cpu"):  # a user's schedule written with ops stays on the host
-                value = schedule(step)
-        else:
-            value = schedule()
-        return float(value)  # a CPU tensor or a number: no device sync
-
+    # ----------------------------------------------------------------- lr (the rest: RateAndCounter)
     def before_step(self) -> None:
         """Sets the scheduled learning rate for the coming update (no-op without a schedule)."""
         if self._schedule is not None:
             # Keras evaluates schedules at the raw step count, also under gradient accumulation.
             self._set_rate(self._scheduled_rate(self._iterations))
-
-    @property
-    def learning_rate(self) -> float:
-        """The current rate (a schedule's value at the current step)."""
-        if self._schedule is not None:
-            return self._scheduled_rate(self._iterations)
-        if self.torch_optimizer is not None:
-            return float(self.torch_optimizer.param_groups[0]["lr"])
-        return self._lr
-
-    @learning_rate.setter
-    def learning_rate(self, value: float) -> None:
-        if self._schedule is not None:
-            raise TypeError(
-                f"{type(self).__name__} was created with a learning-rate schedule ({type(self._schedule).__name__}), "
-                "so its learning rate cannot be set. Create the optimizer with a number to set the rate yourself "
-                "(e.g. from ReduceLROnPlateau or LearningRateScheduler)."
-            )
-        self._set_rate(float(value))
-
-    @property
-    def learning_rate_schedule(self) -> Any:
-        """The schedule (or callable) given as `learning_rate`, or None for a constant rate."""
-        return self._schedule
-
-    def _set_rate(self, value: float) -> None:
-        if value < 0:
-            raise ValueError(f"learning_rate must be >= 0, received {value!r}.")
-        if self.torch_optimizer is not None:
-            groups = self.torch_optimizer.param_groups
-            old = float(groups[0]["lr"])
-            # Several param groups (a torch optimizer with per-layer rates): scale them all
-            # by the same factor, so their ratios survive ReduceLROnPlateau and schedules.
-            for group in groups:
-                group["lr"] = value if old == 0 or len(groups) == 1 else float(group["lr"]) * value / old
-        self._lr = value
-
-    lr = learning_rate  # Keras 2 spelling
-
-    @property
-    def iterations(self) -> int:
-        """Number of updates (a host integer: reading it costs no device sync).
-
-        Under `gradient_accumulation_steps=n` it counts updates (steps // n), as in Keras.
-        """
-        n = self.gradient_accumulation_steps
-        return self._iterations // n if n else self._iterations
-
-    @iterations.setter
-    def iterations(self, value: int) -> None:
-        n = self.gradient_accumulation_steps
-        self._iterations = int(value) * n if n else int(value)
 
     @property
     def variables(self) -> List[torch.Tensor]:
@@ -424,7 +364,7 @@ class Optimizer:
         self._iterations += 1
 
     def _update_ema(self) -> None:
-        step = self.iterations  # before this step is counted, as Keras reads it
+        step = self._updates()  # before this step is counted, as Keras reads it
         if step == 0:
             torch._foreach_copy_(self._ema, self._params)  # momentum 0 on the first step
         else:
@@ -580,7 +520,7 @@ class Optimizer:
 
     def _learning_rate_config(self) -> Any:
         if self._schedule is None:
-            return self.learning_rate
+            return self._rate()  # the number given, exactly (Keras writes its float32 value)
         from kerasish.optimizers.schedules import serialize
 
         if not isinstance(self._schedule, LearningRateSchedule):
@@ -595,7 +535,7 @@ class Optimizer:
         return cls(**config_)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(learning_rate={self.learning_rate})"
+        return f"{type(self).__name__}(learning_rate={self._rate()})"
 
 
 def _check_settings(clipnorm: Any, clipvalue: Any, global_clipnorm: Any, use_ema: bool, ema_momentum: Any,

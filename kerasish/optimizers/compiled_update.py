@@ -25,7 +25,7 @@ Example:
     >>> state = update.prepare()
     >>> update.apply(state, [torch.full((2,), 3.0)])  # norm 4.24: clipped to 0.5
     >>> update.finish()
-    >>> [round(v, 4) for v in w.detach().tolist()], opt.iterations
+    >>> [round(v, 4) for v in w.detach().tolist()], int(opt.iterations)
     ([0.9646, 0.9646], 1)
 """
 

@@ -84,16 +84,26 @@ class LossScaleOptimizer(Optimizer):
 
     # The rate, the step count and the per-step hooks are the inner optimizer's.
     @property
-    def learning_rate(self) -> float:
+    def learning_rate(self) -> Any:
         return self.inner_optimizer.learning_rate
 
     @learning_rate.setter
-    def learning_rate(self, value: float) -> None:
+    def learning_rate(self, value: Any) -> None:
         self.inner_optimizer.learning_rate = value
 
     @property
-    def iterations(self) -> int:
+    def learning_rate_schedule(self) -> Any:
+        return self.inner_optimizer.learning_rate_schedule
+
+    def _rate(self) -> float:
+        return self.inner_optimizer._rate()
+
+    @property
+    def iterations(self) -> Any:
         return self.inner_optimizer.iterations
+
+    def _updates(self) -> int:
+        return self.inner_optimizer._updates()
 
     @iterations.setter
     def iterations(self, value: int) -> None:

@@ -16,7 +16,7 @@ Trainable weights come in the order of `model.trainable_weights` and slots have 
 shape in Keras's layout (a Conv kernel's slot is `(kh, kw, in, out)`). kerasish's Keras-rule
 optimizers keep the same slots under the same names in `torch_optimizer.state`, so the state
 moves across exactly: SGD (momentum), RMSprop, Adam, AdamW, Adamax, Nadam, Lamb, Adagrad,
-Adadelta, Lion and Ftrl. Others (Adafactor, `formula="torch"`, a wrapped torch optimizer, a
+Adadelta, Lion, Ftrl, Muon and ScheduleFreeAdamW. Others (Adafactor, `formula="torch"`, a wrapped torch optimizer, a
 subclass) are not written and not restored, and a warning names the optimizer each time.
 
 An optimizer not built yet is written as Keras writes one: `iteration` and `learning_rate` only.
@@ -50,6 +50,8 @@ _SLOTS: Dict[str, Callable[[Any], List[Tuple[str, ...]]]] = {
     "Adadelta": lambda o: [("accumulated_grad", "accumulated_delta_var")],
     "Lion": lambda o: [("momentum",)],
     "Ftrl": lambda o: [("accumulator", "linear")],
+    "Muon": lambda o: [("momentum", "velocity?")],  # '?': only where the rule keeps it (Adam's weights)
+    "ScheduleFreeAdamW": lambda o: [("momentum", "velocity")],
 }
 
 
@@ -66,7 +68,7 @@ class _Var:
 def _unsupported(optimizer: Any) -> Optional[str]:
     """Why `optimizer`'s state cannot be mapped to Keras's variables, or None when it can."""
     cls = type(optimizer)
-    if cls.__module__ != "kerasish.optimizers" or cls.__name__ not in _SLOTS:
+    if not cls.__module__.startswith("kerasish.optimizers") or cls.__name__ not in _SLOTS:
         return (f"{cls.__name__} keeps a state kerasish does not map to Keras's optimizer variables (mapped: "
                 f"{', '.join(sorted(_SLOTS))})")
     if getattr(optimizer, "_formula", "keras") != "keras":
@@ -173,9 +175,17 @@ def _variables(model: Any, optimizer: Any) -> List[_Var]:
             return state[slot]
         return fresh[slot]
 
+    def kept(p: torch.Tensor, slot: str) -> bool:
+        """A slot named 'x?' exists for the weights whose rule state has 'x' (Muon: Adam's weights only)."""
+        if not slot.endswith("?"):
+            return True
+        fresh: Dict[str, Any] = {}
+        torch_opt.init_state(fresh, p, group_of[id(p)])
+        return slot[:-1] in fresh
+
     for names in _SLOTS[type(optimizer).__name__](optimizer):
-        out += [_tensor(label(p, slot), lambda create, p=p, slot=slot: slot_of(p, slot, create), layouts.get(id(p)),
-                        shape(p)) for p in params for slot in names]
+        out += [_tensor(label(p, slot.rstrip("?")), lambda create, p=p, slot=slot.rstrip("?"): slot_of(p, slot, create),
+                        layouts.get(id(p)), shape(p)) for p in params for slot in names if kept(p, slot)]
     if type(optimizer).__name__ == "Nadam":
         groups = torch_opt.param_groups
 
@@ -269,7 +279,7 @@ def restore_optimizer(model: Any, arrays: Sequence[Any], where: str) -> bool:
     for var, value in zip(expected, values):
         var.set(value)
     for group in optimizer.torch_optimizer.param_groups:
-        group["step"] = optimizer.iterations  # the rule's step counts updates, as Keras's bias corrections
+        group["step"] = int(optimizer.iterations)  # the rule's step counts updates, as Keras's bias corrections
     return True
 
 

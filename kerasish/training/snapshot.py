@@ -153,7 +153,7 @@ class TrainingSnapshot:
         optimizer = model.optimizer
         self._optimizer_state = _to_host(optimizer.state_dict())
         self._schedule = getattr(optimizer, "learning_rate_schedule", None)
-        self._learning_rate = optimizer.learning_rate
+        self._learning_rate = float(optimizer.learning_rate)  # a number: the variable itself follows the rate
         self._metrics = [(m, _metric_state(m)) for m in _leaf_metrics(model)]
         self._stop_training = getattr(model, "stop_training", False)
         self._rng = self._rng_state()

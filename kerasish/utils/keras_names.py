@@ -116,8 +116,6 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
                    "kerasish.layers.TimeDistributed and Bidirectional do).",
     },
     "optimizers": {
-        "Muon": "Use torch.optim.Muon (it updates 2-D weights only) and pass it to compile(optimizer=...).",
-        "ScheduleFreeAdamW": _OPT,
         "MultiOptimizer": "Use one optimizer with parameter groups (torch.optim.AdamW([{'params': ..., 'lr': ...}, "
                           "...])) and pass it to compile(optimizer=...).",
         "OptimizerMap": "Use one optimizer with torch parameter groups and pass it to compile(optimizer=...).",

@@ -52,7 +52,7 @@ def main(argv):
     model.save_weights(out)
     with open(out + ".json", "w") as f:
         json.dump({"epoch": history.epoch, "loss": history.history["loss"],
-                   "lr": model.optimizer.learning_rate}, f)
+                   "lr": float(model.optimizer.learning_rate)}, f)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ class Recorder(Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         group = self.model.optimizer.torch_optimizer.param_groups[0]
-        self.lrs.append(self.model.optimizer.learning_rate)
+        self.lrs.append(group["lr"])  # the exact rate (optimizer.learning_rate is a float32 view of it)
         key = next(k for k in ("betas", "beta_1", "momentum") if k in group)
         self.momenta.append(group[key][0] if key == "betas" else group[key])
 

@@ -13,7 +13,7 @@ def run(cb, values, lr=1.0, monitor="val_loss"):
     for epoch, value in enumerate(values):
         logs = {monitor: value}
         cb.on_epoch_end(epoch, logs)
-        rates.append(model.optimizer.learning_rate)
+        rates.append(float(model.optimizer.learning_rate))  # the value now: the variable itself follows the rate
         assert logs["learning_rate"] == pytest.approx(rates[-1] if len(rates) < 2 else rates[-2])
     return rates
 

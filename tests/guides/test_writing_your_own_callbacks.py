@@ -367,14 +367,13 @@ def test_learning_rate_scheduling_sets_the_rate_each_epoch(capsys):
     their_history, their_lr = run(k)
     theirs = _printed(capsys)
     rates = [line for line in ours if "Learning rate is" in line]
-    # kerasish's `optimizer.learning_rate` is a Python float (a host value: reading it costs no device
-    # sync; see `Optimizer.learning_rate`), where Keras's is a float32 variable: the guide prints
-    # 0.05 where Keras prints 0.05000000074505806. The rates themselves are the same.
-    assert rates[0] == "Epoch 0: Learning rate is 0.1." and rates[3] == "Epoch 3: Learning rate is 0.05."
-    assert rates[12] == "Epoch 12: Learning rate is 0.001." and len(rates) == 15
-    their_rates = [float(line.split(" is ")[1].rstrip(".")) for line in theirs if "Learning rate is" in line]
-    np.testing.assert_allclose([float(r.split(" is ")[1].rstrip(".")) for r in rates], their_rates, rtol=1e-7)
-    assert isinstance(lr, float) and lr == pytest.approx(float(np.array(their_lr)))
+    # `optimizer.learning_rate` is a float32 variable in both (kerasish's a view of the host rate), so
+    # the guide prints the same lines: the scheduled 0.05 as given, a rate read back as float32.
+    assert rates[0] == "Epoch 0: Learning rate is 0.10000000149011612." and len(rates) == 15
+    assert rates[3] == "Epoch 3: Learning rate is 0.05."
+    assert rates[4] == "Epoch 4: Learning rate is 0.05000000074505806."
+    assert rates == [line for line in theirs if "Learning rate is" in line]
+    assert repr(lr) == repr(their_lr).replace(their_lr.path.split("/")[0], lr.path.split("/")[0])
     assert [line for line in ours if "Learning rate" not in line] == \
         [line for line in theirs if "Learning rate" not in line]
     assert list(history.history) == list(their_history.history)

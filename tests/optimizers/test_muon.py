@@ -109,3 +109,36 @@ def test_a_plain_torch_parameter_cannot_be_excluded_by_name():
     weight.grad = torch.ones(3, 4)
     opt.step()
     assert not torch.equal(weight.detach(), torch.ones(3, 4))
+
+
+def test_get_and_deserialize_by_keras_name():
+    K = keras_module()
+    assert type(kerasish.optimizers.get("muon")) is Muon
+    restored = kerasish.optimizers.deserialize(K.optimizers.serialize(K.optimizers.Muon(momentum=0.9, ns_steps=3)))
+    assert type(restored) is Muon and (restored.momentum, restored.ns_steps) == (0.9, 3)
+
+
+@pytest.mark.parametrize("writer", ["kerasish", "keras"])
+def test_state_moves_through_keras_files_both_ways(tmp_path, writer):
+    """Muon's momentum (every weight) and velocity (Adam's weights only) in Keras's variable order."""
+    K = keras_module()
+    x = IMAGES.reshape(64, -1)[:, :8]
+    build = lambda lib, opt: _dense(lib, opt)  # noqa: E731
+    km = build(K, K.optimizers.Muon(learning_rate=0.01))
+    sm = build(kerasish, Muon(learning_rate=0.01))
+    copy_weights(km, sm)
+    source = sm if writer == "kerasish" else km
+    source.fit(x, Y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    path = str(tmp_path / "m.keras")
+    source.save(path)
+    in_keras, in_kerasish = K.saving.load_model(path), kerasish.saving.load_model(path)
+    for model in (in_keras, in_kerasish):
+        model.fit(x, Y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(in_kerasish.get_weights(), in_keras.get_weights()):
+        assert_close(a, b, atol=2e-6)
+
+
+def _dense(lib, optimizer):
+    m = lib.Sequential([lib.layers.Input((8,)), lib.layers.Dense(6), lib.layers.Dense(1)])
+    m.compile(optimizer=optimizer, loss="mse")
+    return m

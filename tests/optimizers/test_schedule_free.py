@@ -103,3 +103,33 @@ def test_trains_a_model_and_config_is_keras():
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ScheduleFreeAdamW(**kwargs)
+
+
+def test_state_survives_a_keras_file_and_reads_keras_files(tmp_path):
+    K = keras_module()
+    x = np.random.default_rng(1).normal(size=(32, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+
+    def build(lib, opt):
+        m = lib.Sequential([lib.layers.Input((3,)), lib.layers.Dense(4), lib.layers.Dense(1)])
+        m.compile(optimizer=opt, loss="mse")
+        return m
+
+    model = build(kerasish, ScheduleFreeAdamW(learning_rate=0.01))
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    model.save(str(tmp_path / "own.keras"))
+    reloaded = kerasish.saving.load_model(str(tmp_path / "own.keras"))
+    for m in (model, reloaded):
+        m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), reloaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    km = build(K, K.optimizers.ScheduleFreeAdamW(learning_rate=0.01))
+    km.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    km.save(str(tmp_path / "keras.keras"))
+    from_keras = kerasish.saving.load_model(str(tmp_path / "keras.keras"))
+    slots = [np.array(v.numpy()) for v in km.optimizer.variables[2:]]  # after iteration and learning_rate
+    ours = [from_keras.optimizer.torch_optimizer.state[p][slot].numpy()
+            for p in from_keras.trainable_weights for slot in ("momentum", "velocity")]
+    assert len(slots) == len(ours) == 8
+    for a, b in zip(ours, slots):
+        assert_close(a, b.reshape(a.shape) if a.shape != b.shape else b, atol=1e-7)

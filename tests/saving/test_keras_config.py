@@ -279,13 +279,20 @@ def test_uncompiled_model_has_empty_compile_config():
 KNOWN_DIFFERENCES: dict = {}
 
 
-def _catalogue_params():
+def _catalogue_params(skip=()):
     # IntegerLookup and Hashing need TensorFlow on the Keras side.
     return [pytest.param(p.id, p.values[0], id=p.id) for p in CASES
-            if p.values[0].name not in ("IntegerLookup", "Hashing")]
+            if p.values[0].name not in ("IntegerLookup", "Hashing") + tuple(skip)]
 
 
-@pytest.mark.parametrize("case_id, c", _catalogue_params())
+# Keras 3.15 cannot load its own config of these: RandomShear writes its factor as (-f, f) and then
+# refuses a negative factor; Pipeline writes the base layer's `dtype`, which its constructor refuses; and
+# Keras writes Pipeline's sublayers' build_config with its placeholder batch size 83. kerasish loads both
+# (tests/layers/test_image_warps.py, test_image_composite.py).
+KERAS_CANNOT_RELOAD = ("RandomShear", "Pipeline")
+
+
+@pytest.mark.parametrize("case_id, c", _catalogue_params(skip=KERAS_CANNOT_RELOAD))
 def test_catalogue_both_ways(case_id, c):
     keras = keras_module()
     theirs, theirs_layer = _model(keras, c)
@@ -437,7 +444,7 @@ def test_not_a_model():
 WRITTEN_DIFFERENCES: dict = {}
 
 
-@pytest.mark.parametrize("case_id, c", _catalogue_params())
+@pytest.mark.parametrize("case_id, c", _catalogue_params(skip=("Pipeline",)))
 def test_catalogue_written_like_keras(case_id, c):
     keras = keras_module()
     if c.name == "TorchModuleWrapper":

@@ -82,7 +82,7 @@ def test_model_and_optimizer_are_restored_bitwise():
     model.fit(x[:256], y[:256], epochs=1, batch_size=64, verbose=0)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = copy.deepcopy(model.optimizer.torch_optimizer.state_dict())
-    iterations, lr = model.optimizer.iterations, model.optimizer.learning_rate
+    iterations, lr = int(model.optimizer.iterations), float(model.optimizer.learning_rate)  # values, not the variables
     rng = torch.get_rng_state()
 
     find_batch_size(model, x, y, memory_budget=MiB, verbose=0)
@@ -94,7 +94,8 @@ def test_model_and_optimizer_are_restored_bitwise():
     for i, state in optimizer["state"].items():
         for k, v in state.items():
             assert torch.equal(after["state"][i][k], v), (i, k)
-    assert (model.optimizer.iterations, model.optimizer.learning_rate) == (iterations, lr) == (4, 0.001)
+    assert (int(model.optimizer.iterations), float(model.optimizer.learning_rate)) == (iterations, lr)
+    assert iterations == 4 and lr == np.float32(0.001)
     assert torch.equal(torch.get_rng_state(), rng)
 
 

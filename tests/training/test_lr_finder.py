@@ -47,8 +47,8 @@ def everything(model):
     return {
         "weights": {k: v.clone() for k, v in model.state_dict().items()},
         "optimizer": copy.deepcopy(opt.torch_optimizer.state_dict()),
-        "iterations": opt.iterations,
-        "lr": opt.learning_rate,
+        "iterations": int(opt.iterations),  # the values now: the variables themselves follow the optimizer
+        "lr": float(opt.learning_rate),
         "metrics": [(m.name, copy.deepcopy(m.result())) for m in model.metrics],
         "torch_rng": torch.get_rng_state(),
         "numpy_rng": np.random.get_state()[1].copy(),

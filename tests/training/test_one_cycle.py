@@ -25,7 +25,7 @@ class Rates(Callback):
         self.lrs = []
 
     def on_train_batch_end(self, batch, logs=None):
-        self.lrs.append(self.model.optimizer.learning_rate)
+        self.lrs.append(self.model.optimizer.torch_optimizer.param_groups[0]["lr"])  # the exact rate
 
 
 def test_the_cycle_spans_every_step_of_the_call_and_keeps_the_users_callbacks():
