@@ -25,7 +25,7 @@ class CallbackList(Callback):
     Args:
         callbacks: user callbacks. Defaults to `None`.
         add_history: append a History. Defaults to `False`.
-        add_progbar: append a ProgbarLogger. Defaults to `False`.
+        add_progbar: append a ProgbarLogger (after every other callback). Defaults to `False`.
         model: the model given to every callback. Defaults to `None`.
         **params: given to every callback's `set_params`.
     """
@@ -56,8 +56,10 @@ class CallbackList(Callback):
             self.history = History()
             self.callbacks.append(self.history)
         if add_progbar and not any(isinstance(c, ProgbarLogger) for c in self.callbacks):
-            # The bar goes first so user callbacks that print appear after it.
-            self.callbacks.insert(0, ProgbarLogger())
+            # The bar goes last, as in Keras: what a callback prints at the end of an epoch
+            # (ModelCheckpoint's "val_loss improved ...") comes before the epoch's summary line,
+            # and what it prints as an epoch begins comes before "Epoch 2/10".
+            self.callbacks.append(ProgbarLogger())
         if model is not None:
             self.set_model(model)
         self.set_params(params)

@@ -82,7 +82,7 @@ class ProgbarLogger(Callback):
             return
         self._last_refresh = now
         # Host sync: reading the lazy logs, at most 1 / _REFRESH_SECONDS times a second.
-        values = sorted(logs.items()) if logs else None
+        values = list(logs.items()) if logs else None
         self.progbar.update(self.seen, values, finalize=False)
 
     def _finish(self, logs: Optional[Mapping[str, Any]]) -> None:
@@ -92,8 +92,9 @@ class ProgbarLogger(Callback):
             # Unknown length (a generator): the first pass tells it, as Keras does.
             self.target = self.seen
             self.progbar.target = self.target
-        # Keras shows the keys sorted (its callbacks receive sorted logs).
-        self.progbar.update(self.target, sorted((logs or {}).items()), finalize=True)
+        # The logs' own order, as Keras shows them: the sorted metric keys, then the `val_` ones,
+        # then any a callback added (ReduceLROnPlateau's learning_rate; the bar runs last).
+        self.progbar.update(self.target, list((logs or {}).items()), finalize=True)
 
     # ------------------------------------------------------------- fit
     def on_train_begin(self, logs=None):

@@ -3,7 +3,9 @@
 Window `i` starts at `start_index + positions[i]` and takes `sequence_length` steps,
 `sampling_rate` apart; its target is `targets[start_index + positions[i]]`. With
 `shuffle`, the start positions are shuffled by `np.random.RandomState(seed)`, the same
-first order as Keras; later passes draw new orders from that generator.
+first order as Keras; later passes draw new orders from that generator. Keras returns a
+`tf.data.Dataset`; the tutorials' `dataset.take(1)`, `map` and `prefetch` work here too
+(see `dataset_ops`).
 """
 
 from __future__ import annotations
@@ -14,24 +16,34 @@ from typing import Any, Iterator, Optional
 import numpy as np
 import torch
 
+from kerasish.utils.dataset_ops import DatasetOps
+
 
 def _positive(value: Any, name: str) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}.")
 
 
-class TimeseriesDataset:
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    # A read-only array (a pandas frame's `.values` under copy-on-write) is copied: torch warns
+    # that it cannot share memory it may not write, and the user's frame stays untouched.
+    return torch.from_numpy(np.require(array, requirements=("C_CONTIGUOUS", "WRITEABLE")))
+
+
+class TimeseriesDataset(DatasetOps):
     """Batches of windows `(batch, sequence_length, ...)`, with targets when given.
 
     Iterating yields torch tensors with the dtypes of `data` and `targets`; `len()` is
-    the number of batches. Built by `timeseries_dataset_from_array`.
+    the number of batches; `take(n)`, `map(fn)` and `prefetch()` work as on the folder
+    datasets (see `dataset_ops`).
+    Built by `timeseries_dataset_from_array`.
     """
 
     def __init__(self, data: np.ndarray, targets: Optional[np.ndarray], positions: np.ndarray,
                  sequence_length: int, sampling_rate: int, batch_size: Optional[int], shuffle: bool,
                  seed: Optional[int]) -> None:
-        self._data = torch.from_numpy(np.ascontiguousarray(data))
-        self._targets = None if targets is None else torch.from_numpy(np.ascontiguousarray(targets))
+        self._data = _tensor(data)
+        self._targets = None if targets is None else _tensor(targets)
         self._offsets = torch.arange(sequence_length) * sampling_rate
         self._positions = positions
         self.batch_size = batch_size

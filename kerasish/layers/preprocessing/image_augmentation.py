@@ -56,6 +56,12 @@ class _AffineLayer(BaseImagePreprocessingLayer):
         """(batch, 8) rows `[a0, a1, a2, b0, b1, b2, 0, 0]` for this batch."""
         raise NotImplementedError
 
+    def _next_generator(self, generator: Optional[torch.Generator], device: torch.device) -> Optional[torch.Generator]:
+        """The generator of a call's second draw. Keras seeds each draw afresh from the layer's
+        seed generator, which advances, so the second factor (a zoom's width, a shift's x) is not
+        the continuation of the first draw's stream. None (shape inference) stays None."""
+        return None if generator is None else self._torch_generator(device)
+
     def call(self, inputs: torch.Tensor, training: Optional[bool] = None) -> torch.Tensor:
         images = self._images(inputs).to(self._float_dtype())
         if not self._active(training):
@@ -291,8 +297,8 @@ class RandomZoom(_AffineLayer):
         if self._width_range is None:
             zoom_w = zoom_h
         else:
-            zoom_w = self._uniform((batch,), 1.0 + self._width_range[0], 1.0 + self._width_range[1], generator,
-                                   device)
+            zoom_w = self._uniform((batch,), 1.0 + self._width_range[0], 1.0 + self._width_range[1],
+                                   self._next_generator(generator, device), device)
         zero = torch.zeros_like(zoom_h)
         return _rows(zoom_w, zero, (width - 1) / 2.0 * (1.0 - zoom_w), zero, zoom_h,
                      (height - 1) / 2.0 * (1.0 - zoom_h), zero, zero)
@@ -346,7 +352,7 @@ class RandomTranslation(_AffineLayer):
     def _transforms(self, batch: int, height: int, width: int, generator: Optional[torch.Generator],
                     device: torch.device) -> torch.Tensor:
         dy = self._uniform((batch,), *self._height_range, generator, device) * height
-        dx = self._uniform((batch,), *self._width_range, generator, device) * width
+        dx = self._uniform((batch,), *self._width_range, self._next_generator(generator, device), device) * width
         one, zero = torch.ones_like(dx), torch.zeros_like(dx)
         return _rows(one, zero, -dx, zero, one, -dy, zero, zero)
 
