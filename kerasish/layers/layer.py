@@ -10,12 +10,8 @@ Subclasses implement:
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import inspect
 import re
-import sys
-import threading
 import warnings
 from collections import defaultdict
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -31,32 +27,16 @@ from kerasish.layers.calling import (
 )
 from kerasish.layers.symbolic import call_symbolic
 from kerasish.layers.input_spec import assert_input_compatibility
+from kerasish.layers.input_shape_warning import (  # noqa: F401  (importable from here, as before)
+    INPUT_SHAPE_WARNING, _rebuilds_quietly, _warn_input_shape_given, quiet_input_shape,
+)
 from kerasish.layers.layer_state import LayerState
+from kerasish.layers.layer_surface import LayerSurface
 from kerasish.layers.layer_utils import _jsonable_shape, _resolve_dtype, _shape_from_json, state_restore, state_snapshot
 
 Shape = Tuple[Optional[int], ...]
 
 _name_counts: Dict[str, int] = defaultdict(int)
-
-#: Keras 3's warning (a UserWarning) for a layer constructed with `input_shape` or `input_dim`.
-INPUT_SHAPE_WARNING = (
-    "Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential models, "
-    "prefer using an `Input(shape)` object as the first layer in the model instead."
-)
-_rebuilding = threading.local()  # `depth`: quiet_input_shape() scopes open in this thread
-
-
-@contextlib.contextmanager
-def quiet_input_shape() -> Iterator[None]:
-    """Layers made inside give no input-shape warning: a config rebuild (kerasish's configs keep
-    the `input_shape` a layer was given, Keras's drop it) or an input shape kerasish derived itself
-    (Embedding's `input_length`), neither of which the user is passing now."""
-    _rebuilding.depth = getattr(_rebuilding, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _rebuilding.depth -= 1
-
 
 def to_snake_case(name: str) -> str:
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -155,35 +135,6 @@ def _sublayers(module: nn.Module) -> Iterator["Layer"]:
             yield from _sublayers(child)
 
 
-def _rebuilds_quietly(from_config: Any) -> Any:
-    """`from_config` that rebuilds without the input-shape warning: kerasish's configs keep the
-    `input_shape` a layer was given (Keras's drop it), so a rebuild would repeat the warning
-    about an argument the user is not passing now."""
-
-    @functools.wraps(from_config)
-    def wrapped(cls: Any, *args: Any, **kwargs: Any) -> Any:
-        with quiet_input_shape():
-            return from_config(cls, *args, **kwargs)
-
-    wrapped._rebuilds_quietly = True  # type: ignore[attr-defined]
-    return wrapped
-
-
-def _warn_input_shape_given(layer: "Layer") -> None:
-    """Keras's warning for a layer constructed with `input_shape`/`input_dim`, given when Keras
-    gives it: by every layer whose constructor passes them on to the base class (so not for
-    Embedding's own `input_dim`), each time, except by an input declaration (a constructor
-    taking `batch_shape`: InputLayer, whose shape is its purpose) and while a config is rebuilt.
-    It points at the line that constructed the layer (past the `__init__` chain), so Python's
-    default filter shows it once per such line (Keras's point into Keras: once per class)."""
-    if getattr(_rebuilding, "depth", 0) or "batch_shape" in inspect.signature(type(layer).__init__).parameters:
-        return
-    frame, level = sys._getframe(2), 3  # the caller of Layer.__init__: a subclass's __init__, or the user
-    while frame is not None and frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is layer:
-        frame, level = frame.f_back, level + 1
-    warnings.warn(INPUT_SHAPE_WARNING, UserWarning, stacklevel=level)
-
-
 class UnrecognizedArgumentsError(ValueError, TypeError):
     """A layer constructor's unknown keyword argument: Keras 3 raises ValueError, Python's own
     signature check TypeError; code that catches either catches this."""
@@ -199,7 +150,7 @@ def record_arguments(obj: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) ->
     return obj
 
 
-class Layer(LayerState, nn.Module):
+class Layer(LayerSurface, LayerState, nn.Module):
     """Base class of kerasish layers: an `nn.Module` built lazily from its input shape.
 
     Args:

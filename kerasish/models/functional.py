@@ -369,6 +369,11 @@ class Functional(Model):
         shapes = [(batch,) + tuple(t.shape)[1:] for t in self._outputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
+    def get_build_config(self) -> Optional[Dict[str, Any]]:
+        """`{'input_shape': None}` as in Keras (the graph builds the model, not a shape), or the
+        shape of an explicit `build(input_shape)`."""
+        return super().get_build_config() or {"input_shape": None}
+
     def summary_rows(self) -> List[summary_mod.Row]:
         rows = []
         for layer in self._operations:

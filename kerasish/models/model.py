@@ -54,6 +54,7 @@ class Model(Trainer, Layer):
     """
 
     _passes_mask_to_layers = True
+    _path_needs_own_build = False  # a built model has a path, as in Keras, whatever its class defines
     #: The fix that errors about an unbuilt model give.
     _how_to_build = "Call the model on a batch first (model(x), or fit/evaluate/predict), which builds its layers."
 

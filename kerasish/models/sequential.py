@@ -146,6 +146,9 @@ class Sequential(Model):
                 self._input_spec = spec_before
                 raise
             self.built = True
+            if self._build_input_shape is None:
+                # As Keras: a model built from its declared input records that shape (get_build_config).
+                self._build_input_shape = tuple(self._input_spec)
             if not self.__dict__.get("_in_constructor", False):
                 _take_functional_name()
         self._invalidate_optimizer()

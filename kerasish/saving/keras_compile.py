@@ -75,7 +75,8 @@ def compile_to_keras(model: Any) -> Optional[Dict[str, Any]]:
                           "registered_name": None},
             "loss": _with_keras_module(loss, "keras.losses"), "loss_weights": loss_weights,
             "metrics": _with_keras_module(config.get("metrics"), "keras.metrics"),
-            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+            "weighted_metrics": None,
+            "run_eagerly": bool(getattr(model._compile_config, "run_eagerly", False)), "steps_per_execution": 1,
             "jit_compile": bool(config.get("jit_compile"))}
 
 

@@ -33,6 +33,8 @@ class CompileConfig:
     loss_weight: float = 1.0
     jit_compile: bool = False
     jit_compile_options: Optional[dict] = None  # torch.compile's keyword arguments (see compiled_step)
+    #: compile(run_eagerly=True) or `model.run_eagerly = True`: nothing runs under torch.compile (jit_compile False).
+    run_eagerly: bool = False
     device: torch.device = torch.device("cpu")
     steps_per_execution: int = 1
     raw: dict = field(default_factory=dict)
@@ -94,6 +96,7 @@ def _per_output(value: Any, names: Sequence[str], what: str, default: Any) -> Li
 def build_compile_config(
     optimizer: Any, loss: Any, metrics: Any, loss_weights: Any, jit_compile: Any, device: Any,
     steps_per_execution: int = 1, output_names: Optional[Sequence[str]] = None, weighted_metrics: Any = None,
+    run_eagerly: bool = False,
 ) -> CompileConfig:
     from kerasish import optimizers as optimizers_mod  # loaded at compile: importing models stays cheap
 
@@ -163,7 +166,7 @@ def build_compile_config(
     return CompileConfig(
         optimizer=opt, loss=loss_obj, loss_name=loss_name, metric_ids=metric_ids, loss_weight=weight,
         jit_compile=jit_options is not None, jit_compile_options=jit_options, device=dev,
-        steps_per_execution=steps_per_execution,
+        steps_per_execution=steps_per_execution, run_eagerly=bool(run_eagerly),
         raw={"loss": raw_loss, "metrics": [m for m in metric_ids if isinstance(m, str)],
              "loss_weights": loss_weights if multi else None,
              "multi_metrics": metrics if multi and _jsonable(metrics) else None},

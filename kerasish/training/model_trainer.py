@@ -28,6 +28,7 @@ from kerasish.metrics import Mean
 from kerasish.training import trainer
 from kerasish.training.compile_config import CompileConfig, build_compile_config, keep_previous
 from kerasish.training.compile_metrics import CompileMetrics
+from kerasish.training.trainer_surface import PRE_COMPILE_SETTINGS, STEP_FUNCTIONS, TrainerSurface
 from kerasish.utils.tree import unpack_x_y_sample_weight
 
 
@@ -47,7 +48,7 @@ def model_metrics(model: Any) -> List[Any]:
     return held_metrics(model, skip=lambda m: isinstance(m, Trainer))
 
 
-class Trainer:
+class Trainer(TrainerSurface):
     """The training half of `Model`; see the module docstring for the contract."""
 
     _compile_config: Optional[CompileConfig] = None
@@ -85,15 +86,18 @@ class Trainer:
             weighted_metrics: metrics that see `sample_weight`/`class_weight` (the ones in
                 `metrics` do not, as in Keras 3). A name also in `metrics` is logged as
                 `weighted_<name>`. Defaults to `None`.
-            run_eagerly: accepted for Keras compatibility (kerasish always runs eagerly unless
-                `jit_compile`). Defaults to `False`.
+            run_eagerly: `True` runs every step eagerly, which in kerasish means without
+                `torch.compile`: it turns `jit_compile` off (with a warning when both are given),
+                as Keras does. Readable and settable afterwards as `model.run_eagerly`.
+                Defaults to `False`.
             steps_per_execution: accepted; it has no effect (see the README). Defaults to `1`.
             jit_compile: `True` runs the built-in train and test steps (forward, loss, metrics and
                 their backward) under `torch.compile`; a dict passes torch.compile's options
                 (`mode`, `backend`, `fullgraph`, `dynamic`, `options`); `"auto"` and `False` run
                 eagerly, as Keras 3 does on torch. The optimizer update stays eager. See
                 `kerasish.training.compiled_step` (and the README: on a CPU it is slower for small
-                models). Defaults to `False`.
+                models). Readable and settable afterwards as `model.jit_compile` (the next fit
+                uses the new value). Defaults to `False`.
             device: 'cpu', 'cuda', 'cuda:1', 'mps'. Defaults to `None`
                 (kerasish.config's choice: CUDA, then MPS, then CPU; under torchrun,
                 `cuda:LOCAL_RANK`, and compile joins the process group).
@@ -118,11 +122,13 @@ class Trainer:
         names = getattr(self, "output_names", None)
         cfg = build_compile_config(optimizer, loss, metrics, loss_weights, jit_compile, device, steps_per_execution,
                                    output_names=names if names and len(names) > 1 else None,
-                                   weighted_metrics=weighted_metrics)
+                                   weighted_metrics=weighted_metrics, run_eagerly=run_eagerly)
         if self._compile_config is not None:  # a recompile keeps what it was not given, as Keras's does
             keep_previous(cfg, self._compile_config, keep_loss=loss is None,
                           keep_metrics=metrics is None and weighted_metrics is None)
         self._compile_config = cfg
+        for key in PRE_COMPILE_SETTINGS + STEP_FUNCTIONS:  # settings made before compile, and the step functions
+            self.__dict__.pop(key, None)
         self.__dict__.pop("_assigned_optimizer", None)  # compile's optimizer replaces one assigned before, as in Keras
         # Fresh trackers per compile (Keras rebuilds its compiled metrics too).
         self.__dict__["_loss_tracker"] = Mean(name="loss")
@@ -312,6 +318,7 @@ class Trainer:
             ValueError / TypeError: for bad data or arguments, before any weight changes.
             NonFiniteStepsError: (a RuntimeError) after `max_nonfinite_steps` consecutive skipped updates.
         """
+        self._check_step_functions_not_overridden("fit", ("make_train_function", "make_test_function"))
         return trainer.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                            shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
                            validation_batch_size, validation_freq, skip_nonfinite=skip_nonfinite,
@@ -345,6 +352,7 @@ class Trainer:
             The scalar loss when there are no metrics, else `[loss, *metrics]` (Keras's order: the
             names of `model.metrics`, then a custom step's other results sorted), or a dict.
         """
+        self._check_step_functions_not_overridden("evaluate", ("make_test_function",))
         return trainer.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
 
     def predict(self, x: Any, batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
@@ -353,6 +361,7 @@ class Trainer:
 
         Works on an uncompiled model. Args as in `fit`; batch_size defaults to 32.
         """
+        self._check_step_functions_not_overridden("predict", ("make_predict_function",))
         return trainer.predict(self, x, batch_size, verbose, steps, callbacks)
 
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
@@ -506,7 +515,7 @@ class Trainer:
         """The model without the state of a running fit/evaluate: a copy or pickle made from a
         callback mid-fit (a best-model snapshot) is a model at rest, not one inside that fit."""
         state = super().__getstate__()
-        for key in _RUNNING_FIT_STATE:
+        for key in _RUNNING_FIT_STATE + STEP_FUNCTIONS:  # step functions call the original model
             state.pop(key, None)
         return state
 

@@ -10,6 +10,7 @@ import torch
 
 from kerasish import config as _config
 from kerasish.layers.layer import Shape
+from kerasish.layers.layer_utils import _torch_dtype
 from kerasish.layers.preprocessing.base import PreprocessingLayer
 
 
@@ -27,13 +28,25 @@ def _axes(axis: Any) -> Tuple[int, ...]:
     )
 
 
+_NO_VARIANCE = (
+    "Normalization {name!r} has no `variance` yet: it is made when the layer is built. Call "
+    "layer.adapt(data), layer.build(input_shape) or the layer on an input first (`layer.mean` reads "
+    "None until then, as in Keras)."
+)
+
+
 class Normalization(PreprocessingLayer):
     """Normalizes features to `(x - mean) / sqrt(variance)`, with statistics from `adapt` or given.
 
     `adapt(data)` computes a mean and a variance for each index of the kept `axis`, combining
     batches exactly as Keras does (a running weighted mean and the lack-of-fit sum of squares),
-    and stores them as the non-trainable weights `mean`, `variance` and `count`, so they are
-    saved with the model and returned by `get_weights()` in Keras's order.
+    and stores them as the non-trainable weights `adapt_mean`, `adapt_variance` and `count`
+    (named 'mean', 'variance', 'count', as in Keras), so they are saved with the model and
+    returned by `get_weights()` in Keras's order.
+
+    As in Keras, `layer.mean` is `None` until the layer is built, and then (like `layer.variance`)
+    a tensor of the input's rank that broadcasts against it: shape `(1, 4)` for `axis=-1` on
+    inputs of shape `(batch, 4)`. `layer.variance` does not exist before the build, as in Keras.
 
     Args:
         axis: the axis or axes that keep their own statistics; the others are reduced.
@@ -97,8 +110,10 @@ class Normalization(PreprocessingLayer):
         self._broadcast_shape = tuple(input_shape[d] if d in keep else 1 for d in range(ndim))
         stat_shape = tuple(input_shape[d] for d in keep)
         if self.input_mean is None:
-            self.mean = self.add_weight(name="mean", shape=stat_shape, initializer="zeros", trainable=False)
-            self.variance = self.add_weight(name="variance", shape=stat_shape, initializer="ones", trainable=False)
+            # Registered under the keys 'mean' and 'variance' (the state_dict keys files hold), read
+            # through `adapt_mean`/`adapt_variance`: `mean`/`variance` are Keras's broadcast views.
+            self.add_weight(name="mean", shape=stat_shape, initializer="zeros", trainable=False)
+            self.add_weight(name="variance", shape=stat_shape, initializer="ones", trainable=False)
             self.count = self.add_weight(name="count", shape=(), dtype="int32", initializer="zeros",
                                          trainable=False)
         else:
@@ -108,7 +123,7 @@ class Normalization(PreprocessingLayer):
             self._variance_const = self._broadcast_given(self.input_variance, ndim)
 
     def _broadcast_given(self, value: Any, ndim: int) -> torch.Tensor:
-        t = torch.as_tensor(np.asarray(value, dtype=np.float32))
+        t = torch.as_tensor(np.asarray(value), dtype=_torch_dtype(self.dtype))
         if t.dim() > 0:
             # Align the given dimensions with the kept axes, from the right.
             shape = [1] * ndim
@@ -122,6 +137,63 @@ class Normalization(PreprocessingLayer):
                 f"Normalization: the given mean/variance of shape {tuple(np.shape(value))} cannot be broadcast "
                 f"to the kept axes' shape {self._broadcast_shape}. Pass one value per kept index, or a scalar."
             ) from None
+
+    # ------------------------------------------------------------------ statistics
+    @property
+    def adapt_mean(self) -> Any:
+        """The adapted mean, a weight of the kept axes' shape (made by the build; absent when
+        `mean=` was given, as in Keras)."""
+        return self._statistic("mean")
+
+    @property
+    def adapt_variance(self) -> Any:
+        """The adapted variance, a weight of the kept axes' shape (as `adapt_mean`)."""
+        return self._statistic("variance")
+
+    def _statistic(self, key: str) -> Any:
+        weight = self._parameters.get(key)
+        if weight is None:
+            raise AttributeError(
+                f"Normalization {self.name!r} has no `adapt_{key}`: "
+                + ("it was given mean= and variance=, which it keeps as `mean` and `variance`."
+                   if self.input_mean is not None else
+                   "it is made when the layer is built. Call layer.adapt(data) or layer.build(input_shape) first.")
+            )
+        return weight
+
+    @property
+    def mean(self) -> Optional[torch.Tensor]:
+        """The mean in the input's rank (broadcastable against it), or `None` before the build."""
+        if not self.built:
+            return None
+        if self.input_mean is not None:
+            return self._mean_const
+        return self.adapt_mean.detach().reshape(self._broadcast_shape)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        """The variance in the input's rank (broadcastable against it); made by the build."""
+        if not self.built:
+            # Keras's layer has no `variance` before its build either (its `mean` reads None).
+            raise AttributeError(_NO_VARIANCE.format(name=self.name))
+        if self.input_variance is not None:
+            return self._variance_const
+        return self.adapt_variance.detach().reshape(self._broadcast_shape)
+
+    def register_parameter(self, name: str, param: Any) -> None:
+        if name in ("mean", "variance") and param is not None and name not in self._parameters:
+            # torch refuses a parameter whose name an attribute already answers; here that is the
+            # read-only `mean`/`variance` view above, so claim the key first (order is kept).
+            self._parameters[name] = None
+        super().register_parameter(name, param)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached when a property above raises: keep its message instead of torch's generic one.
+        if name == "variance" and not self.__dict__.get("built", False):
+            raise AttributeError(_NO_VARIANCE.format(name=self.__dict__.get("name")))
+        if name in ("adapt_mean", "adapt_variance") and "_parameters" in self.__dict__:
+            return self._statistic(name[len("adapt_"):])
+        return super().__getattr__(name)
 
     # ------------------------------------------------------------------ adapt
     def adapt(self, data: Any, batch_size: Optional[int] = None, steps: Optional[int] = None) -> None:
@@ -174,15 +246,15 @@ class Normalization(PreprocessingLayer):
     def finalize_state(self) -> None:
         mean, var, _ = self._total
         with torch.no_grad():
-            self.mean.copy_(mean.reshape(self.mean.shape))
-            self.variance.copy_(var.reshape(self.variance.shape))
+            self.adapt_mean.copy_(mean.reshape(self.adapt_mean.shape))
+            self.adapt_variance.copy_(var.reshape(self.adapt_variance.shape))
         self._total = None
 
     # ------------------------------------------------------------------ calling
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.input_mean is None:
-            mean = self.mean.reshape(self._broadcast_shape)
-            variance = self.variance.reshape(self._broadcast_shape)
+            mean = self.adapt_mean.reshape(self._broadcast_shape)
+            variance = self.adapt_variance.reshape(self._broadcast_shape)
         else:
             if self._mean_const.device != inputs.device:
                 self._mean_const = self._mean_const.to(inputs.device)

@@ -1,0 +1,266 @@
+"""Keras 3's trainer attributes beside compile/fit (`TrainerSurface`, a base of `Trainer`).
+
+- `jit_compile` and `run_eagerly`: read and written after (or before) `compile()`, they change
+  the compiled setting itself, so the next `fit`/`evaluate` runs as if `compile()` had received
+  the new value;
+- `make_train_function` / `make_test_function` / `make_predict_function` and the
+  `train_function` / `test_function` / `predict_function` they set: one step on `[batch]`, as
+  Keras's torch trainer makes them;
+- `get_state_tree` / `set_state_tree`: the variables by path (`set_state_tree` for the model's own
+  variables; kerasish's optimizer and metric state have no Keras paths, so those refuse).
+
+`Trainer` (model_trainer.py) inherits this class; it is not used on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from kerasish.utils.tree import unpack_x_y_sample_weight
+
+#: What `compile()` clears, as Keras's compile sets them back to None.
+STEP_FUNCTIONS = ("train_function", "test_function", "predict_function")
+#: Where `jit_compile` / `run_eagerly` set before `compile()` wait; compile replaces them, as Keras's does.
+PRE_COMPILE_SETTINGS = ("_jit_compile_setting", "_run_eagerly_setting")
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel of the first frame outside kerasish and torch: an attribute set on a model
+    reaches its setter through the modules' `__setattr__` chain, whose depth varies by class."""
+    roots = tuple(os.path.dirname(sys.modules[name].__file__) + os.sep for name in ("kerasish", "torch"))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(roots):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _flatten_tree(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    flat: Dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten_tree(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+class TrainerSurface:
+    """The `jit_compile`/`run_eagerly` settings, step functions and state trees of `Trainer`."""
+
+    train_function: Optional[Callable[[Any], Any]] = None
+    test_function: Optional[Callable[[Any], Any]] = None
+    predict_function: Optional[Callable[[Any], Any]] = None
+
+    # ----------------------------------------------------------------- compiled settings
+    @property
+    def jit_compile(self) -> Any:
+        """Whether fit/evaluate run the built-in steps under `torch.compile`: `False`, `True`, or the
+        dict of torch.compile options given to compile (see `compile(jit_compile=...)`).
+
+        Setting it (`model.jit_compile = False`) changes the compiled setting: the next `fit` or
+        `evaluate` runs as if `compile()` had received the value (a fit already running keeps its
+        steps). Before `compile()`, the value is kept until compile, which replaces it, as in Keras.
+
+        Raises:
+            ValueError: for a value compile would refuse (anything but True, False, 'auto' or a dict of
+                torch.compile options), or `True` while `run_eagerly` is True (set
+                `model.run_eagerly = False` first).
+        """
+        cfg = self._compile_config
+        if cfg is None:
+            return self.__dict__.get("_jit_compile_setting", False)
+        if not cfg.jit_compile:
+            return False
+        return dict(cfg.jit_compile_options) if cfg.jit_compile_options else True
+
+    @jit_compile.setter
+    def jit_compile(self, value: Any) -> None:
+        from kerasish.training.compiled_step import resolve_jit_compile
+
+        options = resolve_jit_compile(value)  # raises for what compile(jit_compile=...) refuses
+        if options is not None and self.run_eagerly:
+            raise ValueError(
+                f"model.jit_compile = {value!r} on {self.name!r}, whose run_eagerly is True: an eager run is not "
+                "compiled (Keras's compile turns jit_compile off in that case). Set model.run_eagerly = False first, "
+                "then model.jit_compile = True."
+            )
+        cfg = self._compile_config
+        if cfg is None:
+            self.__dict__["_jit_compile_setting"] = False if options is None else (dict(options) or True)
+            return
+        cfg.jit_compile, cfg.jit_compile_options = options is not None, options
+
+    @property
+    def run_eagerly(self) -> bool:
+        """Whether fit/evaluate run every step eagerly. In kerasish a step is eager unless
+        `jit_compile` puts it under `torch.compile`, so `run_eagerly=True` means no torch.compile:
+        setting it True turns `jit_compile` off (with compile's warning when it was on), and it
+        must be set False again before `jit_compile` can be turned on. Before `compile()`, the value
+        is kept until compile, which replaces it, as in Keras."""
+        cfg = self._compile_config
+        if cfg is None:
+            return self.__dict__.get("_run_eagerly_setting", False)
+        return cfg.run_eagerly
+
+    @run_eagerly.setter
+    def run_eagerly(self, value: Any) -> None:
+        value = bool(value)
+        cfg = self._compile_config
+        if cfg is None:
+            self.__dict__["_run_eagerly_setting"] = value
+            return
+        if value and cfg.jit_compile:
+            warnings.warn(f"model.run_eagerly = True on {self.name!r}: an eager run is not compiled, so jit_compile "
+                          "is turned off.", stacklevel=_user_stacklevel())
+            cfg.jit_compile, cfg.jit_compile_options = False, None
+        cfg.run_eagerly = value
+
+    # ----------------------------------------------------------------- step functions
+    def _check_step_functions_not_overridden(self, what: str, names: tuple) -> None:
+        """fit/evaluate/predict run kerasish's own loop, which never calls `make_*_function`: an
+        override of one would be silently ignored, so it is refused instead (once per call)."""
+        base = TrainerSurface
+        for name in names:
+            if getattr(type(self), name) is not getattr(base, name):
+                raise NotImplementedError(
+                    f"{type(self).__name__} overrides {name}(), which kerasish's {what}() never calls (its loop "
+                    "runs the step itself), so the override would be ignored. Override train_step / test_step / "
+                    "predict_step instead (fit, evaluate and predict call them once per batch)."
+                )
+
+    def make_train_function(self, force: bool = False) -> Optional[Callable[[Any], Any]]:
+        """Sets `model.train_function`: one training step on `[batch]` (a list holding one batch, as
+        Keras's torch trainer passes it) returning the logs dict. The built-in step runs through
+        `train_on_batch`, whose logs are that batch's: the metrics restart each call, where Keras's
+        keep adding up until `reset_metrics()`. An overridden `train_step` is called as is.
+
+        Args:
+            force: make a new function even if one exists. Defaults to `False`.
+
+        Returns:
+            The existing function when there is one and `force` is False; otherwise None (read
+            `model.train_function`), as Keras's torch trainer returns.
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        from kerasish.training.model_trainer import Trainer
+
+        custom = type(self).train_step is not Trainer.train_step
+
+        def one_step_on_data(data: Any) -> Any:
+            if custom:
+                return self.train_step(data[0])
+            x, y, w = unpack_x_y_sample_weight(data[0])
+            return self.train_on_batch(x, y, w, return_dict=True)
+
+        self.train_function = one_step_on_data
+        return None
+
+    def make_test_function(self, force: bool = False) -> Optional[Callable[[Any], Any]]:
+        """Sets `model.test_function`: one evaluation step on `[batch]` without gradients, returning
+        the logs dict (the built-in step through `test_on_batch`, whose metrics restart each call;
+        an overridden `test_step` as is).
+
+        Args:
+            force: make a new function even if one exists. Defaults to `False`.
+
+        Returns:
+            The existing function when there is one and `force` is False; otherwise None.
+        """
+        if self.test_function is not None and not force:
+            return self.test_function
+        from kerasish.training.model_trainer import Trainer
+
+        custom = type(self).test_step is not Trainer.test_step
+
+        def one_step_on_data(data: Any) -> Any:
+            if custom:
+                with torch.no_grad():
+                    return self.test_step(data[0])
+            x, y, w = unpack_x_y_sample_weight(data[0])
+            return self.test_on_batch(x, y, w, return_dict=True)
+
+        self.test_function = one_step_on_data
+        return None
+
+    def make_predict_function(self, force: bool = False) -> Optional[Callable[[Any], Any]]:
+        """Sets `model.predict_function`: `predict_step` on `[batch]` without gradients, returning the
+        outputs as tensors.
+
+        Args:
+            force: make a new function even if one exists. Defaults to `False`.
+
+        Returns:
+            The existing function when there is one and `force` is False; otherwise None.
+        """
+        if self.predict_function is not None and not force:
+            return self.predict_function
+
+        def one_step_on_data(data: Any) -> Any:
+            with torch.no_grad():
+                return self.predict_step(data[0])
+
+        self.predict_function = one_step_on_data
+        return None
+
+    # ----------------------------------------------------------------- state trees
+    def get_state_tree(self, value_format: str = "backend_tensor") -> Dict[str, Any]:
+        """Keras's nested dict of every variable by path, which kerasish cannot give whole.
+
+        Raises:
+            NotImplementedError: always: the tree holds optimizer and metric variables by Keras path,
+                and kerasish's optimizer state (torch's) and metric state have none. The message gives
+                the kerasish calls that read the same values.
+        """
+        raise NotImplementedError(
+            f"get_state_tree(value_format={value_format!r}) is not available in kerasish: its tree keys the optimizer "
+            "and metric variables by Keras path, which kerasish's optimizer state (torch's) and metrics do not have. "
+            "Read the model's variables by path with {w.path: w for w in model.weights}, the optimizer state with "
+            "model.optimizer.variables, and save everything with model.save('m.keras') or "
+            "callbacks.BackupAndRestore. set_state_tree() takes 'trainable_variables' and 'non_trainable_variables'."
+        )
+
+    def set_state_tree(self, state_tree: Dict[str, Any]) -> None:
+        """Assigns the values of a Keras state tree's 'trainable_variables' and 'non_trainable_variables'
+        (nested dicts keyed by the parts of each variable's path) to the model's variables.
+
+        Args:
+            state_tree: `{'trainable_variables': {...}, 'non_trainable_variables': {...}}`; values are
+                tensors or arrays. Paths matching no variable are skipped, as in Keras.
+
+        Raises:
+            ValueError: for another top-level key, naming the valid ones.
+            NotImplementedError: for 'optimizer_variables' or 'metrics_variables' (nothing is assigned
+                then), whose Keras paths kerasish's optimizer and metric state do not have.
+        """
+        unsupported = [k for k in state_tree if k in ("optimizer_variables", "metrics_variables")]
+        unknown = [k for k in state_tree if k not in ("trainable_variables", "non_trainable_variables",
+                                                      "optimizer_variables", "metrics_variables")]
+        if unknown:
+            raise ValueError(
+                f"set_state_tree() received the unknown key(s) {unknown}; expected 'trainable_variables', "
+                "'non_trainable_variables', 'optimizer_variables' or 'metrics_variables' (get_state_tree's keys)."
+            )
+        if unsupported:
+            raise NotImplementedError(
+                f"set_state_tree() received {unsupported}, which kerasish cannot assign by path: its optimizer state "
+                "(torch's) and metric state have no Keras paths. Nothing was assigned. Pass only "
+                "'trainable_variables' and 'non_trainable_variables' (e.g. {k: v for k, v in tree.items() if k in "
+                "('trainable_variables', 'non_trainable_variables')}); the optimizer state comes back with a saved "
+                "model (kerasish.saving.load_model) or callbacks.BackupAndRestore."
+            )
+        groups = {"trainable_variables": self.trainable_variables,
+                  "non_trainable_variables": self.non_trainable_variables}
+        for key, tree in state_tree.items():
+            by_path: Dict[str, List[Any]] = {}
+            for variable in groups[key]:
+                by_path.setdefault(getattr(variable, "path", None), []).append(variable)
+            for path, value in _flatten_tree(tree).items():
+                for variable in by_path.get(path, ()):
+                    variable.assign(value if isinstance(value, torch.Tensor) else np.asarray(value))
