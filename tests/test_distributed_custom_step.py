@@ -68,3 +68,21 @@ def test_a_gan_shaped_step_with_two_optimizers_trains_as_one_process(runs):
         np.testing.assert_allclose(a, b, atol=1e-5)
     for key in ("c_loss", "g_loss"):  # the last batch's losses: the mean of two equal halves' means
         np.testing.assert_allclose(runs[0]["two_players"]["history"][key], single["history"][key], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_super_train_step_logs_are_the_global_ones_and_a_rank0_backward_does_not_hang(runs):
+    single = runs["single"]["super_step"]
+    assert runs[0]["super_step"] == runs[1]["super_step"]
+    np.testing.assert_allclose(runs[0]["super_step"]["history"]["loss"], single["history"]["loss"], atol=1e-5)
+    for a, b in zip(runs[0]["super_step"]["weights"], single["weights"]):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_weights_created_inside_the_step_are_refused_with_the_way_out(runs):
+    assert runs["single"]["late_error"] is None  # one process: nothing to agree on
+    for rank in (0, 1):
+        message = runs[rank]["late_error"]
+        assert message is not None and "created weights during a distributed fit" in message
+        assert "Build every sub-model before fit" in message

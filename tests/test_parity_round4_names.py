@@ -324,6 +324,22 @@ def test_input_spec_messages_name_the_layer_the_expectation_and_the_fix():
         kerasish.InputSpec(ndim=2, axes={2: 3})
 
 
+def test_input_spec_checks_the_inputs_argument_given_by_keyword():
+    class Keyworded(kerasish.layers.Layer):
+        def __init__(self):
+            super().__init__(name="kw")
+            self.input_spec = kerasish.InputSpec(ndim=2)
+
+        def call(self, inputs, training=None):
+            return inputs + 1
+
+    layer = Keyworded()
+    x = torch.ones(2, 3)
+    assert tuple(layer(training=False, inputs=x).shape) == tuple(layer(inputs=x, training=False).shape) == (2, 3)
+    with pytest.raises(ValueError, match=r"Input 0 of layer 'kw' must have rank 2 \(ndim=2\), received rank 3"):
+        layer(training=False, inputs=torch.ones(2, 3, 4))
+
+
 def test_layer_without_input_spec_is_unchecked():
     layer = kerasish.layers.Dense(2)
     assert layer.input_spec is None

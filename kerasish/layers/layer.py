@@ -332,8 +332,9 @@ class Layer(LayerSurface, LayerState, nn.Module):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.input_spec is not None:  # one attribute read for layers without a spec
-            assert_input_compatibility(self.input_spec, args[0] if args else next(iter(kwargs.values()), None),
-                                       self.name)
+            first = args[0] if args else kwargs.get("inputs", next(
+                (v for k, v in kwargs.items() if k not in ("training", "mask")), None))  # call's first argument
+            assert_input_compatibility(self.input_spec, first, self.name)
         # The per-batch common case: one tensor, at most `training=` (a train_step's `self(x, training=True)`).
         plain = len(args) == 1 and type(args[0]) is torch.Tensor and (
             not kwargs or (len(kwargs) == 1 and "training" in kwargs and type(kwargs["training"]) is bool))

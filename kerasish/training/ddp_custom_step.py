@@ -14,8 +14,10 @@ itself, so no wrapper can sit around "the forward". Instead, for the duration of
   as BatchNormalization's moving statistics) is taken from rank 0, as DDP broadcasts buffers before
   each forward;
 - the epoch logs: a returned value that is a metric's `result()` is replaced by that metric's result
-  over all processes' data (its state reduced, see `distributed.reduced_results`); any other value is
-  averaged over the processes;
+  over all processes' data (its state reduced, see `distributed.reduced_results`); any other number or
+  scalar tensor is averaged over the processes (exact for means when every process has as many samples);
+- weights created after fit began (a sub-model built by its first call inside the step) are refused at the
+  next step with the way out: each process initialised them differently;
 - at each epoch's end the untrained state is taken from rank 0 again, so callbacks (a checkpoint on rank 0)
   and the next epoch see the same model everywhere; then a checksum of the weights is compared across
   processes: a step that updated
@@ -43,10 +45,13 @@ def _broadcast_from_main(tensors: List[torch.Tensor]) -> None:
     groups: Dict[Any, List[torch.Tensor]] = {}
     for t in tensors:
         groups.setdefault((t.dtype, t.device), []).append(t)
+    main = dist.get_rank() == 0
     with torch.no_grad():
         for group in groups.values():
             flat = torch.cat([t.detach().reshape(-1) for t in group])
             dist.broadcast(flat, src=0)
+            if main:
+                continue  # the source: nothing to copy back
             offset = 0
             for t in group:
                 n = t.numel()
@@ -55,33 +60,61 @@ def _broadcast_from_main(tensors: List[torch.Tensor]) -> None:
 
 
 class AveragedGradients:
-    """While active (`with AveragedGradients(model):`), a custom step of `model` trains on every process
-    as one data-parallel run (see the module docstring)."""
+    """While entered (`with AveragedGradients(model):`), a custom step of `model` trains on every process
+    as one data-parallel run (see the module docstring). Gradients are averaged only while `active`
+    (inside the step): a backward pass a callback runs on one process (a saliency map on rank 0) must
+    not wait for the others."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
         self.world = dist.get_world_size()
+        self.active = False
         self._hooks: Dict[int, Any] = {}
+        self._known: set = set()  # every parameter present when fit began
 
     def _average(self, p: torch.Tensor) -> None:
+        if not self.active:
+            return
         dist.all_reduce(p.grad)
         p.grad.div_(self.world)
 
+    def _untrained_state(self) -> List[torch.Tensor]:
+        """Buffers and non-trainable weights, without the seed generators' states: those are rank 0's from
+        the start and advance alike everywhere (copying them would make each generator re-read its state,
+        a host sync per step)."""
+        from kerasish.random.seed_generator import SeedGenerator
+
+        seeds = {id(m.state) for m in self.model.modules() if isinstance(m, SeedGenerator)}
+        untrained = [p for p in self.model.parameters() if not p.requires_grad]
+        return untrained + [b for b in self.model.buffers() if b.numel() and id(b) not in seeds]
+
     def begin_step(self) -> None:
-        """Rank 0's untrained state on every process; hooks on parameters that became trainable."""
-        untrained: List[torch.Tensor] = []
+        """Rank 0's untrained state on every process; hooks on parameters that became trainable.
+
+        Raises:
+            RuntimeError: (on every process alike) for weights created after fit began, e.g. a sub-model
+                built by its first call inside train_step: each process initialised them differently.
+        """
+        new = []
         for p in self.model.parameters():
-            if p.requires_grad:
-                if id(p) not in self._hooks:
-                    self._hooks[id(p)] = p.register_post_accumulate_grad_hook(self._average)
-            else:
-                untrained.append(p)
-        untrained += [b for b in self.model.buffers() if b.numel()]
+            if id(p) not in self._known:
+                new.append(p)
+            elif p.requires_grad and id(p) not in self._hooks:
+                self._hooks[id(p)] = p.register_post_accumulate_grad_hook(self._average)
+        if new:
+            paths = [getattr(p, "path", None) or tuple(p.shape) for p in new]
+            raise RuntimeError(
+                f"{type(self.model).__name__}.train_step created weights during a distributed fit ({paths[:5]}): "
+                "each process initialised them differently and their first gradients were not averaged. Build "
+                "every sub-model before fit (give it an Input(...) or call model.build(shape)), then fit again."
+            )
+        untrained = self._untrained_state()
         if untrained:
             _broadcast_from_main(untrained)
 
     def __enter__(self) -> "AveragedGradients":
         _broadcast_from_main([t for t in list(self.model.parameters()) + list(self.model.buffers()) if t.numel()])
+        self._known = {id(p) for p in self.model.parameters()}
         self.begin_step()
         return self
 
@@ -126,6 +159,9 @@ def reduced_result(model: Any, result: Mapping) -> Mapping:
     from kerasish.training.step_logs import flatten
 
     names, values = flatten(result)
+    # Python numbers (the built-in step's logs through super().train_step, a loss.item()) are per process too.
+    values = [torch.tensor(float(v), dtype=torch.float64) if isinstance(v, (int, float)) and not isinstance(v, bool)
+              else v for v in values]
     metrics = _metric_objects(model)
     reduced = distributed.reduced_results(metrics)
     local = {m.name: (m.result(), r) for m, r in zip(metrics, reduced) if isinstance(r, torch.Tensor)}

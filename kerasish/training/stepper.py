@@ -67,7 +67,12 @@ class Stepper:
         if self.custom and self.training and distributed.is_distributed():
             from kerasish.training.ddp_custom_step import AveragedGradients
 
-            self.ddp = AveragedGradients(self.model).__enter__()  # rank 0's weights everywhere, gradient hooks
+            try:
+                self.ddp = AveragedGradients(self.model).__enter__()  # rank 0's weights everywhere, gradient hooks
+            except BaseException:
+                self.model.__dict__.pop(self.key, None)
+                st.training = self._outer_training
+                raise
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -128,10 +133,14 @@ class Stepper:
             # Keras calls a custom step outside any layer call: `self(x, training=True)` inside it trains, a
             # layer called without `training` (a GAN's discriminator, a Dropout) gets None and keeps its
             # inference behaviour (see `train_modes` for the module modes that give this).
+            if self.ddp is not None:
+                self.ddp.active = True  # gradients averaged across processes during the step only
             with call_context.training_scope(None, steps.module_ids):
                 result = self.method(pack_x_y_sample_weight(x, y, w))
         finally:
             st.keep_logits = outer
+            if self.ddp is not None:
+                self.ddp.active = False
         if type(result) is not dict:
             step_logs.check_step_result(result, f"{self.kind}_step")
         self.result = result

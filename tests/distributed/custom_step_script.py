@@ -102,7 +102,34 @@ def classes():
             self.g_optimizer.apply([v.grad for v in weights], weights)
             return {"c_loss": c_loss.detach(), "g_loss": g_loss.detach()}
 
-    return GuideStep, AutogradStep, TwoPlayers
+    class SuperStep(kerasish.Sequential):
+        """A step that adds to the built-in one: its logs are the built-in step's (Python numbers)."""
+
+        def train_step(self, data):
+            return super().train_step(data)
+
+    class LateWeights(kerasish.Model):
+        """A sub-model first built inside train_step: each process would initialise it differently."""
+
+        def __init__(self):
+            super().__init__()
+            self.head = kerasish.layers.Dense(1)
+            self.extra = kerasish.layers.Dense(1)
+
+        def call(self, x):
+            return self.head(x)
+
+        def train_step(self, data):
+            x, y = data
+            self.zero_grad()
+            loss = torch.nn.functional.mse_loss(self(x, training=True) + self.extra(x), y)
+            loss.backward()
+            for optimizer, part in ((self.optimizer, self.head), (self.extra_optimizer, self.extra)):
+                weights = part.trainable_weights  # each part with its own optimizer, as a GAN's two players
+                optimizer.apply([v.grad for v in weights], weights)
+            return {"loss": loss.detach()}
+
+    return GuideStep, AutogradStep, TwoPlayers, SuperStep, LateWeights
 
 
 def build(cls, seed: int, batch_norm: bool = False):
@@ -125,7 +152,7 @@ def main(argv=None) -> None:
 
     from kerasish import distributed
 
-    GuideStep, AutogradStep, TwoPlayers = classes()
+    GuideStep, AutogradStep, TwoPlayers, SuperStep, LateWeights = classes()
     x, y = data(64, 1)  # 8 global batches of 8
     x_val, y_val = data(16, 2)  # shards of 8: equal batches, so a Mean of batch means is the same both ways
 
@@ -150,6 +177,28 @@ def main(argv=None) -> None:
     players_history = players.fit(x, y, batch_size=args.batch_size, epochs=2, shuffle=False, verbose=0)
     result["two_players"] = {"history": players_history.history,
                              "weights": [w.ravel().tolist() for w in players.get_weights()]}
+
+    # The built-in step's logs through super().train_step; a backward pass in a callback on rank 0 only.
+    def rank0_backward(epoch, logs):
+        if distributed.rank() == 0:
+            probe = torch.as_tensor(x[:4])
+            torch.nn.functional.mse_loss(plain(probe), torch.as_tensor(y[:4])).backward()
+            plain.zero_grad()
+
+    plain = build(SuperStep, 4)
+    plain_history = plain.fit(x, y, batch_size=args.batch_size, epochs=2, shuffle=False, verbose=0,
+                              callbacks=[kerasish.callbacks.LambdaCallback(on_epoch_end=rank0_backward)])
+    result["super_step"] = {"history": plain_history.history,
+                            "weights": [w.ravel().tolist() for w in plain.get_weights()]}
+
+    try:
+        late = LateWeights()
+        late.compile(optimizer=kerasish.optimizers.SGD(0.05), loss="mse")
+        late.extra_optimizer = kerasish.optimizers.SGD(0.05)
+        late.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
+        result["late_error"] = None
+    except RuntimeError as error:
+        result["late_error"] = str(error)
 
     try:
         build(AutogradStep, 2).fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
