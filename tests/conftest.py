@@ -14,6 +14,11 @@ from kerasish.layers.layer import reset_names
 
 FASHION_DIR = Path(os.environ.get("KERASISH_FASHION_DIR", "/usr/share/datasets/fashion-mnist"))
 
+# Under pytest-xdist every worker is one process on a shared machine: torch's own intra-op threads
+# (one per core by default) would oversubscribe the cores and spin against the other workers.
+if os.environ.get("PYTEST_XDIST_WORKER") and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed_and_names():
