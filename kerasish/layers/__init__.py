@@ -33,6 +33,7 @@ _MODULES = {
         "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
     ),
     "op_layer": ("OpLayer",),
+    "wrapper": ("Wrapper",),
     "normalization": ("BatchNormalization", "LayerNormalization"),
     "pooling": (
         "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",

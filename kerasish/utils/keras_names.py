@@ -112,8 +112,6 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
         "MaxNumBoundingBoxes": "kerasish has no bounding-box support. " + _LAYER,
         "MelSpectrogram": "Use torchaudio.transforms.MelSpectrogram inside kerasish.layers.TorchModuleWrapper.",
         "STFTSpectrogram": "Use torch.stft inside a custom layer's call(). " + _LAYER,
-        "Wrapper": "Subclass kerasish.layers.Layer and keep the wrapped layer as an attribute (as "
-                   "kerasish.layers.TimeDistributed and Bidirectional do).",
     },
     "optimizers": {
         "MultiOptimizer": "Use one optimizer with parameter groups (torch.optim.AdamW([{'params': ..., 'lr': ...}, "
