@@ -75,6 +75,7 @@ _MODULES = {
     "preprocessing.image_warps": ("RandomShear",),
     "preprocessing.image_composite": ("Pipeline", "RandomColorJitter"),
     "preprocessing.image_policies": ("AugMix", "RandAugment"),
+    "preprocessing.audio": ("MelSpectrogram",),
     "preprocessing.normalization": ("Normalization",),
     "preprocessing.discretization": ("Discretization",),
     "preprocessing.category_encoding": ("CategoryEncoding",),
@@ -135,7 +136,7 @@ __all__ = [
 __all__ += [
     "Solarization", "RandomInvert", "RandomPosterization", "Equalization", "RandomColorDegeneration",
     "RandomSharpness", "RandomGaussianBlur", "RandomErasing", "MixUp", "CutMix", "RandomShear", "RandomColorJitter",
-    "Pipeline", "RandAugment", "AugMix",
+    "Pipeline", "RandAugment", "AugMix", "MelSpectrogram", "Wrapper",
 ]
 __all__ += ["Normalization", "Discretization", "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup"]
 __all__ += ["serialize", "deserialize"]

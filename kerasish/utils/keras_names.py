@@ -110,7 +110,6 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
         "HashedCrossing": "Combine the features yourself (e.g. as strings) and hash them with "
                           "kerasish.layers.Hashing.",
         "MaxNumBoundingBoxes": "kerasish has no bounding-box support. " + _LAYER,
-        "MelSpectrogram": "Use torchaudio.transforms.MelSpectrogram inside kerasish.layers.TorchModuleWrapper.",
         "STFTSpectrogram": "Use torch.stft inside a custom layer's call(). " + _LAYER,
     },
     "optimizers": {

@@ -20,6 +20,7 @@ _MODULES = {
     "image_warps": ("RandomShear",),
     "image_composite": ("Pipeline", "RandomColorJitter"),
     "image_policies": ("AugMix", "RandAugment"),
+    "audio": ("MelSpectrogram",),
     "base": ("PreprocessingLayer",),
     "collate": ("collate_with",),
     "normalization": ("Normalization",),
