@@ -44,7 +44,7 @@ import atexit
 import datetime
 import math
 import os
-from typing import Any, List, Sequence, Tuple, Union
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.distributed as dist
@@ -374,6 +374,27 @@ def broadcast_from_main(t: torch.Tensor) -> torch.Tensor:
     out = t.to(_collective_device()).contiguous()
     dist.broadcast(out, src=0)
     return out.to(t.device)
+
+
+def broadcast_into_from_main(tensors: Sequence[torch.Tensor]) -> None:
+    """Rank 0's values copied into `tensors` on every other process, in place: one collective per dtype,
+    through the collective's device (a CPU tensor under NCCL too). A collective: every rank calls it."""
+    groups: Dict[torch.dtype, List[torch.Tensor]] = {}
+    for t in tensors:
+        groups.setdefault(t.dtype, []).append(t)
+    main = dist.get_rank() == 0
+    device = _collective_device()
+    with torch.no_grad():
+        for group in groups.values():
+            flat = torch.cat([t.detach().reshape(-1).to(device) for t in group])
+            dist.broadcast(flat, src=0)
+            if main:
+                continue  # the source: nothing to copy back
+            offset = 0
+            for t in group:
+                n = t.numel()
+                t.copy_(flat[offset:offset + n].view_as(t))
+                offset += n
 
 
 def shared_seed() -> int:

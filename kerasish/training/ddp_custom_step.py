@@ -40,25 +40,6 @@ import torch.distributed as dist
 from kerasish import distributed
 
 
-def _broadcast_from_main(tensors: List[torch.Tensor]) -> None:
-    """Rank 0's values into `tensors` on every process, one collective per dtype and device."""
-    groups: Dict[Any, List[torch.Tensor]] = {}
-    for t in tensors:
-        groups.setdefault((t.dtype, t.device), []).append(t)
-    main = dist.get_rank() == 0
-    with torch.no_grad():
-        for group in groups.values():
-            flat = torch.cat([t.detach().reshape(-1) for t in group])
-            dist.broadcast(flat, src=0)
-            if main:
-                continue  # the source: nothing to copy back
-            offset = 0
-            for t in group:
-                n = t.numel()
-                t.copy_(flat[offset:offset + n].view_as(t))
-                offset += n
-
-
 class AveragedGradients:
     """While entered (`with AveragedGradients(model):`), a custom step of `model` trains on every process
     as one data-parallel run (see the module docstring). Gradients are averaged only while `active`
@@ -110,10 +91,10 @@ class AveragedGradients:
             )
         untrained = self._untrained_state()
         if untrained:
-            _broadcast_from_main(untrained)
+            distributed.broadcast_into_from_main(untrained)
 
     def __enter__(self) -> "AveragedGradients":
-        _broadcast_from_main([t for t in list(self.model.parameters()) + list(self.model.buffers()) if t.numel()])
+        distributed.broadcast_into_from_main([t for t in list(self.model.parameters()) + list(self.model.buffers()) if t.numel()])
         self._known = {id(p) for p in self.model.parameters()}
         self.begin_step()
         return self
@@ -127,12 +108,12 @@ class AveragedGradients:
         """At an epoch's end: rank 0's untrained state everywhere (callbacks and the next epoch see the same
         model on every process), then raises when the trained weights differ (collectives: every rank calls it)."""
         self.begin_step()
+        device = distributed._collective_device()
         with torch.no_grad():
-            local = torch.stack([p.detach().double().sum() for p in self.model.parameters()]).sum() \
-                if any(True for _ in self.model.parameters()) else torch.zeros((), dtype=torch.float64)
-            device = distributed._collective_device()
+            local = sum((p.detach().double().sum().to(device) for p in self.model.parameters()),
+                        torch.zeros((), dtype=torch.float64, device=device))
             sums = [torch.zeros((), dtype=torch.float64, device=device) for _ in range(self.world)]
-            dist.all_gather(sums, local.to(device))
+            dist.all_gather(sums, local)
         values = [float(s) for s in sums]  # host sync: once per epoch
         if any(v != values[0] for v in values[1:]):
             raise RuntimeError(
@@ -174,7 +155,8 @@ def reduced_result(model: Any, result: Mapping) -> Mapping:
     new_values = []
     for i, (name, value) in enumerate(zip(names, values)):
         own = local.get(name)
-        if scalar[i] and own is not None and value.shape == own[0].shape and torch.equal(value.detach(), own[0]):
+        if (scalar[i] and own is not None and value.shape == own[0].shape and value.device == own[0].device
+                and value.dtype == own[0].dtype and torch.equal(value.detach(), own[0])):  # that metric's result
             new_values.append(own[1])
         else:
             new_values.append(numbers[i] if scalar[i] else value)  # not a scalar tensor: to_floats reports it
