@@ -48,11 +48,10 @@ class KerasScheduleFreeAdamWTorch(KerasRule):
         weight = float(f(1) / t)
         for p, g, st in zip(params, grads, states):
             z, v = st["momentum"], st["velocity"]
-            z_old = z.clone()
+            x_old = (p - float(f(1) - b1) * z) / float(b1)  # from the previous z, before it moves
             v.add_((g * g - v) * float(f(1) - b2))
             denom = torch.sqrt(v / bias_2) + float(group["eps"])
             z.sub_((float(lr) * g) / denom)
-            x_old = (p - float(f(1) - b1) * z_old) / float(b1)
             x_new = float(f(1) - f(weight)) * x_old + weight * z
             p.copy_(float(f(1) - b1) * z + float(b1) * x_new)
 

@@ -27,18 +27,17 @@ def _mel(hertz: torch.Tensor) -> torch.Tensor:
 
 
 def mel_filterbank(num_mel_bins: int, num_spectrogram_bins: int, sampling_rate: float, lower_hz: float,
-                   upper_hz: float, dtype: torch.dtype = torch.float32,
-                   device: Optional[torch.device] = None) -> torch.Tensor:
+                   upper_hz: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The `(num_spectrogram_bins, num_mel_bins)` matrix mapping linear-frequency bins to mel bins:
-    triangular bands evenly spaced on the mel scale, each peaking at 1, the DC bin's row zero."""
+    triangular bands evenly spaced on the mel scale, each peaking at 1, the DC bin's row zero.
+    Computed on the CPU in `dtype` (a few hundred numbers; the layer keeps one per device)."""
     def tensor(v: float) -> torch.Tensor:
-        return torch.tensor(v, dtype=dtype, device=device)
+        return torch.tensor(v, dtype=dtype)
 
-    bins_hz = torch.linspace(0.0, float(tensor(sampling_rate) / 2.0), num_spectrogram_bins, dtype=dtype,
-                             device=device)[1:]
+    bins_hz = torch.linspace(0.0, float(tensor(sampling_rate) / 2.0), num_spectrogram_bins, dtype=dtype)[1:]
     bins_mel = _mel(bins_hz).unsqueeze(1)  # (bins - 1, 1)
     edges = torch.linspace(float(_mel(tensor(lower_hz))), float(_mel(tensor(upper_hz))), num_mel_bins + 2,
-                           dtype=dtype, device=device)
+                           dtype=dtype)
     low, centre, high = edges[:-2].unsqueeze(0), edges[1:-1].unsqueeze(0), edges[2:].unsqueeze(0)
     rising = (bins_mel - low) / (centre - low)
     falling = (high - bins_mel) / (high - centre)
@@ -100,6 +99,7 @@ class MelSpectrogram(Layer):
         self.power_to_db, self.top_db, self.mag_exp = power_to_db, top_db, mag_exp
         self.min_power, self.ref_power = min_power, ref_power
         super().__init__(**kwargs)
+        self._banks: Dict[Any, torch.Tensor] = {}  # the filterbank per (bins, dtype, device): settings are fixed
 
     def build(self, input_shape: Any) -> None:
         self.built = True
@@ -113,8 +113,11 @@ class MelSpectrogram(Layer):
         real, imag = ops.stft(x, self.sequence_length, self.sequence_stride, self.fft_length, window=self.window,
                               center=True)
         spec = torch.sqrt(real * real + imag * imag) ** self.mag_exp  # (..., frames, fft_length // 2 + 1)
-        bank = mel_filterbank(self.num_mel_bins, spec.shape[-1], self.sampling_rate, self.min_freq, self.max_freq,
-                              dtype=work, device=spec.device)
+        key = (spec.shape[-1], work, spec.device)
+        bank = self._banks.get(key)
+        if bank is None:  # once per device and dtype: no per-call host work or device sync
+            bank = self._banks[key] = mel_filterbank(self.num_mel_bins, spec.shape[-1], self.sampling_rate,
+                                                     self.min_freq, self.max_freq, dtype=work).to(spec.device)
         mel = torch.tensordot(spec, bank, dims=1)  # (..., frames, num_mel_bins)
         if self.power_to_db:
             floor = torch.tensor(self.min_power, dtype=work, device=mel.device)
