@@ -30,8 +30,8 @@ from kerasish.optimizers.keras_rules import (
     KerasSGDTorch,
 )
 from kerasish.optimizers.loss_scale_optimizer import LossScaleOptimizer
-from kerasish.optimizers.muon import Muon
-from kerasish.optimizers.schedule_free import ScheduleFreeAdamW
+from kerasish.optimizers.muon import KerasMuonTorch, Muon  # noqa: F401  (public, as the other rules)
+from kerasish.optimizers.schedule_free import KerasScheduleFreeAdamWTorch, ScheduleFreeAdamW  # noqa: F401
 from kerasish.registry import Registry
 
 

@@ -101,7 +101,9 @@ class Muon(Optimizer):
             (e.g. `["output_dense"]`). Defaults to `None`.
         exclude_embeddings: update weights whose path contains "embedding" with Adam.
             Defaults to `True`.
-        muon_a, muon_b, muon_c: the Newton-Schulz coefficients. Default to `3.4445`, `-4.7750`, `2.0315`.
+        muon_a: the first Newton-Schulz coefficient. Defaults to `3.4445`.
+        muon_b: the second Newton-Schulz coefficient. Defaults to `-4.7750`.
+        muon_c: the third Newton-Schulz coefficient. Defaults to `2.0315`.
         adam_lr_ratio: Adam's rate as a fraction of `learning_rate`. Defaults to `1`.
         momentum: Muon's momentum. Defaults to `0.95`.
         ns_steps: Newton-Schulz iterations. Defaults to `5`.
