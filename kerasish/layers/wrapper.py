@@ -49,9 +49,7 @@ class Wrapper(Layer):
 
     def build(self, input_shape: Any = None) -> None:
         """Builds the wrapped layer with `input_shape` when it is not built yet (as Keras's Wrapper)."""
-        if not self.layer.built:
-            self.layer.build(input_shape)
-            self.layer.built = True
+        self.layer.build_from_shape(input_shape)  # a no-op for a built layer
 
     def get_config(self) -> Dict[str, Any]:
         from kerasish.layers.nested_config import serialize_layer

@@ -101,9 +101,6 @@ class MelSpectrogram(Layer):
         super().__init__(**kwargs)
         self._banks: Dict[Any, torch.Tensor] = {}  # the filterbank per (bins, dtype, device): settings are fixed
 
-    def build(self, input_shape: Any) -> None:
-        self.built = True
-
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         from kerasish import ops
 
@@ -120,10 +117,10 @@ class MelSpectrogram(Layer):
                                                      self.min_freq, self.max_freq, dtype=work).to(spec.device)
         mel = torch.tensordot(spec, bank, dims=1)  # (..., frames, num_mel_bins)
         if self.power_to_db:
-            floor = torch.tensor(self.min_power, dtype=work, device=mel.device)
-            db = 10.0 * torch.log10(torch.maximum(mel, floor))
-            ref = torch.abs(torch.tensor(self.ref_power, dtype=work, device=mel.device))
-            db = db - 10.0 * torch.log10(torch.maximum(ref, floor))
+            db = 10.0 * torch.log10(mel.clamp_min(self.min_power))
+            # The reference in dB, computed as Keras computes it (in the work dtype), on the host: no device copy.
+            ref = torch.tensor(max(abs(self.ref_power), self.min_power), dtype=work)
+            db = db - float(10.0 * torch.log10(ref))
             mel = torch.maximum(db, db.max() - self.top_db)  # the largest value of the whole call, as Keras
         return mel.transpose(-1, -2).to(out_dtype)
 

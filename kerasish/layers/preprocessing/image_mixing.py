@@ -127,14 +127,25 @@ class RandomErasing(_BoxLayer):
             transformation["fill"] = (noise * self.value_range[1]).clamp(self.value_range[0], self.value_range[1])
         return transformation
 
+    def _fill_constant(self, dtype: torch.dtype, device: torch.device) -> Any:
+        """`fill_value` clamped to the value range: a number as is, per-channel values as a tensor made once
+        per dtype and device (a tensor built from host values on every call would copy them each time)."""
+        low, high = self.value_range
+        if not isinstance(self.fill_value, (list, tuple)):
+            return min(max(float(self.fill_value), low), high)
+        cache = self.__dict__.setdefault("_fills", {})
+        fill = cache.get((dtype, device))
+        if fill is None:
+            fill = torch.as_tensor(self.fill_value, dtype=dtype).clamp(low, high)
+            fill = cache[(dtype, device)] = fill.reshape(
+                (1, 1, 1, -1) if self.data_format == "channels_last" else (1, -1, 1, 1)).to(device)
+        return fill
+
     def transform_images(self, images: torch.Tensor, transformation: Transformation) -> torch.Tensor:
         x = images.to(self._float_dtype())
         fill = transformation.get("fill")
         if fill is None:
-            fill = torch.as_tensor(self.fill_value, dtype=x.dtype, device=x.device)
-            if fill.dim() == 1:
-                fill = fill.reshape((1, 1, 1, -1) if self.data_format == "channels_last" else (1, -1, 1, 1))
-            fill = fill.clamp(self.value_range[0], self.value_range[1])
+            fill = self._fill_constant(x.dtype, x.device)
         erase = transformation["mask"] & transformation["apply"].reshape(-1, 1, 1, 1)
         return torch.where(erase, fill, x)
 
@@ -189,7 +200,7 @@ class MixUp(ImageDataLayer):
     def random_transformation(self, images: torch.Tensor, generator: Optional[torch.Generator]) -> Transformation:
         batch, device = images.shape[0], images.device
         order = torch.randperm(batch, generator=generator, device=device)
-        alpha = torch.tensor(float(self.alpha), device=device)
+        alpha = torch.full((), float(self.alpha), device=device)  # a fill on the device: no copy from the host
         return {"order": order, "weight": _beta(alpha, batch, generator)}
 
     def _mix(self, values: torch.Tensor, transformation: Transformation) -> torch.Tensor:
