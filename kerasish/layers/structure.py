@@ -20,6 +20,7 @@ from torch import nn
 
 from kerasish.layers.calling import call_spec
 from kerasish.layers.layer import Layer, Shape
+from kerasish.layers.wrapper import Wrapper
 
 
 class Identity(Layer):
@@ -46,7 +47,7 @@ class Identity(Layer):
         return inputs
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(Wrapper):
     """Applies `layer` to every time step of `(batch, time, ...)` inputs, with the same weights.
 
     The time axis is folded into the batch (`(batch * time, ...)`), the layer runs once, and its
@@ -76,8 +77,7 @@ class TimeDistributed(Layer):
                 f"TimeDistributed: layer must be a kerasish.layers.Layer instance, received {layer!r} of type "
                 f"{type(layer).__name__}. Example: TimeDistributed(Dense(8)).{hint}"
             )
-        super().__init__(**kwargs)
-        self.layer = layer
+        super().__init__(layer, **kwargs)  # Wrapper keeps it as self.layer and writes it into the config
 
     def _child_input_shape(self, input_shape: Shape) -> Shape:
         if not isinstance(input_shape, (tuple, list)) or len(input_shape) < 3:
@@ -128,15 +128,8 @@ class TimeDistributed(Layer):
             )
         return outputs.reshape((batch, steps) + tuple(outputs.shape[1:]))
 
-    def get_config(self) -> Dict[str, Any]:
-        from kerasish.layers.nested_config import serialize_layer
-
-        config_ = super().get_config()
-        config_["layer"] = serialize_layer(self.layer)
-        return config_
-
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "TimeDistributed":
+    def from_config(cls, config: Dict[str, Any]) -> "TimeDistributed":  # type: ignore[override]
         from kerasish.layers.nested_config import deserialize_layer
 
         config = dict(config)

@@ -91,3 +91,10 @@ def test_a_non_layer_is_refused_with_the_way_out():
         Scaled(torch.nn.Linear(2, 3))
     with pytest.raises(ValueError, match=r"Layer 3 supplied to Wrapper isn't a supported layer type"):
         Scaled(3)
+
+
+def test_time_distributed_is_a_wrapper_as_in_keras():
+    K = keras_module()
+    for lib in (K, kerasish):
+        assert isinstance(lib.layers.TimeDistributed(lib.layers.Dense(2)), lib.layers.Wrapper)
+        assert not isinstance(lib.layers.Bidirectional(lib.layers.LSTM(2)), lib.layers.Wrapper)
