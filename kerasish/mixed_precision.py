@@ -21,6 +21,9 @@ _POLICIES = {
     "mixed_bfloat16": torch.bfloat16,
     "mixed_float16": torch.float16,
 }
+#: Plain dtypes a policy may name besides float32 (a layer's `dtype="float64"`): variables and computation
+#: both in that dtype, as Keras's DTypePolicy. Not global policies: see `set_global_policy`.
+_SINGLE_DTYPES = ("float64", "float16", "bfloat16")
 
 
 class Policy:
@@ -29,7 +32,8 @@ class Policy:
     Keras 3 calls it `DTypePolicy` (`kerasish.mixed_precision.DTypePolicy` is this class).
 
     Args:
-        name: 'float32', 'mixed_bfloat16' or 'mixed_float16'. Defaults to `None`
+        name: 'float32', 'mixed_bfloat16' or 'mixed_float16', or a plain dtype ('float64', 'float16',
+            'bfloat16': variables and computation both in it, as Keras's). Defaults to `None`
             (`kerasish.config.floatx()`, as Keras).
     """
 
@@ -38,25 +42,27 @@ class Policy:
             from kerasish import config
 
             name = config.floatx()
-        if name not in _POLICIES:
+        if name not in _POLICIES and name not in _SINGLE_DTYPES:
             from kerasish.utils.text import unknown_name_message
 
-            raise ValueError(unknown_name_message("dtype policy", name, _POLICIES,
+            raise ValueError(unknown_name_message("dtype policy", name, [*_POLICIES, *_SINGLE_DTYPES],
                                                   "Example: set_global_policy('mixed_bfloat16')."))
         self.name = name
 
     @property
     def compute_dtype(self) -> str:
+        if self.name in _SINGLE_DTYPES:
+            return self.name
         dtype = _POLICIES[self.name]
         return "float32" if dtype is None else str(dtype).replace("torch.", "")
 
     @property
     def variable_dtype(self) -> str:
-        return "float32"
+        return self.name if self.name in _SINGLE_DTYPES else "float32"
 
     @property
     def autocast_dtype(self) -> Optional[torch.dtype]:
-        return _POLICIES[self.name]
+        return _POLICIES.get(self.name)
 
     def get_config(self) -> dict:
         return {"name": self.name}
@@ -79,7 +85,15 @@ _policy = Policy("float32")
 def set_global_policy(policy: Any) -> None:
     """Sets the policy for training started afterwards ('float32' turns mixed precision off)."""
     global _policy
-    _policy = policy if isinstance(policy, Policy) else Policy(str(policy))
+    policy = policy if isinstance(policy, Policy) else Policy(str(policy))
+    if policy.name in _SINGLE_DTYPES:
+        raise ValueError(
+            f"set_global_policy({policy.name!r}): kerasish's layers take their weights' dtype from "
+            f"kerasish.config.floatx(), not from the global policy, so this policy would not change them. Call "
+            f"kerasish.config.set_floatx({policy.name!r}) before building the model (or pass dtype={policy.name!r} "
+            "to the layers); global policies are 'float32', 'mixed_float16' and 'mixed_bfloat16'."
+        )
+    _policy = policy
 
 
 def global_policy() -> Policy:

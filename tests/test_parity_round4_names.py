@@ -346,6 +346,24 @@ def test_layer_without_input_spec_is_unchecked():
     assert tuple(layer(torch.ones(3, 4)).shape) == (3, 2)
 
 
+def test_plain_dtype_policies_as_keras_and_the_global_one_refused():
+    keras = keras_module()
+    for name in ("float64", "bfloat16", "float16"):
+        ours, theirs = mixed_precision.DTypePolicy(name), keras.DTypePolicy(name)
+        assert (ours.compute_dtype, ours.variable_dtype) == (theirs.compute_dtype, theirs.variable_dtype)
+    layer = kerasish.layers.Dense(2, dtype="float64")
+    assert mixed_precision.DTypePolicy.from_config(layer.dtype_policy.get_config()).compute_dtype == "float64"
+    kerasish.config.set_floatx("float64")  # (Keras's default reads its global policy once one was set)
+    try:
+        assert mixed_precision.DTypePolicy().name == "float64"  # it raised before
+    finally:
+        kerasish.config.set_floatx("float32")
+    with pytest.raises(ValueError, match=r"set_global_policy\('float64'\): kerasish's layers take their weights' "
+                                         r"dtype from kerasish.config.floatx\(\).*set_floatx\('float64'\)"):
+        mixed_precision.set_global_policy("float64")
+    assert mixed_precision.global_policy().name == "float32"
+
+
 def test_dtype_policy_defaults_to_floatx_as_keras():
     keras = keras_module()
     assert mixed_precision.DTypePolicy().name == keras.mixed_precision.DTypePolicy().name == "float32"

@@ -31,38 +31,8 @@ def _mixed_precision() -> Any:
 
 
 def _name_policy(name: str) -> Any:
-    """The policy object for a dtype or policy name: kerasish's `Policy` for the names it knows
-    ('float32', 'mixed_float16', 'mixed_bfloat16'), a fixed one-dtype policy for another dtype
-    ('float64', 'bfloat16' ...: variables and computation both in it, as Keras's DTypePolicy)."""
-    mp = _mixed_precision()
-    try:
-        return mp.Policy(name)
-    except ValueError:
-        return _single_dtype_policy_class()(name)
-
-
-_SINGLE: Dict[str, type] = {}
-
-
-def _single_dtype_policy_class() -> type:
-    """A `Policy` subclass for plain dtypes other than float32 (made once, on first use)."""
-    cls = _SINGLE.get("cls")
-    if cls is None:
-        mp = _mixed_precision()
-
-        class SingleDTypePolicy(mp.Policy):
-            """A policy whose variables and computation share one dtype (Keras's DTypePolicy('float64'))."""
-
-            def __init__(self, name: str) -> None:  # noqa: D107 - the name was checked by the layer
-                self.name = name
-
-            compute_dtype = property(lambda self: self.name)  # type: ignore[assignment]
-            variable_dtype = property(lambda self: self.name)  # type: ignore[assignment]
-            autocast_dtype = property(lambda self: None)  # type: ignore[assignment]
-
-        SingleDTypePolicy.__module__, SingleDTypePolicy.__qualname__ = mp.__name__, "SingleDTypePolicy"
-        cls = _SINGLE["cls"] = SingleDTypePolicy
-    return cls
+    """The policy object for a dtype or policy name ('float32', 'mixed_float16', 'float64' ...)."""
+    return _mixed_precision().Policy(name)
 
 
 def _check_not_quantized(value: Any, what: str) -> None:
