@@ -7,7 +7,6 @@ from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 import torch
 
-from kerasish import config
 from kerasish.utils.text import did_you_mean
 
 
@@ -109,9 +108,9 @@ class OrthogonalRegularizer(Regularizer):
                 "Use it as a Dense or EinsumDense kernel_regularizer, or reshape the weight in your own regularizer."
             )
         dim = 1 if self.mode == "rows" else 0
-        # L2-normalised vectors, the inverse norm capped at 1/epsilon as kerasish.ops.normalize does.
-        inv_norm = torch.rsqrt(weight.square().sum(dim=dim, keepdim=True)).clamp(max=1.0 / config.epsilon())
-        unit = weight * inv_norm
+        from kerasish.ops.nn import normalize
+
+        unit = normalize(weight, axis=dim)  # L2-normalised vectors, as Keras's regularizer takes them
         gram = unit @ unit.T if dim == 1 else unit.T @ unit
         size = gram.shape[0]
         off_diagonal = gram * (1.0 - torch.eye(size, dtype=gram.dtype, device=gram.device))
@@ -144,9 +143,6 @@ _MODULE_OBJECTS: Dict[str, Any] = {"Regularizer": Regularizer, "L1": L1, "L2": L
                                    "regularizer": Regularizer, "l1": L1, "l2": L2, "l1l2": L1L2, "l1_l2": L1L2,
                                    "OrthogonalRegularizer": OrthogonalRegularizer,
                                    "orthogonal_regularizer": OrthogonalRegularizer}
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer}
-
-
 def get(identifier: Union[str, Regularizer, dict, Callable[..., Any], None]) -> Optional[Any]:
     """The regularizer for None, a name, a config dict, a Regularizer (instance or class) or a callable.
 
@@ -170,7 +166,7 @@ def get(identifier: Union[str, Regularizer, dict, Callable[..., Any], None]) -> 
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, str):
-        if identifier not in _MODULE_OBJECTS and identifier.lower() in _BY_NAME:
+        if identifier not in _MODULE_OBJECTS and identifier.lower() in _MODULE_OBJECTS:
             identifier = identifier.lower()  # kerasish also takes 'L1_L2' and other spellings
         found = deserialize(identifier)
         return found() if isinstance(found, type) else found  # a registered class name: its default instance

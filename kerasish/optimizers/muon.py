@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 import torch
 
 from kerasish.optimizers.base import Optimizer
-from kerasish.optimizers.keras_rules import KerasRule, _zeros
+from kerasish.optimizers.keras_rules import KerasRule, _zeros, adam_alpha
 
 
 def _newton_schulz5(x: torch.Tensor, steps: int, a: float, b: float, c: float) -> torch.Tensor:
@@ -75,9 +75,7 @@ class KerasMuonTorch(KerasRule):
 
     @staticmethod
     def _adam(group, params, grads, states, f):
-        t = f(group["step"])
-        lr = f(group["lr"]) * f(group["lr_ratio"])
-        alpha = float(lr * (f(1) - f(group["beta_2"]) ** t) ** f(0.5) / (f(1) - f(group["beta_1"]) ** t))
+        alpha = adam_alpha({**group, "lr": f(group["lr"]) * f(group["lr_ratio"])}, f)  # at Adam's share of the rate
         ms = [st["momentum"] for st in states]
         vs = [st["velocity"] for st in states]
         torch._foreach_add_(ms, torch._foreach_mul(torch._foreach_sub(grads, ms), 1.0 - group["beta_1"]))
@@ -161,20 +159,15 @@ class Muon(Optimizer):
             return True
         return any(re.search(keyword, path) for keyword in self.exclude_layers)
 
-    def build(self, params: Iterable[torch.nn.Parameter]) -> "Optimizer":
-        params = list(params)
-        self._adam_ids = {id(p) for p in params if p.requires_grad and self.uses_adam(p)}
-        return super().build(params)
-
     def _make_rule(self, groups: Any, lr: float, **kwargs: Any) -> KerasMuonTorch:
         """The torch optimizer `build` creates: the parameters split into Muon's and Adam's groups, each
         into decayed and excluded (`exclude_from_weight_decay`) ones with its own decay."""
         flat: List[torch.Tensor] = [p for g in groups for p in g["params"]] if groups and isinstance(
             groups[0], dict) else list(groups)
-        adam_ids = getattr(self, "_adam_ids", set())
+        takes_adam = {id(p): self.uses_adam(p) for p in flat}
         split: List[Dict[str, Any]] = []
         for adam in (False, True):
-            chosen = [p for p in flat if (id(p) in adam_ids) == adam]
+            chosen = [p for p in flat if takes_adam[id(p)] == adam]
             decay = self.adam_weight_decay if adam else self.weight_decay
             for decayed in (True, False):
                 part = [p for p in chosen if self._use_weight_decay(p) == decayed]

@@ -33,7 +33,7 @@ _APP_NONE = ("Build the model from kerasish.layers (its Keras source is a guide)
 _LOGGING = "kerasish has no global logging switch: pass verbose=0 to fit/evaluate/predict to silence progress output."
 _TRACEBACK = "kerasish does not filter tracebacks, so there is nothing to turn on or off: remove the call."
 _SCOPE = ("kerasish weights are torch parameters: for a stateless call use "
-          "torch.func.functional_call(model, params, inputs).")
+          "layer.stateless_call(trainable_variables, non_trainable_variables, inputs).")
 _QUANT = ("kerasish does not quantize layers. Quantize the underlying torch modules with torch.ao.quantization "
           "(or torchao) after training.")
 _REMAT = "Use torch.utils.checkpoint.checkpoint(fn, *inputs, use_reentrant=False) inside your layer's call()."
@@ -110,7 +110,8 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
         "HashedCrossing": "Combine the features yourself (e.g. as strings) and hash them with "
                           "kerasish.layers.Hashing.",
         "MaxNumBoundingBoxes": "kerasish has no bounding-box support. " + _LAYER,
-        "STFTSpectrogram": "Use torch.stft inside a custom layer's call(). " + _LAYER,
+        "STFTSpectrogram": "Use kerasish.ops.stft inside a custom layer's call() (or kerasish.layers.MelSpectrogram). "
+                           + _LAYER,
     },
     "optimizers": {
         "MultiOptimizer": "Use one optimizer with parameter groups (torch.optim.AdamW([{'params': ..., 'lr': ...}, "
