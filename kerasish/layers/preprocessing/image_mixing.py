@@ -11,17 +11,13 @@ drawn from the layer's `SeedGenerator` on the images' device, with no host sync.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 
 from kerasish.layers.preprocessing.image_data import ImageDataLayer, Transformation
+from kerasish.layers.preprocessing.image_preprocessing import _is_number as _number
 from kerasish.layers.preprocessing.image_preprocessing import parse_factor, parse_value_range
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _beta(concentration: torch.Tensor, batch: int, generator: Optional[torch.Generator]) -> torch.Tensor:
