@@ -27,7 +27,7 @@ _SUBPACKAGES = (
     "ops", "optimizers", "regularizers", "tree", "utils",
     # Rarely needed at startup: TensorBoard, torchvision, h5py and friends stay unloaded until used.
     "callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed", "random",
-    "applications",
+    "applications", "distillation",
 )
 
 # Top-level names -> (module, attribute).
@@ -56,14 +56,14 @@ __all__ = [
     "backend", "tree", "device", "__version__", "DTypePolicy", "Initializer", "InputSpec", "KerasTensor",
     "Optimizer", "Regularizer",
     "callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed", "random",
-    "applications",
+    "applications", "distillation",
 ]
 
 
 def _import_builtin_classes() -> None:
-    # kerasish.layers, kerasish.models and kerasish.optimizers register their classes (by class name)
-    # when imported; a saved config may name any of them, so the first lookup imports all three.
-    for package in ("kerasish.layers", "kerasish.models", "kerasish.optimizers"):
+    # kerasish.layers, kerasish.models, kerasish.optimizers and kerasish.distillation register their classes
+    # (by class name) when imported; a saved config may name any of them, so the first lookup imports them all.
+    for package in ("kerasish.layers", "kerasish.models", "kerasish.optimizers", "kerasish.distillation"):
         importlib.import_module(package)
 
 

@@ -101,6 +101,9 @@ def test_strict_build_writes_every_page(site):
     ("data", ["kerasish.data.BucketBatchSampler", "kerasish.utils.to_categorical",
               "kerasish.utils.image_dataset.image_dataset_from_directory"]),
     ("random", ["kerasish.random.SeedGenerator", "kerasish.random.normal"]),
+    ("distillation", ["kerasish.distillation.Distiller", "kerasish.distillation.Distiller.compute_loss",
+                      "kerasish.distillation.LogitsDistillation", "kerasish.distillation.FeatureDistillation",
+                      "kerasish.distillation.DistillationLoss"]),
     ("config", ["kerasish.config.set_device", "kerasish.mixed_precision.set_global_policy"]),
 ])
 def test_api_reference_documents_the_public_names(site, page, names):

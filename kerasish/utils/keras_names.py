@@ -55,7 +55,6 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
         "RematScope": _REMAT,
         "StatelessScope": _SCOPE,
         "SymbolicScope": "Symbolic tensors come from kerasish.Input(shape=...); no scope is needed.",
-        "distillation": "Write the teacher-student loss in your model's compute_loss() or train_step().",
         "distribution": "Use kerasish.distributed: launch with torchrun and fit() averages gradients (DDP).",
         "dtype_policies": _DTYPE,
         "legacy": "The Keras 2 compatibility API is not provided: use the Keras 3 names.",
