@@ -356,6 +356,109 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
+def _float64(values: Any) -> torch.Tensor:
+    """An array-like's values as a float64 CPU tensor (not rounded through float32 on the way)."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().to("cpu", torch.float64)
+    return torch.tensor(values, dtype=torch.float64)
+
+
+class STFT(Initializer):
+    """The kernels of a short-time Fourier transform as a 1-D convolution (Keras's `keras.initializers.STFT`).
+
+    For a kernel of shape `(frame_length, 1, bins)` the value at `(t, 0, k)` is `cos(-2 pi t k / n)` (the
+    real side) or `sin(-2 pi t k / n)` (the imaginary side), with `n = 2 * (bins - 1)` FFT points, times the
+    window at `t` divided by the window's scale. `STFTSpectrogram` builds its two kernels with it. A
+    kernel with more than one input channel gets the same values for every channel (Keras returns a
+    single-channel kernel whatever the shape asked for), and an array window is a list in `get_config()`.
+
+    Args:
+        side: `"real"` (cosines) or `"imag"` (sines). Defaults to `"real"`.
+        window: a window name (`"hann"`, `"hamming"`, `"blackman"`, `"bartlett"`; any other
+            `scipy.signal.get_window` name when scipy is installed), an array of `frame_length`
+            values, or None (no window, no scaling). Defaults to `"hann"`.
+        scaling: `"density"` (divide by the window's L2 norm), `"spectrum"` (by its sum) or None.
+            Defaults to `"density"`.
+        periodic: whether a named window is periodic (scipy's `fftbins`) rather than symmetric.
+            Defaults to `False`.
+
+    Raises:
+        ValueError: for a `side` or `scaling` not listed above, an unknown window name, and (when
+            called) a shape that is not `(frame_length, input_channels, bins)` or a window array of
+            another length.
+
+    Example:
+        >>> kernel = STFT("imag", "hann", "density", False)(shape=(64, 1, 65))
+        >>> tuple(kernel.shape)
+        (64, 1, 65)
+    """
+
+    def __init__(self, side: str = "real", window: Any = "hann", scaling: Optional[str] = "density",
+                 periodic: bool = False) -> None:
+        if side not in ("real", "imag"):
+            raise ValueError(f"side should be 'real' or 'imag', not {side!r}. Use 'real' for the cosine kernel "
+                             "and 'imag' for the sine kernel.")
+        if isinstance(window, str):
+            from kerasish.utils.windows import window_values
+
+            window_values(window, 1)  # an unknown name fails here, as Keras asks scipy here
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(f"Scaling is invalid, it must be `None`, 'density' or 'spectrum'. "
+                             f"Received scaling={scaling!r}")
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def kernel(self, shape: Tuple[int, ...], dtype: torch.dtype, device: Any = None) -> torch.Tensor:
+        """The kernel in Keras's layout `(frame_length, 1, bins)`, computed in `dtype` as Keras computes it."""
+        if len(shape) != 3:
+            raise ValueError(
+                f"The STFT initializer makes kernels of shape (frame_length, input_channels, fft_length // 2 + 1), "
+                f"received shape={tuple(shape)}. Example: STFT()(shape=(256, 1, 257))."
+            )
+        frame_length, bins = shape[0], shape[2]
+        win = None
+        if self.window is not None:
+            from kerasish.utils.windows import window_values
+
+            values = (window_values(self.window, frame_length, self.periodic) if isinstance(self.window, str)
+                      else _float64(self.window))
+            if values.dim() != 1 or values.shape[0] != frame_length:
+                raise ValueError(f"The shape of `window` must be equal to [frame_length]. Received: window shape="
+                                 f"{tuple(values.shape)}, frame_length={frame_length}")
+            win = values.to(device=device, dtype=dtype).reshape(frame_length, 1, 1)
+        freq = torch.arange(bins, dtype=dtype, device=device).reshape(1, 1, bins) / ((bins - 1) * 2)
+        time = torch.arange(frame_length, dtype=dtype, device=device).reshape(frame_length, 1, 1)
+        pi = torch.arccos(torch.tensor(-1, dtype=dtype, device=device))
+        angles = (-2 * time) * freq * pi  # in `dtype` and in this order: Keras's rounding
+        kernel = torch.cos(angles) if self.side == "real" else torch.sin(angles)
+        if win is None:
+            return kernel
+        kernel = kernel * win
+        if self.scaling == "density":
+            return kernel / torch.sqrt(torch.sum(torch.square(win)))
+        if self.scaling == "spectrum":
+            return kernel / torch.sum(torch.abs(win))
+        return kernel
+
+    def _new(self, shape: Tuple[int, ...], dtype: Any) -> torch.Tensor:
+        from kerasish import config
+        from kerasish.ops.dtypes import current_device, to_torch_dtype
+
+        torch_dtype = to_torch_dtype(dtype or config.floatx())
+        out = self.kernel(shape, torch_dtype, current_device())
+        return out.expand(*shape).contiguous()
+
+    def fill(self, t: torch.Tensor) -> torch.Tensor:
+        # `t` is in torch's (bins, input_channels, frame_length) layout.
+        keras_shape = tuple(reversed(t.shape)) if t.dim() == 3 else tuple(t.shape)
+        return t.copy_(self.kernel(keras_shape, t.dtype, t.device).permute(2, 1, 0))
+
+    def get_config(self) -> Dict[str, Any]:
+        window = self.window
+        if window is not None and not isinstance(window, str):
+            window = _float64(window).tolist()  # an array as a JSON list
+        return {"side": self.side, "window": window, "periodic": self.periodic, "scaling": self.scaling}
+
+
 _registry: Registry[type] = Registry("initializer")
 for _cls, _names in {
     Zeros: ("zeros", "zero"),
@@ -373,12 +476,13 @@ for _cls, _names in {
     LecunNormal: ("lecun_normal",),
     Orthogonal: ("orthogonal",),
     Identity: ("identity",),
+    STFT: ("stft",),
 }.items():
     for _n in _names:
         _registry.add(_n, _cls)
 # Keras's configs and strings may also name the class itself ('GlorotUniform', 'IdentityInitializer').
 _CLASS_NAMES: Dict[str, type] = {cls.__name__: cls for cls in set(dict(_registry.items()).values())}
-_CLASS_NAMES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal)
+_CLASS_NAMES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal, STFTInitializer=STFT)
 
 
 # Keras's function names are its classes: `glorot_uniform(seed=1)(shape=(3, 4))`.
@@ -390,6 +494,7 @@ he_uniform, he_normal = HeUniform, HeNormal
 lecun_uniform, lecun_normal = LecunUniform, LecunNormal
 orthogonal, OrthogonalInitializer = Orthogonal, Orthogonal
 identity, IdentityInitializer = Identity, Identity
+stft, STFTInitializer = STFT, STFT
 
 
 #: Keras's table of names (`keras.initializers.deserialize` looks names and class names up here),

@@ -146,8 +146,7 @@ def test_messages_name_the_torch_or_kerasish_way_out():
     with pytest.raises(AttributeError, match=r"`kerasish\.utils\.FeatureSpace` is in Keras 3 "
                                              r"\(`keras\.utils\.FeatureSpace`\).*kerasish\.layers \(Normalization"):
         utils.FeatureSpace
-    assert "torchvision.transforms.v2.ElasticTransform" in str(missing_attribute("kerasish.layers",
-                                                                                 "RandomElasticTransform"))
+    assert "kerasish has no bounding-box support" in str(missing_attribute("kerasish.layers", "MaxNumBoundingBoxes"))
     assert "torchvision.models.mobilenet_v3_small" in keras_names.keras_only_fix("kerasish.applications",
                                                                                  "MobileNetV3Small")
 

@@ -73,9 +73,13 @@ _MODULES = {
     "preprocessing.image_filters": ("RandomColorDegeneration", "RandomGaussianBlur", "RandomSharpness"),
     "preprocessing.image_mixing": ("CutMix", "MixUp", "RandomErasing"),
     "preprocessing.image_warps": ("RandomShear",),
+    "preprocessing.image_perspective": ("RandomPerspective",),
+    "preprocessing.image_elastic": ("RandomElasticTransform",),
+    "preprocessing.image_clahe": ("ContrastLimitedAdaptiveHistogramEqualization",),
     "preprocessing.image_composite": ("Pipeline", "RandomColorJitter"),
     "preprocessing.image_policies": ("AugMix", "RandAugment"),
     "preprocessing.audio": ("MelSpectrogram",),
+    "preprocessing.stft": ("STFTSpectrogram",),
     "preprocessing.normalization": ("Normalization",),
     "preprocessing.discretization": ("Discretization",),
     "preprocessing.category_encoding": ("CategoryEncoding",),
@@ -139,6 +143,8 @@ __all__ += [
     "Pipeline", "RandAugment", "AugMix", "MelSpectrogram", "Wrapper",
 ]
 __all__ += ["Normalization", "Discretization", "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup"]
+__all__ += ["STFTSpectrogram"]
+__all__ += ["RandomPerspective", "RandomElasticTransform", "ContrastLimitedAdaptiveHistogramEqualization"]
 __all__ += ["serialize", "deserialize"]
 
 

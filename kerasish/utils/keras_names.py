@@ -25,7 +25,6 @@ from kerasish.utils.text import did_you_mean
 
 _LAYER = ("Write it as a custom layer: subclass kerasish.layers.Layer (build() and call(inputs, training=None)), "
           "or wrap a torch module with kerasish.layers.TorchModuleWrapper.")
-_TV = "Use torchvision.transforms.v2.{} in your data pipeline (on the host), or call it from a custom layer's call()."
 _APP = ("Build the model from kerasish.layers, or wrap a torchvision model: "
         "kerasish.Model(torchvision.models.{}(weights=...)).")
 _APP_NONE = ("Build the model from kerasish.layers (its Keras source is a guide), or wrap any torch "
@@ -38,8 +37,6 @@ _QUANT = ("kerasish does not quantize layers. Quantize the underlying torch modu
           "(or torchao) after training.")
 _REMAT = "Use torch.utils.checkpoint.checkpoint(fn, *inputs, use_reentrant=False) inside your layer's call()."
 _OPT = "Use one of kerasish.optimizers, or pass a torch.optim.Optimizer to compile(optimizer=...)."
-_STFT = ("Write a custom initializer: a callable (shape, dtype=None) returning the kernel, built with "
-         "torch.stft / torch.fft.rfft.")
 _DTYPE = "Use kerasish.mixed_precision (DTypePolicy, set_dtype_policy) for mixed precision."
 
 # A namespace with at most this many public names lists them all in the message.
@@ -95,13 +92,7 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
         "ExportArchive": "Use kerasish.export.export_model(model, path, format='torchscript' | 'torch_export' | "
                          "'onnx').",
     },
-    "initializers": {"STFT": _STFT, "STFTInitializer": _STFT, "stft": _STFT},
     "layers": {
-        **{k: _TV.format(v) for k, v in {
-            "RandomElasticTransform": "ElasticTransform",
-            "RandomPerspective": "RandomPerspective",
-        }.items()},
-        "ContrastLimitedAdaptiveHistogramEqualization": _LAYER,
         "FlaxLayer": "Flax modules run on JAX, not torch: use kerasish.layers.TorchModuleWrapper(torch_module).",
         "JaxLayer": "JAX functions run on JAX, not torch: use kerasish.layers.TorchModuleWrapper(torch_module).",
         "TFSMLayer": "TensorFlow SavedModels cannot run on torch: save the model as .keras and load it with "
@@ -109,8 +100,6 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
         "HashedCrossing": "Combine the features yourself (e.g. as strings) and hash them with "
                           "kerasish.layers.Hashing.",
         "MaxNumBoundingBoxes": "kerasish has no bounding-box support. " + _LAYER,
-        "STFTSpectrogram": "Use kerasish.ops.stft inside a custom layer's call() (or kerasish.layers.MelSpectrogram). "
-                           + _LAYER,
     },
     "optimizers": {
         "MultiOptimizer": "Use one optimizer with parameter groups (torch.optim.AdamW([{'params': ..., 'lr': ...}, "

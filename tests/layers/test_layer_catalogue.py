@@ -271,11 +271,17 @@ CASES = [
     case("MixUp", "MixUp", {}, (4, 4, 3)),
     case("CutMix", "CutMix", {}, (4, 4, 3)),
     case("RandomShear", "RandomShear", dict(x_factor=0.2, y_factor=0.1), (4, 4, 3)),
+    case("RandomPerspective", "RandomPerspective", dict(scale=0.5), (4, 4, 3)),
+    case("RandomElasticTransform", "RandomElasticTransform", dict(scale=0.5), (4, 4, 3)),
+    # 8x8 tiles: the clip limit 4 * 64 / 256 is whole, where Keras's torch backend agrees (see the layer).
+    case("ContrastLimitedAdaptiveHistogramEqualization", "ContrastLimitedAdaptiveHistogramEqualization",
+         dict(value_range=(-3, 3), tile_grid_size=(2, 2)), (16, 16, 1)),
     case("RandomColorJitter", "RandomColorJitter", dict(brightness_factor=0.2, hue_factor=0.1), (4, 4, 3)),
     case("Pipeline", "Pipeline", dict(layers=[Nested("RandomFlip"), Nested("Solarization")]), (4, 4, 3)),
     case("RandAugment", "RandAugment", {}, (4, 4, 3)),
     case("MelSpectrogram", "MelSpectrogram",
          dict(fft_length=64, sequence_stride=16, num_mel_bins=8, sampling_rate=8000), (256,)),
+    case("STFTSpectrogram", "STFTSpectrogram", dict(mode="psd", frame_length=16, frame_step=8), (64, 2)),
     case("AugMix", "AugMix", {}, (4, 4, 3)),
     # Given mean and variance, Keras's layer holds no weights; unadapted, it holds mean, variance and count.
     case("Normalization", "Normalization", dict(mean=[1.0, 2.0, 3.0], variance=[1.0, 4.0, 9.0]), (3,)),
