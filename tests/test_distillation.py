@@ -329,6 +329,49 @@ def test_a_student_layer_name_alone_is_read():
     np.testing.assert_allclose(result["distillation_loss"], float(expected), rtol=1e-5)
 
 
+@pytest.mark.parametrize("loss", ["categorical_hinge", "loss_object"])
+def test_a_kerasish_file_loads_compiled_by_default(tmp_path, loss):
+    # Keras's own base compile sees loss=None for a distiller; the .kerasish file must still record the
+    # student's loss, so that load_model(path) (compile=True) gives a distiller that evaluates and trains.
+    x, y = _data()
+    if loss == "loss_object":
+        loss = kerasish.losses.SparseCategoricalCrossentropy(from_logits=True)
+    else:
+        y = np.eye(3, dtype="float32")[y]  # categorical_hinge takes one-hot targets (and reads logits)
+    d = _small(distillation_losses=LogitsDistillation())
+    d.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+    d.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    path = str(tmp_path / "distiller.kerasish")
+    d.save(path)
+    loaded = kerasish.saving.load_model(path)
+    results = loaded.evaluate(x, y, verbose=0, return_dict=True)
+    assert all(np.isfinite(v) for v in results.values()) and results == d.evaluate(x, y, verbose=0, return_dict=True)
+    loaded.fit(x, y, epochs=1, batch_size=16, verbose=0)
+
+
+def test_a_kerasish_file_with_a_callable_student_loss_says_to_load_uncompiled(tmp_path):
+    x, y = _data()
+    d = _small(distillation_losses=LogitsDistillation())
+    d.compile(optimizer="adam", loss=lambda t, p: kerasish.losses.sparse_categorical_crossentropy(t, p))
+    d.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    path = str(tmp_path / "distiller.kerasish")
+    d.save(path)
+    with pytest.raises(ValueError, match=r"Load with compile=False"):
+        kerasish.saving.load_model(path)
+    assert_close(kerasish.saving.load_model(path, compile=False).predict(x, verbose=0), d.predict(x, verbose=0))
+
+
+def test_a_student_loss_that_does_not_fit_the_outputs_says_so():
+    x, y = _data()
+    d = _small(distillation_losses=LogitsDistillation())
+    with pytest.raises(ValueError, match=r"received loss=\[None\], which holds no loss at all"):
+        d.compile(optimizer="adam", loss=[None])
+    d.compile(optimizer="adam", loss=["mse", None])
+    with pytest.raises(ValueError, match=r"student loss does not match the student's outputs and targets .* the loss "
+                                         r"is \['\*', '\*'\], the outputs a single one"):
+        d.fit(x, y, epochs=1, verbose=0)
+
+
 def _small(**kwargs):
     return Distiller(_mlp(kerasish, "teacher", 16), _mlp(kerasish, "student", 4), **kwargs)
 
@@ -518,3 +561,13 @@ def test_namespace_is_lazy_and_complete():
     assert sorted(D.__all__) == ["DistillationLoss", "Distiller", "FeatureDistillation", "LogitsDistillation"]
     assert kerasish.distillation is D
     assert "distillation" in kerasish.__all__
+
+
+def test_saving_a_distiller_as_keras_names_what_to_save_instead(tmp_path):
+    d = _small(distillation_losses=LogitsDistillation())
+    d(_data()[0][:2])
+    path = tmp_path / "distiller.keras"
+    with pytest.raises(ValueError, match=r"does not write a Distiller to Keras's format \(.keras\) yet \(model "
+                                         r"'distiller'\).* distiller.student\) as .keras"):
+        d.save(str(path))
+    assert not path.exists()

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from kerasish import tree
-from kerasish.distillation.distillation_loss import _as_loss
+from kerasish.distillation.distillation_loss import _as_loss, _shape_of_tree
 from kerasish.metrics import Mean
 from kerasish.models.model import Model
 from kerasish.utils.object_registration import register_builtin
@@ -153,13 +153,22 @@ class Distiller(Model):
                 f"Distiller.compile() takes metrics as a list or tuple, received {metrics!r} of type "
                 f"{type(metrics).__name__}. Wrap it: metrics=[{metrics!r}]."
             )
-        if kwargs.get("loss_weights") is not None:
+        if kwargs.get("loss_weights") not in (None, 1.0):  # 1.0 (what a .kerasish file records) changes nothing
             raise ValueError(
                 f"Distiller.compile() received loss_weights={kwargs['loss_weights']!r}, which a distiller does not "
                 "use. Weigh the losses with the Distiller's student_loss_weight and distillation_loss_weights."
             )
         self._student_loss = tree.map_structure(_as_loss, loss)
+        if all(item is None for item in tree.flatten(self._student_loss)):
+            raise ValueError(
+                f"Distiller.compile() received loss={loss!r}, which holds no loss at all: at least one entry must "
+                "be a loss (None only skips an output). Pass a loss name such as 'mse' or a kerasish.losses.Loss."
+            )
         super().compile(optimizer=optimizer, loss=None, metrics=metrics, **kwargs)
+        # What a `.kerasish` file records as the compile loss (the base compile saw loss=None): loss names
+        # and built-in Loss objects, so that load_model compiles the distiller again; a plain callable
+        # cannot be written, and loading then says to load with compile=False.
+        self._compile_config.raw["loss"] = _file_form(loss)
 
     # ----------------------------------------------------------------- forward
     def call(self, inputs: Any, training: Optional[bool] = None) -> Any:
@@ -227,7 +236,19 @@ class Distiller(Model):
                 "counts the student's loss on them (Keras's Distiller counts it as 0). Pass y to fit/evaluate, or "
                 "make the Distiller with student_loss_weight=0.0 to learn from the teacher only."
             )
-        values = tree.flatten(tree.map_structure(lambda fn, t, p: fn(t, p), self._student_loss, y, y_pred))
+        try:
+            values = tree.flatten(tree.map_structure(lambda fn, t, p: None if fn is None else fn(t, p),
+                                                     self._student_loss, y, y_pred))
+        except ValueError as e:
+            if "structures differ" not in str(e):
+                raise
+            raise ValueError(
+                f"The Distiller's student loss does not match the student's outputs and targets ({e}): the loss "
+                f"is {_outline(self._student_loss)}, the outputs {_outline(y_pred)}, the targets {_outline(y)}. "
+                "Pass compile(loss=...) one loss per output, in the outputs' structure (a list for a list of "
+                "outputs, None for an output without a loss)."
+            ) from None
+        values = [v for v in values if v is not None]
         # Each output's loss is reduced to its mean before the sum (a loss function gives per-sample values).
         values = [v.mean() if v.dim() > 0 else v for v in values]
         return values[0] if len(values) == 1 else torch.stack(values).sum()
@@ -394,6 +415,28 @@ def _feature(loss_fn: Any, features: Dict[str, Any], name: Optional[str], role: 
             "once, when it is made."
         )
     return features[key]
+
+
+def _outline(value: Any) -> str:
+    """A structure with its leaves as `*` (tensors, losses ...), for messages."""
+    return repr(_shape_of_tree(value)) if isinstance(value, (list, tuple, dict)) else "a single one"
+
+
+def _file_form(loss: Any) -> Any:
+    """`loss` as a `.kerasish` file writes it (names as they are, built-in Loss objects by their
+    envelope); None when an entry cannot be written (a plain callable)."""
+    from kerasish import losses
+
+    def one(item: Any) -> Any:
+        if item is None or isinstance(item, str):
+            return item
+        return losses._file_form(item) if isinstance(item, losses.Loss) else _UNWRITABLE
+
+    written = tree.map_structure(one, loss)
+    return None if any(item is _UNWRITABLE for item in tree.flatten(written)) else written
+
+
+_UNWRITABLE = object()
 
 
 register_builtin(Distiller)

@@ -195,6 +195,16 @@ def _subclassed_envelope(model: Any) -> Dict[str, Any]:
     from kerasish.layers.layer import Layer
 
     model_cls = _builtin("Model")
+    if model_cls is not None and isinstance(model, model_cls) and is_builtin(type(model)) \
+            and type(model) is not model_cls:
+        # A model class kerasish itself defines (a Distiller ...): Keras files name it under a Keras
+        # module kerasish does not map yet.
+        raise ValueError(
+            f"kerasish does not write a {type(model).__name__} to Keras's format (.keras) yet (model "
+            f"{getattr(model, 'name', '?')!r}). Save it as model.save('model.kerasish') (kerasish's format), save "
+            "its weights with model.save_weights('model.weights.h5'), or save the part you need (a Distiller's "
+            "distiller.student) as .keras."
+        )
     if not isinstance(model, Layer) or model_cls is None or not isinstance(model, model_cls) \
             or is_builtin(type(model)):
         why = "a torch module wrapped as Model(module) has no config to rebuild it from" \

@@ -359,3 +359,41 @@ def test_cuda_calls_make_no_host_sync_and_equal_the_cpu():
         torch.cuda.set_sync_debug_mode(0)
     assert out.device.type == "cuda"
     assert_close(out.detach().cpu(), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(window=("kaiser", 8.0)), r"`window` should be a window name \(e.g. 'hann'\), None, or an array of "
+                                   r"frame_length=16 numbers. Received \('kaiser', 8.0\).*scipy.signal.get_window"),
+    (dict(window=np.ones(8)), r"The shape of `window` must be equal to \[frame_length\]. Received: window "
+                              r"shape=\(8,\), frame_length=16. Pass 16 values."),
+    (dict(window=np.ones((4, 4))), r"array of frame_length=16 numbers. Received shape \(4, 4\)"),
+    (dict(frame_step=8.5), r"`frame_step` should be a positive integer or None. Received frame_step=8.5 \(of type "
+                           r"float\)"),
+    (dict(fft_length=32.0), r"`fft_length` should be a positive integer or None. Received fft_length=32.0"),
+])
+def test_what_keras_rejects_only_when_called_is_refused_by_the_constructor(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        STFTSpectrogram(frame_length=16, **kwargs)
+
+
+def test_mixed_bfloat16_trains_where_keras_raises():
+    K = keras_module()
+    x, y = _signal((8, 64, 1)), _signal((8, 1), seed=1)
+    K.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        with pytest.raises(TypeError, match="Invalid input type"):
+            K.layers.STFTSpectrogram(mode="psd", frame_length=16)(x)
+    finally:
+        K.mixed_precision.set_global_policy("float32")
+    kerasish.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        layer = STFTSpectrogram(mode="psd", frame_length=16)
+        with kerasish.mixed_precision.autocast(torch.device("cpu")):  # what fit's step runs under
+            assert layer(torch.from_numpy(x)).dtype == torch.bfloat16
+        model = kerasish.Sequential([kerasish.Input((64, 1)), layer, kerasish.layers.GlobalAveragePooling1D(),
+                                     kerasish.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        history = model.fit(x, y, epochs=2, batch_size=4, verbose=0).history
+    finally:
+        kerasish.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(history["loss"]).all()

@@ -14,6 +14,7 @@ import math
 import warnings
 from typing import Any, Dict, Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -33,7 +34,10 @@ class STFTSpectrogram(Layer):
 
     Differences from Keras: a `dtype="float64"` layer returns float64 in every mode (Keras rounds
     the `"log"`, `"magnitude"` and `"angle"` outputs to float32); a window given as an array is a
-    list in `get_config()` (JSON-ready); the real and imaginary kernels run as one convolution.
+    list in `get_config()` (JSON-ready); the real and imaginary kernels run as one convolution;
+    under the `"mixed_bfloat16"` policy the layer works (its convolution runs in bfloat16 under
+    fit's autocast; Keras's raises "Invalid input type" there); a non-integer `frame_step` / `fft_length`, or a window that is neither a name, None
+    nor `frame_length` numbers, fails in the constructor (Keras's fails at the first call).
 
     Args:
         mode: what to return: `"log"` (the log of the magnitude), `"magnitude"`, `"psd"` (the power
@@ -69,8 +73,9 @@ class STFTSpectrogram(Layer):
         frames, bins)`.
 
     Raises:
-        ValueError: for a `frame_step` outside `[1, frame_length]`, an `fft_length` below
-            `frame_length`, an unknown `mode`, `scaling`, `padding`, `data_format` or window name.
+        ValueError: for a `frame_step` outside `[1, frame_length]` or not an integer, an `fft_length`
+            below `frame_length` or not an integer, an unknown `mode`, `scaling`, `padding`,
+            `data_format` or window name, or a window array of another length.
         TypeError: when called on inputs that are not float16, float32 or float64.
 
     Example:
@@ -90,6 +95,11 @@ class STFTSpectrogram(Layer):
         if isinstance(frame_length, bool) or not isinstance(frame_length, int) or frame_length < 1:
             raise ValueError(f"`frame_length` should be a positive integer. Received frame_length={frame_length!r}. "
                              "Example: frame_length=256.")
+        for arg, value in (("frame_step", frame_step), ("fft_length", fft_length)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"`{arg}` should be a positive integer or None. Received {arg}={value!r} "
+                                 f"(of type {type(value).__name__}). Example: {arg}={frame_length}.")
+        _check_window(window, frame_length)
         if frame_step is not None and (frame_step > frame_length or frame_step < 1):
             raise ValueError(f"`frame_step` should be a positive integer not greater than `frame_length`. Received "
                              f"frame_step={frame_step}, frame_length={frame_length}. Pass a step in "
@@ -188,3 +198,23 @@ class STFTSpectrogram(Layer):
                 "frame_step": self.frame_step, "fft_length": self.fft_length, "window": window,
                 "periodic": self.periodic, "scaling": self.scaling, "padding": self.padding,
                 "data_format": self.data_format, "expand_dims": self.expand_dims}
+
+
+def _check_window(window: Any, frame_length: int) -> None:
+    """A window is a name, None, or `frame_length` numbers; anything else fails here, not at the first call."""
+    if window is None or isinstance(window, str):
+        return
+    try:
+        values = np.asarray(window, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.ndim != 1 or values.shape[0] != frame_length:
+        if values is not None and values.ndim == 1:  # Keras's message (Keras says it when building)
+            raise ValueError(f"The shape of `window` must be equal to [frame_length]. Received: window shape="
+                             f"{tuple(values.shape)}, frame_length={frame_length}. Pass {frame_length} values.")
+        got = f"shape {tuple(values.shape)}" if values is not None else f"{window!r}"
+        raise ValueError(
+            f"`window` should be a window name (e.g. 'hann'), None, or an array of frame_length={frame_length} "
+            f"numbers. Received {got}. For a window with parameters, pass its values, e.g. "
+            f"window=scipy.signal.get_window(('kaiser', 8.0), {frame_length}, fftbins=False)."
+        )
