@@ -106,7 +106,7 @@ def test_perspective_inference_and_factor_zero_leave_images_as_keras():
     assert ours.generator.state.tolist() == to_numpy(theirs.generator.state).tolist() == [3, 3]
 
 
-def test_perspective_scale_moves_corners_within_range():
+def test_perspective_keeps_the_top_left_corner_and_warps_about_half_the_images():
     # A horizontal ramp: pixel (x, y) holds x. Output column 0 reads x_in(0, y), which the homography
     # keeps at 0 on the top-left corner and within the scaled displacement elsewhere.
     width = 40
