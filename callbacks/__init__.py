@@ -17,6 +17,7 @@ from kerasish.callbacks.monitor import MonitorCallback
 from kerasish.callbacks.one_cycle import OneCycle
 from kerasish.callbacks.progbar_logger import ProgbarLogger
 from kerasish.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from kerasish.callbacks.remote_monitor import RemoteMonitor
 from kerasish.callbacks.swap_ema_weights import SwapEMAWeights
 from kerasish.callbacks.tensorboard import TensorBoard, log_activations
 from kerasish.callbacks.terminate_on_nan import TerminateOnNaN
@@ -24,7 +25,7 @@ from kerasish.callbacks.terminate_on_nan import TerminateOnNaN
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "MonitorCallback", "EarlyStopping", "ModelCheckpoint",
     "ReduceLROnPlateau", "LearningRateScheduler", "TensorBoard", "log_activations", "CSVLogger", "TerminateOnNaN",
-    "LambdaCallback", "BackupAndRestore", "OneCycle", "SwapEMAWeights",
+    "LambdaCallback", "BackupAndRestore", "OneCycle", "SwapEMAWeights", "RemoteMonitor",
 ]
 
 

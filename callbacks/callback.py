@@ -105,3 +105,13 @@ def keras_learning_rate(optimizer: Any) -> float:
     import numpy as np
 
     return float(np.float32(optimizer.learning_rate))
+
+
+def rate_holders(optimizer: Any) -> list:
+    """`[(logs key, optimizer)]` for the optimizers whose rate an LR callback reads and sets: the
+    optimizer itself (`'learning_rate'`), or each sub-optimizer of a MultiOptimizer
+    (`'learning_rate_<name>'`), as Keras's callbacks do."""
+    subs = getattr(optimizer, "optimizers", None)
+    if subs is None:
+        return [("learning_rate", optimizer)]
+    return [(f"learning_rate_{opt.name}", opt) for opt in subs]

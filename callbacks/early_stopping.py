@@ -8,6 +8,7 @@ import torch
 
 from kerasish.callbacks.monitor import MonitorCallback
 from kerasish.saving.weights import assign_weights
+from kerasish.utils.interactive_logging import print_msg
 
 
 class EarlyStopping(MonitorCallback):
@@ -94,10 +95,10 @@ class EarlyStopping(MonitorCallback):
 
     def on_train_end(self, logs: Optional[Mapping[str, Any]] = None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            print_msg(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                print_msg(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             assign_weights(self.model, self.best_weights, "EarlyStopping's best weights")
 
     def _copy_weights(self) -> Dict[str, torch.Tensor]:

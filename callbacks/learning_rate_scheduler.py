@@ -6,7 +6,8 @@ import inspect
 import math
 from typing import Any, Callable, Mapping, Optional
 
-from kerasish.callbacks.callback import Callback, keras_learning_rate
+from kerasish.callbacks.callback import Callback, keras_learning_rate, rate_holders
+from kerasish.utils.interactive_logging import print_msg
 
 
 def _arity(fn: Callable[..., Any]) -> int:
@@ -51,7 +52,10 @@ class LearningRateScheduler(Callback):
         self._two_args = _arity(schedule) >= 2
 
     def on_epoch_begin(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
-        optimizer = self.model.optimizer
+        for key, optimizer in rate_holders(self.model.optimizer):  # a MultiOptimizer: each sub-optimizer
+            self._set_rate(optimizer, epoch, "" if key == "learning_rate" else f"{optimizer.name} ")
+
+    def _set_rate(self, optimizer: Any, epoch: int, which: str) -> None:
         lr = keras_learning_rate(optimizer)
         new_lr = self.schedule(epoch, lr) if self._two_args else self.schedule(epoch)
         if hasattr(new_lr, "item") and getattr(new_lr, "ndim", 0) == 0:
@@ -62,8 +66,9 @@ class LearningRateScheduler(Callback):
                 f"{type(new_lr).__name__} at epoch {epoch}. Return a number, e.g. `return lr * 0.9`.")
         optimizer.learning_rate = float(new_lr)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new_lr)}.")
+            print_msg(f"\nEpoch {epoch + 1}: LearningRateScheduler setting {which}learning rate to {float(new_lr)}.")
 
     def on_epoch_end(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
         if isinstance(logs, dict):
-            logs["learning_rate"] = keras_learning_rate(self.model.optimizer)
+            for key, optimizer in rate_holders(self.model.optimizer):
+                logs[key] = keras_learning_rate(optimizer)

@@ -7,6 +7,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 from kerasish import distributed, saving
 from kerasish.callbacks.monitor import MonitorCallback
+from kerasish.utils.interactive_logging import print_msg
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -110,14 +111,14 @@ class ModelCheckpoint(MonitorCallback):
             current = float(current)
             if not self.is_improvement(current, self.best):
                 if self.verbose > 0 and main:
-                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best_text()}")
+                    print_msg(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best_text()}")
                 return
             if self.verbose > 0 and main:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best_text()} to {current:.5f}, "
-                      f"saving model to {filepath}")
+                print_msg(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best_text()} to {current:.5f}, "
+                          f"saving model to {filepath}")
             self.best = current
         elif self.verbose > 0 and main:
-            print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
+            print_msg(f"\nEpoch {epoch + 1}: saving model to {filepath}")
         if not main:
             return
         folder = os.path.dirname(filepath)
@@ -128,7 +129,7 @@ class ModelCheckpoint(MonitorCallback):
         else:
             saving.save_model(self.model, filepath, overwrite=True)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
+            print_msg(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
 
     def state_dict(self) -> Dict[str, Any]:
         """`{'best': ...}`: the best monitored value so far (None before the first save)."""

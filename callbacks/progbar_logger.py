@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional
 
 from kerasish import distributed
 from kerasish.callbacks.callback import Callback
+from kerasish.utils.interactive_logging import print_msg
 from kerasish.utils.progbar import Progbar
 
 # The batch logs are lazy: reading them is one device sync. The live line is refreshed on a
@@ -106,7 +107,7 @@ class ProgbarLogger(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._start()
         if self.verbose and self.epochs > 1:
-            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+            print_msg(f"Epoch {epoch + 1}/{self.epochs}")
 
     def on_train_batch_end(self, batch, logs=None):
         self._advance(batch, logs)

@@ -6,8 +6,9 @@ from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
-from kerasish.callbacks.callback import keras_learning_rate
+from kerasish.callbacks.callback import keras_learning_rate, rate_holders
 from kerasish.callbacks.monitor import MonitorCallback
+from kerasish.utils.interactive_logging import print_msg
 
 
 class ReduceLROnPlateau(MonitorCallback):
@@ -65,9 +66,10 @@ class ReduceLROnPlateau(MonitorCallback):
         self._reset()
 
     def on_epoch_end(self, epoch: int, logs: Optional[Mapping[str, Any]] = None) -> None:
-        optimizer = self.model.optimizer
+        holders = rate_holders(self.model.optimizer)  # a MultiOptimizer: each sub-optimizer, as Keras
         if isinstance(logs, dict):
-            logs["learning_rate"] = keras_learning_rate(optimizer)
+            for key, optimizer in holders:
+                logs[key] = keras_learning_rate(optimizer)
         current = self.get_monitor_value(logs)
         if current is None:
             return
@@ -80,13 +82,19 @@ class ReduceLROnPlateau(MonitorCallback):
         elif self.cooldown_counter <= 0:
             self.wait += 1
             if self.wait >= self.patience:
-                old_lr = keras_learning_rate(optimizer)
-                # Compared in float32 too: a rate already cut to min_lr reads a little above it.
-                if old_lr > np.float32(self.min_lr):
-                    new_lr = max(old_lr * self.factor, self.min_lr)
-                    optimizer.learning_rate = new_lr
-                    if self.verbose > 0:
-                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+                reduced = False
+                for key, optimizer in holders:
+                    old_lr = keras_learning_rate(optimizer)
+                    # Compared in float32 too: a rate already cut to min_lr reads a little above it.
+                    if old_lr > np.float32(self.min_lr):
+                        new_lr = max(old_lr * self.factor, self.min_lr)
+                        optimizer.learning_rate = new_lr
+                        reduced = True
+                        if self.verbose > 0:
+                            which = "" if key == "learning_rate" else f" {optimizer.name}"
+                            print_msg(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing{which} learning rate to "
+                                      f"{new_lr}.")
+                if reduced:
                     self.cooldown_counter = self.cooldown
                     self.wait = 0
 

@@ -42,6 +42,22 @@ class SwapEMAWeights(Callback):
         """The optimizer's weights and their averages (a loss-scale optimizer's inner one's)."""
         optimizer = self.model.optimizer
         optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+        subs = getattr(optimizer, "optimizers", None)
+        if subs is not None:  # a MultiOptimizer: the weights of the sub-optimizers with use_ema, as Keras
+            averaging = [opt for opt in subs if getattr(opt, "use_ema", False)]
+            if not averaging:
+                raise ValueError(
+                    "SwapEMAWeights must be used when at least one inner optimizer has `use_ema=True` set. Received "
+                    "a MultiOptimizer with all inner optimizers having `use_ema=False`. Create one sub-optimizer "
+                    "with use_ema=True."
+                )
+            pairs = [self._pairs_of(opt) for opt in averaging if opt._ema]
+            if not pairs:
+                self._pairs_of(averaging[0])  # raises: no step taken yet
+            return [w for ws, _ in pairs for w in ws], [a for _, avs in pairs for a in avs]
+        return self._pairs_of(optimizer)
+
+    def _pairs_of(self, optimizer: Any) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
         if not getattr(optimizer, "use_ema", False):
             raise ValueError(
                 "SwapEMAWeights must be used when `use_ema=True` is set on the optimizer. Received: "

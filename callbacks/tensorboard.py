@@ -17,7 +17,7 @@ import torch
 
 from kerasish import distributed
 from kerasish.callbacks import tensorboard_extras as extras
-from kerasish.callbacks.callback import Callback
+from kerasish.callbacks.callback import Callback, rate_holders
 
 
 def _writer_class() -> Any:
@@ -334,8 +334,9 @@ class TensorBoard(Callback):
             else:
                 train.add_scalar("epoch_" + name, float(value), epoch)
         optimizer = getattr(self.model, "optimizer", None)
-        if "learning_rate" not in logs and optimizer is not None:
-            train.add_scalar("epoch_learning_rate", float(optimizer.learning_rate), epoch)
+        for key, holder in rate_holders(optimizer) if optimizer is not None else ():
+            if key not in logs:  # a MultiOptimizer: each sub-optimizer's, as Keras's learning_rate_<name>
+                train.add_scalar("epoch_" + key, float(holder.learning_rate), epoch)
         if self.write_steps_per_second:
             elapsed = max(time.perf_counter() - self._epoch_start, 1e-9)
             train.add_scalar("epoch_steps_per_second", self._batches_in_epoch / elapsed, epoch)

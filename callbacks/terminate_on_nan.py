@@ -7,6 +7,7 @@ import warnings
 from typing import Any, Mapping, Optional
 
 from kerasish.callbacks.callback import Callback
+from kerasish.utils.interactive_logging import print_msg
 
 
 class TerminateOnNaN(Callback):
@@ -32,6 +33,6 @@ class TerminateOnNaN(Callback):
         loss = (logs or {}).get("loss")  # host sync: once per batch, by design
         if loss is not None and not math.isfinite(float(loss)):
             message = f"Epoch {self._epoch + 1}, batch {batch}: Invalid loss {loss}, terminating training"
-            print(message)
+            print_msg(message)
             warnings.warn(message + ". Lower the learning rate or check the data for NaN/inf values.", stacklevel=2)
             self.model.stop_training = True

@@ -48,13 +48,16 @@ _NAMES = {
     "KerasTensor": ("kerasish.ops.keras_tensor", "KerasTensor"),
     "Optimizer": ("kerasish.optimizers", "Optimizer"),
     "Regularizer": ("kerasish.regularizers", "Regularizer"),
+    "RematScope": ("kerasish.layers.rematerialization", "RematScope"),
+    "remat": ("kerasish.layers.rematerialization", "remat"),
+    "name_scope": ("kerasish.layers.name_scope", "name_scope"),
 }
 
 __all__ = [
     "Sequential", "Model", "Input", "Layer", "Loss", "Metric", "Variable", "layers", "models", "losses", "metrics",
     "optimizers", "activations", "initializers", "regularizers", "constraints", "utils", "config", "ops",
     "backend", "tree", "device", "__version__", "DTypePolicy", "Initializer", "InputSpec", "KerasTensor",
-    "Optimizer", "Regularizer",
+    "Optimizer", "Regularizer", "RematScope", "remat", "name_scope",
     "callbacks", "recipes", "datasets", "preprocessing", "saving", "mixed_precision", "distributed", "random",
     "applications", "distillation",
 ]

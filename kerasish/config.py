@@ -250,6 +250,10 @@ def __getattr__(name: str):
         from kerasish import mixed_precision
 
         return getattr(mixed_precision, name)
+    if name in ("enable_interactive_logging", "disable_interactive_logging", "is_interactive_logging_enabled"):
+        from kerasish.utils import interactive_logging  # stdout or the "kerasish" logger for progress output
+
+        return getattr(interactive_logging, name)
     from kerasish.utils.keras_names import missing_attribute
 
     raise missing_attribute(__name__, name, globals())

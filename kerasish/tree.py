@@ -13,7 +13,14 @@ from typing import Any, Callable, Iterator, List, Tuple
 __all__ = [
     "is_nested", "flatten", "flatten_with_path", "pack_sequence_as", "map_structure", "map_structure_up_to",
     "assert_same_structure", "assert_same_paths", "lists_to_tuples", "traverse", "map_shape_structure",
+    "MAP_TO_NONE",
 ]
+
+
+class MAP_TO_NONE:
+    """The value a `traverse` function returns to replace a node with None (returning None
+    itself means "keep the node", top-down: "keep going into it"). `map_structure` gives it
+    no meaning: a function returning it puts the class itself in the result, as in Keras."""
 
 
 def is_nested(structure: Any) -> bool:
@@ -160,20 +167,26 @@ def lists_to_tuples(structure: Any) -> Any:
     return structure
 
 
+def _is_map_to_none(value: Any) -> bool:
+    # By name, as Keras's: its own keras.tree.MAP_TO_NONE (or dm-tree's) works here too.
+    return isinstance(value, type) and value.__name__ == "MAP_TO_NONE"
+
+
 def traverse(func: Callable[[Any], Any], structure: Any, top_down: bool = True) -> Any:
     """Visits every node (structures and leaves). Top-down: a non-None result of `func`
-    replaces the node and stops the descent; bottom-up: `func` sees rebuilt children."""
+    replaces the node and stops the descent; bottom-up: `func` sees rebuilt children.
+    A result of `MAP_TO_NONE` replaces the node with None."""
     if top_down:
         out = func(structure)
         if out is not None:
-            return out
+            return None if _is_map_to_none(out) else out
         if is_nested(structure):
             return _rebuild(structure, [traverse(func, c, True) for _, c in _children(structure)])
         return structure
     if is_nested(structure):
         structure = _rebuild(structure, [traverse(func, c, False) for _, c in _children(structure)])
     out = func(structure)
-    return structure if out is None else out
+    return structure if out is None else None if _is_map_to_none(out) else out
 
 
 def map_shape_structure(func: Callable[[Any], Any], structure: Any) -> Any:

@@ -9,6 +9,7 @@ use `.value`, `.assign(...)`, `.numpy()`, `.trainable`, `.name` and `.path`.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -54,6 +55,13 @@ def _rebuild_variable(data: torch.Tensor, requires_grad: bool, state: Dict[str, 
 torch.serialization.add_safe_globals([_rebuild_variable])
 
 
+def _open_scope_path() -> str:
+    """The path of the name scopes open now ('' when none): a Variable made inside
+    `kerasish.name_scope("block")` is 'block/<name>', as Keras's."""
+    scopes = sys.modules.get("kerasish.layers.name_scope")  # not imported: no scope can be open
+    return scopes.current_path() if scopes is not None else ""
+
+
 class Variable(nn.Parameter):
     """A weight: a `torch.nn.Parameter` with Keras 3's variable methods.
 
@@ -94,7 +102,7 @@ class Variable(nn.Parameter):
         data = _initial_value(data, shape, dtype)
         var = torch.Tensor._make_subclass(cls, data, requires_grad)
         var._keras_name = name
-        var._keras_scope = ""  # the layers it was made under ('sequential/dense'), set by the layer
+        var._keras_scope = _open_scope_path()  # the layers it was made under ('sequential/dense'), set by the layer
         var.constraint = None
         var.regularizer = None
         var.aggregation = aggregation

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kerasish.layers import auto_config, call_context, name_scope
+from kerasish.layers import auto_config, call_context, name_scope, rematerialization
 from kerasish.layers.calling import (
     call_spec, cast_input, cast_inputs, first_device, has_symbolic, input_cast_dtype, needs_conversion, shape_tree,
     to_tensors,
@@ -178,6 +178,8 @@ class Layer(LayerSurface, LayerState, nn.Module):
     input_spec: Any = None
 
     def __init__(
+    #: The rematerialization mode the layer was constructed under (a RematMode), or None.
+    _remat_mode: Any = None
         self,
         *,
         name: Optional[str] = None,
@@ -235,6 +237,8 @@ class Layer(LayerSurface, LayerState, nn.Module):
         self._inbound_nodes: List[Any] = []
 
     #: Weights the layer's `build` creates, e.g. ("kernel", "bias"). Before the build, reading one
+        # The RematScope open at construction, as Keras reads it (None: no checkpointing; see rematerialization).
+        self._remat_mode = rematerialization.mode_for_new_layer()
     #: raises AttributeError as in Keras (hasattr is False); a build that leaves one out (no bias) sets it None.
     _weights_made_by_build: Tuple[str, ...] = ()
 
@@ -465,6 +469,8 @@ class Layer(LayerSurface, LayerState, nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.call(*args, **kwargs)
 
+        if self._remat_mode is not None:  # made under a RematScope: one attribute read otherwise
+            return rematerialization.remat_call(self, args, kwargs)
     forward._calls_call = True  # type: ignore[attr-defined]  # (a subclass's own forward has no mark)
 
     # ------------------------------------------------------------------ masking

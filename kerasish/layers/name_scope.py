@@ -110,3 +110,67 @@ def move_under(layer: Any, parent: str) -> None:
         if getattr(weight, "_keras_scope", None) is not None:
             weight._keras_scope = moved(weight._keras_scope)
     layer._parent_path = parent
+
+
+class name_scope:
+    """Opens a named scope: weights, variables and layers first built or called inside it get
+    paths under its name (Keras 3's `keras.name_scope`).
+
+    Only paths change: `Variable.path` becomes `'block/dense/kernel'` for a Dense first built
+    or called inside `name_scope("block")`, and `'block/v'` for a `Variable(..., name="v")`
+    made there. Layer names stay as they are. A layer keeps the path of its first build or
+    call, so calling it again under another scope moves nothing. Scopes nest; they are per
+    thread.
+
+    Args:
+        name: the scope's name: a string without `/`. Required.
+        caller: the object that opens the scope (a layer opening its own). Defaults to `None`.
+        deduplicate: when `caller` is given, reopening the scope already on top (same caller
+            and name) adds nothing, and a caller with a recorded path is scoped under that
+            path. Defaults to `True`.
+        override_parent: a path (`'a/b'`) to put the scope under instead of the open scopes.
+            Defaults to `None`.
+
+    Raises:
+        ValueError: a `name` that is not a string, or contains `/`.
+
+    Example:
+        >>> import kerasish
+        >>> with kerasish.name_scope("encoder"):
+        ...     dense = kerasish.layers.Dense(2)
+        ...     dense.build((None, 3))
+        >>> dense.kernel.path.split("/")[0]
+        'encoder'
+    """
+
+    def __init__(self, name: str, caller: Any = None, deduplicate: bool = True,
+                 override_parent: Optional[str] = None) -> None:
+        if not isinstance(name, str) or "/" in name:
+            raise ValueError(
+                "Argument `name` must be a string and cannot contain character `/`. "
+                f"Received: name={name!r} (of type {type(name).__name__}). Nest two scopes for a two-level path."
+            )
+        self.name = name
+        self.caller = caller
+        self.deduplicate = deduplicate
+        self.override_parent = override_parent
+        if override_parent is None and deduplicate and getattr(caller, "_parent_path", None) is not None:
+            self.override_parent = caller._parent_path
+        self._parent_path: Optional[str] = None  # where it sits while open (the stack reads it as a layer's)
+        self._opened: Optional[List[Any]] = None
+
+    def __enter__(self) -> "name_scope":
+        layers = _scopes.layers
+        if self.deduplicate and self.caller is not None and layers:
+            top = layers[-1]
+            if (top is self.caller or getattr(top, "caller", None) is self.caller) and top.name == self.name:
+                return self
+        self._parent_path = self.override_parent if self.override_parent is not None else current_path()
+        layers.append(self)
+        self._opened = layers
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._opened is not None:
+            self._opened.pop()
+            self._opened = None

@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
+from kerasish.utils.interactive_logging import print_msg
+
 Row = Tuple[Any, str, str]  # (layer, "name (Class)", formatted output shape)
 
 _SEQUENTIAL_POSITIONS = (0.45, 0.80, 1.0)
@@ -68,6 +70,10 @@ def _optimizer_count(model: Any) -> Optional[Tuple[int, int]]:
     n, size = 1, 4  # the step counter (int32 in Keras 3 on torch: its dtype="int")
     if getattr(opt, "learning_rate_schedule", None) is None:
         n, size = n + 1, size + 4  # the learning rate variable
+    for sub in getattr(opt, "optimizers", ()):  # a MultiOptimizer: each sub-optimizer's counter and rate too
+        n, size = n + 1, size + 4
+        if sub.learning_rate_schedule is None:
+            n, size = n + 1, size + 4
     for param, state in torch_opt.state.items():
         for value in state.values():
             if isinstance(value, torch.Tensor) and value.shape == param.shape and value.dim() > 0:
@@ -238,5 +244,5 @@ def print_summary(model: Any, rows: List[Row], connections: Optional[List[str]] 
     if optimizer is not None:
         lines.append(f" Optimizer params: {optimizer[0]:,} ({readable_size(optimizer[1])})")
     text = "\n".join(lines)
-    (print_fn or print)(text)
+    (print_fn or print_msg)(text)  # stdout, or the "kerasish" logger when logging is not interactive
     return text

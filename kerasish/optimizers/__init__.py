@@ -30,6 +30,7 @@ from kerasish.optimizers.keras_rules import (
     KerasSGDTorch,
 )
 from kerasish.optimizers.loss_scale_optimizer import LossScaleOptimizer
+from kerasish.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap
 from kerasish.optimizers.muon import KerasMuonTorch, Muon  # noqa: F401  (public, as the other rules)
 from kerasish.optimizers.schedule_free import KerasScheduleFreeAdamWTorch, ScheduleFreeAdamW  # noqa: F401
 from kerasish.registry import Registry
@@ -384,7 +385,7 @@ for _n, _c in {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "ad
 #: Keras's table for `deserialize`: every optimizer by its lower-case class name (matched in any case).
 _MODULE_OBJECTS: Dict[str, Any] = {c.__name__.lower(): c for c in (
     Optimizer, SGD, RMSprop, Adam, AdamW, Adamax, Nadam, Adagrad, Adadelta, Lion, Ftrl, Lamb, Adafactor,
-    LossScaleOptimizer, Muon, ScheduleFreeAdamW)}
+    LossScaleOptimizer, Muon, ScheduleFreeAdamW, MultiOptimizer, OptimizerMap)}
 
 
 def serialize(optimizer: Optimizer) -> Dict[str, Any]:

@@ -20,6 +20,9 @@ Adadelta, Lion, Ftrl, Muon and ScheduleFreeAdamW. Others (Adafactor, `formula="t
 subclass) are not written and not restored, and a warning names the optimizer each time.
 
 An optimizer not built yet is written as Keras writes one: `iteration` and `learning_rate` only.
+A MultiOptimizer writes its own two (its learning rate is Keras's 0.0 placeholder), then each
+sub-optimizer's variables in the order of `optimizers`, and, as Keras, each sub-optimizer's
+again under `optimizer/optimizers/<class name>/vars`.
 """
 
 from __future__ import annotations
@@ -59,15 +62,22 @@ _SLOTS: Dict[str, Callable[[Any], List[Tuple[str, ...]]]] = {
 class _Var:
     """One of Keras's optimizer variables and where kerasish keeps it."""
 
-    name: str                                  # Keras's variable name, for messages
+    name: str                                  # Keras's variable path ('adam/seq_dense_kernel_momentum')
     shape: Tuple[int, ...]                     # in Keras's layout
     get: Callable[[], np.ndarray]
     set: Callable[[np.ndarray], None]
+    tensor: Callable[[], torch.Tensor]         # the value as a tensor in Keras's layout (a copy or a view)
 
 
 def _unsupported(optimizer: Any) -> Optional[str]:
     """Why `optimizer`'s state cannot be mapped to Keras's variables, or None when it can."""
     cls = type(optimizer)
+    if cls.__name__ == "MultiOptimizer" and cls.__module__.startswith("kerasish.optimizers"):
+        for inner in optimizer.optimizers:
+            why = _unsupported(inner)
+            if why is not None:
+                return f"its sub-optimizer {inner.name!r}: {why}"
+        return None
     if not cls.__module__.startswith("kerasish.optimizers") or cls.__name__ not in _SLOTS:
         return (f"{cls.__name__} keeps a state kerasish does not map to Keras's optimizer variables (mapped: "
                 f"{', '.join(sorted(_SLOTS))})")
@@ -94,34 +104,39 @@ def _keras_order(model: Any, optimizer: Any) -> List[torch.Tensor]:
 
 
 def _scalar(name: str, get: Callable[[], Any], put: Callable[[Any], None], dtype: Any) -> _Var:
-    return _Var(name, (), lambda: np.asarray(get(), dtype=dtype), lambda a: put(a[()]))
+    return _Var(name, (), lambda: np.asarray(get(), dtype=dtype), lambda a: put(np.asarray(a)[()]),
+                lambda: torch.from_numpy(np.asarray(get(), dtype=dtype)))
 
 
 def _tensor(name: str, tensor_of: Callable[[bool], torch.Tensor], layout: Any, shape: Tuple[int, ...]) -> _Var:
     """`tensor_of(create)` gives the tensor; `create=False` (reading it out) must not change any state."""
 
-    def get() -> np.ndarray:
+    def keras_tensor() -> torch.Tensor:
         value = tensor_of(False).detach()
-        if layout is not None:
-            value = layout.to_keras(value)
-        value = value.cpu().contiguous()
+        return value if layout is None else layout.to_keras(value)
+
+    def get() -> np.ndarray:
+        value = keras_tensor().cpu().contiguous()
         if value.dtype == torch.bfloat16:  # NumPy has none: Keras stores the 2-byte patterns (see keras_weights)
             return value.view(torch.int16).numpy().view(_BFLOAT16)
         return value.numpy()
 
-    def put(array: np.ndarray) -> None:
+    def put(array: Any) -> None:
         target = tensor_of(True)
-        array = np.array(array)
-        if array.dtype == _BFLOAT16:
-            value = torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
+        if isinstance(array, torch.Tensor):
+            value = array.detach()
         else:
-            value = torch.from_numpy(array)
+            array = np.array(array)
+            if array.dtype == _BFLOAT16:
+                value = torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
+            else:
+                value = torch.from_numpy(array)
         if layout is not None:
             value = layout.from_keras(value, tuple(target.shape))
         with torch.no_grad():
             target.copy_(value.to(target.dtype))
 
-    return _Var(name, shape, get, put)
+    return _Var(name, shape, get, put, keras_tensor)
 
 
 def _held(tensor: torch.Tensor) -> Callable[[bool], torch.Tensor]:
@@ -129,18 +144,28 @@ def _held(tensor: torch.Tensor) -> Callable[[bool], torch.Tensor]:
     return lambda create: tensor
 
 
-def _variables(model: Any, optimizer: Any) -> List[_Var]:
-    """Keras's optimizer variables for `optimizer`, in Keras's order (see the module docstring).
+def _variables(model: Any, optimizer: Any, built: bool = True) -> List[_Var]:
+    """Keras's optimizer variables for `optimizer`, in Keras's order (see the module docstring);
+    with `built=False` those of the optimizer before it is built (what Keras saves then).
 
     Raises:
         _Mismatch: when the optimizer's parameters are not the model's trainable weights.
     """
-    out = [_scalar("iteration", lambda: optimizer._iterations,
+    prefix = f"{optimizer.name}/"
+    out = [_scalar(prefix + "iteration", lambda: optimizer._iterations,
                    lambda v: setattr(optimizer, "_iterations", int(v)), np.int32)]
+    if type(optimizer).__name__ == "MultiOptimizer":
+        # Keras's MultiOptimizer: its own two (its learning rate a 0.0 placeholder), then every
+        # sub-optimizer's variables in the order of `optimizers` (one without weights: its two).
+        out.append(_scalar(prefix + "learning_rate", lambda: optimizer._lr,
+                           lambda v: setattr(optimizer, "_lr", float(v)), np.float32))
+        for inner in optimizer.optimizers:
+            out += _variables(model, inner, built and inner.built)
+        return out
     if optimizer.learning_rate_schedule is None:
-        out.append(_scalar("learning_rate", lambda: optimizer.learning_rate,
+        out.append(_scalar(prefix + "learning_rate", lambda: optimizer.learning_rate,
                            lambda v: setattr(optimizer, "learning_rate", float(v)), np.float32))
-    if not optimizer.built:
+    if not (built and optimizer.built):
         return out
     torch_opt = optimizer.torch_optimizer
     params = _keras_order(model, optimizer)
@@ -152,7 +177,9 @@ def _variables(model: Any, optimizer: Any) -> List[_Var]:
         return tuple(keras_shape(p, layouts.get(id(p))))
 
     def label(p: torch.Tensor, slot: str) -> str:
-        return f"{getattr(p, 'path', None) or getattr(p, 'name', None) or tuple(p.shape)}/{slot}"
+        # Keras names a slot `<optimizer>/<weight path with '/' as '_'>_<slot>`.
+        ref = getattr(p, "path", None) or getattr(p, "name", None) or "x".join(map(str, p.shape))
+        return f"{prefix}{str(ref).replace('/', '_')}_{slot}"
 
     if optimizer.use_ema:
         out += [_tensor(label(p, "average"), _held(optimizer._ema[index[id(p)]]), layouts.get(id(p)), shape(p))
@@ -193,7 +220,7 @@ def _variables(model: Any, optimizer: Any) -> List[_Var]:
             for g in groups:
                 g["u_product"] = float(v)
 
-        out.append(_scalar("u_product", lambda: groups[0].get("u_product", 1.0), set_product, np.float32))
+        out.append(_scalar("variable", lambda: groups[0].get("u_product", 1.0), set_product, np.float32))
     return out
 
 
@@ -252,10 +279,10 @@ def restore_optimizer(model: Any, arrays: Sequence[Any], where: str) -> bool:
     except _Mismatch as e:
         _warn(optimizer, str(e), "restored")
         return False
-    base = 1 + (optimizer.learning_rate_schedule is None)
-    fresh = len(arrays) == base and tuple(arrays[0].shape) == () and int(np.asarray(arrays[0][()])) == 0
+    unbuilt = _variables(model, optimizer, built=False)
+    fresh = len(arrays) == len(unbuilt) and tuple(arrays[0].shape) == () and int(np.asarray(arrays[0][()])) == 0
     if fresh:  # a compiled model Keras saved before training: nothing but the base variables
-        expected = expected[:base]
+        expected = unbuilt
     problems = []
     if len(arrays) != len(expected):
         problems.append(f"{where} holds {len(arrays)} optimizer variables, {type(optimizer).__name__} with these "
@@ -265,7 +292,7 @@ def restore_optimizer(model: Any, arrays: Sequence[Any], where: str) -> bool:
             if tuple(stored.shape) != var.shape:
                 problems.append(f"variable {i} ({var.name}) has shape {tuple(stored.shape)} in the file, "
                                 f"expected {var.shape}")
-            elif np.dtype(stored.dtype).kind not in ("iu" if i == 0 else "f") and not (
+            elif np.dtype(stored.dtype).kind not in ("iu" if var.name.endswith("/iteration") else "f") and not (
                     i > 0 and stored.dtype == _BFLOAT16 and _attrs(stored).get("dtype") == "bfloat16"):
                 problems.append(f"variable {i} ({var.name}) has dtype {stored.dtype} in the file")
     if problems:
@@ -278,23 +305,78 @@ def restore_optimizer(model: Any, arrays: Sequence[Any], where: str) -> bool:
         return False
     for var, value in zip(expected, values):
         var.set(value)
-    for group in optimizer.torch_optimizer.param_groups:
-        group["step"] = int(optimizer.iterations)  # the rule's step counts updates, as Keras's bias corrections
+    sync_step_counts(optimizer)
     return True
 
 
+def sync_step_counts(optimizer: Any) -> None:
+    """Sets the update rules' step counts from `iterations` after Keras's variables were assigned."""
+    for opt in _updaters(optimizer):
+        for group in opt.torch_optimizer.param_groups:
+            group["step"] = int(opt.iterations)  # the rule's step counts updates, as Keras's bias corrections
+
+
+def _updaters(optimizer: Any) -> List[Any]:
+    """The built optimizers whose torch param groups count steps: the optimizer, or a
+    MultiOptimizer's sub-optimizers."""
+    inner = optimizer.optimizers if _is_multi(optimizer) else [optimizer]
+    return [opt for opt in inner if opt.torch_optimizer is not None]
+
+
+def _is_multi(optimizer: Any) -> bool:
+    return type(optimizer).__name__ == "MultiOptimizer" and type(optimizer).__module__.startswith("kerasish.")
+
+
+def keras_state_variables(model: Any, built: bool = True) -> List[_Var]:
+    """The compiled model's optimizer variables as Keras names them (`name` is the variable's
+    path), in Keras's order, for `get_state_tree` / `set_state_tree`; with `built=False` those
+    of Keras's optimizer before it is built (`iteration` and `learning_rate`).
+
+    Raises:
+        ValueError: for an optimizer whose state has no Keras form (the message says why).
+    """
+    optimizer = model.optimizer
+    why = _unsupported(optimizer)
+    if why is None:
+        try:
+            return _variables(model, optimizer, built)
+        except _Mismatch as e:
+            why = str(e)
+    raise ValueError(
+        f"The state of optimizer {optimizer.name!r} ({type(optimizer).__name__}) has no Keras variable paths: {why}. "
+        "Use one of the mapped optimizers with Keras's formula, or read its state with "
+        "model.optimizer.state_dict()."
+    )
+
+
+def _write_arrays(group: Any, arrays: Sequence[np.ndarray]) -> None:
+    for i, array in enumerate(arrays):
+        dataset = group.create_dataset(str(i), data=array)
+        if array.dtype == _BFLOAT16:
+            dataset.attrs["dtype"] = "bfloat16"  # Keras's marker on its 2-byte opaque datasets
+
+
 def write_group(h5file: Any, model: Any) -> None:
-    """Adds `optimizer/vars` to an open, writable h5py file when `model` has a mapped optimizer."""
+    """Adds `optimizer/vars` to an open, writable h5py file when `model` has a mapped optimizer
+    (for a MultiOptimizer also `optimizer/optimizers/<class>/vars` per sub-optimizer, as Keras)."""
     found = optimizer_arrays(model)
     if found is None:
         return
     name, arrays = found
     group = h5file.require_group(GROUP)
     group.attrs["name"] = name
-    for i, array in enumerate(arrays):
-        dataset = group.create_dataset(str(i), data=array)
-        if array.dtype == _BFLOAT16:
-            dataset.attrs["dtype"] = "bfloat16"  # Keras's marker on its 2-byte opaque datasets
+    _write_arrays(group, arrays)
+    optimizer = model.optimizer
+    if _is_multi(optimizer):
+        from kerasish.layers.layer import to_snake_case
+
+        used: Dict[str, int] = {}
+        for inner in optimizer.optimizers:
+            key = to_snake_case(type(inner).__name__)  # Keras names a list's items by class, numbered
+            used[key] = used.get(key, -1) + 1
+            key = key if used[key] == 0 else f"{key}_{used[key]}"
+            _write_arrays(h5file.require_group(f"optimizer/optimizers/{key}/vars"),
+                          [v.get() for v in _variables(model, inner)])
 
 
 def read_group(h5file: Any, model: Any, where: str) -> Optional[bool]:

@@ -153,7 +153,9 @@ class TrainingSnapshot:
         optimizer = model.optimizer
         self._optimizer_state = _to_host(optimizer.state_dict())
         self._schedule = getattr(optimizer, "learning_rate_schedule", None)
-        self._learning_rate = float(optimizer.learning_rate)  # a number: the variable itself follows the rate
+        # A number (the variable itself follows the rate); a MultiOptimizer has none: its sub-optimizers'
+        # rates come back with its state dict.
+        self._learning_rate = None if hasattr(optimizer, "optimizers") else float(optimizer.learning_rate)
         self._metrics = [(m, _metric_state(m)) for m in _leaf_metrics(model)]
         self._stop_training = getattr(model, "stop_training", False)
         self._rng = self._rng_state()
@@ -175,7 +177,7 @@ class TrainingSnapshot:
                 if isinstance(tensor, torch.nn.Parameter) or tensor.requires_grad:
                     tensor.grad = None if grad is None else grad.to(tensor.device)
         optimizer = model.optimizer
-        if self._schedule is None:
+        if self._schedule is None and self._learning_rate is not None:
             # Before load_state_dict, which then sets every param group's rate exactly.
             optimizer.learning_rate = self._learning_rate
         if self._optimizer_state:

@@ -491,8 +491,9 @@ def _check_float16_optimizer(optimizer: Any) -> None:
     """mixed_float16 steps through torch's GradScaler, which bypasses these optimizer features: refuse them."""
     from kerasish.optimizers import LossScaleOptimizer
 
+    held = [optimizer] + list(getattr(optimizer, "optimizers", []))  # a MultiOptimizer's sub-optimizers too
     unsupported = [name for name in ("gradient_accumulation_steps", "loss_scale_factor")
-                   if getattr(optimizer, name, None) is not None]
+                   if any(getattr(o, name, None) is not None for o in held)]
     if isinstance(optimizer, LossScaleOptimizer):
         unsupported.append("LossScaleOptimizer")
     if unsupported:

@@ -6,8 +6,8 @@
 - `make_train_function` / `make_test_function` / `make_predict_function` and the
   `train_function` / `test_function` / `predict_function` they set: one step on `[batch]`, as
   Keras's torch trainer makes them;
-- `get_state_tree` / `set_state_tree`: the variables by path (`set_state_tree` for the model's own
-  variables; kerasish's optimizer and metric state have no Keras paths, so those refuse).
+- `get_state_tree` / `set_state_tree`: every variable by its Keras path (the weights, the optimizer's
+  and the metrics' state), both ways (`state_tree.py`).
 
 `Trainer` (model_trainer.py) inherits this class; it is not used on its own.
 """
@@ -17,9 +17,8 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Optional
 
-import numpy as np
 import torch
 
 from kerasish.utils.tree import unpack_x_y_sample_weight
@@ -38,16 +37,6 @@ def _user_stacklevel() -> int:
     while frame is not None and frame.f_code.co_filename.startswith(roots):
         frame, level = frame.f_back, level + 1
     return level
-
-
-def _flatten_tree(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    flat: Dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten_tree(value, f"{prefix}{key}/"))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 class TrainerSurface:
@@ -211,56 +200,108 @@ class TrainerSurface:
 
     # ----------------------------------------------------------------- state trees
     def get_state_tree(self, value_format: str = "backend_tensor") -> Dict[str, Any]:
-        """Keras's nested dict of every variable by path, which kerasish cannot give whole.
+        """Every variable of the model by its Keras path, as Keras 3's `get_state_tree`.
 
-        Raises:
-            NotImplementedError: always: the tree holds optimizer and metric variables by Keras path,
-                and kerasish's optimizer state (torch's) and metric state have none. The message gives
-                the kerasish calls that read the same values.
-        """
-        raise NotImplementedError(
-            f"get_state_tree(value_format={value_format!r}) is not available in kerasish: its tree keys the optimizer "
-            "and metric variables by Keras path, which kerasish's optimizer state (torch's) and metrics do not have. "
-            "Read the model's variables by path with {w.path: w for w in model.weights}, the optimizer state with "
-            "model.optimizer.variables, and save everything with model.save('m.keras') or "
-            "callbacks.BackupAndRestore. set_state_tree() takes 'trainable_variables' and 'non_trainable_variables'."
-        )
+        Returns `{'trainable_variables', 'non_trainable_variables', 'optimizer_variables',
+        'metrics_variables'}`, each a nested dict made by splitting the variables' paths at '/':
+        the weights in Keras's layout (`{'seq': {'dense': {'kernel': ...}}}`), the optimizer's
+        variables as Keras names them (`{'adam': {'iteration': ..., 'learning_rate': ...,
+        'seq_dense_kernel_momentum': ...}}`; before the first update only `iteration` and
+        `learning_rate`, as Keras's unbuilt optimizer) and the metrics' state (`{'loss':
+        {'total': ..., 'count': ...}}`). See `kerasish/training/state_tree.py`.
 
-    def set_state_tree(self, state_tree: Dict[str, Any]) -> None:
-        """Assigns the values of a Keras state tree's 'trainable_variables' and 'non_trainable_variables'
-        (nested dicts keyed by the parts of each variable's path) to the model's variables.
+        With `"backend_tensor"` a weight in torch's own layout is the variable's tensor (detached:
+        it shares its storage, as Keras's tree holds the live value), others are copies: a weight
+        in another layout, the optimizer's step count and rate (kept on the host) and the metric
+        accumulators kerasish keeps in float64 (given in the metric's dtype, as Keras's).
 
         Args:
-            state_tree: `{'trainable_variables': {...}, 'non_trainable_variables': {...}}`; values are
-                tensors or arrays. Paths matching no variable are skipped, as in Keras.
+            value_format: `"backend_tensor"` (torch tensors) or `"numpy_array"`. Defaults to
+                `"backend_tensor"`.
 
         Raises:
-            ValueError: for another top-level key, naming the valid ones.
-            NotImplementedError: for 'optimizer_variables' or 'metrics_variables' (nothing is assigned
-                then), whose Keras paths kerasish's optimizer and metric state do not have.
+            ValueError: for another `value_format`, a path found twice, a model not compiled, or
+                an optimizer whose state has no Keras form (Adafactor, `formula="torch"`, a torch
+                optimizer).
+            NotImplementedError: for a metric whose state has no Keras variable paths.
+
+        Example:
+            >>> import kerasish, numpy as np
+            >>> model = kerasish.Sequential([kerasish.Input((1,)), kerasish.layers.Dense(1, name="d")], name="s")
+            >>> model.compile(optimizer=kerasish.optimizers.Adam(name="adam"), loss="mse")
+            >>> _ = model.fit(np.ones((2, 1)), np.ones((2, 1)), verbose=0)
+            >>> sorted(model.get_state_tree()["optimizer_variables"]["adam"])[:3]
+            ['iteration', 'learning_rate', 's_d_bias_momentum']
         """
-        unsupported = [k for k in state_tree if k in ("optimizer_variables", "metrics_variables")]
-        unknown = [k for k in state_tree if k not in ("trainable_variables", "non_trainable_variables",
-                                                      "optimizer_variables", "metrics_variables")]
-        if unknown:
+        from kerasish.training import state_tree
+
+        if value_format not in ("backend_tensor", "numpy_array"):
             raise ValueError(
-                f"set_state_tree() received the unknown key(s) {unknown}; expected 'trainable_variables', "
-                "'non_trainable_variables', 'optimizer_variables' or 'metrics_variables' (get_state_tree's keys)."
+                "Invalid `value_format` argument. Expected one of {'numpy_array', 'backend_tensor'}. Received: "
+                f"value_format={value_format!r}"
             )
-        if unsupported:
-            raise NotImplementedError(
-                f"set_state_tree() received {unsupported}, which kerasish cannot assign by path: its optimizer state "
-                "(torch's) and metric state have no Keras paths. Nothing was assigned. Pass only "
-                "'trainable_variables' and 'non_trainable_variables' (e.g. {k: v for k, v in tree.items() if k in "
-                "('trainable_variables', 'non_trainable_variables')}); the optimizer state comes back with a saved "
-                "model (kerasish.saving.load_model) or callbacks.BackupAndRestore."
+        self._check_state_tree_compiled("get_state_tree()")
+        groups = {"trainable_variables": state_tree.model_entries(self, self.trainable_variables),
+                  "non_trainable_variables": state_tree.model_entries(self, self.non_trainable_variables),
+                  "optimizer_variables": state_tree.optimizer_entries(self, created_only=True),
+                  "metrics_variables": state_tree.metrics_entries(self)}
+        return {key: state_tree.nest(entries, value_format) for key, entries in groups.items()}
+
+    def _check_state_tree_compiled(self, call: str) -> None:
+        if getattr(self, "optimizer", None) is None:
+            raise ValueError(
+                f"{call} on model {self.name!r}, which is not compiled: the state tree holds the optimizer's "
+                "variables (Keras fails with AttributeError here). Call model.compile(optimizer=..., loss=...) "
+                "first; the weights alone are {w.path: w for w in model.weights}."
             )
-        groups = {"trainable_variables": self.trainable_variables,
-                  "non_trainable_variables": self.non_trainable_variables}
+
+    def set_state_tree(self, state_tree: Dict[str, Any]) -> None:
+        """Assigns the values of a state tree (`get_state_tree()`'s, or Keras's own) to the model's
+        variables, the optimizer's and the metrics', matched by Keras path, in Keras's layout.
+
+        Optimizer state that does not exist yet (a model compiled but not trained) is created, so
+        a tree from a trained Keras model continues training exactly; every path is checked
+        before anything is assigned.
+
+        Args:
+            state_tree: a dict with any of `'trainable_variables'`, `'non_trainable_variables'`,
+                `'optimizer_variables'`, `'metrics_variables'`, each a nested dict of tensors or
+                arrays keyed by the parts of each variable's path.
+
+        Raises:
+            ValueError: for another top-level key (Keras's message), a path that matches no
+                variable of its group (Keras skips such a path silently; kerasish refuses, listing
+                the model's paths), a value of another shape, or optimizer/metric variables for a
+                model that is not compiled.
+            NotImplementedError: for 'metrics_variables' when a metric has no Keras paths.
+        """
+        from kerasish.training import state_tree as trees
+
+        writes = []
         for key, tree in state_tree.items():
-            by_path: Dict[str, List[Any]] = {}
-            for variable in groups[key]:
-                by_path.setdefault(getattr(variable, "path", None), []).append(variable)
-            for path, value in _flatten_tree(tree).items():
-                for variable in by_path.get(path, ()):
-                    variable.assign(value if isinstance(value, torch.Tensor) else np.asarray(value))
+            if key == "trainable_variables":
+                entries = trees.model_entries(self, self.trainable_variables)
+            elif key == "non_trainable_variables":
+                entries = trees.model_entries(self, self.non_trainable_variables)
+            elif key == "optimizer_variables":
+                self._check_state_tree_compiled("set_state_tree() with 'optimizer_variables'")
+                entries = trees.optimizer_entries(self, created_only=False)
+            elif key == "metrics_variables":
+                self._check_state_tree_compiled("set_state_tree() with 'metrics_variables'")
+                entries = trees.metrics_entries(self)
+            else:
+                raise ValueError(
+                    f"Unknown variable name: {key}. Expected the keys of get_state_tree(): 'trainable_variables', "
+                    "'non_trainable_variables', 'optimizer_variables' or 'metrics_variables'."
+                )
+            hint = ""
+            if key == "metrics_variables" and trees.metrics_pending(self):
+                hint = (" The compiled metrics are made by the first batch, as Keras's: run a step first (e.g. "
+                        "model.evaluate on one batch, then reset_metrics()), or leave 'metrics_variables' out.")
+            writes += trees.plan(key, entries, tree, hint)
+        for write, value in writes:
+            write(value)
+        if "optimizer_variables" in state_tree:
+            from kerasish.saving.keras_optimizer import sync_step_counts
+
+            sync_step_counts(self.optimizer)

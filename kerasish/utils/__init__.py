@@ -20,6 +20,8 @@ _LAZY = {
     "PyDataset": "py_dataset", "Sequence": "py_dataset", "text_dataset_from_directory": "text_dataset",
     "timeseries_dataset_from_array": "timeseries_dataset", "Progbar": "progbar", "plot_history": "plot_history",
     "pack_x_y_sample_weight": "tree", "unpack_x_y_sample_weight": "tree", "get_source_inputs": "source_inputs",
+    "enable_interactive_logging": "interactive_logging", "disable_interactive_logging": "interactive_logging",
+    "is_interactive_logging_enabled": "interactive_logging", "Config": "config_container",
 }
 # Keras exports these under both keras.utils and keras.backend; they live in kerasish.backend.
 _FROM_BACKEND = ("clear_session", "is_keras_tensor", "standardize_dtype")
@@ -65,4 +67,5 @@ __all__ = [
     "load_img", "img_to_array", "array_to_img", "save_img", "model_to_dot", "plot_model", "PyDataset", "Sequence",
     "Progbar", "plot_history", "serialize_keras_object", "deserialize_keras_object", "clear_session",
     "is_keras_tensor", "standardize_dtype", "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "get_source_inputs",
+    "enable_interactive_logging", "disable_interactive_logging", "is_interactive_logging_enabled", "Config",
 ]

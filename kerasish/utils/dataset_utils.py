@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, random_split
 
 from kerasish.utils.dataset_ops import DatasetOps
+from kerasish.utils.interactive_logging import print_msg
 
 LABEL_MODES = ("int", "categorical", "binary", None)
 
@@ -147,9 +148,9 @@ def index_directory(directory: Any, labels: Any, formats: Tuple[str, ...], class
         names_out = [str(label) for label in sorted(set(labels))]
     if verbose:
         if label_array is None:
-            print(f"Found {len(filenames)} files.")
+            print_msg(f"Found {len(filenames)} files.")
         else:
-            print(f"Found {len(filenames)} files belonging to {len(names_out or [])} classes.")
+            print_msg(f"Found {len(filenames)} files belonging to {len(names_out or [])} classes.")
     paths = [os.path.join(directory, name) for name in filenames]
     if shuffle:
         if seed is None:
@@ -167,10 +168,10 @@ def training_or_validation_split(samples: List[str], labels: Optional[np.ndarray
         return samples, labels
     num_val = int(validation_split * len(samples))
     if subset == "training":
-        print(f"Using {len(samples) - num_val} files for training.")
+        print_msg(f"Using {len(samples) - num_val} files for training.")
         keep = slice(0, len(samples) - num_val)
     else:
-        print(f"Using {num_val} files for validation.")
+        print_msg(f"Using {num_val} files for validation.")
         keep = slice(len(samples) - num_val, len(samples))
     return samples[keep], None if labels is None else labels[keep]
 

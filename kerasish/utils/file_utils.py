@@ -35,6 +35,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import List, Optional, Sequence, Union
 
+from kerasish.utils.interactive_logging import print_msg
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 HASH_ALGORITHMS = ("auto", "md5", "sha256")
@@ -419,14 +421,14 @@ def get_file(fname: Optional[PathLike] = None, origin: Optional[str] = None, unt
 
     fresh = force_download or not target.exists()
     if not fresh and file_hash is not None and not validate_file(target, file_hash, hash_algorithm):
-        print(f"A local file was found at {target}, but its {hash_algorithm} hash does not match "
-              f"{file_hash}, so it is downloaded again.")
+        print_msg(f"A local file was found at {target}, but its {hash_algorithm} hash does not match "
+                  f"{file_hash}, so it is downloaded again.")
         fresh = True
     if fresh:
         datadir.mkdir(parents=True, exist_ok=True)
         if force_download:
             target.with_name(target.name + ".part").unlink(missing_ok=True)
-        print(f"Downloading data from {origin}")
+        print_msg(f"Downloading data from {origin}")
         download(origin, target, file_hash=file_hash, hash_algorithm=hash_algorithm)
 
     if extraction_dir is None:

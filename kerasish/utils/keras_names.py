@@ -29,13 +29,11 @@ _APP = ("Build the model from kerasish.layers, or wrap a torchvision model: "
         "kerasish.Model(torchvision.models.{}(weights=...)).")
 _APP_NONE = ("Build the model from kerasish.layers (its Keras source is a guide), or wrap any torch "
              "model as kerasish.Model(module).")
-_LOGGING = "kerasish has no global logging switch: pass verbose=0 to fit/evaluate/predict to silence progress output."
 _TRACEBACK = "kerasish does not filter tracebacks, so there is nothing to turn on or off: remove the call."
 _SCOPE = ("kerasish weights are torch parameters: for a stateless call use "
           "layer.stateless_call(trainable_variables, non_trainable_variables, inputs).")
 _QUANT = ("kerasish does not quantize layers. Quantize the underlying torch modules with torch.ao.quantization "
           "(or torchao) after training.")
-_REMAT = "Use torch.utils.checkpoint.checkpoint(fn, *inputs, use_reentrant=False) inside your layer's call()."
 _OPT = "Use one of kerasish.optimizers, or pass a torch.optim.Optimizer to compile(optimizer=...)."
 _DTYPE = "Use kerasish.mixed_precision (DTypePolicy, set_dtype_policy) for mixed precision."
 
@@ -49,15 +47,12 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
         "Function": "Build graphs as functional models: kerasish.Model(inputs, outputs) from kerasish.Input.",
         "Operation": "Write the computation with kerasish.ops functions inside a layer's call().",
         "Quantizer": _QUANT,
-        "RematScope": _REMAT,
         "StatelessScope": _SCOPE,
         "SymbolicScope": "Symbolic tensors come from kerasish.Input(shape=...); no scope is needed.",
         "distribution": "Use kerasish.distributed: launch with torchrun and fit() averages gradients (DDP).",
         "dtype_policies": _DTYPE,
         "legacy": "The Keras 2 compatibility API is not provided: use the Keras 3 names.",
-        "name_scope": "Layer names come from the name= argument of each layer; nest layers to group them.",
         "quantizers": _QUANT,
-        "remat": _REMAT,
         "src": "keras.src is Keras's private source tree: import the public names from kerasish instead.",
         "version": "Read kerasish.__version__ (a string).",
         "visualization": "Draw images and boxes with matplotlib directly; kerasish.utils.plot_model draws models.",
@@ -78,11 +73,8 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
     "applications.efficientnet": {f"EfficientNetB{i}": _APP.format(f"efficientnet_b{i}") for i in range(4, 8)},
     "callbacks": {
         "OrbaxCheckpoint": "Use kerasish.callbacks.ModelCheckpoint, or BackupAndRestore to resume training.",
-        "RemoteMonitor": "Use kerasish.callbacks.LambdaCallback(on_epoch_end=...) to send the logs yourself.",
     },
     "config": {
-        "disable_interactive_logging": _LOGGING, "enable_interactive_logging": _LOGGING,
-        "is_interactive_logging_enabled": _LOGGING,
         "disable_traceback_filtering": _TRACEBACK, "enable_traceback_filtering": _TRACEBACK,
         "is_traceback_filtering_enabled": _TRACEBACK,
         "is_nnx_enabled": "Flax NNX is a JAX feature; kerasish runs on torch only.",
@@ -102,32 +94,19 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
         "MaxNumBoundingBoxes": "kerasish has no bounding-box support. " + _LAYER,
     },
     "optimizers": {
-        "MultiOptimizer": "Use one optimizer with parameter groups (torch.optim.AdamW([{'params': ..., 'lr': ...}, "
-                          "...])) and pass it to compile(optimizer=...).",
-        "OptimizerMap": "Use one optimizer with torch parameter groups and pass it to compile(optimizer=...).",
         "legacy": "The Keras 2 optimizers are not provided: " + _OPT,
-    },
-    "preprocessing.image": {
-        "smart_resize": "Use kerasish.layers.Resizing(height, width, crop_to_aspect_ratio=True).",
     },
     "saving": {
         "KerasFileEditor": "A .keras file is a zip archive: read its config.json and model.weights.h5 with "
                            "zipfile and h5py, or load it with kerasish.saving.load_model and edit the model.",
     },
-    "tree": {
-        "MAP_TO_NONE": "Return None from the function given to kerasish.tree.map_structure and drop the Nones "
-                       "afterwards.",
-    },
     "utils": {
-        "Config": "Use a dict or a dataclass.",
         "FeatureSpace": "Preprocess each feature with kerasish.layers (Normalization, StringLookup, "
                         "IntegerLookup, Hashing, Discretization, CategoryEncoding) and concatenate the results.",
         "audio_dataset_from_directory": "Load the files with torchaudio.load in a torch.utils.data.Dataset and "
                                         "pass a DataLoader to fit().",
         "bounding_boxes": "kerasish has no bounding-box utilities; torchvision.ops has box conversions and IoU.",
         "legacy": "The Keras 2 compatibility API is not provided: use the Keras 3 names.",
-        "disable_interactive_logging": _LOGGING, "enable_interactive_logging": _LOGGING,
-        "is_interactive_logging_enabled": _LOGGING,
     },
 }
 

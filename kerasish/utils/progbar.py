@@ -24,6 +24,8 @@ from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from kerasish.utils.interactive_logging import is_interactive_logging_enabled, progress_stream
+
 _BAR_CHAR = "━"
 _TODO_CHAR = "─"
 _COLOUR = re.compile("\x1b\\[[0-9;]*m")
@@ -91,7 +93,8 @@ class Progbar:
         stateful_metrics: names displayed as given, not averaged. Defaults to `None`.
         stateless_metrics: names averaged, all others displayed as given. Defaults to `None`.
         unit_name: what a step is called (`'step'`, `'sample'`). Defaults to `'step'`.
-        file: keyword-only, a text stream to write to. Defaults to `None` (`sys.stdout` at each write).
+        file: keyword-only, a text stream to write to. Defaults to `None` (`sys.stdout` at each write, or
+            the `"kerasish"` logger while interactive logging is disabled).
         line_interval: keyword-only, seconds between two progress lines where the output cannot be
             redrawn (a pipe, a file, an unsized pty); the finished line always prints. Defaults to `30.0`.
 
@@ -210,7 +213,8 @@ class Progbar:
 
     # ------------------------------------------------------------------ drawing
     def _stream(self) -> Any:
-        return self.file if self.file is not None else sys.stdout
+        # The default is stdout, or the "kerasish" logger after config.disable_interactive_logging().
+        return self.file if self.file is not None else progress_stream()
 
     def _write(self, text: str) -> None:
         stream = self._stream()
@@ -222,7 +226,7 @@ class Progbar:
 
     def _show(self, current: int, now: float, per_unit: float, finalize: bool) -> None:
         if self._display is None:
-            if self.file is None and _in_notebook():
+            if self.file is None and is_interactive_logging_enabled() and _in_notebook():
                 self._display = _NotebookDisplay()
             else:
                 self._display = _TextDisplay()
