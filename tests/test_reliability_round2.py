@@ -390,3 +390,24 @@ def test_an_unwritable_backup_folder_is_refused_before_training(tmp_path, monkey
     with pytest.raises(PermissionError, match=r"cannot write into its backup folder .*before|not writable by this"):
         model.fit(X, Y, epochs=2, verbose=0, callbacks=[BackupAndRestore(tmp_path / "backup")])
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # no epoch ran
+
+
+def test_a_skipped_first_update_keeps_the_weights_moving_average_right():
+    # use_ema: the average starts at the weights; a first update undone by the non-finite guard must not
+    # leave it at zero (the counter no longer reads 0 at the next update), or fit's end writes ~0.01 * w.
+    x = np.random.default_rng(0).random((16, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    x[0, 0] = np.nan
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                                         batch_size=8)
+    runs = {}
+    for ema in (False, True):
+        kerasish.utils.set_random_seed(0)
+        model = kerasish.Sequential([kerasish.Input((3,)), kerasish.layers.Dense(1)])
+        model.compile(optimizer=kerasish.optimizers.Adam(use_ema=ema), loss="mse")
+        initial = model.get_weights()
+        model.fit(loader, epochs=1, verbose=0, skip_nonfinite=True)
+        runs[ema] = model.get_weights()
+    # One update was applied (the second batch): the average is 0.99 * initial + 0.01 * updated.
+    for w0, w1, average in zip(initial, runs[False], runs[True]):
+        np.testing.assert_allclose(average, 0.99 * w0 + 0.01 * w1, rtol=1e-5, atol=1e-7)

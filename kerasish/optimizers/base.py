@@ -232,7 +232,10 @@ class Optimizer(RateAndCounter):
         self.torch_optimizer = self.torch_class(groups, lr=self._lr, **kwargs)
         with torch.no_grad():
             if self.use_ema:
-                self._ema = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
+                # Keras starts the averages at zero and copies the weights in at the first update; starting
+                # them at the weights gives the same numbers, and keeps them right when that first update is
+                # undone (fit(skip_nonfinite=True)), after which the counter no longer reads 0.
+                self._ema = [p.detach().clone(memory_format=torch.preserve_format) for p in params]
             if self.gradient_accumulation_steps:
                 self._accumulators = {id(p): torch.zeros_like(p, memory_format=torch.preserve_format)
                                       for p in params}
