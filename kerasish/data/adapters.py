@@ -67,7 +67,9 @@ def to_tensor(a: Any, *, cast_ints_to_float: bool = False, what: str = "x") -> t
             )
         if a.dtype.kind == "c":
             raise TypeError(f"{what} has complex dtype {a.dtype}; kerasish trains on real numbers only.")
-        t = torch.from_numpy(np.ascontiguousarray(a))
+        # A read-only array (pandas' `.values` under copy-on-write) is copied: torch.from_numpy would
+        # share it and warn that writes through the tensor are undefined.
+        t = torch.from_numpy(np.ascontiguousarray(a) if a.flags.writeable else np.array(a, order="C"))
     elif isinstance(a, torch.Tensor):
         t = a.detach()
         if t.is_meta:

@@ -9,6 +9,7 @@ real tensors.
 from __future__ import annotations
 
 import functools
+import warnings
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -65,6 +66,18 @@ def _as_list(structure: Any, what: str) -> Tuple[List[KerasTensor], Any]:
                 "Use the outputs of Input(...) and of layer calls."
             )
     return items, kind
+
+
+def _warn_on_renamed_inputs(inputs: Dict[str, KerasTensor]) -> None:
+    """Keras's warning for a dict of inputs whose keys are not the tensors' names: x is read by key."""
+    for key, tensor in inputs.items():
+        if key != tensor.name:
+            warnings.warn(
+                "When providing `inputs` as a dict, all keys in the dict must match the names of the "
+                f"corresponding tensors. Received key {key!r} mapping to value {tensor} which has name "
+                f"{tensor.name!r}. Change the tensor name to {key!r} (via `Input(..., name={key!r})`)",
+                stacklevel=3,
+            )
 
 
 def _topological_nodes(inputs: List[KerasTensor], outputs: List[KerasTensor]) -> List[Node]:
@@ -148,7 +161,8 @@ class Functional(Model):
     Build it with `kerasish.Model(inputs, outputs)` (or `Model(inputs=..., outputs=...)`).
 
     Args:
-        inputs: a KerasTensor, or a list/dict of them (from `Input(...)`).
+        inputs: a KerasTensor, or a list/dict of them (from `Input(...)`). A dict's keys name the
+            entries of a dict x, as in Keras (a key other than its tensor's name draws Keras's warning).
         outputs: KerasTensor(s) computed from the inputs by layer calls.
         name: the model's name. Defaults to `None`.
 
@@ -163,6 +177,8 @@ class Functional(Model):
     def __init__(self, inputs: Any, outputs: Any, name: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(None, name=name or None, **kwargs)
         self._inputs, self._input_kind = _as_list(inputs, "inputs")
+        if isinstance(inputs, dict):
+            _warn_on_renamed_inputs(inputs)
         outs, kind = _as_list(outputs, "outputs")
         # A list of one output is unwrapped, as tf.keras does (predict returns one array).
         self._output_kind = "single" if kind == "list" and len(outs) == 1 else kind
@@ -251,11 +267,15 @@ class Functional(Model):
             return {id(self._inputs[0]): args[0]}
         if len(args) == 1 and isinstance(args[0], dict):
             given = args[0]
-            names = [t.layer.name for t in self._inputs]
+            # A model built from a dict of inputs reads x by that dict's keys, as Keras does (they
+            # may differ from the tensors' names); one built from a list reads it by input names.
+            kind = self._input_kind
+            names = list(kind[1]) if isinstance(kind, tuple) and kind[0] == "dict" else [
+                t.layer.name for t in self._inputs]
             missing = [n for n in names if n not in given]
             if missing:
                 raise ValueError(f"Model {self.name!r} expects inputs named {names}; missing {missing}.")
-            return {id(t): given[t.layer.name] for t in self._inputs}
+            return {id(t): given[n] for t, n in zip(self._inputs, names)}
         if len(args) == 1 and isinstance(args[0], (list, tuple)):
             args = tuple(args[0])
         if len(args) != len(self._inputs):
@@ -535,4 +555,6 @@ def _fetch(values: Dict[int, Any], structure: Any) -> Any:
     """The values of a symbolic tensor, or of a (nested) list of them, from a forward pass's table."""
     if isinstance(structure, (list, tuple)):
         return [_fetch(values, t) for t in structure]
+    if isinstance(structure, dict):  # a layer called on a dict of tensors gets a dict, in the same key order
+        return {k: _fetch(values, t) for k, t in structure.items()}
     return values[id(structure)]

@@ -281,6 +281,8 @@ def convert_to_tensor(x: Any, dtype: Any = None, sparse: Optional[bool] = None, 
             )
         if dtype is None:
             dtype = standardize_dtype(x.dtype)
+        if not x.flags.writeable:  # torch would share it and warn that writes are undefined; Keras copies
+            x = x.copy()
         return torch.as_tensor(x, device=dev).to(to_torch_dtype(dtype))
     # A (nested) Python list of scalars: Keras's promotion over its leaves.
     if dtype is None:

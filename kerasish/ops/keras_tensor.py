@@ -159,6 +159,8 @@ def is_symbolic(x: Any) -> bool:
 def shapes_of(inputs: Any) -> Any:
     if isinstance(inputs, (list, tuple)):
         return [shapes_of(t) for t in inputs]
+    if isinstance(inputs, dict):  # a layer called on a dict of tensors builds from a dict of shapes, as in Keras
+        return {k: shapes_of(t) for k, t in inputs.items()}
     return inputs.shape
 
 

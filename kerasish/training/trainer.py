@@ -48,6 +48,14 @@ def resolve_verbose(verbose: Any) -> int:
     return int(verbose)
 
 
+def _takes_x_whole(model: Any) -> bool:
+    """Whether `model.layers[0]` is called on x itself: true of a Sequential only. A subclassed model's
+    first layer may see part of x (`self.user_embedding(inputs[:, 0])`), so its ids are not checked."""
+    from kerasish.models.sequential import Sequential  # lazy: models import training
+
+    return isinstance(model, Sequential)
+
+
 def _convert_arrays(model: Any, x: Any, y: Any, sample_weight: Any) -> Tuple[Any, Any, Any]:
     cast = model.casts_integer_inputs()
     x = map_structure(lambda a: to_tensor(a, cast_ints_to_float=cast, what="x"), x)
@@ -163,7 +171,7 @@ def prepare(model: Any, x: Any, y: Any, sample_weight: Any, batch_size: Optional
         checks.check_input_shape(x, model.expected_input_shape(), model.name,
                                  adjusts_rank=getattr(model, "adjusts_input_rank", False))
         layers = getattr(model, "layers", None)
-        if layers and getattr(layers[0], "integer_input", False):
+        if layers and getattr(layers[0], "integer_input", False) and _takes_x_whole(model):
             x = checks.check_token_ids(x, layers[0])
         adapter = ArrayAdapter(x, y, sample_weight, batch_size, shuffle, device, steps, shard=shard)
         return _Prepared(adapter, y)
