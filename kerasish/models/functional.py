@@ -109,6 +109,35 @@ def _topological_nodes(inputs: List[KerasTensor], outputs: List[KerasTensor]) ->
     return order
 
 
+def _clone_from_new_inputs(inputs: List[KerasTensor],
+                           outputs: List[KerasTensor]) -> Tuple[List[KerasTensor], List[KerasTensor]]:
+    """A graph whose inputs include tensors computed by layers (`Model(normalizer(x), ...)`) starts, as
+    Keras's does, at a new InputLayer for each of them (named `<tensor name>CLONE`), with the calls
+    between inputs and outputs recorded again from there: the layers before the cut are not part of
+    the model (not in `model.layers`, its weights or its summary), as in Keras."""
+    new: Dict[int, KerasTensor] = {}
+    for t in inputs:
+        if isinstance(getattr(t.node, "layer", None), InputLayer):
+            new[id(t)] = t
+        else:
+            new[id(t)] = Input(batch_shape=tuple(t.shape), dtype=t.dtype, name=f"{t.name}CLONE")
+    for node in _topological_nodes(inputs, outputs):
+        if isinstance(node.layer, InputLayer):
+            continue
+        args = map_symbolic(lambda t: new[id(t)], node.args)
+        kwargs = map_symbolic(lambda t: new[id(t)], node.kwargs)
+        produced = node.layer(*args, **kwargs)
+        flat = [t for t in tree.flatten(produced) if isinstance(t, KerasTensor)]
+        if len(flat) != len(node.outputs):
+            raise ValueError(
+                f"Re-recording layer {node.layer.name!r} from the model's new inputs gave {len(flat)} outputs where "
+                f"its first call gave {len(node.outputs)}. Build the model from Input(...) tensors instead."
+            )
+        for old, again in zip(node.outputs, flat):
+            new[id(old)] = again
+    return [new[id(t)] for t in inputs], [new[id(t)] for t in outputs]
+
+
 def keras_layer_order(inputs: List[KerasTensor], outputs: List[KerasTensor]) -> List[nn.Module]:
     """The graph's layers in the order Keras lists them (`model.layers`, and so `model.weights`,
     `get_weights()` and the summary): by depth from the outputs, inputs first, ties broken by when
@@ -180,6 +209,8 @@ class Functional(Model):
         if isinstance(inputs, dict):
             _warn_on_renamed_inputs(inputs)
         outs, kind = _as_list(outputs, "outputs")
+        if any(not isinstance(getattr(t.node, "layer", None), InputLayer) for t in self._inputs):
+            self._inputs, outs = _clone_from_new_inputs(self._inputs, outs)
         # A list of one output is unwrapped, as tf.keras does (predict returns one array).
         self._output_kind = "single" if kind == "list" and len(outs) == 1 else kind
         self._outputs = outs

@@ -291,3 +291,35 @@ def test_a_functional_model_after_a_text_layer_in_a_sequential():
     model = Sequential([vectorizer, inner])
     out = model.predict(np.array(["the cat", "a dog ran"]), verbose=0)
     assert out.shape == (2, 1)
+
+
+def test_inputs_computed_by_layers_start_the_graph_at_input_clones_as_in_keras():
+    # Model(normalizer(x), ...): Keras starts the graph at a new InputLayer for that tensor; the layers
+    # before the cut are not the model's (not in model.layers, its weights or its summary).
+    from tests.keras_parity import assert_close, keras_module
+
+    K = keras_module()
+    data = np.arange(10, dtype="float32").reshape(-1, 1)
+    built = {}
+    for lib in (K, kerasish):
+        raw = lib.Input((1,), name="raw")
+        normalizer = lib.layers.Normalization(name="norm")
+        normalizer.adapt(data)
+        other = lib.Input((2,), name="other")
+        normalized = normalizer(raw)
+        out = lib.layers.Dense(1, name="d")(lib.layers.Concatenate(name="c")([normalized, other]))
+        built[lib] = lib.Model([normalized, other], out)
+    ours, theirs = built[kerasish], built[K]
+    assert [type(layer).__name__ for layer in ours.layers] == [type(layer).__name__ for layer in theirs.layers] == [
+        "InputLayer", "InputLayer", "Concatenate", "Dense"]
+    assert ours.layers[0].name.endswith("CLONE") and theirs.layers[0].name.endswith("CLONE")
+    assert len(ours.get_weights()) == len(theirs.get_weights()) == 2
+    ours.set_weights(theirs.get_weights())
+    x = [np.array([[3.0], [7.0]], "float32"), np.ones((2, 2), "float32")]
+    assert_close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))
+    # The clone is a real input: the model reads the value given for it, unnormalized.
+    expected = x[0] * theirs.get_weights()[0][0] + x[1] @ theirs.get_weights()[0][1:] + theirs.get_weights()[1]
+    assert_close(ours.predict(x, verbose=0), expected)
+    # A model made from this one's inputs and outputs is connected.
+    again = kerasish.Model(ours.inputs, ours.outputs)
+    assert_close(again.predict(x, verbose=0), ours.predict(x, verbose=0))
