@@ -176,10 +176,10 @@ class Layer(LayerSurface, LayerState, nn.Module):
 
     #: An InputSpec (or a list of them) the first argument of every call is checked against; None: no check.
     input_spec: Any = None
-
-    def __init__(
     #: The rematerialization mode the layer was constructed under (a RematMode), or None.
     _remat_mode: Any = None
+
+    def __init__(
         self,
         *,
         name: Optional[str] = None,
@@ -235,10 +235,10 @@ class Layer(LayerSurface, LayerState, nn.Module):
         # Calls on symbolic tensors (functional API), in order; plain Python objects,
         # not submodules.
         self._inbound_nodes: List[Any] = []
-
-    #: Weights the layer's `build` creates, e.g. ("kernel", "bias"). Before the build, reading one
         # The RematScope open at construction, as Keras reads it (None: no checkpointing; see rematerialization).
         self._remat_mode = rematerialization.mode_for_new_layer()
+
+    #: Weights the layer's `build` creates, e.g. ("kernel", "bias"). Before the build, reading one
     #: raises AttributeError as in Keras (hasattr is False); a build that leaves one out (no bias) sets it None.
     _weights_made_by_build: Tuple[str, ...] = ()
 
@@ -467,10 +467,10 @@ class Layer(LayerSurface, LayerState, nn.Module):
                 self.add_loss(value)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.call(*args, **kwargs)
-
         if self._remat_mode is not None:  # made under a RematScope: one attribute read otherwise
             return rematerialization.remat_call(self, args, kwargs)
+        return self.call(*args, **kwargs)
+
     forward._calls_call = True  # type: ignore[attr-defined]  # (a subclass's own forward has no mark)
 
     # ------------------------------------------------------------------ masking
