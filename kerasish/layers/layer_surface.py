@@ -261,8 +261,9 @@ class LayerSurface:
     def compute_output_spec(self, *args: Any, **kwargs: Any) -> Any:
         """The output's shape and dtype, as KerasTensor(s), for inputs given as KerasTensors (or
         tensors/arrays, read for their shape and dtype), without recording a node of the graph.
-        As kerasish's symbolic calls do, it builds an unbuilt layer."""
-        from kerasish.layers.symbolic import call_symbolic
+        As kerasish's symbolic calls do, it builds an unbuilt layer. As Keras's, the outputs carry
+        no symbolic mask (a recorded call, `layer(keras_input)`, attaches those)."""
+        from kerasish.layers.symbolic import output_specs
         from kerasish.ops.keras_tensor import KerasTensor
 
         def spec(x: Any) -> Any:
@@ -275,10 +276,10 @@ class LayerSurface:
         from kerasish.utils.tree import map_structure
 
         args, kwargs = map_structure(spec, args), map_structure(spec, kwargs)
-        count = len(self._inbound_nodes)
-        out = call_symbolic(self, tuple(args), dict(kwargs))
-        del self._inbound_nodes[count:]  # a spec, not a call of the graph
-        return map_structure(lambda t: KerasTensor(t.shape, t.dtype) if isinstance(t, KerasTensor) else t, out)
+        specs = output_specs(self, tuple(args), dict(kwargs))
+        if isinstance(specs, list):
+            return [KerasTensor(shape, dtype) for shape, dtype in specs]
+        return KerasTensor(*specs)
 
     def symbolic_call(self, *args: Any, **kwargs: Any) -> Any:
         """`compute_output_spec`, as Keras's layers define it: the output KerasTensor(s) for symbolic

@@ -28,39 +28,17 @@ _FLOATS = ("float16", "bfloat16", "float32", "float64")
 def call_symbolic(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
     """Records `layer(*args, **kwargs)` on KerasTensors and returns the output KerasTensor(s).
 
-    The common call (one input structure, no tensor keyword arguments) uses the layer's
-    `compute_output_shape`; other calls, and layers that do not define it, are traced:
-    the layer runs once on zeros of the input shapes and its outputs' shapes are read
-    (a dimension that changes with the probe size is reported as None). Outputs get the
-    symbolic mask (`_keras_mask`) the layer would attach, as in Keras (see `_attach_masks`).
+    The outputs' shapes and dtypes are `output_specs`'s; the call is recorded as a `Node` of
+    the layer, which the outputs point back to, and the outputs get the symbolic mask
+    (`_keras_mask`) the layer would attach, as in Keras (see `_attach_masks`).
     """
     inputs = args[0] if args else None
     # `training` is not recorded: when the graph runs, the flag of the outer call (True in
     # fit) reaches every layer, as in Keras 3, even for `base(x, training=False)`.
     kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+    specs = output_specs(layer, args, kwargs)
     node = Node(layer, inputs, kwargs)
     node.args = args
-    if not layer.built:
-        if node.simple:
-            layer.build_from_shape(shapes_of(inputs))
-        else:
-            layer._build_on_call(tuple(map_symbolic(lambda t: _probe(t, 2), a) for a in args), kwargs)
-    overrides_shape = type(layer).compute_output_shape is not _layer_base().compute_output_shape and not getattr(
-        layer, "_infer_by_tracing", False)
-    if node.simple and overrides_shape and not kwargs:
-        out_shapes = layer.compute_output_shape(shapes_of(inputs))
-        dtype = flatten(inputs)[0].dtype if flatten(inputs) else "float32"
-        if getattr(layer, "integer_input", False) or getattr(layer, "string_input", False):
-            dtype = "float32"
-        else:
-            from kerasish.layers.calling import input_cast_dtype
-
-            cast_to = input_cast_dtype(layer)  # __call__ converts floating-point inputs to it
-            if cast_to is not None and str(dtype).replace("torch.", "") in _FLOATS:
-                dtype = str(cast_to).replace("torch.", "")
-        specs = [(s, dtype) for s in out_shapes] if isinstance(out_shapes, list) else (out_shapes, dtype)
-    else:
-        specs = _trace(layer, args, kwargs)
     layer._inbound_nodes.append(node)
     if isinstance(specs, list):
         node.outputs = [KerasTensor(shape, dtype, node, i) for i, (shape, dtype) in enumerate(specs)]
@@ -69,6 +47,40 @@ def call_symbolic(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
     node.outputs = [KerasTensor(specs[0], specs[1], node, 0)]
     _attach_masks(layer, inputs, node.outputs)
     return node.outputs[0]
+
+
+def output_specs(layer: Any, args: Tuple[Any, ...], kwargs: dict) -> Any:
+    """The `(shape, dtype)` of each output of `layer(*args, **kwargs)` on KerasTensors (a list for a
+    list of outputs), recording nothing: the layer is built for the inputs' shapes if it is not.
+
+    The common call (one input structure, no tensor keyword arguments) uses the layer's
+    `compute_output_shape`; other calls, and layers that do not define it, are traced:
+    the layer runs once on zeros of the input shapes and its outputs' shapes are read
+    (a dimension that changes with the probe size is reported as None).
+    """
+    inputs = args[0] if args else None
+    kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+    simple = len(args) == 1 and not _symbolic_leaves(kwargs)  # as `Node.simple`
+    if not layer.built:
+        if simple:
+            layer.build_from_shape(shapes_of(inputs))
+        else:
+            layer._build_on_call(tuple(map_symbolic(lambda t: _probe(t, 2), a) for a in args), kwargs)
+    overrides_shape = type(layer).compute_output_shape is not _layer_base().compute_output_shape and not getattr(
+        layer, "_infer_by_tracing", False)
+    if not (simple and overrides_shape and not kwargs):
+        return _trace(layer, args, kwargs)
+    out_shapes = layer.compute_output_shape(shapes_of(inputs))
+    dtype = flatten(inputs)[0].dtype if flatten(inputs) else "float32"
+    if getattr(layer, "integer_input", False) or getattr(layer, "string_input", False):
+        dtype = "float32"
+    else:
+        from kerasish.layers.calling import input_cast_dtype
+
+        cast_to = input_cast_dtype(layer)  # __call__ converts floating-point inputs to it
+        if cast_to is not None and str(dtype).replace("torch.", "") in _FLOATS:
+            dtype = str(cast_to).replace("torch.", "")
+    return [(s, dtype) for s in out_shapes] if isinstance(out_shapes, list) else (out_shapes, dtype)
 
 
 def _attach_masks(layer: Any, inputs: Any, outputs: list) -> None:

@@ -26,7 +26,7 @@ import torch
 
 from kerasish.layers.layer import Shape
 from kerasish.layers.preprocessing.image_preprocessing import (
-    BaseImagePreprocessingLayer, _with_size, check_choice, check_size, crop_or_resize, parse_factor,
+    BaseImagePreprocessingLayer, _with_size, check_choice, check_size, config_value, crop_or_resize, parse_factor,
 )
 from kerasish.ops import image as ops_image
 
@@ -56,17 +56,11 @@ class _AffineLayer(BaseImagePreprocessingLayer):
         """(batch, 8) rows `[a0, a1, a2, b0, b1, b2, 0, 0]` for this batch."""
         raise NotImplementedError
 
-    def _next_generator(self, generator: Optional[torch.Generator], device: torch.device) -> Optional[torch.Generator]:
-        """The generator of a call's second draw. Keras seeds each draw afresh from the layer's
-        seed generator, which advances, so the second factor (a zoom's width, a shift's x) is not
-        the continuation of the first draw's stream. None (shape inference) stays None."""
-        return None if generator is None else self._torch_generator(device)
-
     def call(self, inputs: torch.Tensor, training: Optional[bool] = None) -> torch.Tensor:
         images = self._images(inputs).to(self._float_dtype())
         if not self._active(training):
             return images
-        batch = images.shape[0] if images.dim() == 4 else 1
+        batch = self._batch_size(images)
         height, width = (images.shape[a] for a in self._spatial_axes)
         generator = self._torch_generator(images.device)
         transform = self._transforms(batch, height, width, generator, images.device)
@@ -165,7 +159,7 @@ class RandomFlip(BaseImagePreprocessingLayer):
         images = self._images(inputs).to(self._float_dtype())
         if not self._active(training):
             return images
-        batch = images.shape[0] if images.dim() == 4 else 1
+        batch = self._batch_size(images)
         generator = self._torch_generator(images.device)
         flips = torch.rand(batch, generator=generator, device=images.device) <= 0.5
         if images.dim() == 3:
@@ -235,18 +229,27 @@ class RandomRotation(_AffineLayer):
         return config_
 
 
-# ----------------------------------------------------------------- RandomZoom
-def _zoom_factor(factor: Any, arg: str) -> Tuple[float, float]:
-    message = (
-        f"RandomZoom: `{arg}` must be a number, or a list of two numbers, in the range (-1.0, 1.0]. "
-        f"Received: {arg}={factor!r}."
-    )
+# ----------------------------------------------------------------- RandomZoom and RandomTranslation
+# RandomZoom's and RandomTranslation's factor rules: (which numbers are valid, that range in words, an example
+# pair, an example number). A zoom of -1 would read the whole image from one point.
+_SIGNED_RANGES = {
+    "RandomZoom": (lambda v: -1.0 < v <= 1.0, "in the range (-1.0, 1.0]", "(-0.2, 0.3)",
+                   "0.2 (zoom out or in by up to 20%)"),
+    "RandomTranslation": (lambda v: -1.0 <= v <= 1.0, "in the range [-1.0, 1.0] (a fraction of the image size)",
+                          "(-0.1, 0.2)", "0.1 (up to 10% either way)"),
+}
+
+
+def _signed_range(factor: Any, arg: str, layer: str) -> Tuple[float, float]:
+    """A zoom's or shift's factor as floats: a number f gives (-|f|, |f|); a pair is sorted."""
+    valid, expected, pair_example, number_example = _SIGNED_RANGES[layer]
+    message = f"{layer}: `{arg}` must be a number, or a list of two numbers, {expected}. Received: {arg}={factor!r}."
     values = factor if isinstance(factor, (tuple, list)) else [factor]
     if isinstance(factor, (tuple, list)) and len(factor) != 2:
-        raise ValueError(message + f" Example: {arg}=(-0.2, 0.3).")
+        raise ValueError(message + f" Example: {arg}={pair_example}.")
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not -1.0 < v <= 1.0:
-            raise ValueError(message + f" Example: {arg}=0.2 (zoom out or in by up to 20%).")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not valid(v):
+            raise ValueError(message + f" Example: {arg}={number_example}.")
     if isinstance(factor, (tuple, list)):
         lower, upper = sorted(float(v) for v in factor)
         return lower, upper
@@ -284,8 +287,8 @@ class RandomZoom(_AffineLayer):
     def __init__(self, height_factor: Any, width_factor: Any = None, fill_mode: str = "reflect",
                  interpolation: str = "bilinear", seed: Optional[int] = None, fill_value: float = 0.0,
                  data_format: Optional[str] = None, **kwargs: Any) -> None:
-        height_range = _zoom_factor(height_factor, "height_factor")
-        width_range = None if width_factor is None else _zoom_factor(width_factor, "width_factor")
+        height_range = _signed_range(height_factor, "height_factor", "RandomZoom")
+        width_range = None if width_factor is None else _signed_range(width_factor, "width_factor", "RandomZoom")
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
         self.height_factor, self.width_factor = height_factor, width_factor
         self._height_range, self._width_range = height_range, width_range
@@ -305,12 +308,9 @@ class RandomZoom(_AffineLayer):
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
-        config_.update({"height_factor": _plain(self.height_factor), "width_factor": _plain(self.width_factor)})
+        config_.update({"height_factor": config_value(self.height_factor),
+                        "width_factor": config_value(self.width_factor)})
         return config_
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 # ----------------------------------------------------------------- RandomTranslation
@@ -343,8 +343,8 @@ class RandomTranslation(_AffineLayer):
     def __init__(self, height_factor: Any, width_factor: Any, fill_mode: str = "reflect",
                  interpolation: str = "bilinear", seed: Optional[int] = None, fill_value: float = 0.0,
                  data_format: Optional[str] = None, **kwargs: Any) -> None:
-        height_range = _translation_factor(height_factor, "height_factor")
-        width_range = _translation_factor(width_factor, "width_factor")
+        height_range = _signed_range(height_factor, "height_factor", "RandomTranslation")
+        width_range = _signed_range(width_factor, "width_factor", "RandomTranslation")
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
         self.height_factor, self.width_factor = height_factor, width_factor
         self._height_range, self._width_range = height_range, width_range
@@ -358,25 +358,9 @@ class RandomTranslation(_AffineLayer):
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
-        config_.update({"height_factor": _plain(self.height_factor), "width_factor": _plain(self.width_factor)})
+        config_.update({"height_factor": config_value(self.height_factor),
+                        "width_factor": config_value(self.width_factor)})
         return config_
-
-
-def _translation_factor(factor: Any, arg: str) -> Tuple[float, float]:
-    message = (
-        f"RandomTranslation: `{arg}` must be a number, or a list of two numbers, in the range [-1.0, 1.0] "
-        f"(a fraction of the image size). Received: {arg}={factor!r}."
-    )
-    values = factor if isinstance(factor, (tuple, list)) else [factor]
-    if isinstance(factor, (tuple, list)) and len(factor) != 2:
-        raise ValueError(message + f" Example: {arg}=(-0.1, 0.2).")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not -1.0 <= v <= 1.0:
-            raise ValueError(message + f" Example: {arg}=0.1 (up to 10% either way).")
-    if isinstance(factor, (tuple, list)):
-        lower, upper = sorted(float(v) for v in factor)
-        return lower, upper
-    return -abs(float(factor)), abs(float(factor))
 
 
 # ----------------------------------------------------------------- RandomCrop

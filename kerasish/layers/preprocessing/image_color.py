@@ -10,7 +10,7 @@ input values live in: (0, 255) for raw pixels, (0, 1) after `Rescaling(1/255)`.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -25,8 +25,18 @@ def _per_image(values: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     return values.reshape(-1, 1, 1, 1) if images.dim() == 4 else values.reshape(())
 
 
-def _batch(images: torch.Tensor) -> int:
-    return images.shape[0] if images.dim() == 4 else 1
+def _per_plane(values: torch.Tensor, images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(batch,) values in `dtype`, shaped to broadcast over one HSV plane of 4-D images (0-D for one image)."""
+    return values.to(dtype).reshape((-1, 1, 1) if images.dim() == 4 else ())
+
+
+def _edit_hsv(layer: BaseImagePreprocessingLayer, images: torch.Tensor, edit: Any) -> torch.Tensor:
+    """`images` (in `layer.value_range`) scaled to [0, 1] and taken to HSV, where `edit(hue, saturation,
+    value)` returns the new planes; the result in RGB, still in [0, 1]. RandomHue's and RandomSaturation's path."""
+    low, high = layer.value_range
+    hsv = ops_image.rgb_to_hsv((images - low) / (high - low), data_format=layer.data_format)
+    planes = edit(*hsv.unbind(layer._channel_axis))
+    return ops_image.hsv_to_rgb(torch.stack(planes, dim=layer._channel_axis), data_format=layer.data_format)
 
 
 class RandomContrast(BaseImagePreprocessingLayer):
@@ -67,7 +77,7 @@ class RandomContrast(BaseImagePreprocessingLayer):
             return x
         images = x.to(self._float_dtype())
         generator = self._torch_generator(images.device)
-        contrast = self._uniform((_batch(images),), 1.0 - self.factor[0], 1.0 + self.factor[1], generator,
+        contrast = self._uniform((self._batch_size(images),), 1.0 - self.factor[0], 1.0 + self.factor[1], generator,
                                  images.device, images.dtype)
         axes = tuple(images.dim() + a for a in self._spatial_axes)
         mean = images.mean(dim=axes, keepdim=True)
@@ -119,7 +129,7 @@ class RandomBrightness(BaseImagePreprocessingLayer):
             return x
         images = x if x.is_floating_point() else x.to(self._float_dtype())
         generator = self._torch_generator(images.device)
-        delta = self._uniform((_batch(images),), self.factor[0], self.factor[1], generator, images.device)
+        delta = self._uniform((self._batch_size(images),), self.factor[0], self.factor[1], generator, images.device)
         delta = (delta * (self.value_range[1] - self.value_range[0])).to(images.dtype)
         out = (images + _per_image(delta, images)).clamp(self.value_range[0], self.value_range[1])
         return out if x.is_floating_point() else out.round().to(x.dtype)
@@ -167,15 +177,14 @@ class RandomGrayscale(BaseImagePreprocessingLayer):
         images = self._images(inputs)
         if not self._active(training):
             return images
-        channel_axis = -1 if self.data_format == "channels_last" else -3
-        if images.shape[channel_axis] not in (1, 3):
+        if images.shape[self._channel_axis] not in (1, 3):
             raise ValueError(
-                f"RandomGrayscale expects 3 (RGB) or 1 channels on axis {channel_axis} for "
+                f"RandomGrayscale expects 3 (RGB) or 1 channels on axis {self._channel_axis} for "
                 f"data_format={self.data_format!r}. Received: inputs.shape={tuple(images.shape)}. "
                 "Check data_format."
             )
         generator = self._torch_generator(images.device)
-        apply = torch.rand(_batch(images), generator=generator, device=images.device) < self.factor
+        apply = torch.rand(self._batch_size(images), generator=generator, device=images.device) < self.factor
         gray = ops_image.rgb_to_grayscale(images, data_format=self.data_format)
         return torch.where(_per_image(apply, images), gray, images)
 
@@ -223,19 +232,16 @@ class RandomHue(BaseImagePreprocessingLayer):
         images = x.to(self._float_dtype())
         low, high = self.value_range
         generator = self._torch_generator(images.device)
-        batch = _batch(images)
-        sign = torch.where(torch.rand(batch, generator=generator, device=images.device) > 0.5, -1.0, 1.0)
+        batch = self._batch_size(images)
+        sign = self._random_sign(batch, generator, images.device)
         shift = sign * self._uniform((batch,), self.factor[0], self.factor[1], generator, images.device) * 0.5
-        hsv = ops_image.rgb_to_hsv((images - low) / (high - low), data_format=self.data_format)
-        channel_axis = -1 if self.data_format == "channels_last" else -3
-        hue, saturation, value = hsv.unbind(channel_axis)
-        shift = shift.to(hue.dtype).reshape((-1, 1, 1) if images.dim() == 4 else ())
-        hue = hue + shift
-        hue = torch.where(hue > 1.0, hue - 1.0, hue)
-        hue = torch.where(hue < 0.0, hue + 1.0, hue)
-        rgb = ops_image.hsv_to_rgb(torch.stack([hue, saturation, value], dim=channel_axis),
-                                   data_format=self.data_format)
-        return rgb.clamp(0.0, 1.0) * (high - low) + low
+
+        def rotate(hue: torch.Tensor, saturation: torch.Tensor, value: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+            hue = hue + _per_plane(shift, images, hue.dtype)
+            hue = torch.where(hue > 1.0, hue - 1.0, hue)
+            return torch.where(hue < 0.0, hue + 1.0, hue), saturation, value
+
+        return _edit_hsv(self, images, rotate).clamp(0.0, 1.0) * (high - low) + low
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
@@ -290,17 +296,15 @@ class RandomSaturation(BaseImagePreprocessingLayer):
         images = x.to(self._float_dtype())
         low, high = self.value_range
         generator = self._torch_generator(images.device)
-        f = self._uniform((_batch(images),), self.factor[0], self.factor[1], generator, images.device)
+        f = self._uniform((self._batch_size(images),), self.factor[0], self.factor[1], generator, images.device)
         from kerasish import config
 
-        scale = (f / (1.0 - f + config.epsilon())).reshape((-1, 1, 1) if images.dim() == 4 else ())
-        hsv = ops_image.rgb_to_hsv((images - low) / (high - low), data_format=self.data_format)
-        channel_axis = -1 if self.data_format == "channels_last" else -3
-        hue, saturation, value = hsv.unbind(channel_axis)
-        saturation = (saturation * scale.to(saturation.dtype)).clamp(0.0, 1.0)
-        rgb = ops_image.hsv_to_rgb(torch.stack([hue, saturation, value], dim=channel_axis),
-                                   data_format=self.data_format)
-        return rgb * (high - low) + low
+        scale = f / (1.0 - f + config.epsilon())
+
+        def saturate(hue: torch.Tensor, saturation: torch.Tensor, value: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+            return hue, (saturation * _per_plane(scale, images, saturation.dtype)).clamp(0.0, 1.0), value
+
+        return _edit_hsv(self, images, saturate) * (high - low) + low
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()

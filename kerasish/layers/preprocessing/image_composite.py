@@ -17,7 +17,7 @@ from kerasish.layers.layer import Layer, Shape
 from kerasish.layers.preprocessing.image_color import RandomBrightness, RandomContrast, RandomHue, RandomSaturation
 from kerasish.layers.preprocessing.image_data import ImageDataLayer, Transformation
 from kerasish.layers.preprocessing.image_preprocessing import (
-    BaseImagePreprocessingLayer, check_seed, parse_factor, parse_value_range,
+    BaseImagePreprocessingLayer, check_seed, config_value, parse_factor, parse_value_range,
 )
 
 # (argument, the layer it configures, the bounds of its factor)
@@ -27,10 +27,6 @@ _JITTERS = (
     ("saturation_factor", RandomSaturation, (-1, 1)),
     ("hue_factor", RandomHue, (0, 1)),
 )
-
-
-def _plain(factor: Any) -> Any:
-    return list(factor) if isinstance(factor, tuple) else factor  # JSON has lists only
 
 
 class RandomColorJitter(ImageDataLayer):
@@ -91,9 +87,11 @@ class RandomColorJitter(ImageDataLayer):
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
-        config_.update({"value_range": list(self.value_range), "brightness_factor": _plain(self.brightness_factor),
-                        "contrast_factor": _plain(self.contrast_factor),
-                        "saturation_factor": _plain(self.saturation_factor), "hue_factor": _plain(self.hue_factor),
+        config_.update({"value_range": list(self.value_range),
+                        "brightness_factor": config_value(self.brightness_factor),
+                        "contrast_factor": config_value(self.contrast_factor),
+                        "saturation_factor": config_value(self.saturation_factor),
+                        "hue_factor": config_value(self.hue_factor),
                         "seed": self.seed})
         return config_
 

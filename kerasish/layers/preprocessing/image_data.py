@@ -78,18 +78,14 @@ class ImageDataLayer(BaseImagePreprocessingLayer):
             return out
         result = dict(data)
         result["images"] = out
-        if "labels" in data:
-            labels = self._as_tensor(data["labels"], batch.device)
-            labels = labels.unsqueeze(0) if single else labels
-            if active:
-                labels = self.transform_labels(labels, transformation)
-            result["labels"] = labels.squeeze(0) if single else labels
-        if "segmentation_masks" in data:
-            masks = self._as_tensor(data["segmentation_masks"], batch.device)
-            masks = masks.unsqueeze(0) if single else masks
-            if active:
-                masks = self.transform_segmentation_masks(masks, transformation)
-            result["segmentation_masks"] = masks.squeeze(0) if single else masks
+        for key, transform in (("labels", self.transform_labels),
+                               ("segmentation_masks", self.transform_segmentation_masks)):
+            if key in data:
+                values = self._as_tensor(data[key], batch.device)
+                values = values.unsqueeze(0) if single else values
+                if active:
+                    values = transform(values, transformation)
+                result[key] = values.squeeze(0) if single else values
         return result
 
     @staticmethod
@@ -112,14 +108,32 @@ class ImageDataLayer(BaseImagePreprocessingLayer):
         return masks
 
     # ------------------------------------------------------------ helpers
-    @property
-    def _channel_axis(self) -> int:
-        return -1 if self.data_format == "channels_last" else -3
-
     def _rand(self, shape: Tuple[int, ...], generator: Optional[torch.Generator], device: torch.device,
               low: float = 0.0, high: float = 1.0, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
         """Uniform draws in [low, high) in `dtype` (the compute dtype by default)."""
         return self._uniform(shape, low, high, generator, device, dtype or self._float_dtype())
+
+    def _coin(self, batch: int, generator: Optional[torch.Generator], device: torch.device,
+              threshold_generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Which images of a batch to transform, as Keras's "some images" layers draw it: per image a
+        probability from `self.factor`'s range, then a uniform threshold (from `threshold_generator`
+        where Keras seeds that draw afresh, else from `generator`); an image is transformed where its
+        threshold falls below its probability. A (batch,) bool tensor; both draws are float32."""
+        probability = self._rand((batch,), generator, device, self.factor[0], self.factor[1], torch.float32)
+        threshold = self._rand((batch,), generator if threshold_generator is None else threshold_generator, device,
+                               dtype=torch.float32)
+        return threshold < probability
+
+    @staticmethod
+    def _beta(concentration: Any, batch: int, generator: Optional[torch.Generator],
+              device: Optional[torch.device] = None) -> torch.Tensor:
+        """`batch` float32 draws of Beta(c, c), the first coordinate of Dirichlet(c, c) samples. `concentration`
+        is a 0-d tensor (a value drawn this call) or a positive number, then filled on `device` (no host copy)."""
+        if isinstance(concentration, torch.Tensor):
+            pairs = concentration.to(torch.float32).expand(batch, 2).contiguous()
+        else:
+            pairs = torch.full((batch, 2), float(concentration), dtype=torch.float32, device=device)
+        return torch._sample_dirichlet(pairs, generator=generator)[:, 0]
 
     def _to_range(self, images: torch.Tensor, source: Tuple[float, float],
                   target: Tuple[float, float]) -> torch.Tensor:

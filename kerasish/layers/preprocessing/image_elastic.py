@@ -17,7 +17,6 @@ import torch
 
 from kerasish.layers.preprocessing.image_augmentation import INTERPOLATIONS
 from kerasish.layers.preprocessing.image_data import ImageDataLayer, Transformation
-from kerasish.layers.preprocessing.image_perspective import next_generator
 from kerasish.layers.preprocessing.image_preprocessing import check_choice, parse_factor, parse_value_range
 from kerasish.ops.image_geometry import FILL_MODES, depthwise_blur, from_nhwc, sample, to_nhwc
 
@@ -98,14 +97,13 @@ class RandomElasticTransform(ImageDataLayer):
     def random_transformation(self, images: torch.Tensor, generator: Optional[torch.Generator]) -> Transformation:
         batch, device = images.shape[0], images.device
         height, width = (images.shape[a] for a in self._spatial_axes)
-        probability = self._rand((batch,), generator, device, self.factor[0], self.factor[1], torch.float32)
-        threshold = self._rand((batch,), next_generator(self, generator, device), device, dtype=torch.float32)
-        field_generator = next_generator(self, generator, device)
+        apply = self._coin(batch, generator, device, self._next_generator(generator, device))
+        field_generator = self._next_generator(generator, device)
         strength = self._rand((1,), field_generator, device, self.scale[0], self.scale[1])
         dtype = self._float_dtype()
         noise = torch.stack([torch.normal(0.0, 1.0, (batch, height, width), generator=field_generator, dtype=dtype,
                                           device=device) for _ in range(2)], dim=1)
-        return {"apply": threshold < probability, "coords": self._coordinates(noise, strength, height, width)}
+        return {"apply": apply, "coords": self._coordinates(noise, strength, height, width)}
 
     def _coordinates(self, noise: torch.Tensor, strength: torch.Tensor, height: int, width: int) -> list:
         """Where each output pixel reads: `[rows, cols]`, each `(batch, height, width)`."""

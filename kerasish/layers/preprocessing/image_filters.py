@@ -83,6 +83,13 @@ class RandomColorDegeneration(ImageDataLayer):
         return config_
 
 
+def _smoothing_kernel(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """RandomSharpness's 3x3 smoothing filter `[[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13`."""
+    kernel = torch.ones(3, 3, dtype=dtype, device=device)
+    kernel[1, 1] = 5.0
+    return kernel / 13.0
+
+
 class RandomSharpness(ImageDataLayer):
     """Sharpens or softens each image by a random amount.
 
@@ -129,9 +136,7 @@ class RandomSharpness(ImageDataLayer):
         x = images.to(dtype)
         nchw = x if self.data_format == "channels_first" else x.permute(0, 3, 1, 2)
         channels = nchw.shape[1]
-        kernel = torch.ones(3, 3, dtype=dtype, device=x.device)
-        kernel[1, 1] = 5.0
-        kernel = (kernel / 13.0).expand(channels, 1, 3, 3)
+        kernel = self._constant("smoothing_kernel", dtype, x.device, _smoothing_kernel).expand(channels, 1, 3, 3)
         smooth = F.conv2d(nchw, kernel, padding=1, groups=channels)
         sharpness = (transformation["factor"] * 2).to(dtype).reshape(-1, 1, 1, 1)
         out = (nchw + (1.0 - sharpness) * (smooth - nchw)).clamp(self.value_range[0], self.value_range[1])
@@ -204,10 +209,9 @@ class RandomGaussianBlur(ImageDataLayer):
 
     def random_transformation(self, images: torch.Tensor, generator: Optional[torch.Generator]) -> Transformation:
         batch, device = images.shape[0], images.device
-        probability = self._rand((batch,), generator, device, self.factor[0], self.factor[1], torch.float32)
-        threshold = self._rand((batch,), generator, device, dtype=torch.float32)
+        apply = self._coin(batch, generator, device)
         sigma = self._rand((2,), generator, device, self.sigma[0], self.sigma[1]) + 1e-6
-        return {"apply": threshold < probability, "sigma": sigma}
+        return {"apply": apply, "sigma": sigma}
 
     def transform_images(self, images: torch.Tensor, transformation: Transformation) -> torch.Tensor:
         x = images.to(self._float_dtype())

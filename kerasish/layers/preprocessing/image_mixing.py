@@ -20,12 +20,6 @@ from kerasish.layers.preprocessing.image_preprocessing import _is_number as _num
 from kerasish.layers.preprocessing.image_preprocessing import parse_factor, parse_value_range
 
 
-def _beta(concentration: torch.Tensor, batch: int, generator: Optional[torch.Generator]) -> torch.Tensor:
-    """`batch` draws of Beta(c, c): the first coordinate of Dirichlet(c, c) samples (float32)."""
-    pairs = concentration.to(torch.float32).expand(batch, 2).contiguous()
-    return torch._sample_dirichlet(pairs, generator=generator)[:, 0]
-
-
 class _BoxLayer(ImageDataLayer):
     """Shared by RandomErasing and CutMix: a random axis-aligned rectangle per image."""
 
@@ -56,6 +50,15 @@ def _check_labels(labels: torch.Tensor, layer: str) -> None:
             f"labels.shape={tuple(labels.shape)}. One-hot encode them first, e.g. "
             "kerasish.ops.one_hot(labels, num_classes)."
         )
+
+
+def _blend(values: torch.Tensor, transformation: Transformation, float_dtype: torch.dtype) -> torch.Tensor:
+    """`w * v + (1 - w) * v[order]` per sample, with the call's `weight` and `order`: MixUp's images and
+    labels, CutMix's labels. Floating values keep their dtype, others become `float_dtype`."""
+    dtype = values.dtype if values.is_floating_point() else float_dtype
+    x = values.to(dtype)
+    weight = transformation["weight"].to(dtype).reshape((-1,) + (1,) * (x.dim() - 1))
+    return weight * x + (1.0 - weight) * x[transformation["order"]]
 
 
 class RandomErasing(_BoxLayer):
@@ -115,9 +118,7 @@ class RandomErasing(_BoxLayer):
         sides = self._rand((batch, 2), generator, device, self.scale[0], self.scale[1]).sqrt()
         x = self._span(batch, images.shape[w_axis], sides[:, 0], generator, device)
         y = self._span(batch, images.shape[h_axis], sides[:, 1], generator, device)
-        probability = self._rand((batch,), generator, device, self.factor[0], self.factor[1], torch.float32)
-        threshold = self._rand((batch,), generator, device, dtype=torch.float32)
-        transformation = {"mask": self._box_mask(images, x, y), "apply": threshold < probability}
+        transformation = {"mask": self._box_mask(images, x, y), "apply": self._coin(batch, generator, device)}
         if self.fill_value is None:
             noise = torch.randn(images.shape, generator=generator, device=device, dtype=self._float_dtype())
             transformation["fill"] = (noise * self.value_range[1]).clamp(self.value_range[0], self.value_range[1])
@@ -129,13 +130,11 @@ class RandomErasing(_BoxLayer):
         low, high = self.value_range
         if not isinstance(self.fill_value, (list, tuple)):
             return min(max(float(self.fill_value), low), high)
-        cache = self.__dict__.setdefault("_fills", {})
-        fill = cache.get((dtype, device))
-        if fill is None:
-            fill = torch.as_tensor(self.fill_value, dtype=dtype).clamp(low, high)
-            fill = cache[(dtype, device)] = fill.reshape(
-                (1, 1, 1, -1) if self.data_format == "channels_last" else (1, -1, 1, 1)).to(device)
-        return fill
+        return self._constant("fill_value", dtype, device, self._channel_fills)
+
+    def _channel_fills(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        fill = torch.as_tensor(self.fill_value, dtype=dtype).clamp(self.value_range[0], self.value_range[1])
+        return fill.reshape((1, 1, 1, -1) if self.data_format == "channels_last" else (1, -1, 1, 1)).to(device)
 
     def transform_images(self, images: torch.Tensor, transformation: Transformation) -> torch.Tensor:
         x = images.to(self._float_dtype())
@@ -196,24 +195,17 @@ class MixUp(ImageDataLayer):
     def random_transformation(self, images: torch.Tensor, generator: Optional[torch.Generator]) -> Transformation:
         batch, device = images.shape[0], images.device
         order = torch.randperm(batch, generator=generator, device=device)
-        alpha = torch.full((), float(self.alpha), device=device)  # a fill on the device: no copy from the host
-        return {"order": order, "weight": _beta(alpha, batch, generator)}
-
-    def _mix(self, values: torch.Tensor, transformation: Transformation) -> torch.Tensor:
-        dtype = values.dtype if values.is_floating_point() else self._float_dtype()
-        x = values.to(dtype)
-        weight = transformation["weight"].to(dtype).reshape((-1,) + (1,) * (x.dim() - 1))
-        return weight * x + (1.0 - weight) * x[transformation["order"]]
+        return {"order": order, "weight": self._beta(self.alpha, batch, generator, device)}
 
     def transform_images(self, images: torch.Tensor, transformation: Transformation) -> torch.Tensor:
-        return self._mix(images.to(self._float_dtype()), transformation)
+        return _blend(images.to(self._float_dtype()), transformation, self._float_dtype())
 
     def transform_labels(self, labels: torch.Tensor, transformation: Transformation) -> torch.Tensor:
         _check_labels(labels, "MixUp")
-        return self._mix(labels, transformation)
+        return _blend(labels, transformation, self._float_dtype())
 
     def transform_segmentation_masks(self, masks: torch.Tensor, transformation: Transformation) -> torch.Tensor:
-        return self._mix(masks, transformation)
+        return _blend(masks, transformation, self._float_dtype())
 
     def get_config(self) -> Dict[str, Any]:
         config_ = super().get_config()
@@ -271,7 +263,7 @@ class CutMix(_BoxLayer):
         h_axis, w_axis = self._spatial_axes
         height, width = images.shape[h_axis], images.shape[w_axis]
         alpha = self._rand((), generator, device, self.factor[0], self.factor[1], torch.float32) + 1e-6
-        weight = _beta(alpha, batch, generator).to(self._float_dtype())
+        weight = self._beta(alpha, batch, generator).to(self._float_dtype())
         ratio = (1.0 - weight).sqrt()
         x = self._span(batch, width, ratio, generator, device)
         y = self._span(batch, height, ratio, generator, device)
@@ -285,10 +277,7 @@ class CutMix(_BoxLayer):
 
     def transform_labels(self, labels: torch.Tensor, transformation: Transformation) -> torch.Tensor:
         _check_labels(labels, "CutMix")
-        dtype = labels.dtype if labels.is_floating_point() else self._float_dtype()
-        y = labels.to(dtype)
-        weight = transformation["weight"].to(dtype).reshape((-1,) + (1,) * (y.dim() - 1))
-        return weight * y + (1.0 - weight) * y[transformation["order"]]
+        return _blend(labels, transformation, self._float_dtype())
 
     def transform_segmentation_masks(self, masks: torch.Tensor, transformation: Transformation) -> torch.Tensor:
         return self.transform_images(masks, transformation)

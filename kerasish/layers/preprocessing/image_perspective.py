@@ -21,13 +21,6 @@ from kerasish.layers.preprocessing.image_preprocessing import check_choice, pars
 from kerasish.ops import image as ops_image
 
 
-def next_generator(layer: ImageDataLayer, generator: Optional[torch.Generator],
-                   device: torch.device) -> Optional[torch.Generator]:
-    """The generator of a call's next draw: Keras seeds every draw afresh from the layer's
-    `SeedGenerator`, so each draw advances it once. None (shape inference) stays None."""
-    return None if generator is None else layer._torch_generator(device)
-
-
 class RandomPerspective(ImageDataLayer):
     """Distorts the perspective of some images by moving their four corners at random.
 
@@ -97,12 +90,11 @@ class RandomPerspective(ImageDataLayer):
     def random_transformation(self, images: torch.Tensor, generator: Optional[torch.Generator]) -> Transformation:
         batch, device = images.shape[0], images.device
         height, width = (images.shape[a] for a in self._spatial_axes)
-        probability = self._rand((batch,), generator, device, self.factor[0], self.factor[1], torch.float32)
-        threshold = self._rand((batch,), next_generator(self, generator, device), device, dtype=torch.float32)
-        shift = self._rand((batch, 4, 2), next_generator(self, generator, device), device,
+        apply = self._coin(batch, generator, device, self._next_generator(generator, device))
+        shift = self._rand((batch, 4, 2), self._next_generator(generator, device), device,
                            -0.5 * self.scale, 0.5 * self.scale)
         start = self._start_points(height, width, shift.dtype, device).expand(batch, 4, 2)
-        return {"apply": threshold < probability, "start_points": start, "end_points": start + start * shift}
+        return {"apply": apply, "start_points": start, "end_points": start + start * shift}
 
     def _warp(self, images: torch.Tensor, transformation: Transformation, interpolation: str) -> torch.Tensor:
         out = ops_image.perspective_transform(images, transformation["start_points"], transformation["end_points"],

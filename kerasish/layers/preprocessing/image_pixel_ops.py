@@ -16,27 +16,9 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import torch
 
 from kerasish.layers.preprocessing.image_data import ImageDataLayer, Transformation
-from kerasish.layers.preprocessing.image_preprocessing import _is_number, parse_factor, parse_value_range
+from kerasish.layers.preprocessing.image_preprocessing import parse_factor, parse_unit_range, parse_value_range
 
 _PIXELS = (0, 255)
-
-
-def unit_pair(factor: Any, arg: str, layer: str) -> Tuple[float, float]:
-    """Solarization's rule: a number f in [0, 1] gives (0, f); a pair, both in [0, 1], is sorted."""
-    message = (f"{layer}: `{arg}` must be a number, or a list of two numbers, in the range [0, 1]. "
-               f"Received: {arg}={factor!r}.")
-    if isinstance(factor, (tuple, list)):
-        if len(factor) != 2 or not all(_is_number(f) for f in factor):
-            raise ValueError(message + f" Example: {arg}=(0.2, 0.5) or {arg}=0.5.")
-        if not all(0 <= f <= 1 for f in factor):
-            raise ValueError(message + " Put both numbers inside that range.")
-        lower, upper = sorted(factor)
-        return lower, upper
-    if not _is_number(factor):
-        raise ValueError(message + f" Example: {arg}=0.5.")
-    if not 0 <= factor <= 1:
-        raise ValueError(message + " Pick a value inside that range.")
-    return 0, factor
 
 
 def _batch_shape(images: torch.Tensor) -> Tuple[int, int, int, int]:
@@ -77,8 +59,8 @@ class Solarization(ImageDataLayer):
 
     def __init__(self, addition_factor: Any = 0.0, threshold_factor: Any = 0.0,
                  value_range: Sequence[float] = (0, 255), seed: Optional[int] = None, **kwargs: Any) -> None:
-        addition_factor = unit_pair(addition_factor, "addition_factor", "Solarization")
-        threshold_factor = unit_pair(threshold_factor, "threshold_factor", "Solarization")
+        addition_factor = parse_unit_range(addition_factor, "addition_factor", "Solarization")
+        threshold_factor = parse_unit_range(threshold_factor, "threshold_factor", "Solarization")
         value_range = parse_value_range(value_range, "Solarization")
         super().__init__(**kwargs)
         self.addition_factor, self.threshold_factor, self.value_range = addition_factor, threshold_factor, value_range
@@ -142,10 +124,7 @@ class RandomInvert(ImageDataLayer):
         self._make_seed_generator(seed)
 
     def random_transformation(self, images: torch.Tensor, generator: Optional[torch.Generator]) -> Transformation:
-        batch, device = images.shape[0], images.device
-        probability = self._rand((batch,), generator, device, self.factor[0], self.factor[1], torch.float32)
-        threshold = self._rand((batch,), generator, device, dtype=torch.float32)
-        return {"apply": threshold < probability}
+        return {"apply": self._coin(images.shape[0], generator, images.device)}
 
     def transform_images(self, images: torch.Tensor, transformation: Transformation) -> torch.Tensor:
         x = images.to(self._float_dtype())

@@ -215,8 +215,7 @@ class AugMix(_Policy):
         device = images.device
         concentration = torch.full((self.num_chains,), float(self.alpha), device=device)
         gammas = torch._standard_gamma(concentration, generator=generator)
-        pair = torch.full((2,), float(self.alpha), device=device)
-        blend = torch._sample_dirichlet(pair, generator=generator)[0]
+        blend = self._beta(self.alpha, 1, generator, device)[0]
         rng = _chooser(generator)
         steps = len(self.ops) + 1  # an operation, or nothing
         chains = [[i for i in (rng.randrange(steps) for _ in range(self.chain_depth)) if i < len(self.ops)]

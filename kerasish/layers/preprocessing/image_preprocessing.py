@@ -76,6 +76,35 @@ def parse_factor(factor: Any, bounds: Tuple[float, float], arg: str, layer: str)
     return max(-magnitude, low), magnitude
 
 
+def parse_unit_range(factor: Any, arg: str, layer: str, signed: bool = False) -> Tuple[float, float]:
+    """A number f in [0, 1], or a pair, as the range to draw from: a pair is sorted.
+
+    Unsigned (Solarization's rule) a number gives (0, f) and a pair lies within [0, 1];
+    signed (RandomShear's rule, whose sign is drawn at random) a number gives (-f, f) and a
+    pair lies within [-1, 1].
+    """
+    if signed:
+        expected, pair_example, number_example, why = (
+            "a number in the range [0, 1], or a list of two numbers in [-1, 1]", "(0.1, 0.3)", 0.2,
+            " (the sign is drawn at random)")
+    else:
+        expected, pair_example, number_example, why = (
+            "a number, or a list of two numbers, in the range [0, 1]", "(0.2, 0.5)", 0.5, "")
+    message = f"{layer}: `{arg}` must be {expected}. Received: {arg}={factor!r}."
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2 or not all(_is_number(f) for f in factor):
+            raise ValueError(message + f" Example: {arg}={pair_example} or {arg}={number_example}.")
+        if not all((-1 if signed else 0) <= f <= 1 for f in factor):
+            raise ValueError(message + f" Put both numbers inside that range{why}.")
+        lower, upper = sorted(factor)
+        return lower, upper
+    if not _is_number(factor):
+        raise ValueError(message + f" Example: {arg}={number_example}.")
+    if not 0 <= factor <= 1:
+        raise ValueError(message + " Pick a value inside that range.")
+    return (-abs(factor), abs(factor)) if signed else (0, factor)
+
+
 def parse_value_range(value_range: Any, layer: str) -> Tuple[float, float]:
     if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
             or not all(_is_number(v) for v in value_range)):
@@ -85,6 +114,11 @@ def parse_value_range(value_range: Any, layer: str) -> Tuple[float, float]:
         )
     low, high = sorted(value_range)
     return low, high
+
+
+def config_value(value: Any) -> Any:
+    """A factor as `get_config` writes it: a tuple becomes a list (JSON has lists only), the rest as given."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _jsonable(value: Any) -> Any:
@@ -131,6 +165,15 @@ class BaseImagePreprocessingLayer(Layer):
     def _spatial_axes(self) -> Tuple[int, int]:
         return (-3, -2) if self.data_format == "channels_last" else (-2, -1)
 
+    @property
+    def _channel_axis(self) -> int:
+        return -1 if self.data_format == "channels_last" else -3
+
+    @staticmethod
+    def _batch_size(images: torch.Tensor) -> int:
+        """The number of images: the batch axis of a 4-D batch, 1 for a single (3-D) image."""
+        return images.shape[0] if images.dim() == 4 else 1
+
     def _images(self, inputs: Any) -> torch.Tensor:
         """`inputs` as a 3-D or 4-D tensor, or a ValueError that names the received shape."""
         if isinstance(inputs, dict):
@@ -164,10 +207,33 @@ class BaseImagePreprocessingLayer(Layer):
         """A generator for this call's draws on `device`; the layer's sequence advances once."""
         return make_generator(self.generator, device)
 
+    def _next_generator(self, generator: Optional[torch.Generator], device: torch.device) -> Optional[torch.Generator]:
+        """The generator of a call's next draw. Keras seeds each draw afresh from the layer's seed
+        generator, which advances, so a second draw (a zoom's width, a shift's x) is not the
+        continuation of the first draw's stream. None (shape inference) stays None."""
+        return None if generator is None else self._torch_generator(device)
+
     def _uniform(self, shape: Tuple[int, ...], low: float, high: float, generator: Optional[torch.Generator],
                  device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
         return u * (high - low) + low
+
+    @staticmethod
+    def _random_sign(batch: int, generator: Optional[torch.Generator], device: torch.device,
+                     dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        """`batch` signs, -1.0 or 1.0 with equal odds, from uniform draws made in `dtype` (None: torch's
+        default dtype)."""
+        u = torch.rand(batch, generator=generator, device=device, dtype=dtype)
+        return torch.where(u > 0.5, -1.0, 1.0)
+
+    def _constant(self, name: str, dtype: torch.dtype, device: torch.device, make: Any) -> torch.Tensor:
+        """The tensor `make(dtype, device)`, made once per name, dtype and device and then reused
+        (a constant built on every call would cost a kernel, or a copy from the host, per batch)."""
+        cache = self.__dict__.setdefault("_constant_cache", {})
+        key = (name, dtype, device)
+        if key not in cache:
+            cache[key] = make(dtype, device)
+        return cache[key]
 
     def _active(self, training: Optional[bool]) -> bool:
         # fit passes True, evaluate/predict False; a direct call follows the module's mode:

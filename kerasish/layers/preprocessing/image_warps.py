@@ -9,36 +9,13 @@ masks are sheared with nearest interpolation).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
 import torch
 
 from kerasish.layers.preprocessing.image_augmentation import FILL_MODES, INTERPOLATIONS, warp
 from kerasish.layers.preprocessing.image_data import ImageDataLayer, Transformation
-from kerasish.layers.preprocessing.image_preprocessing import _is_number, check_choice
-
-
-def _shear_factor(factor: Any, arg: str) -> Tuple[float, float]:
-    """Keras's rule: a number f in [0, 1] gives (-f, f); a pair is sorted.
-
-    Keras refuses a pair outside [0, 1] but writes `x_factor=0.3` to its config as (-0.3, 0.3),
-    which its own from_config then refuses; kerasish takes pairs within [-1, 1], so both
-    libraries' configs load.
-    """
-    message = (f"RandomShear: `{arg}` must be a number in the range [0, 1], or a list of two numbers in [-1, 1]. "
-               f"Received: {arg}={factor!r}.")
-    if isinstance(factor, (tuple, list)):
-        if len(factor) != 2 or not all(_is_number(f) for f in factor):
-            raise ValueError(message + f" Example: {arg}=(0.1, 0.3) or {arg}=0.2.")
-        if not all(-1 <= f <= 1 for f in factor):
-            raise ValueError(message + " Put both numbers inside that range (the sign is drawn at random).")
-        lower, upper = sorted(factor)
-        return lower, upper
-    if not _is_number(factor):
-        raise ValueError(message + f" Example: {arg}=0.2.")
-    if not 0 <= factor <= 1:
-        raise ValueError(message + " Pick a value inside that range.")
-    return -abs(factor), abs(factor)
+from kerasish.layers.preprocessing.image_preprocessing import check_choice, parse_unit_range
 
 
 class RandomShear(ImageDataLayer):
@@ -79,7 +56,9 @@ class RandomShear(ImageDataLayer):
     def __init__(self, x_factor: Any = 0.0, y_factor: Any = 0.0, interpolation: str = "bilinear",
                  fill_mode: str = "reflect", fill_value: float = 0.0, data_format: Optional[str] = None,
                  seed: Optional[int] = None, **kwargs: Any) -> None:
-        x_factor, y_factor = _shear_factor(x_factor, "x_factor"), _shear_factor(y_factor, "y_factor")
+        # Keras's own rule refuses pairs outside [0, 1] (see the deviation above): kerasish takes [-1, 1].
+        x_factor = parse_unit_range(x_factor, "x_factor", "RandomShear", signed=True)
+        y_factor = parse_unit_range(y_factor, "y_factor", "RandomShear", signed=True)
         fill_mode = check_choice(fill_mode, FILL_MODES, "fill_mode", "RandomShear", NotImplementedError)
         interpolation = check_choice(interpolation, INTERPOLATIONS, "interpolation", "RandomShear",
                                      NotImplementedError)
@@ -90,7 +69,7 @@ class RandomShear(ImageDataLayer):
 
     def random_transformation(self, images: torch.Tensor, generator: Optional[torch.Generator]) -> Transformation:
         batch, device = images.shape[0], images.device
-        sign = torch.where(self._rand((batch,), generator, device) > 0.5, -1.0, 1.0)
+        sign = self._random_sign(batch, generator, device, self._float_dtype())
         shear_y = self._rand((batch,), generator, device, self.y_factor[0], self.y_factor[1])
         shear_x = self._rand((batch,), generator, device, self.x_factor[0], self.x_factor[1])
         one, zero = torch.ones_like(sign), torch.zeros_like(sign)
