@@ -1,4 +1,4 @@
-"""EfficientNetB0-B3 (Tan & Le, 2019) as `keras.applications.efficientnet` builds them, on kerasish layers.
+"""EfficientNetB0-B7 (Tan & Le, 2019) as `keras.applications.efficientnet` builds them, on kerasish layers.
 
 The networks normalize their own inputs (Rescaling + Normalization layers), so
 `preprocess_input` is the identity. Layer names and order are Keras's.
@@ -26,6 +26,10 @@ WEIGHTS_HASHES = {
     "b1": ("1d254153d4ab51201f1646940f018540", "74c4e6b3e1f6a1eea24c589628592432"),
     "b2": ("b15cce36ff4dcbd00b6dd88e7857a6ad", "111f8e2ac8aa800a7a99e3239f7bfb39"),
     "b3": ("ffd1fdc53d0ce67064dc6a9c7960ede0", "af6d107764bb5b1abb91932881670226"),
+    "b4": ("18c95ad55216b8f92d7e70b3a046e2fc", "ebc24e6d6c33eaebbd558eafbeedf1ba"),
+    "b5": ("ace28f2a6363774853a83a0b21b9421a", "38879255a25d3c92d5e44e04ae6cec6f"),
+    "b6": ("165f6e37dce68623721b423839de8be5", "9ecce42647a20130c1f39a5d4cb75743"),
+    "b7": ("8c03f828fec3ef71311cd463b6759d99", "cbcfe4450ddf6f3ad90b1b398090fe4a"),
 }
 # One dict per stage: kernel_size, repeats, filters_in, filters_out, expand_ratio, id_skip, strides, se_ratio.
 _STAGES = [(3, 1, 32, 16, 1, 1), (3, 2, 16, 24, 6, 2), (5, 2, 24, 40, 6, 2), (3, 3, 40, 80, 6, 2),
@@ -205,7 +209,36 @@ def EfficientNetB3(include_top: bool = True, weights: Any = "imagenet", input_te
                               classes, classifier_activation, "b3")
 
 
-for _fn, _size in ((EfficientNetB0, 224), (EfficientNetB1, 240), (EfficientNetB2, 260), (EfficientNetB3, 300)):
+def EfficientNetB4(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any = None,
+                   input_shape: Any = None, pooling: Optional[str] = None, classes: int = 1000,
+                   classifier_activation: Any = "softmax", name: str = "efficientnetb4") -> Model:
+    return build_efficientnet(1.4, 1.8, 380, 0.4, name, include_top, weights, input_tensor, input_shape, pooling,
+                              classes, classifier_activation, "b4")
+
+
+def EfficientNetB5(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any = None,
+                   input_shape: Any = None, pooling: Optional[str] = None, classes: int = 1000,
+                   classifier_activation: Any = "softmax", name: str = "efficientnetb5") -> Model:
+    return build_efficientnet(1.6, 2.2, 456, 0.4, name, include_top, weights, input_tensor, input_shape, pooling,
+                              classes, classifier_activation, "b5")
+
+
+def EfficientNetB6(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any = None,
+                   input_shape: Any = None, pooling: Optional[str] = None, classes: int = 1000,
+                   classifier_activation: Any = "softmax", name: str = "efficientnetb6") -> Model:
+    return build_efficientnet(1.8, 2.6, 528, 0.5, name, include_top, weights, input_tensor, input_shape, pooling,
+                              classes, classifier_activation, "b6")
+
+
+def EfficientNetB7(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any = None,
+                   input_shape: Any = None, pooling: Optional[str] = None, classes: int = 1000,
+                   classifier_activation: Any = "softmax", name: str = "efficientnetb7") -> Model:
+    return build_efficientnet(2.0, 3.1, 600, 0.5, name, include_top, weights, input_tensor, input_shape, pooling,
+                              classes, classifier_activation, "b7")
+
+
+for _fn, _size in ((EfficientNetB0, 224), (EfficientNetB1, 240), (EfficientNetB2, 260), (EfficientNetB3, 300),
+                   (EfficientNetB4, 380), (EfficientNetB5, 456), (EfficientNetB6, 528), (EfficientNetB7, 600)):
     _fn.__doc__ = (f"The {_fn.__name__} image classifier ({_size}x{_size} by default), Keras's `{_fn.__name__}`."
                    + _DOC.format(size=_size, name=_fn.__name__.lower()))
 
@@ -221,7 +254,7 @@ def decode_predictions(preds: Any, top: int = 5) -> list:
 
 
 def __getattr__(name: str):
-    # Only for names this module lacks (EfficientNetB4 ... B7): says what to use instead.
+    # Only for names this module lacks: says what to use instead, or the closest name it has.
     from kerasish.utils.keras_names import missing_attribute
 
     raise missing_attribute(__name__, name, globals())

@@ -32,6 +32,11 @@ _FROM_SAVING = ("serialize_keras_object", "deserialize_keras_object")
 
 
 def __getattr__(name: str):
+    if name == "FeatureSpace":  # Keras exports it from keras.utils; it is built of kerasish.layers
+        from kerasish.layers.preprocessing.feature_space import FeatureSpace
+
+        globals()[name] = FeatureSpace
+        return FeatureSpace
     if name in _FROM_SAVING:
         from kerasish.saving import keras_objects
 
@@ -56,7 +61,7 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY) | set(_FROM_SAVING) | set(_FROM_BACKEND))
+    return sorted(set(globals()) | set(_LAZY) | set(_FROM_SAVING) | set(_FROM_BACKEND) | {"FeatureSpace"})
 
 
 __all__ = [
@@ -68,4 +73,5 @@ __all__ = [
     "Progbar", "plot_history", "serialize_keras_object", "deserialize_keras_object", "clear_session",
     "is_keras_tensor", "standardize_dtype", "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "get_source_inputs",
     "enable_interactive_logging", "disable_interactive_logging", "is_interactive_logging_enabled", "Config",
+    "FeatureSpace",
 ]

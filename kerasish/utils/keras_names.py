@@ -1,11 +1,11 @@
 """Keras 3 public names kerasish lacks, and the error each namespace raises for them.
 
 A Keras user who changes only the imports may reach for a name kerasish does not have
-(`kerasish.layers.MixUp`, `kerasish.utils.FeatureSpace`). Python's bare "module has no
+(`kerasish.layers.HashedCrossing`, `kerasish.utils.audio_dataset_from_directory`). Python's bare "module has no
 attribute" does not tell a typo from a missing feature, so every namespace's PEP 562
 `__getattr__` ends in `missing_attribute`, which says which it is:
 
-- a Keras 3 name listed here: "`kerasish.layers.MixUp` is in Keras 3 but kerasish does not
+- a Keras 3 name listed here: "`kerasish.layers.HashedCrossing` is in Keras 3 but kerasish does not
   implement it", then the way out (a torch equivalent, the kerasish name to use instead, or
   how to write it as a custom layer);
 - any other name: the usual message plus the closest name the namespace has.
@@ -25,8 +25,6 @@ from kerasish.utils.text import did_you_mean
 
 _LAYER = ("Write it as a custom layer: subclass kerasish.layers.Layer (build() and call(inputs, training=None)), "
           "or wrap a torch module with kerasish.layers.TorchModuleWrapper.")
-_APP = ("Build the model from kerasish.layers, or wrap a torchvision model: "
-        "kerasish.Model(torchvision.models.{}(weights=...)).")
 _APP_NONE = ("Build the model from kerasish.layers (its Keras source is a guide), or wrap any torch "
              "model as kerasish.Model(module).")
 _TRACEBACK = "kerasish does not filter tracebacks, so there is nothing to turn on or off: remove the call."
@@ -60,17 +58,9 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
                     "whose fit/predict call model.fit / model.predict.",
     },
     "applications": {
-        **{f"EfficientNetB{i}": _APP.format(f"efficientnet_b{i}") for i in range(4, 8)},
-        **{f"EfficientNetV2B{i}": _APP_NONE for i in range(4)},
-        "EfficientNetV2S": _APP.format("efficientnet_v2_s"), "EfficientNetV2M": _APP.format("efficientnet_v2_m"),
-        "EfficientNetV2L": _APP.format("efficientnet_v2_l"), "InceptionV3": _APP.format("inception_v3"),
-        "MobileNetV3Large": _APP.format("mobilenet_v3_large"),
-        "MobileNetV3Small": _APP.format("mobilenet_v3_small"),
-        "InceptionResNetV2": _APP_NONE, "MobileNet": _APP_NONE, "NASNetLarge": _APP_NONE, "NASNetMobile": _APP_NONE,
-        **{m: "Its models are not provided either; see the model names above for the way out." for m in (
-            "efficientnet_v2", "inception_resnet_v2", "inception_v3", "mobilenet", "mobilenet_v3", "nasnet")},
+        "NASNetLarge": _APP_NONE, "NASNetMobile": _APP_NONE,
+        "nasnet": "Its models are not provided either; see the model names above for the way out.",
     },
-    "applications.efficientnet": {f"EfficientNetB{i}": _APP.format(f"efficientnet_b{i}") for i in range(4, 8)},
     "callbacks": {
         "OrbaxCheckpoint": "Use kerasish.callbacks.ModelCheckpoint, or BackupAndRestore to resume training.",
     },
@@ -101,8 +91,6 @@ KERAS_ONLY: Dict[str, Dict[str, str]] = {
                            "zipfile and h5py, or load it with kerasish.saving.load_model and edit the model.",
     },
     "utils": {
-        "FeatureSpace": "Preprocess each feature with kerasish.layers (Normalization, StringLookup, "
-                        "IntegerLookup, Hashing, Discretization, CategoryEncoding) and concatenate the results.",
         "audio_dataset_from_directory": "Load the files with torchaudio.load in a torch.utils.data.Dataset and "
                                         "pass a DataLoader to fit().",
         "bounding_boxes": "kerasish has no bounding-box utilities; torchvision.ops has box conversions and IoU.",
@@ -116,7 +104,7 @@ def keras_only_fix(namespace: str, name: str) -> Optional[str]:
 
     Args:
         namespace: the kerasish namespace, e.g. 'kerasish.layers' (or 'kerasish' for the top level).
-        name: the attribute asked for, e.g. 'MixUp'.
+        name: the attribute asked for, e.g. 'HashedCrossing'.
     """
     return KERAS_ONLY.get(_suffix(namespace), {}).get(name)
 
