@@ -221,7 +221,8 @@ class Distiller(Model):
         key = (like.dtype, like.device)
         zero = self._zeros.get(key)
         if zero is None:
-            zero = self._zeros[key] = torch.zeros((), dtype=like.dtype, device=like.device)
+            with torch.inference_mode(False):  # a normal tensor even when first made during evaluate
+                zero = self._zeros[key] = torch.zeros((), dtype=like.dtype, device=like.device)
         return zero
 
     def _student_part(self, y: Any, y_pred: Any) -> torch.Tensor:

@@ -171,7 +171,8 @@ def device_constant(holder: Any, name: str, values: Any, device: torch.device, d
     key = (name, device, dtype)
     tensor = cache.get(key)
     if tensor is None:
-        tensor = cache[key] = torch.tensor(values() if callable(values) else values, dtype=dtype, device=device)
+        with torch.inference_mode(False):  # a normal tensor even when first made during predict
+            tensor = cache[key] = torch.tensor(values() if callable(values) else values, dtype=dtype, device=device)
     return tensor
 
 

@@ -113,8 +113,9 @@ class MelSpectrogram(Layer):
         key = (spec.shape[-1], work, spec.device)
         bank = self._banks.get(key)
         if bank is None:  # once per device and dtype: no per-call host work or device sync
-            bank = self._banks[key] = mel_filterbank(self.num_mel_bins, spec.shape[-1], self.sampling_rate,
-                                                     self.min_freq, self.max_freq, dtype=work).to(spec.device)
+            with torch.inference_mode(False):  # a normal tensor even when first made during predict
+                bank = self._banks[key] = mel_filterbank(self.num_mel_bins, spec.shape[-1], self.sampling_rate,
+                                                         self.min_freq, self.max_freq, dtype=work).to(spec.device)
         mel = torch.tensordot(spec, bank, dims=1)  # (..., frames, num_mel_bins)
         if self.power_to_db:
             db = 10.0 * torch.log10(mel.clamp_min(self.min_power))

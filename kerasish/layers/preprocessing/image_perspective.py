@@ -84,7 +84,8 @@ class RandomPerspective(ImageDataLayer):
         key = (height, width, dtype, device)
         if key not in self._corner_cache:
             corners = [[0.0, 0.0], [width - 1, 0.0], [0.0, height - 1], [width - 1, height - 1]]
-            self._corner_cache[key] = torch.tensor([corners], dtype=dtype, device=device)
+            with torch.inference_mode(False):  # a normal tensor even when first made during predict
+                self._corner_cache[key] = torch.tensor([corners], dtype=dtype, device=device)
         return self._corner_cache[key]
 
     def random_transformation(self, images: torch.Tensor, generator: Optional[torch.Generator]) -> Transformation:

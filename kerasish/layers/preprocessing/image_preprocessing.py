@@ -232,7 +232,10 @@ class BaseImagePreprocessingLayer(Layer):
         cache = self.__dict__.setdefault("_constant_cache", {})
         key = (name, dtype, device)
         if key not in cache:
-            cache[key] = make(dtype, device)
+            # A normal tensor even when first made during predict (inference_mode): an inference tensor
+            # cannot be saved for backward, so the next fit would fail.
+            with torch.inference_mode(False):
+                cache[key] = make(dtype, device)
         return cache[key]
 
     def _active(self, training: Optional[bool]) -> bool:
@@ -299,7 +302,8 @@ class Rescaling(Layer):
                 if _is_number(value):
                     values.append(float(value))
                     continue
-                t = torch.as_tensor(np.asarray(value), dtype=dtype, device=device)
+                with torch.inference_mode(False):  # a normal tensor even when first made during predict
+                    t = torch.as_tensor(np.asarray(value), dtype=dtype, device=device)
                 if t.dim() > 0 and config.image_data_format() == "channels_first":
                     t = t.reshape(tuple(t.shape) + (1,) * (3 - t.dim()))
                 values.append(t)
