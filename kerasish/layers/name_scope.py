@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Iterator, List, Optional
+from typing import Any, Iterator, List, Optional, Tuple
 
 
 class _Scopes(threading.local):
@@ -157,20 +157,25 @@ class name_scope:
         if override_parent is None and deduplicate and getattr(caller, "_parent_path", None) is not None:
             self.override_parent = caller._parent_path
         self._parent_path: Optional[str] = None  # where it sits while open (the stack reads it as a layer's)
-        self._opened: Optional[List[Any]] = None
+        # One entry per open `with` of this object (it may be entered again while open): the stack it was
+        # pushed on and the parent path it had before, or None for an entry that pushed nothing.
+        self._opened: List[Optional[Tuple[List[Any], Optional[str]]]] = []
 
     def __enter__(self) -> "name_scope":
         layers = _scopes.layers
         if self.deduplicate and self.caller is not None and layers:
             top = layers[-1]
             if (top is self.caller or getattr(top, "caller", None) is self.caller) and top.name == self.name:
+                self._opened.append(None)
                 return self
+        self._opened.append((layers, self._parent_path))
         self._parent_path = self.override_parent if self.override_parent is not None else current_path()
         layers.append(self)
-        self._opened = layers
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._opened is not None:
-            self._opened.pop()
-            self._opened = None
+        if self._opened:
+            entry = self._opened.pop()
+            if entry is not None:
+                entry[0].pop()
+                self._parent_path = entry[1]

@@ -36,6 +36,7 @@ from torch.utils import checkpoint as _checkpoint
 
 from kerasish.layers import call_context
 from kerasish.layers.calling import shape_tree
+from kerasish.random.seed_generator import SeedGenerator
 
 MODES = ("full", "activations", "larger_than", "list_of_layers", None)
 
@@ -92,17 +93,17 @@ class RematScope:
         self.mode = mode
         self.output_size_threshold = output_size_threshold
         self.layer_names = list(layer_names or [])
-        self._pop_on_exit = False
+        self._entered = 0  # how many times this object is open now (`with s: with s:` is allowed)
 
     def __enter__(self) -> "RematScope":
         _stack.scopes.append(self)
-        self._pop_on_exit = True
+        self._entered += 1
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._pop_on_exit:
+        if self._entered:
             _stack.scopes.pop()
-            self._pop_on_exit = False
+            self._entered -= 1
 
     def __repr__(self) -> str:
         return (f"RematScope(mode={self.mode!r}, output_size_threshold={self.output_size_threshold}, "
@@ -184,6 +185,11 @@ def _replayable(layer: Any) -> Callable[..., Any]:
     st = call_context.state()
     training, depth = st.training, st.depth
     runs = [0]
+    # Seeded layers inside (a Dropout(seed=...)) draw from their SeedGenerator, which the forward pass
+    # moves on; torch's checkpoint restores only torch's own generators. Their states before the forward
+    # pass are kept (a device copy, no sync) and put back for the rerun, so its masks are the forward's.
+    generators = [m for m in layer.modules() if isinstance(m, SeedGenerator)]
+    before = [_generator_state(g) for g in generators]
 
     def run(*args: Any, **kwargs: Any) -> Any:
         runs[0] += 1
@@ -191,13 +197,18 @@ def _replayable(layer: Any) -> Callable[..., Any]:
             return layer.call(*args, **kwargs)
         kept = [(m, list(m._call_losses)) for m in layer.modules() if hasattr(m, "_call_losses")]
         saved = st.training, st.depth
+        after = [_generator_state(g) for g in generators]
         st.training, st.depth = training, depth
+        for g, state in zip(generators, before):
+            _set_generator_state(g, state)
         try:
             return layer.call(*args, **kwargs)
         finally:
             st.training, st.depth = saved
             for module, losses in kept:
                 module._call_losses[:] = losses
+            for g, state in zip(generators, after):
+                _set_generator_state(g, state)
 
     return run
 
@@ -265,3 +276,15 @@ def _size(shape: Any, batch: int) -> int:
     if dims and dims[0] is None:
         dims[0] = batch
     return math.prod(d or 1 for d in dims)
+
+
+def _generator_state(gen: SeedGenerator) -> Tuple[torch.Tensor, Optional[Tuple[int, int]]]:
+    """A SeedGenerator's state: its buffer (copied on its device) and its host copy when current."""
+    return gen.state.detach().clone(), gen._pair if gen._stamp() == gen._seen else None
+
+
+def _set_generator_state(gen: SeedGenerator, state: Tuple[torch.Tensor, Optional[Tuple[int, int]]]) -> None:
+    with torch.no_grad():
+        gen.state.copy_(state[0])
+    if state[1] is not None:
+        gen._pair, gen._seen = state[1], gen._stamp()

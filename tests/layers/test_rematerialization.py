@@ -234,3 +234,39 @@ def test_activations_mode_with_a_module_activation():
     y.sum().backward()
     assert act.calls == 2
     assert dense.activation is act and "activation" not in dense.__dict__
+
+
+def test_a_seeded_dropout_reruns_with_the_forward_mask():
+    # Torch's checkpoint restores torch's generators only; a Dropout(seed=...) draws from its SeedGenerator,
+    # which the forward pass moved on: the rerun must draw the forward's mask, or the gradients belong to
+    # another mask (Keras 3.15 has that bug: its gradient is inconsistent here).
+    class Block(kerasish.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.drop = kerasish.layers.Dropout(0.5, seed=7)
+
+        def call(self, x, training=None):
+            return self.drop(x * x, training=training)
+
+    with kerasish.RematScope("full"):
+        block = Block()
+    for _ in range(3):  # the generator moves on between calls; each rerun matches its own forward pass
+        x = torch.linspace(0.1, 1, 64, requires_grad=True)
+        out = block(x, training=True)
+        out.sum().backward()
+        kept = out.detach() != 0
+        assert 0 < int(kept.sum()) < 64
+        assert torch.allclose(x.grad[kept], 4 * x.detach()[kept]) and bool((x.grad[~kept] == 0).all())
+
+
+def test_entering_the_same_scope_object_twice_closes_it_on_the_way_out():
+    scope, names = kerasish.RematScope("full"), kerasish.name_scope("blk")
+    with scope:
+        with scope:
+            assert kerasish.layers.Dense(2)._remat_mode is not None
+        assert kerasish.layers.Dense(2)._remat_mode is not None
+    assert kerasish.layers.Dense(2)._remat_mode is None
+    with names:
+        with names:
+            inner = kerasish.Variable(1.0, name="v")
+    assert (inner.path, kerasish.Variable(1.0, name="v").path) == ("blk/blk/v", "v")  # as Keras's
