@@ -79,6 +79,13 @@ def _optimizer_count(model: Any) -> Optional[Tuple[int, int]]:
             if isinstance(value, torch.Tensor) and value.shape == param.shape and value.dim() > 0:
                 n += value.numel()
                 size += value.numel() * value.element_size()
+    # Keras's optimizer also holds the weights' moving averages (use_ema) and the gradient accumulators
+    # (gradient_accumulation_steps) as variables; kerasish keeps them beside torch's state.
+    for holder in [opt, *getattr(opt, "optimizers", ())]:
+        extra = list(getattr(holder, "_ema", ())) + list(getattr(holder, "_accumulators", {}).values())
+        for value in extra:
+            n += value.numel()
+            size += value.numel() * value.element_size()
     return n, size
 
 

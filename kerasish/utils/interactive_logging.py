@@ -65,7 +65,14 @@ def print_msg(message: Any, line_break: bool = True) -> None:
     """
     message = str(message)
     if _interactive:
-        sys.stdout.write(message + "\n" if line_break else message)
+        text = message + "\n" if line_break else message
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:
+            # A terminal or pipe that cannot show the box-drawing characters (PYTHONIOENCODING=ascii): drop
+            # what it cannot encode, as Keras's print_msg does, rather than fail a summary() or a fit.
+            encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+            sys.stdout.write(text.encode(encoding, "ignore").decode(encoding))
         sys.stdout.flush()
     else:
         # A record per line; the blank lines that separate messages on a terminal carry nothing here.

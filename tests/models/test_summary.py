@@ -108,3 +108,21 @@ def test_layer_range_and_bad_arguments():
         model.summary(layer_range=["conv", "dense"])
     with pytest.raises(ValueError, match="too short"):
         model.summary(line_length=20)
+
+
+@pytest.mark.parametrize("name, kwargs", [("Adam", dict(use_ema=True)),
+                                          ("SGD", dict(momentum=0.9, gradient_accumulation_steps=2))])
+def test_optimizer_params_count_moving_averages_and_accumulators_as_keras(name, kwargs, capsys):
+    import re
+
+    keras = keras_module()
+    x, y = np.random.default_rng(0).random((8, 4)).astype("float32"), np.zeros((8, 1), "float32")
+    counts = []
+    for lib in (keras, kerasish):
+        model = lib.Sequential([lib.Input((4,)), lib.layers.Dense(4), lib.layers.Dense(1)])
+        model.compile(getattr(lib.optimizers, name)(**kwargs), "mse")
+        model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+        capsys.readouterr()
+        model.summary()
+        counts.append(re.search(r"Optimizer params: ([0-9,]+ \(.*?\))", capsys.readouterr().out).group(1))
+    assert counts[0] == counts[1]

@@ -119,3 +119,15 @@ def test_dataset_messages_follow_the_switch(tmp_path, capsys, caplog):
         utils.text_dataset_from_directory(tmp_path, batch_size=2)
     assert capsys.readouterr().out == ""
     assert "Found 2 files belonging to 2 classes." in [r.getMessage() for r in caplog.records]
+
+
+def test_a_stdout_that_cannot_encode_the_box_characters_still_gets_the_summary():
+    import subprocess
+    import sys
+
+    code = ("import kerasish; m = kerasish.Sequential([kerasish.Input((4,)), kerasish.layers.Dense(2)]); "
+            "m.summary()")
+    env = dict(__import__("os").environ, PYTHONIOENCODING="ascii")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "dense (Dense)" in proc.stdout and "Total params: 10" in proc.stdout
