@@ -222,7 +222,8 @@ class TrainerSurface:
         Raises:
             ValueError: for another `value_format`, a path found twice, a model not compiled, or
                 an optimizer whose state has no Keras form (Adafactor, `formula="torch"`, a torch
-                optimizer).
+                optimizer, and, unlike Keras, a `LossScaleOptimizer`, whose state kerasish does not
+                map to Keras's paths yet).
             NotImplementedError: for a metric whose state has no Keras variable paths.
 
         Example:
