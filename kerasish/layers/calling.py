@@ -7,8 +7,10 @@ as in Keras, so a wrapped torch module never receives a `training` it does not k
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from typing import Any, Dict, List, Optional, Tuple
+import threading
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -129,9 +131,13 @@ def to_tensors(x: Any, device: Optional[torch.device]) -> Any:
 
 
 def shape_tree(x: Any) -> Any:
-    """Shapes (batch entry None) of the tensors in a structure; None for non-tensors."""
+    """Shapes of the tensors in a structure, batch entry included; None for non-tensors.
+
+    As Keras's: a layer built by its first eager call is built for the shape it saw, e.g.
+    `(5, 4)` for 5 rows (`get_build_config()` records it); symbolic tensors keep their
+    `None` batch entry."""
     if isinstance(x, torch.Tensor):
-        return (None,) + tuple(x.shape[1:]) if x.dim() else ()
+        return tuple(x.shape)
     if isinstance(x, KerasTensor):
         return tuple(x.shape)
     if isinstance(x, (list, tuple)):
@@ -139,8 +145,40 @@ def shape_tree(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: shape_tree(v) for k, v in x.items()}
     if isinstance(x, np.ndarray):
-        return (None,) + tuple(x.shape[1:])
+        return tuple(x.shape)
     return None
+
+
+_probe = threading.local()  # `rows`: (probe rows, first batch rows) while a model's build probe runs
+
+
+@contextlib.contextmanager
+def probing_first_batch(probe_rows: int, batch_rows: int) -> Iterator[None]:
+    """While a model's build probe runs `probe_rows` rows of a first batch of `batch_rows`, the
+    layers it builds are built for the first batch's shape: a leading entry of `probe_rows` in
+    their build shape reads `batch_rows` (see `build_shape`). Keras builds from the first batch
+    symbolically, at no cost; kerasish runs a few rows of it and records the batch's size."""
+    previous = getattr(_probe, "rows", None)
+    _probe.rows = (probe_rows, batch_rows) if probe_rows != batch_rows else None
+    try:
+        yield
+    finally:
+        _probe.rows = previous
+
+
+def build_shape(shape: Any) -> Any:
+    """`shape_tree`'s shapes as a layer is built for them: under `probing_first_batch`, with the
+    first batch's size in place of the probe's row count."""
+    rows = getattr(_probe, "rows", None)
+    if rows is None:
+        return shape
+    if isinstance(shape, tuple):
+        return (rows[1],) + shape[1:] if shape and shape[0] == rows[0] else shape
+    if isinstance(shape, list):
+        return [build_shape(s) for s in shape]
+    if isinstance(shape, dict):
+        return {k: build_shape(s) for k, s in shape.items()}
+    return shape
 
 
 def first_device(x: Any) -> Optional[torch.device]:

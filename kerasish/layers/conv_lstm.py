@@ -72,8 +72,6 @@ class ConvLSTM(StatefulStates, Layer):
         self.unroll = bool(unroll)  # a speed hint in Keras; the loop is a Python loop either way
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.states: Optional[List[torch.Tensor]] = None
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     # ------------------------------------------------------------------ shapes
     def _check_rank(self, shape: Sequence[Any], what: str) -> None:

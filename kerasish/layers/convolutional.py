@@ -107,8 +107,6 @@ class BaseConv(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self._torch_init = config.defaults() == "torch"
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     # ------------------------------------------------------------------ shapes
     def _channel_axis(self) -> int:

@@ -250,8 +250,6 @@ class Dense(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self._torch_init = config.defaults() == "torch"
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     def build(self, input_shape: Shape) -> None:
         in_dim = input_shape[-1]

@@ -2,7 +2,8 @@
 
 Keras 3 warns each time a layer other than an input declaration is given `input_shape` or
 `input_dim`; kerasish does the same (`_warn_input_shape_given`), except while a config is rebuilt
-(kerasish's configs keep the argument, Keras's drop it) or when kerasish derived the shape itself.
+(a Keras 2 config's `batch_input_shape` becomes the layer's `input_shape`) or when kerasish derived
+the shape itself.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ _rebuilding = threading.local()  # `depth`: quiet_input_shape() scopes open in t
 
 @contextlib.contextmanager
 def quiet_input_shape() -> Iterator[None]:
-    """Layers made inside give no input-shape warning: a config rebuild (kerasish's configs keep
-    the `input_shape` a layer was given, Keras's drop it) or an input shape kerasish derived itself
-    (Embedding's `input_length`), neither of which the user is passing now."""
+    """Layers made inside give no input-shape warning: a config rebuild (a Keras 2 config's
+    `batch_input_shape` is read as the layer's `input_shape`) or an input shape kerasish derived
+    itself (Embedding's `input_length`), neither of which the user is passing now."""
     _rebuilding.depth = getattr(_rebuilding, "depth", 0) + 1
     try:
         yield
@@ -36,9 +37,9 @@ def quiet_input_shape() -> Iterator[None]:
 
 
 def _rebuilds_quietly(from_config: Any) -> Any:
-    """`from_config` that rebuilds without the input-shape warning: kerasish's configs keep the
-    `input_shape` a layer was given (Keras's drop it), so a rebuild would repeat the warning
-    about an argument the user is not passing now."""
+    """`from_config` that rebuilds without the input-shape warning: a config may carry an
+    `input_shape` (a Keras 2 config's `batch_input_shape`, or a user's own config), and a rebuild
+    must not warn about an argument the user is not passing now."""
 
     @functools.wraps(from_config)
     def wrapped(cls: Any, *args: Any, **kwargs: Any) -> Any:

@@ -2,7 +2,9 @@
 
 Subclasses implement:
 - `build(input_shape)`: create parameters once the input shape is known. `input_shape`
-  is a tuple whose first entry (the batch) is None, e.g. `(None, 784)`.
+  is a tuple whose first entry is the batch: None in a functional model or `model.build((None,
+  784))`, the batch size seen (e.g. `(32, 784)`) when the first eager call builds the layer, as
+  in Keras; weights must not depend on it.
 - `call(inputs)`: the computation (`forward` delegates to it).
 - `compute_output_shape(input_shape)`: the output shape, batch entry None.
 - `get_config()`: constructor arguments as a JSON-ready dict (`super().get_config()` first).
@@ -22,8 +24,8 @@ from torch import nn
 
 from kerasish.layers import auto_config, call_context, name_scope, rematerialization
 from kerasish.layers.calling import (
-    call_spec, cast_input, cast_inputs, first_device, has_symbolic, input_cast_dtype, needs_conversion, shape_tree,
-    to_tensors,
+    build_shape, call_spec, cast_input, cast_inputs, first_device, has_symbolic, input_cast_dtype, needs_conversion,
+    shape_tree, to_tensors,
 )
 from kerasish.layers.symbolic import call_symbolic
 from kerasish.layers.input_spec import assert_input_compatibility
@@ -430,10 +432,10 @@ class Layer(LayerSurface, LayerState, nn.Module):
             return
         if self._call_spec.build_args:
             # build(self, a_shape, b_shape): one shape per positional argument.
-            self._build_with(lambda: self.build(*[shape_tree(a) for a in args]), shape_tree(args[0]),
-                             first_device(args))
+            shapes = [build_shape(shape_tree(a)) for a in args]
+            self._build_with(lambda: self.build(*shapes), shapes[0], first_device(args))
             return
-        shape = shape_tree(args[0])
+        shape = build_shape(shape_tree(args[0]))
         if shape is None:
             return  # strings or other objects: the layer builds itself
         self.build_from_shape(shape, first_device(args))
@@ -530,8 +532,8 @@ class Layer(LayerSurface, LayerState, nn.Module):
             from kerasish import regularizers
 
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        if self._input_shape_arg is not None:
-            config["input_shape"] = list(self._input_shape_arg[1:])
+        # As Keras 3: no `input_shape` here, even for a layer given one (a Sequential it starts
+        # records it as an InputLayer of its own config).
         return config
 
     @classmethod

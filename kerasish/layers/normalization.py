@@ -146,8 +146,6 @@ class BatchNormalization(Layer):
         self.moving_mean: Optional[nn.Parameter] = None
         self.moving_variance: Optional[nn.Parameter] = None
         self._axis_index: Optional[int] = None
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     def build(self, input_shape: Shape) -> None:
         (axis,) = _resolve_axes(self.axis, len(input_shape), self)
@@ -334,8 +332,6 @@ class LayerNormalization(Layer):
         self.beta_constraint = constraints.get(beta_constraint)
         self.gamma_constraint = constraints.get(gamma_constraint)
         self._axes: Tuple[int, ...] = ()
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     def build(self, input_shape: Shape) -> None:
         rank = len(input_shape)

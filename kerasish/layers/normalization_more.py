@@ -97,8 +97,6 @@ class GroupNormalization(Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.beta_constraint = constraints.get(beta_constraint)
         self.gamma_constraint = constraints.get(gamma_constraint)
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     def build(self, input_shape: Shape) -> None:
         _check_axes(self, self.axis, input_shape)
@@ -228,8 +226,6 @@ class RMSNormalization(Layer):
         self.axis = _int_or_ints(axis, "RMSNormalization")
         self.epsilon = float(epsilon)
         self.scale: Optional[torch.Tensor] = None
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     def build(self, input_shape: Shape) -> None:
         _check_axes(self, self.axis, input_shape)
@@ -303,8 +299,6 @@ class SpectralNormalization(Layer):
         self.layer = layer
         self.power_iterations = power_iterations
         self.vector_u: Optional[torch.Tensor] = None
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     def _kernel(self) -> torch.Tensor:
         for name in ("kernel", "embeddings"):

@@ -113,8 +113,6 @@ class SimpleRNN(_RNN):
                     kernel_regularizer, recurrent_regularizer, bias_regularizer, kernel_constraint,
                     recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed,
                     return_sequences, return_state, go_backwards, stateful, unroll)
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     def _fused(self) -> bool:
         return activations.serialize(self.activation_arg) in ("tanh", "relu")
@@ -187,8 +185,6 @@ class LSTM(_RNN):
                     bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
                     kernel_constraint, recurrent_constraint, bias_constraint, dropout,
                     recurrent_dropout, seed, return_sequences, return_state, go_backwards, stateful, unroll)
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     def _init_bias(self) -> None:
         self.bias_initializer(self.bias.data)
@@ -280,8 +276,6 @@ class GRU(_RNN):
                     bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
                     kernel_constraint, recurrent_constraint, bias_constraint, dropout,
                     recurrent_dropout, seed, return_sequences, return_state, go_backwards, stateful, unroll)
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     def _bias_shape(self) -> Tuple[int, ...]:
         # Keras's reset_after GRU has an input bias and a recurrent bias: torch's bias_ih, bias_hh.

@@ -107,8 +107,6 @@ class RNN(StatefulStates, Layer):
         self.state_size = [state_size] if self.single_state else list(state_size)
         # Stateful states: plain tensors, not weights (Keras does not track them either).
         self.states: Optional[List[Any]] = None
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     # ------------------------------------------------------------------ shapes
     def _check_one_sequence(self, sequences: Any, shape: Any) -> None:

@@ -122,10 +122,6 @@ class Bidirectional(Layer):
         # As Keras: padded steps of both directions' sequences are zeros, so they line up.
         self.forward_layer.zero_output_for_mask = self.return_sequences
         self.backward_layer.zero_output_for_mask = self.return_sequences
-        if self._input_shape_arg is None and layer._input_shape_arg is not None:
-            self._input_shape_arg = layer._input_shape_arg
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape: Shape) -> None:

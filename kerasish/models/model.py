@@ -26,6 +26,7 @@ from torch import nn
 from kerasish import config
 from kerasish.utils.tree import first_leaf, map_structure, move
 from kerasish.layers import auto_config, call_context
+from kerasish.layers.calling import probing_first_batch
 from kerasish.layers.layer import Layer, Shape, record_arguments, to_snake_case, unique_name
 from kerasish.layers.layer_utils import state_restore, state_snapshot
 from kerasish.layers.symbolic import is_symbolic
@@ -165,11 +166,18 @@ class Model(Trainer, Layer):
         return self._output_shape
 
     def ensure_built(self, x: Any) -> None:
-        """Builds lazy layers and learns the output shape by running 2 samples (eval, no grad)."""
+        """Builds lazy layers and learns the output shape by running 2 samples of `x`, the first
+        batch (eval, no grad).
+
+        As Keras, the model and each layer built here are built for the first batch's shape, batch
+        size included (`get_build_config()`, the `input_shape` a `build()` receives), although the
+        probe runs 2 of its rows (Keras's build pass is symbolic)."""
         if self.built and not self._has_unbuilt_layers() and (
                 self._output_shape is not None or (self.module is None and type(self).call is Model.call)):
             return  # nothing to learn (a model with only a custom train_step has no call to run)
         sample = move(map_structure(lambda t: t[:2], x), self.device)
+        leaf = first_leaf(x)
+        rows = int(leaf.shape[0]) if getattr(leaf, "ndim", 0) else 0
         self.to(self.device)
         was_training = self.training
         self.eval()
@@ -177,7 +185,7 @@ class Model(Trainer, Layer):
         # variables, statistics (a custom layer's call may move them) and the global random stream.
         saved = state_snapshot(self)
         try:
-            with torch.no_grad(), global_seed_kept():
+            with torch.no_grad(), global_seed_kept(), probing_first_batch(min(rows, 2), rows):
                 out = self(*sample) if isinstance(sample, (list, tuple)) else self(sample)
         except (RuntimeError, ValueError, TypeError) as e:
             raise ValueError(

@@ -12,7 +12,6 @@ from kerasish.layers import name_scope
 from kerasish.layers.core import InputLayer
 from kerasish.layers.layer import Layer, Shape, infer_output_shape, to_snake_case, unique_name
 from kerasish.layers.symbolic import KerasTensor, Node
-from kerasish.layers.tracking import Tracked
 from kerasish.models import summary as summary_mod
 from kerasish.models.functional import match_input_rank
 from kerasish.models.layer_dict import LayerDict
@@ -177,17 +176,23 @@ class Sequential(Model):
     def _build_layer(self, name: str, layer: nn.Module, shape: Shape) -> None:
         device = self._device
         if isinstance(layer, Layer):
-            own = layer._input_shape_arg
-            if own is not None and tuple(shape[1:]) != tuple(own[1:]) and _built_for_its_own_shape(layer):
-                # As Keras: only the first layer's input_shape= (with no Input before it) counts; the
-                # layer warned about the argument when it was made.
-                _unbuild(layer)
+            # As Keras: a layer's own input_shape= built nothing (only the first layer's, with no Input
+            # before it, gave the model its input), so the layer is built here for the shape it is given.
+            built_for = layer._build_input_shape if layer.built else None
             with name_scope.opened(self):  # as in Keras's build: the weights are 'sequential/dense/kernel'
-                if own is not None and layer._parent_path == "" and not layer._inbound_nodes and \
-                        _built_for_its_own_shape(layer):
-                    name_scope.move_under(layer, name_scope.current_path())  # built early, for its input_shape=
                 layer.build_from_shape(shape, device)
-                out = layer.compute_output_shape(shape)  # may run the layer: lazy sublayers build here
+                try:
+                    out = layer.compute_output_shape(shape)  # may run the layer: lazy sublayers build here
+                except RuntimeError as e:
+                    if built_for is None:
+                        raise
+                    # A layer built beforehand for another shape: Keras refuses it as incompatible (ValueError).
+                    raise ValueError(
+                        f"Layer {layer.name!r} ({type(layer).__name__}) was already built for input shape "
+                        f"{tuple(built_for)} and fails on the input shape {tuple(shape)} the Sequential model "
+                        f"gives it: {e}. Add a new, unbuilt layer instead (it is built for the model's input), "
+                        "or give the model an input the layer was built for."
+                    ) from e
         else:
             if device is not None:
                 layer.to(device)
@@ -297,7 +302,7 @@ class Sequential(Model):
 
     def _build_on_call(self, args: Any, kwargs: Dict[str, Any]) -> None:
         # Keras builds a Sequential called on data for that batch's full shape (its summary then
-        # shows the batch size); layers in general are built with the batch entry None.
+        # shows the batch size), as it builds any layer called on data.
         if args and isinstance(args[0], torch.Tensor) and args[0].dim() and not self.accepts_strings():
             self.build_from_shape(tuple(args[0].shape), args[0].device)
             return
@@ -536,46 +541,3 @@ def _standard_shape(shape: Any) -> Shape:
             f"Sequential.build expects one input shape, a tuple of ints and None with the batch entry first, "
             f"received input_shape={shape!r}. Example: model.build((None, 784))."
         ) from None
-
-
-def _built_for_its_own_shape(layer: Layer) -> bool:
-    """Whether `layer` was built by its constructor for its own `input_shape=` (kerasish layers
-    build eagerly then)."""
-    built_for = layer._build_input_shape
-    return layer.built and built_for is not None and tuple(built_for) == tuple(layer._input_shape_arg)
-
-
-def _unbuild(layer: Layer) -> None:
-    """Turns `layer` back into the unbuilt layer its config describes, without its input shape,
-    keeping the object (the user's reference and the model's stay the same layer).
-
-    Raises:
-        ValueError: if the layer cannot be rebuilt unbuilt from its config (it would keep
-            weights for its own input_shape=).
-    """
-    try:
-        fresh = type(layer).from_config(_without_shapes(layer.get_config()))
-    except (TypeError, ValueError, NotImplementedError):
-        fresh = None  # a custom layer whose config does not rebuild it
-    if fresh is None or any(isinstance(m, Layer) and m.built for m in fresh.modules()):
-        raise ValueError(
-            f"Layer {layer.name!r} ({type(layer).__name__}) was built for its own input_shape="
-            f"{tuple(layer._input_shape_arg[1:])}, which differs from the shape the Sequential model gives it, and it "
-            "cannot be rebuilt for that shape. Remove input_shape=... from the layer (start the model with "
-            "Input(shape=...) instead)."
-        )
-    layer.__dict__.clear()
-    layer.__dict__.update(fresh.__dict__)
-    for key, value in layer.__dict__.items():
-        if isinstance(value, Tracked):
-            value._bind(layer, key)  # tracked lists/dicts of sub-layers name their owner
-
-
-def _without_shapes(config: Any) -> Any:
-    """`config` with every input shape and build shape removed, nested layer configs included."""
-    if isinstance(config, dict):
-        return {k: _without_shapes(v) for k, v in config.items()
-                if k not in ("input_shape", "batch_input_shape", "build_config")}
-    if isinstance(config, list):
-        return [_without_shapes(v) for v in config]
-    return config

@@ -330,10 +330,11 @@ def test_unknown_argument_is_refused():
 
 def test_wrong_input_rank_raises():
     with pytest.raises(ValueError, match=r"must have rank 5 \(batch, timesteps, height, width, channels\), "
-                                         r"received input shape \(None, 5, 5, 3\) \(rank 4\)"):
+                                         r"received input shape \(2, 5, 5, 3\) \(rank 4\)"):
         ConvLSTM2D(2, 3)(torch.zeros(2, 5, 5, 3))
     with pytest.raises(ValueError, match=r"must have rank 4 \(batch, timesteps, steps, channels\).*ConvLSTM1D/2D/3D"):
-        ConvLSTM1D(2, 3, input_shape=(3, 5, 5, 2))
+        # As Keras: the constructor builds nothing; a Sequential builds the layer for its input_shape=.
+        kerasish.Sequential([ConvLSTM1D(2, 3, input_shape=(3, 5, 5, 2))])
 
 
 def test_unknown_spatial_size_raises():

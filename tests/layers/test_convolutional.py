@@ -32,6 +32,12 @@ def test_tutorial_cnn_summary_matches_keras():
     assert "Total params: 225,034" in text
 
 
+def _built(layer, input_shape):
+    """`layer` built for samples of `input_shape` (as Keras, `input_shape=` alone builds nothing)."""
+    layer.build((None,) + tuple(input_shape))
+    return layer
+
+
 @pytest.mark.parametrize(
     "kwargs, in_ch, expected",
     [
@@ -42,7 +48,7 @@ def test_tutorial_cnn_summary_matches_keras():
     ],
 )
 def test_conv2d_parameter_count_is_keras_formula(kwargs, in_ch, expected):
-    assert Conv2D(**kwargs, input_shape=(9, 9, in_ch)).count_params() == expected
+    assert _built(Conv2D(**kwargs), (9, 9, in_ch)).count_params() == expected
 
 
 def test_nhwc_input_is_not_copied_and_output_is_contiguous(monkeypatch):
@@ -64,8 +70,8 @@ def test_nhwc_input_is_not_copied_and_output_is_contiguous(monkeypatch):
 
 def test_channels_last_equals_channels_first_with_the_same_weights():
     torch.manual_seed(0)
-    last = Conv2D(5, (3, 2), strides=2, padding="same", input_shape=(9, 7, 3))
-    first = Conv2D(5, (3, 2), strides=2, padding="same", data_format="channels_first", input_shape=(3, 9, 7))
+    last = _built(Conv2D(5, (3, 2), strides=2, padding="same"), (9, 7, 3))
+    first = _built(Conv2D(5, (3, 2), strides=2, padding="same", data_format="channels_first"), (3, 9, 7))
     first.set_weights(last.get_weights())
     x = torch.randn(2, 9, 7, 3)
     expected = first(x.permute(0, 3, 1, 2).contiguous()).permute(0, 2, 3, 1)
@@ -75,7 +81,7 @@ def test_channels_last_equals_channels_first_with_the_same_weights():
 
 def test_same_padding_with_stride_is_tensorflows_asymmetric_padding():
     torch.manual_seed(0)
-    layer = Conv2D(2, 3, strides=2, padding="same", data_format="channels_first", input_shape=(1, 6, 6))
+    layer = _built(Conv2D(2, 3, strides=2, padding="same", data_format="channels_first"), (1, 6, 6))
     x = torch.randn(1, 1, 6, 6)
     # TF: out = ceil(6/2) = 3, total pad = (3-1)*2 + 3 - 6 = 1 -> 0 before, 1 after.
     expected = F.conv2d(F.pad(x, (0, 1, 0, 1)), layer.kernel, layer.bias, stride=2)
@@ -85,12 +91,12 @@ def test_same_padding_with_stride_is_tensorflows_asymmetric_padding():
 @pytest.mark.parametrize("kernel, strides, size", [(3, 2, 5), (4, 2, 4), (2, 3, 4), (3, 1, 5)])
 def test_conv2d_transpose_same_is_the_gradient_of_conv2d_same(kernel, strides, size):
     torch.manual_seed(0)
-    deconv = Conv2DTranspose(2, kernel, strides=strides, padding="same", use_bias=False, input_shape=(size, size, 3))
+    deconv = _built(Conv2DTranspose(2, kernel, strides=strides, padding="same", use_bias=False), (size, size, 3))
     x = torch.randn(1, size, size, 3)
     out = deconv(x)
     assert tuple(out.shape) == (1, size * strides, size * strides, 2)
     # The forward conv maps (size*strides) -> size with the same kernel (torch layout (3, 2, k, k)).
-    conv = Conv2D(3, kernel, strides=strides, padding="same", use_bias=False, input_shape=(size * strides,) * 2 + (2,))
+    conv = _built(Conv2D(3, kernel, strides=strides, padding="same", use_bias=False), (size * strides,) * 2 + (2,))
     conv.set_weights(deconv.get_weights())
     z = torch.zeros(1, size * strides, size * strides, 2, requires_grad=True)
     (conv(z) * x).sum().backward()
@@ -103,12 +109,12 @@ def test_conv2d_transpose_valid_and_output_padding_shapes():
     layer = Conv2DTranspose(4, 3, strides=2, padding="same", output_padding=1)
     assert layer.compute_output_shape((None, 5, 5, 1)) == (None, 10, 10, 4)
     assert layer(torch.randn(1, 5, 5, 1)).shape == (1, 10, 10, 4)
-    assert Conv2DTranspose(4, 3, input_shape=(5, 5, 2)).count_params() == 3 * 3 * 2 * 4 + 4
+    assert _built(Conv2DTranspose(4, 3), (5, 5, 2)).count_params() == 3 * 3 * 2 * 4 + 4
 
 
 def test_separable_conv2d_counts_and_matches_two_convolutions():
     torch.manual_seed(0)
-    layer = SeparableConv2D(8, 3, depth_multiplier=2, padding="same", input_shape=(6, 6, 4))
+    layer = _built(SeparableConv2D(8, 3, depth_multiplier=2, padding="same"), (6, 6, 4))
     assert layer.count_params() == 3 * 3 * 4 * 2 + 4 * 2 * 8 + 8
     x = torch.randn(2, 6, 6, 4)
     depth, point, bias = layer.kernel, layer.pointwise_kernel, layer.bias
@@ -118,7 +124,7 @@ def test_separable_conv2d_counts_and_matches_two_convolutions():
 
 
 def test_conv1d_shapes_and_same_padding():
-    layer = Conv1D(4, 3, strides=2, padding="same", input_shape=(9, 2))
+    layer = _built(Conv1D(4, 3, strides=2, padding="same"), (9, 2))
     out = layer(torch.randn(3, 9, 2))
     assert out.shape == (3, 5, 4) == (3,) + layer.compute_output_shape((None, 9, 2))[1:]
     assert layer.count_params() == 3 * 2 * 4 + 4
@@ -126,7 +132,7 @@ def test_conv1d_shapes_and_same_padding():
 
 
 def test_softmax_output_gives_the_fused_logits_path():
-    layer = Conv2D(3, 1, activation="softmax", input_shape=(2, 2, 1))
+    layer = _built(Conv2D(3, 1, activation="softmax"), (2, 2, 1))
     assert layer.logits_activation() == "softmax"
     x = torch.randn(1, 2, 2, 1)
     torch.testing.assert_close(torch.softmax(layer.call_logits(x), -1), layer(x))
@@ -165,8 +171,8 @@ def test_wrong_input_rank_names_the_expected_layout():
         (lambda: Conv2D(4, 3, strides=0), "strides must be a positive int"),
         (lambda: Conv2D(4, 3, data_format="NHWC"), "data_format must be 'channels_last' or 'channels_first'"),
         (lambda: Conv2D(5, 3, groups=2), "filters must be divisible by groups"),
-        (lambda: Conv2D(4, 3, groups=2, input_shape=(5, 5, 3)), r"input channels \(3\) must be divisible by groups=2"),
-        (lambda: Conv2D(4, 3, input_shape=(5, 5, None)), "needs a known channel dimension"),
+        (lambda: _built(Conv2D(4, 3, groups=2), (5, 5, 3)), r"input channels \(3\) must be divisible by groups=2"),
+        (lambda: _built(Conv2D(4, 3), (5, 5, None)), "needs a known channel dimension"),
         (lambda: Conv2DTranspose(4, 3, strides=2, output_padding=2), "output_padding must be smaller than the stride"),
         (lambda: SeparableConv2D(4, 3, depth_multiplier=0), "depth_multiplier must be a positive integer"),
     ],

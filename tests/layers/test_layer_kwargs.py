@@ -136,7 +136,8 @@ def test_constraints_are_in_the_config_as_keras_writes_them(cls, keras_name, kwa
 
 
 def test_constraint_from_name_string_and_none_parameter():
-    layer = Dense(3, kernel_constraint="non_neg", use_bias=False, bias_constraint="max_norm", input_dim=2)
+    layer = Dense(3, kernel_constraint="non_neg", use_bias=False, bias_constraint="max_norm")
+    layer.build((None, 2))
     assert layer.get_config()["kernel_constraint"]["class_name"] == "NonNeg"
     assert layer.bias is None  # no bias: the bias constraint has nothing to attach to
     with torch.no_grad():
@@ -151,7 +152,8 @@ def test_unknown_constraint_name_on_a_layer():
 
 
 def test_constraint_survives_dtype_change_and_set_weights():
-    layer = Dense(2, kernel_constraint=constraints.NonNeg(), input_dim=2)
+    layer = Dense(2, kernel_constraint=constraints.NonNeg())
+    layer.build((None, 2))
     layer.double()
     layer.set_weights([-np.ones((2, 2)), np.zeros(2)])
     apply_constraints(layer)
@@ -177,7 +179,8 @@ def test_custom_callable_constraint_is_applied_in_keras_layout():
         seen.append(tuple(w.shape))
         return w
 
-    layer = Conv2D(4, (2, 3), kernel_constraint=record, input_shape=(6, 6, 5))
+    layer = Conv2D(4, (2, 3), kernel_constraint=record)
+    layer.build((None, 6, 6, 5))
     apply_constraints(layer)
     assert seen == [(2, 3, 5, 4)]
     assert layer.get_config()["kernel_constraint"] == {  # what Keras's Conv2D writes
@@ -286,8 +289,10 @@ def test_use_cudnn_true_needs_cuda_inputs():
 
 
 def test_use_cudnn_false_gives_the_same_result():
-    auto = GRU(3, return_sequences=True, input_shape=(5, 2))
+    auto = GRU(3, return_sequences=True)
+    auto.build((None, 5, 2))
     off = GRU.from_config({**auto.get_config(), "use_cudnn": False, "name": "off"})
+    off.build((None, 5, 2))
     off.set_weights(auto.get_weights())
     x = torch.randn(4, 5, 2)
     torch.testing.assert_close(off(x), auto(x))
@@ -335,7 +340,8 @@ def test_recurrent_constraints_see_keras_gate_order(cls, keras_name):
 
     args = {"kernel_constraint": zero_first_gate, "recurrent_constraint": zero_first_gate,
             "bias_constraint": zero_first_gate}
-    ours = cls(3, **args, input_shape=(4, 5))
+    ours = cls(3, **args)
+    ours.build((None, 4, 5))
     theirs = getattr(keras.layers, keras_name)(3, **args)
     theirs.build((None, 4, 5))
     rng = np.random.default_rng(2)

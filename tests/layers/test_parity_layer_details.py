@@ -54,15 +54,18 @@ def test_conv2d_transpose_output_padding_must_be_below_stride() -> None:
 
 
 def test_conv_get_weights_are_keras_layout_and_set_weights_checks_shapes() -> None:
-    layer = klayers.Conv2D(8, (3, 2), input_shape=(6, 6, 4))
+    layer = klayers.Conv2D(8, (3, 2))
+    layer.build((None, 6, 6, 4))
     kernel, bias = layer.get_weights()
     assert kernel.shape == (3, 2, 4, 8) and bias.shape == (8,)
     np.testing.assert_array_equal(kernel, layer.kernel.detach().numpy().transpose(2, 3, 1, 0))
     with pytest.raises(ValueError, match=r"has Keras shape \(3, 2, 4, 8\), received an array of shape \(8, 4, 3, 2\)"):
         layer.set_weights([kernel.transpose(3, 2, 0, 1), bias])
-    sep = klayers.SeparableConv2D(5, 3, depth_multiplier=2, input_shape=(6, 6, 4))
+    sep = klayers.SeparableConv2D(5, 3, depth_multiplier=2)
+    sep.build((None, 6, 6, 4))
     assert [w.shape for w in sep.get_weights()] == [(3, 3, 4, 2), (1, 1, 8, 5), (5,)]
-    transposed = klayers.Conv2DTranspose(5, 3, input_shape=(6, 6, 4))
+    transposed = klayers.Conv2DTranspose(5, 3)
+    transposed.build((None, 6, 6, 4))
     assert [w.shape for w in transposed.get_weights()] == [(3, 3, 5, 4), (5,)]
 
 
@@ -165,7 +168,8 @@ def test_recurrent_non_default_activations_match_keras_with_masks_and_directions
 
 
 def test_gru_reset_after_false_weights_have_keras_shapes() -> None:
-    layer = klayers.GRU(4, reset_after=False, input_shape=(5, 3))
+    layer = klayers.GRU(4, reset_after=False)
+    layer.build((None, 5, 3))
     assert [w.shape for w in layer.get_weights()] == [(3, 12), (4, 12), (12,)]
     assert layer.count_params() == 3 * (4 * (3 + 4) + 4)
 

@@ -47,7 +47,8 @@ def _keras_reference(layer, x):
 def test_outputs_follow_keras_equations_with_keras_layout_weights(cls):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    layer = cls(3, return_sequences=True, input_shape=(4, 2))
+    layer = cls(3, return_sequences=True)
+    layer.build((None, 4, 2))
     layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
     x = rng.normal(size=(2, 4, 2))
     out = layer(torch.tensor(x, dtype=torch.float32)).detach().numpy()
@@ -75,14 +76,16 @@ def test_parameter_counts_match_keras_formulas(layer, features, expected):
 
 def test_keras_weight_shapes_and_initialisers():
     torch.manual_seed(0)
-    lstm = LSTM(4, input_shape=(3, 6))
+    lstm = LSTM(4)
+    lstm.build((None, 3, 6))
     kernel, recurrent, bias = lstm.get_weights()
     assert kernel.shape == (6, 16) and recurrent.shape == (4, 16) and bias.shape == (16,)
     # unit_forget_bias: the forget gate (second block) starts at 1, the rest at 0.
     np.testing.assert_array_equal(bias, np.r_[np.zeros(4), np.ones(4), np.zeros(8)])
     # Orthogonal recurrent kernel: its rows are orthonormal.
     np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(4), atol=1e-5)
-    gru = GRU(4, input_shape=(3, 6))
+    gru = GRU(4)
+    gru.build((None, 3, 6))
     assert [w.shape for w in gru.get_weights()] == [(6, 12), (4, 12), (2, 12)]
 
 
@@ -140,7 +143,8 @@ def test_masking_layer_and_go_backwards_use_only_the_real_steps(cls, padding):
         got = _real_steps(got, n, steps, padding).flip(0)
         torch.testing.assert_close(got, alone, atol=1e-5, rtol=0)
     # The last output of a backwards layer is the state after the first real step.
-    last = cls(4, go_backwards=True, input_shape=(steps, 2)).eval()
+    last = cls(4, go_backwards=True).eval()
+    last.build((None, steps, 2))
     last.load_state_dict(model.layers[1].state_dict())
     for i, n in enumerate(lengths):
         real = x[i, :n] if padding == "post" else x[i, steps - n:]
@@ -231,8 +235,11 @@ def test_bad_arguments_are_rejected_with_the_fix(make, match):
 def test_bad_inputs_name_the_expected_rank():
     with pytest.raises(ValueError, match=r"must have rank 3 \(batch, timesteps, features\)"):
         LSTM(4)(torch.ones(2, 5))
+    # As Keras: a layer's own input_shape= is checked when a Sequential builds it, not by its constructor.
+    layer = LSTM(4, input_shape=(5,))
     with pytest.raises(ValueError, match=r"must have rank 3 \(batch, timesteps, features\) with known features"):
-        LSTM(4, input_shape=(5,))
+        Sequential([layer])
+    assert not layer.built
     with pytest.raises(ValueError, match=r"must have rank 3 \(batch, timesteps, features\), received input shape"):
         LSTM(4).compute_output_shape((None, 5))
     with pytest.raises(ValueError, match=r"received a mask of shape \(2, 4\)"):
@@ -240,7 +247,8 @@ def test_bad_inputs_name_the_expected_rank():
 
 
 def test_set_weights_checks_count_and_shapes():
-    layer = GRU(2, input_shape=(3, 4))
+    layer = GRU(2)
+    layer.build((None, 3, 4))
     with pytest.raises(ValueError, match="expects 3 weight arrays"):
         layer.set_weights([np.zeros((4, 6))])
     with pytest.raises(ValueError, match=r"has Keras shape \(4, 6\), received an array of shape \(6, 4\)"):

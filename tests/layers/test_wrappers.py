@@ -50,7 +50,8 @@ def test_backward_direction_is_aligned_in_time_and_starts_at_the_last_real_step(
     forward, backward = layer(x)
     # Step 0 of the backward direction has read the whole sequence: it equals the final
     # state of a backward-only run; step 3 has read one step.
-    back_only = LSTM(3, go_backwards=True, input_shape=(4, 2)).eval()
+    back_only = LSTM(3, go_backwards=True).eval()
+    back_only.build((None, 4, 2))
     back_only.load_state_dict(layer.backward_layer.state_dict())
     torch.testing.assert_close(backward[0, 0], back_only(x)[0])
     torch.testing.assert_close(backward[0, 3], back_only(x[:, 3:])[0])
@@ -85,7 +86,8 @@ def test_parameter_count_is_twice_the_wrapped_layer(inner, features):
 
 
 def test_get_and_set_weights_forward_then_backward():
-    layer = Bidirectional(GRU(2), input_shape=(3, 4))
+    layer = Bidirectional(GRU(2))
+    layer.build((None, 3, 4))
     weights = [np.full(w.shape, i, dtype=np.float32) for i, w in enumerate(layer.get_weights())]
     layer.set_weights(weights)
     assert [float(w.ravel()[0]) for w in layer.get_weights()] == [0, 1, 2, 3, 4, 5]

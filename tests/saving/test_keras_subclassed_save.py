@@ -50,8 +50,8 @@ def test_a_subclassed_model_is_written_as_keras_writes_it(tmp_path):
     assert (mine["class_name"], keras_config["class_name"]) == ("TwoTower", "KerasTwoTower")  # each its own class
     assert mine["config"] == {"name": "tower", "trainable": True, "units": 5, "dtype": {
         "module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}}
-    # Keras records the first call's batch size (6); kerasish records None: both rebuild from either.
-    assert mine["build_config"] == {"input_shape": [None, 3]} and keras_config["build_config"] == {"input_shape": [6, 3]}
+    # Both record the first call's batch size (6), and both rebuild from either.
+    assert mine["build_config"] == keras_config["build_config"] == {"input_shape": [6, 3]}
     ours_compile, keras_compile = mine["compile_config"], keras_config["compile_config"]
     assert {k: v for k, v in ours_compile.items() if k != "optimizer"} == \
         {k: v for k, v in keras_compile.items() if k != "optimizer"}

@@ -315,13 +315,16 @@ def test_torch_optimizer_instance_and_class_are_accepted(tiny_classification):
 
 def test_torch_defaults_setting_changes_initialisation_and_optimizer_numbers():
     kerasish.config.set_defaults("torch")
-    layer = Dense(4, input_dim=100)
+    layer = Dense(4)
+    layer.build((None, 100))
     assert layer.bias.abs().sum() > 0  # torch's Linear init draws the bias too
     assert layer.kernel.abs().max() <= 0.1
     opt = kerasish.optimizers.get("adam")
     assert opt.epsilon == 1e-8
     kerasish.config.set_defaults("keras")
-    assert Dense(4, input_dim=100).bias.abs().sum() == 0
+    layer = Dense(4)
+    layer.build((None, 100))
+    assert layer.bias.abs().sum() == 0
     assert kerasish.optimizers.get("adam").epsilon == 1e-7
 
 

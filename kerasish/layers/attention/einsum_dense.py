@@ -199,8 +199,6 @@ class EinsumDense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        if self._input_shape_arg is not None:
-            self.build_from_shape(self._input_shape_arg)
 
     def build(self, input_shape: Shape) -> None:
         kernel_shape, bias_shape, _, in_axes, out_axes = analyze_equation(
