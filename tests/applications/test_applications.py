@@ -59,7 +59,11 @@ def _layer_names(model) -> list:
     for layer in model.layers:
         if isinstance(layer, OpLayer):
             continue
-        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", type(layer).__name__).lower().replace("2_d", "2d")
+        # Keras's own snake case of the class name ('ReLU' -> 're_lu', 'Conv2D' -> 'conv2d'): a naive one
+        # ('re_l_u') left the counter on auto-named ReLU layers, so the comparison depended on test order.
+        from keras.src.utils.naming import to_snake_case
+
+        snake = to_snake_case(type(layer).__name__)
         out.append((type(layer).__name__, re.sub(rf"^({snake})_\d+$", r"\1", layer.name)))
     return out
 
