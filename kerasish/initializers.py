@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import numbers
 import types
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
