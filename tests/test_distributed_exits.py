@@ -5,7 +5,8 @@ aborted a rank in about 1 run of 4 ('terminate called without an active exceptio
 code -6), so torchrun reported a finished job as failed. Launches in a row of
 tests/distributed/exit_script.py (2 CPU processes, gloo) must all exit cleanly: 20 when
 KERASISH_EXIT_LAUNCHES=20 is set (about 4-8 minutes on 2 cores, too long for CI's 10-minute
-budget), 4 in CI.
+budget), 2 in CI (4 until 2026-11-30; 40 launches in a row on a loaded machine that day all exited
+cleanly, see tests/distributed/exit_script.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent / "distributed" / "exit_script.py"
-LAUNCHES = int(os.environ.get("KERASISH_EXIT_LAUNCHES", "4"))
+LAUNCHES = int(os.environ.get("KERASISH_EXIT_LAUNCHES", "2"))
 
 
 def _free_port() -> int:

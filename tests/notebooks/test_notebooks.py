@@ -32,6 +32,10 @@ def _execute(path, fashion_dir, tmp_path):
         env.setenv("KERASISH_HOME", str(tmp_path / "home"))
         # No MPLBACKEND: the kernel then uses Jupyter's inline backend, so figures render as PNG outputs.
         env.delenv("MPLBACKEND", raising=False)
+        # One intra-op thread in the kernel, as each test worker has (tests/conftest.py): a kernel with
+        # torch's default threads beside the other worker oversubscribed CI's 2 cores (a notebook that runs
+        # in 8 s alone took 33 s in the suite).
+        env.setenv("OMP_NUM_THREADS", "1")
         nb = nbformat.read(path, as_version=4)
         client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                          resources={"metadata": {"path": str(tmp_path)}})
