@@ -42,7 +42,7 @@ PARITY_CASES = [
                  marks=SLOW),
     pytest.param("InceptionV3", dict(include_top=True, classes=10, classifier_activation=None), 75, marks=SLOW),
     pytest.param("InceptionV3", dict(include_top=False, pooling="max"), 80, marks=SLOW),
-    pytest.param("EfficientNetB4", dict(include_top=False, pooling="avg"), 64, marks=SLOW),
+    pytest.param("EfficientNetB4", dict(include_top=False, pooling="avg"), 64, marks=[SLOW, FULL]),
     pytest.param("EfficientNetB7", dict(include_top=True, classes=5, classifier_activation=None), 32, marks=[SLOW, FULL]),
     pytest.param("InceptionResNetV2", dict(include_top=True, classes=10, classifier_activation=None), 75,
                  marks=SLOW),
@@ -149,6 +149,7 @@ def test_efficientnet_v2_variants_scale_as_keras(monkeypatch):
 
 
 @SLOW
+@FULL
 def test_efficientnet_b5_feature_extractor_builds_with_keras_shapes():
     keras = keras_module()
     ours = applications.EfficientNetB5(weights=None, include_top=False, input_shape=(32, 32, 3))

@@ -1,9 +1,10 @@
 """The Keras CNN tutorial on real Fashion-MNIST: only the imports changed.
 
 Reads the Debian package `dataset-fashion-mnist` IDX files directly (gzip + NumPy), so the test
-does not depend on kerasish.datasets. Marked slow: 2 epochs take about 40 s on one CPU core.
-Two epochs, not the three the first version ran, to keep CI within its budget: with seed 0 the test
-accuracy is 0.860 after one epoch, 0.877 after two, 0.885 after three (one thread, measured 2026-11-30).
+does not depend on kerasish.datasets. Marked slow: one epoch takes about 20 s on one CPU core.
+One epoch, not the three the first version ran, to keep CI within its 10-minute budget: with seed 0 the
+test accuracy is 0.860 after one epoch, 0.877 after two, 0.885 after three (one thread, measured
+2026-11-30).
 """
 
 import gzip
@@ -27,7 +28,7 @@ def _idx(name: str, offset: int) -> np.ndarray:
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(FOLDER), reason=f"Fashion-MNIST not found in {FOLDER} "
                     "(install the Debian package dataset-fashion-mnist)")
-def test_tutorial_cnn_reaches_0865_on_fashion_mnist_in_2_epochs():
+def test_tutorial_cnn_reaches_085_on_fashion_mnist_in_1_epoch():
     set_random_seed(0)
     x_train = _idx("train-images-idx3-ubyte.gz", 16).reshape((60000, 28, 28, 1)).astype("float32") / 255
     y_train = _idx("train-labels-idx1-ubyte.gz", 8).astype("int64")
@@ -45,8 +46,8 @@ def test_tutorial_cnn_reaches_0865_on_fashion_mnist_in_2_epochs():
     ])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     assert model.count_params() == 225034
-    model.fit(x_train, y_train, epochs=2, batch_size=128, verbose=0)
+    model.fit(x_train, y_train, epochs=1, batch_size=128, verbose=0)
     result = model.evaluate(x_test, y_test, verbose=0)
     accuracy = result[1] if isinstance(result, (list, tuple)) else result
-    print(f"Fashion-MNIST test accuracy after 2 epochs: {accuracy:.4f}")
-    assert accuracy >= 0.865
+    print(f"Fashion-MNIST test accuracy after 1 epoch: {accuracy:.4f}")
+    assert accuracy >= 0.85
