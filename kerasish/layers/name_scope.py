@@ -93,25 +93,6 @@ def weight_scope(layer: Any) -> str:
     return _join(scope, inner) if inner else scope
 
 
-def move_under(layer: Any, parent: str) -> None:
-    """Gives `layer`, built on its own (kerasish builds a layer given `input_shape=` in its
-    constructor; Keras waits for the model), the paths Keras gives when the model builds it:
-    its weights' and sublayers' paths start with `parent` instead of ''."""
-    old = _join(layer._parent_path or "", layer.name)
-    new = _join(parent, layer.name)
-
-    def moved(path: str) -> str:
-        return new + path[len(old):] if path == old or path.startswith(old + "/") else path
-
-    for module in layer.modules():
-        if module is not layer and getattr(module, "_parent_path", None) is not None:
-            module._parent_path = moved(module._parent_path)
-    for weight in layer.parameters():
-        if getattr(weight, "_keras_scope", None) is not None:
-            weight._keras_scope = moved(weight._keras_scope)
-    layer._parent_path = parent
-
-
 class name_scope:
     """Opens a named scope: weights, variables and layers first built or called inside it get
     paths under its name (Keras 3's `keras.name_scope`).

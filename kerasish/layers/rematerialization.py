@@ -189,7 +189,7 @@ def _replayable(layer: Any) -> Callable[..., Any]:
     # moves on; torch's checkpoint restores only torch's own generators. Their states before the forward
     # pass are kept (a device copy, no sync) and put back for the rerun, so its masks are the forward's.
     generators = [m for m in layer.modules() if isinstance(m, SeedGenerator)]
-    before = [_generator_state(g) for g in generators]
+    before = [g.snapshot() for g in generators]
 
     def run(*args: Any, **kwargs: Any) -> Any:
         runs[0] += 1
@@ -197,10 +197,10 @@ def _replayable(layer: Any) -> Callable[..., Any]:
             return layer.call(*args, **kwargs)
         kept = [(m, list(m._call_losses)) for m in layer.modules() if hasattr(m, "_call_losses")]
         saved = st.training, st.depth
-        after = [_generator_state(g) for g in generators]
+        after = [g.snapshot() for g in generators]
         st.training, st.depth = training, depth
         for g, state in zip(generators, before):
-            _set_generator_state(g, state)
+            g.restore(state)
         try:
             return layer.call(*args, **kwargs)
         finally:
@@ -208,7 +208,7 @@ def _replayable(layer: Any) -> Callable[..., Any]:
             for module, losses in kept:
                 module._call_losses[:] = losses
             for g, state in zip(generators, after):
-                _set_generator_state(g, state)
+                g.restore(state)
 
     return run
 
@@ -276,15 +276,3 @@ def _size(shape: Any, batch: int) -> int:
     if dims and dims[0] is None:
         dims[0] = batch
     return math.prod(d or 1 for d in dims)
-
-
-def _generator_state(gen: SeedGenerator) -> Tuple[torch.Tensor, Optional[Tuple[int, int]]]:
-    """A SeedGenerator's state: its buffer (copied on its device) and its host copy when current."""
-    return gen.state.detach().clone(), gen._pair if gen._stamp() == gen._seen else None
-
-
-def _set_generator_state(gen: SeedGenerator, state: Tuple[torch.Tensor, Optional[Tuple[int, int]]]) -> None:
-    with torch.no_grad():
-        gen.state.copy_(state[0])
-    if state[1] is not None:
-        gen._pair, gen._seen = state[1], gen._stamp()

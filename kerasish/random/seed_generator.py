@@ -109,6 +109,18 @@ class SeedGenerator(nn.Module):
         self._seen = self._stamp()
         return current
 
+    def snapshot(self) -> Tuple[torch.Tensor, Optional[Tuple[int, int]]]:
+        """The generator's state, for `restore`: its buffer copied on its device (no sync) and its
+        host copy when that is current (else it is re-read from the buffer after the restore)."""
+        return self.state.detach().clone(), self._pair if self._stamp() == self._seen else None
+
+    def restore(self, snapshot: Tuple[torch.Tensor, Optional[Tuple[int, int]]]) -> None:
+        """Puts back a state `snapshot` took."""
+        with torch.no_grad():
+            self.state.copy_(snapshot[0])
+        if snapshot[1] is not None:
+            self._pair, self._seen = snapshot[1], self._stamp()
+
     def next(self, ordered: bool = True) -> torch.Tensor:
         """Returns the current `[seed, counter]` (an int64 tensor) and advances the state.
 
@@ -159,18 +171,14 @@ def global_seed_kept() -> Iterator[None]:
     drawing, such as a probe call that learns a model's output shape."""
     global _global
     gen, python_state = _global, python_random.getstate()
-    # The Python copy of the state is kept only when it is current (else the buffer is re-read, as after a load).
-    saved = None if gen is None else (gen.state.clone(), gen._pair if gen._stamp() == gen._seen else None)
+    saved = None if gen is None else gen.snapshot()
     try:
         yield
     finally:
         python_random.setstate(python_state)
         _global = gen
         if gen is not None and saved is not None:
-            with torch.no_grad():
-                gen.state.copy_(saved[0])
-            if saved[1] is not None:
-                gen._pair, gen._seen = saved[1], gen._stamp()
+            gen.restore(saved)
 
 
 SeedLike = Union[int, SeedGenerator, Tuple[int, int], torch.Tensor, None]
